@@ -1,0 +1,120 @@
+# dater: build, test, benchmark, install.
+#
+#   make            build bin/dater-*
+#   make deps       install the missing Debian -dev packages (as root)
+#   make check      unit tests (Check) and black-box tests of the binaries
+#   make bench      benchmarks against raw-SQLite baselines
+#   make demo       run the main job on the built-in defaults
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make SANITIZE=1 check    the same under ASan + UBSan
+
+VERSION = 0.1.0
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR = $(PREFIX)/bin
+MANDIR = $(PREFIX)/share/man
+SYSCONFDIR ?= $(PREFIX)/etc
+LOCALSTATEDIR ?= $(PREFIX)/var/lib/dater
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS = jansson sqlite3 libconfig libbsd-overlay
+CHECK_PKGS = check
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Wformat=2 \
+	-Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
+	-DDATER_VERSION='"$(VERSION)"'
+CFLAGS += $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+
+ifeq ($(SANITIZE),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+BUILD = build/san
+else
+BUILD = build/opt
+endif
+
+LIB_SRC = $(wildcard lib/*.c) $(wildcard jobs/*.c)
+LIB_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
+LIBDATER = $(BUILD)/libdater.a
+HDRS = $(wildcard lib/*.h) $(wildcard jobs/*.h)
+
+PROGS = dater-enqueue dater-worker dater-migrate dater-report
+BINS = $(addprefix bin/,$(PROGS))
+
+TEST_SRC = $(wildcard tests/check_*.c)
+TEST_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC))
+
+all: $(BINS)
+
+# The binaries depend on the build flavour, so switching SANITIZE relinks.
+$(BUILD)/.flavour:
+	@mkdir -p $(BUILD)
+	@touch $@
+
+$(BUILD)/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIBDATER): $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+bin/%: $(BUILD)/bin/%.o $(LIBDATER) $(BUILD)/.flavour
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBDATER) $(LDLIBS)
+	@echo $(BUILD) > bin/.flavour.$*
+
+# Relink when the flavour differs from what bin/ holds.
+FLAVOUR_STALE = $(shell for p in $(PROGS); do \
+	test "$$(cat bin/.flavour.$$p 2>/dev/null)" = "$(BUILD)" || echo x; done)
+ifneq ($(FLAVOUR_STALE),)
+.PHONY: $(BINS)
+endif
+
+tests/check_all: $(TEST_OBJ) $(LIBDATER)
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(LIBDATER) $(LDLIBS) \
+		$(shell $(PKG_CONFIG) --libs $(CHECK_PKGS))
+
+$(BUILD)/tests/%.o: tests/%.c $(HDRS) tests/check_dater.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags $(CHECK_PKGS)) -c -o $@ $<
+
+.PHONY: all check unit blackbox bench demo deps install clean lint
+
+check: all tests/check_all
+	./tests/check_all
+	./tests/run-blackbox.sh
+
+unit: tests/check_all
+	./tests/check_all
+
+blackbox: all
+	./tests/run-blackbox.sh
+
+bench: all
+	$(MAKE) -C tests/bench
+	./tests/bench/run.sh
+
+demo: all
+	./tests/demo.sh
+
+deps:
+	@./.ci/deps.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(SYSCONFDIR)/dater
+	install -d -m 0700 $(DESTDIR)$(LOCALSTATEDIR)
+	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)
+	for m in bin/*.1; do test -f $$m && install -m 0644 $$m \
+		$(DESTDIR)$(MANDIR)/man1/ || true; done
+	test -f $(DESTDIR)$(SYSCONFDIR)/dater/dater.conf || \
+		sed 's|^database = .*|database = "$(LOCALSTATEDIR)/dater.db";|' \
+		etc/dater.conf > $(DESTDIR)$(SYSCONFDIR)/dater/dater.conf
+
+clean:
+	rm -rf build $(BINS) bin/.flavour.* tests/check_all
+	-$(MAKE) -C tests/bench clean 2>/dev/null

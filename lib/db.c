@@ -1,0 +1,275 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "log.h"
+#include "schema.h"
+#include "banned.h"
+
+int
+db_fail(struct db *db, const char *what)
+{
+	log_err("%s '%s': %s", what, db->path,
+	    db->sql != NULL ? sqlite3_errmsg(db->sql) : "not open");
+	return -1;
+}
+
+int
+db_exec(struct db *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db->sql, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_err("database '%s': %s", db->path,
+		    msg != NULL ? msg : sqlite3_errmsg(db->sql));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Create a missing database file ourselves, so it is 0600 from the start
+ * (SQLite would use 0644; its -wal and -shm copy the main file's mode). */
+static int
+create_private(const char *path)
+{
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			return 0;
+		log_err("create '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int
+set_pragmas(struct db *db, const struct cfg *cfg, int flags)
+{
+	char sql[256];
+	static const char *sync[] = { "OFF", "NORMAL", "FULL" };
+
+	if (sqlite3_busy_timeout(db->sql, cfg->busy_timeout_ms) != SQLITE_OK)
+		return db_fail(db, "busy_timeout");
+	snprintf(sql, sizeof(sql),
+	    "PRAGMA foreign_keys=ON; PRAGMA synchronous=%s;",
+	    sync[cfg->synchronous]);
+	if (db_exec(db, sql) < 0)
+		return -1;
+	if (!(flags & DB_READONLY) && db_exec(db, "PRAGMA journal_mode=WAL;") < 0)
+		return -1;
+	return 0;
+}
+
+static int
+check_version(struct db *db)
+{
+	int v, latest = db_latest_version();
+
+	if (db_version(db, &v) < 0)
+		return -1;
+	if (v < latest) {
+		log_err("database '%s' has schema version %d, this dater needs "
+		    "%d: run 'dater-migrate -d %s up'", db->path, v, latest,
+		    db->path);
+		return DB_NOT_READY;
+	}
+	if (v > latest) {
+		log_err("database '%s' has schema version %d, newer than this "
+		    "dater knows (%d): upgrade dater", db->path, v, latest);
+		return DB_NOT_READY;
+	}
+	return 0;
+}
+
+int
+db_open(struct db *db, const char *path, const struct cfg *cfg, int flags)
+{
+	int oflags, rc;
+
+	memset(db, 0, sizeof(*db));
+	if (strlcpy(db->path, path, sizeof(db->path)) >= sizeof(db->path)) {
+		log_err("database '%s': path too long", path);
+		return -1;
+	}
+	if (access(path, F_OK) < 0) {
+		if (!(flags & DB_CREATE)) {
+			log_err("database '%s' does not exist: run "
+			    "'dater-migrate -d %s up'", path, path);
+			memset(db, 0, sizeof(*db));
+			return DB_NOT_READY;
+		}
+		if (create_private(path) < 0)
+			return -1;
+	}
+	oflags = (flags & DB_READONLY) ? SQLITE_OPEN_READONLY :
+	    SQLITE_OPEN_READWRITE;
+	if (sqlite3_open_v2(path, &db->sql, oflags | SQLITE_OPEN_NOMUTEX,
+	    NULL) != SQLITE_OK) {
+		db_fail(db, "open");
+		db_close(db);
+		return -1;
+	}
+	sqlite3_extended_result_codes(db->sql, 1);
+	rc = set_pragmas(db, cfg, flags);
+	if (rc == 0 && !(flags & DB_ANY_VERSION))
+		rc = check_version(db);
+	if (rc < 0) {
+		db_close(db);
+		return rc;
+	}
+	return 0;
+}
+
+void
+db_close(struct db *db)
+{
+	int i;
+
+	for (i = 0; i < db->ncache; i++)
+		sqlite3_finalize(db->cache[i].st);
+	if (db->sql != NULL)
+		sqlite3_close(db->sql);
+	memset(db, 0, sizeof(*db));
+}
+
+sqlite3_stmt *
+db_stmt(struct db *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int i;
+
+	for (i = 0; i < db->ncache; i++) {
+		if (db->cache[i].text == sql) {
+			st = db->cache[i].st;
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return st;
+		}
+	}
+	if (sqlite3_prepare_v3(db->sql, sql, -1, SQLITE_PREPARE_PERSISTENT,
+	    &st, NULL) != SQLITE_OK) {
+		db_fail(db, "prepare on");
+		return NULL;
+	}
+	if (db->ncache == DB_CACHE_MAX) {
+		/* Full: evict the oldest entry. */
+		sqlite3_finalize(db->cache[0].st);
+		memmove(&db->cache[0], &db->cache[1],
+		    sizeof(db->cache[0]) * (DB_CACHE_MAX - 1));
+		db->ncache--;
+	}
+	db->cache[db->ncache].text = sql;
+	db->cache[db->ncache].st = st;
+	db->ncache++;
+	return st;
+}
+
+/* Run a cached no-result statement. */
+static int
+step_done(struct db *db, const char *sql, const char *what)
+{
+	sqlite3_stmt *st = db_stmt(db, sql);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, what);
+	return 0;
+}
+
+int
+db_begin(struct db *db)
+{
+	return step_done(db, "BEGIN IMMEDIATE", "begin transaction on");
+}
+
+int
+db_commit(struct db *db)
+{
+	if (step_done(db, "COMMIT", "commit on") < 0) {
+		db_rollback(db);
+		return -1;
+	}
+	return 0;
+}
+
+void
+db_rollback(struct db *db)
+{
+	if (db->sql != NULL && !sqlite3_get_autocommit(db->sql))
+		(void)sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int
+db_version(struct db *db, int *version)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db->sql, "PRAGMA user_version", -1, &st,
+	    NULL) != SQLITE_OK)
+		return db_fail(db, "read schema version of");
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return db_fail(db, "read schema version of");
+	return 0;
+}
+
+int
+db_latest_version(void)
+{
+	return schema_nmigrations;
+}
+
+int
+db_migrate(struct db *db, int *from, int *to)
+{
+	char sql[64];
+	int v, start;
+
+	if (db_begin(db) < 0)
+		return -1;
+	/* Read the version inside the write lock: two migrators serialize. */
+	if (db_version(db, &v) < 0)
+		goto fail;
+	start = v;
+	if (v > schema_nmigrations) {
+		log_err("database '%s' has schema version %d, newer than this "
+		    "dater knows (%d)", db->path, v, schema_nmigrations);
+		goto fail;
+	}
+	for (; v < schema_nmigrations; v++) {
+		if (v > start && db_begin(db) < 0)
+			return -1;
+		if (db_exec(db, schema_migrations[v]) < 0) {
+			log_err("migration %d failed; database '%s' stays at "
+			    "version %d", v + 1, db->path, v);
+			goto fail;
+		}
+		snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", v + 1);
+		if (db_exec(db, sql) < 0 || db_commit(db) < 0)
+			goto fail;
+	}
+	if (v == start)
+		db_rollback(db);
+	*from = start;
+	*to = v;
+	return 0;
+fail:
+	db_rollback(db);
+	return -1;
+}

@@ -1,0 +1,83 @@
+/*
+ * db: the one SQLite connection a process holds, with the pragmas every
+ * connection needs (WAL, busy_timeout, foreign_keys, synchronous), write
+ * transactions that always BEGIN IMMEDIATE, a cache of prepared
+ * statements, and the numbered schema migrations (PRAGMA user_version).
+ *
+ * A struct db must not cross a fork(): open it in the process that uses it.
+ */
+#ifndef DATER_DB_H
+#define DATER_DB_H
+
+#include <limits.h>
+#include <sqlite3.h>
+
+#include "cfg.h"
+
+#define DB_CACHE_MAX 64
+
+struct db {
+	sqlite3 *sql;
+	char path[PATH_MAX];
+	int ncache;
+	struct {
+		const char *text;	/* the SQL string's address is the key */
+		sqlite3_stmt *st;
+	} cache[DB_CACHE_MAX];
+};
+
+enum {
+	DB_CREATE = 1,		/* create the file (0600) if missing */
+	DB_ANY_VERSION = 2,	/* skip the schema version check (migrate) */
+	DB_READONLY = 4
+};
+
+/* db_open's result besides 0 and -1: the database is missing or its
+ * schema is older (or newer) than this build; the message says which
+ * command fixes it. */
+#define DB_NOT_READY (-2)
+
+/*
+ * Open path with the settings in cfg (synchronous, busy timeout). Unless
+ * DB_ANY_VERSION, refuse a database whose schema is not the latest.
+ * Returns 0, -1 (logged) or DB_NOT_READY (logged). On failure db is left
+ * zeroed. Release with db_close().
+ */
+int db_open(struct db *db, const char *path, const struct cfg *cfg, int flags);
+
+/* Finalize cached statements and close; safe on a zeroed struct. */
+void db_close(struct db *db);
+
+/*
+ * A prepared statement for sql, cached by the address of sql (so pass
+ * string literals or other static strings). The statement is reset and
+ * its bindings cleared; the db owns it: do not finalize. Logs and returns
+ * NULL on error.
+ */
+sqlite3_stmt *db_stmt(struct db *db, const char *sql);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. begin and commit log and return -1
+ * on error; rollback is safe to call when no transaction is open. */
+int db_begin(struct db *db);
+int db_commit(struct db *db);
+void db_rollback(struct db *db);
+
+/* Run SQL without results (may hold several statements). -1 logged. */
+int db_exec(struct db *db, const char *sql);
+
+/* Log "what 'path': sqlite's message" and return -1. */
+int db_fail(struct db *db, const char *what);
+
+/* The schema version of the open database, and the latest this build
+ * knows. */
+int db_version(struct db *db, int *version);
+int db_latest_version(void);
+
+/*
+ * Apply every migration newer than the database's version, each in its
+ * own transaction. *from and *to receive the versions before and after.
+ * Returns 0 or -1 (logged; the failing migration changed nothing).
+ */
+int db_migrate(struct db *db, int *from, int *to);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * job: the interface between the worker loop (lib) and the job types
+ * (jobs/). A job type is a name, an optional payload check run at enqueue
+ * time, and a handler. The table of all types lives in jobs/jobs.c and is
+ * passed to the worker; lib never names a job type.
+ */
+#ifndef DATER_JOB_H
+#define DATER_JOB_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfg.h"
+#include "db.h"
+#include "queue.h"
+
+enum job_result {
+	JOB_OK = 0,		/* done: the job succeeds */
+	JOB_RETRY,		/* failed this time: retry at out->at or after
+				 * the backoff; counts an attempt */
+	JOB_DEFER,		/* not now (quiet hours, rate limit, budget):
+				 * run again at out->at; no attempt spent */
+	JOB_FAIL		/* will never succeed: dead now */
+};
+
+struct job_outcome {
+	int64_t at;			/* RETRY/DEFER: earliest time, ms */
+	char error[QUEUE_ERROR_MAX];	/* RETRY/FAIL: why; DEFER: note */
+};
+
+/* What a handler gets. Everything is borrowed for the call. */
+struct job_ctx {
+	struct db *db;			/* the worker's connection */
+	const struct cfg *cfg;
+	const struct queue_job *job;
+	json_t *payload;		/* parsed job->payload, an object */
+};
+
+struct job_type {
+	const char *name;
+	const char *summary;		/* one line for --help and reports */
+	/* Check a payload at enqueue time (NULL: any object). Returns 0, or
+	 * -1 with the reason in err, naming the JSON path. */
+	int (*check)(const json_t *payload, char *err, size_t errlen);
+	/* Run the job. Returns a result; fills out for RETRY/DEFER/FAIL. */
+	enum job_result (*run)(struct job_ctx *ctx, struct job_outcome *out);
+};
+
+/* Helpers for handlers: fill out and return the result. */
+enum job_result job_retry(struct job_outcome *out, int64_t at,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+enum job_result job_fail(struct job_outcome *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+enum job_result job_defer(struct job_outcome *out, int64_t at,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* The type named name in a NULL-terminated table, or NULL. */
+const struct job_type *job_find(const struct job_type *const *table,
+    const char *name);
+
+/*
+ * Check a payload for a type before it is enqueued: it must be a JSON
+ * object and pass the type's check. Returns 0 or -1 with err filled.
+ */
+int job_check(const struct job_type *type, const json_t *payload, char *err,
+    size_t errlen);
+
+#endif

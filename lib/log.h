@@ -1,0 +1,31 @@
+/*
+ * log: diagnostics to stderr, one line each, prefixed with the program
+ * name (and the pid for long-running programs). Errors are reported once,
+ * where the cause is known; callers propagate -1.
+ */
+#ifndef DATER_LOG_H
+#define DATER_LOG_H
+
+enum log_level {
+	LOG_LEVEL_ERROR = 0,
+	LOG_LEVEL_WARN,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG
+};
+
+/* Set the program name (borrowed: must outlive all logging), the level,
+ * and whether each line carries the pid. Safe to call again (SIGHUP). */
+void log_init(const char *progname, enum log_level level, int with_pid);
+
+/* Change the level only. */
+void log_set_level(enum log_level level);
+
+/* Parse "error", "warn", "info", "debug"; -1 if unknown. */
+int log_level_parse(const char *s);
+
+void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,696 @@
+/*
+ * queue: all of the queue's SQL is in this file. Times are ms since the
+ * epoch. The claim is one UPDATE ... RETURNING over the jobs_due partial
+ * index; completions are fenced on (id, state, worker, attempts).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "queue.h"
+#include "banned.h"
+
+#define JOB_COLUMNS \
+	"id, type, queue, coalesce(bot, ''), payload, priority, run_at," \
+	" attempts, max_attempts, unique_key, created_at," \
+	" coalesce(lease_until, 0), coalesce(worker, '')"
+
+#define FENCE " WHERE id = ?1 AND state = 'running' AND worker = ?2" \
+	" AND attempts = ?3"
+
+/* Error entry appended to a job's errors array: ?4 text, ?5 time. */
+#define ERROR_ENTRY \
+	"json_insert(errors, '$[#]', json_object('attempt', attempts," \
+	" 'at', ?5, 'worker', worker, 'error', ?4))"
+
+void
+queue_job_release(struct queue_job *job)
+{
+	free(job->payload);
+	free(job->unique_key);
+	memset(job, 0, sizeof(*job));
+}
+
+void
+queue_new_init(struct queue_new *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->priority = -1;
+}
+
+static char *
+dup_col(sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	return t != NULL ? strdup((const char *)t) : NULL;
+}
+
+static void
+copy_col(sqlite3_stmt *st, int col, char *out, size_t len)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	strlcpy(out, t != NULL ? (const char *)t : "", len);
+}
+
+/* Read a row of JOB_COLUMNS into job. Returns 0 or -1 (out of memory). */
+static int
+read_job(sqlite3_stmt *st, struct queue_job *job)
+{
+	memset(job, 0, sizeof(*job));
+	job->id = sqlite3_column_int64(st, 0);
+	copy_col(st, 1, job->type, sizeof(job->type));
+	copy_col(st, 2, job->queue, sizeof(job->queue));
+	copy_col(st, 3, job->bot, sizeof(job->bot));
+	job->payload = dup_col(st, 4);
+	job->priority = sqlite3_column_int(st, 5);
+	job->run_at = sqlite3_column_int64(st, 6);
+	job->attempts = sqlite3_column_int(st, 7);
+	job->max_attempts = sqlite3_column_int(st, 8);
+	if (sqlite3_column_type(st, 9) != SQLITE_NULL)
+		job->unique_key = dup_col(st, 9);
+	job->created_at = sqlite3_column_int64(st, 10);
+	job->lease_until = sqlite3_column_int64(st, 11);
+	copy_col(st, 12, job->worker, sizeof(job->worker));
+	if (job->payload == NULL ||
+	    (sqlite3_column_type(st, 9) != SQLITE_NULL &&
+	    job->unique_key == NULL)) {
+		queue_job_release(job);
+		log_err("out of memory reading a job");
+		return -1;
+	}
+	return 0;
+}
+
+/* Run a cached statement that returns no rows; *changes gets the count. */
+static int
+run(struct db *db, sqlite3_stmt *st, const char *what, int *changes)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, what);
+	if (changes != NULL)
+		*changes = sqlite3_changes(db->sql);
+	return 0;
+}
+
+/* Begin a transaction if none is open; *own says whether we did. */
+static int
+tx_start(struct db *db, int *own)
+{
+	*own = sqlite3_get_autocommit(db->sql);
+	return *own ? db_begin(db) : 0;
+}
+
+static int
+tx_end(struct db *db, int own, int ok)
+{
+	if (!own)
+		return ok ? 0 : -1;
+	if (ok)
+		return db_commit(db);
+	db_rollback(db);
+	return -1;
+}
+
+static const char sql_find_unique[] =
+    "SELECT id FROM jobs WHERE unique_key = ?1"
+    " AND state IN ('queued', 'running')";
+static const char sql_insert[] =
+    "INSERT INTO jobs (type, queue, bot, payload, priority, run_at,"
+    " max_attempts, unique_key, created_at)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
+static int
+find_unique(struct db *db, const char *key, int64_t *id)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_find_unique);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, "look up unique key in");
+	return rc == SQLITE_ROW;
+}
+
+static int
+insert(struct db *db, const struct queue_new *q, int64_t now, int64_t *id)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_insert);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, q->type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, q->queue != NULL ? q->queue : "default", -1,
+	    SQLITE_STATIC);
+	if (q->bot != NULL)
+		sqlite3_bind_text(st, 3, q->bot, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, q->payload != NULL ? q->payload : "{}", -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int(st, 5, q->priority >= 0 ? q->priority :
+	    QUEUE_DEFAULT_PRIORITY);
+	sqlite3_bind_int64(st, 6, q->run_at > 0 ? q->run_at : now);
+	sqlite3_bind_int(st, 7, q->max_attempts > 0 ? q->max_attempts : 25);
+	if (q->unique_key != NULL)
+		sqlite3_bind_text(st, 8, q->unique_key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, now);
+	if (run(db, st, "enqueue into", NULL) < 0)
+		return -1;
+	*id = sqlite3_last_insert_rowid(db->sql);
+	return 0;
+}
+
+int
+queue_add(struct db *db, const struct queue_new *q, int64_t *id,
+    int *existed)
+{
+	int64_t found = 0, newid = 0;
+	int own, rc = -1, dup = 0;
+
+	if (tx_start(db, &own) < 0)
+		return -1;
+	if (q->unique_key != NULL &&
+	    (dup = find_unique(db, q->unique_key, &found)) < 0)
+		goto out;
+	if (!dup && insert(db, q, clock_now_ms(), &newid) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (tx_end(db, own, rc == 0) < 0)
+		return -1;
+	*id = dup ? found : newid;
+	if (existed != NULL)
+		*existed = dup;
+	return 0;
+}
+
+static const char sql_claim_all[] =
+    "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
+    " lease_until = ?1, worker = ?2, started_at = ?3"
+    " WHERE id IN (SELECT id FROM jobs WHERE state = 'queued'"
+    " AND run_at <= ?3 ORDER BY priority, run_at, id LIMIT ?4)"
+    " RETURNING " JOB_COLUMNS;
+static const char sql_claim_queues[] =
+    "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
+    " lease_until = ?1, worker = ?2, started_at = ?3"
+    " WHERE id IN (SELECT id FROM jobs WHERE state = 'queued'"
+    " AND run_at <= ?3 AND queue IN (SELECT value FROM json_each(?5))"
+    " ORDER BY priority, run_at, id LIMIT ?4)"
+    " RETURNING " JOB_COLUMNS;
+
+/* "a,b" -> ["a","b"] for json_each. */
+static int
+queues_json(const char *csv, char *out, size_t len)
+{
+	const char *p = csv;
+	size_t n = 0;
+
+	out[n++] = '[';
+	while (*p != '\0') {
+		size_t k = strcspn(p, ",");
+
+		if (k > 0) {
+			if (n + k + 4 >= len)
+				return -1;
+			if (out[n - 1] != '[')
+				out[n++] = ',';
+			out[n++] = '"';
+			memcpy(out + n, p, k);	/* names are [A-Za-z0-9._-] */
+			n += k;
+			out[n++] = '"';
+		}
+		p += k;
+		if (*p == ',')
+			p++;
+	}
+	out[n++] = ']';
+	out[n] = '\0';
+	return 0;
+}
+
+static int
+job_order(const void *a, const void *b)
+{
+	const struct queue_job *x = a, *y = b;
+
+	if (x->priority != y->priority)
+		return x->priority < y->priority ? -1 : 1;
+	if (x->run_at != y->run_at)
+		return x->run_at < y->run_at ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+int
+queue_claim(struct db *db, const char *worker, const char *queues,
+    int64_t lease_ms, struct queue_job *jobs, int max, int *n)
+{
+	int filter = queues != NULL && *queues != '\0';
+	sqlite3_stmt *st;
+	char qjson[512];
+	int64_t now = clock_now_ms();
+	int rc, got = 0;
+
+	if (filter && queues_json(queues, qjson, sizeof(qjson)) < 0) {
+		log_err("queue list '%s' too long", queues);
+		return -1;
+	}
+	st = db_stmt(db, filter ? sql_claim_queues : sql_claim_all);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, now + lease_ms);
+	sqlite3_bind_text(st, 2, worker, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now);
+	sqlite3_bind_int(st, 4, max);
+	if (filter)
+		sqlite3_bind_text(st, 5, qjson, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && got < max) {
+		if (read_job(st, &jobs[got]) < 0)
+			break;
+		got++;
+	}
+	if (rc == SQLITE_ROW) {
+		/* Stopped early: the statement must still run to completion
+		 * or the claims would be half-made. */
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		while (got > 0)
+			queue_job_release(&jobs[--got]);
+		return db_fail(db, "claim from");
+	}
+	if (got > 1)
+		qsort(jobs, (size_t)got, sizeof(jobs[0]), job_order);
+	*n = got;
+	return got > 0 ? QUEUE_CLAIMED : QUEUE_EMPTY;
+}
+
+static void
+bind_fence(sqlite3_stmt *st, const struct queue_job *job)
+{
+	sqlite3_bind_int64(st, 1, job->id);
+	sqlite3_bind_text(st, 2, job->worker, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, job->attempts);
+}
+
+static int
+fenced(struct db *db, sqlite3_stmt *st, const struct queue_job *job,
+    const char *what)
+{
+	int changes = 0;
+
+	if (run(db, st, what, &changes) < 0)
+		return -1;
+	if (changes == 0) {
+		log_warn("job %lld: no longer held by %s (lease lost or "
+		    "cancelled); result discarded", (long long)job->id,
+		    job->worker);
+		return QUEUE_LOST;
+	}
+	return QUEUE_DONE;
+}
+
+static const char sql_complete[] =
+    "UPDATE jobs SET state = 'succeeded', finished_at = ?4,"
+    " lease_until = NULL" FENCE;
+
+int
+queue_complete(struct db *db, const struct queue_job *job)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_complete);
+
+	if (st == NULL)
+		return -1;
+	bind_fence(st, job);
+	sqlite3_bind_int64(st, 4, clock_now_ms());
+	return fenced(db, st, job, "complete job in");
+}
+
+static const char sql_fail[] =
+    "UPDATE jobs SET"
+    " state = CASE WHEN ?6 OR attempts >= max_attempts"
+    "  THEN 'dead' ELSE 'queued' END,"
+    " finished_at = CASE WHEN ?6 OR attempts >= max_attempts"
+    "  THEN ?7 ELSE NULL END,"
+    " run_at = CASE WHEN ?6 OR attempts >= max_attempts"
+    "  THEN run_at ELSE ?8 END,"
+    " errors = " ERROR_ENTRY ","
+    " lease_until = NULL,"
+    " worker = CASE WHEN ?6 OR attempts >= max_attempts"
+    "  THEN worker ELSE NULL END" FENCE;
+
+int
+queue_fail(struct db *db, const struct queue_job *job, const char *error,
+    int permanent, int64_t retry_at, int *dead)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_fail);
+	char at[CLOCK_RFC3339_LEN];
+	int64_t now = clock_now_ms();
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	bind_fence(st, job);
+	sqlite3_bind_text(st, 4, error != NULL ? error : "failed", -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, clock_format(now, at, sizeof(at)), -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int(st, 6, permanent != 0);
+	sqlite3_bind_int64(st, 7, now);
+	sqlite3_bind_int64(st, 8, retry_at > now ? retry_at : now);
+	rc = fenced(db, st, job, "record failure in");
+	if (rc == QUEUE_DONE && dead != NULL)
+		*dead = permanent || job->attempts >= job->max_attempts;
+	return rc;
+}
+
+static const char sql_defer[] =
+    "UPDATE jobs SET state = 'queued', run_at = ?4,"
+    " attempts = attempts - 1, lease_until = NULL, worker = NULL" FENCE;
+
+int
+queue_defer(struct db *db, const struct queue_job *job, int64_t run_at)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_defer);
+
+	if (st == NULL)
+		return -1;
+	bind_fence(st, job);
+	sqlite3_bind_int64(st, 4, run_at);
+	return fenced(db, st, job, "defer job in");
+}
+
+static const char sql_extend[] =
+    "UPDATE jobs SET lease_until = ?4" FENCE;
+
+int
+queue_extend(struct db *db, const struct queue_job *job, int64_t lease_ms)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_extend);
+
+	if (st == NULL)
+		return -1;
+	bind_fence(st, job);
+	sqlite3_bind_int64(st, 4, clock_now_ms() + lease_ms);
+	return fenced(db, st, job, "extend lease in");
+}
+
+int64_t
+queue_backoff(int attempts, int64_t base_ms, int64_t cap_ms)
+{
+	int64_t d = base_ms, jitter;
+	int i;
+
+	if (base_ms <= 0)
+		return 0;
+	for (i = 1; i < attempts && d < cap_ms; i++)
+		d *= 2;
+	if (d > cap_ms)
+		d = cap_ms;
+	jitter = d / 4;
+	if (jitter > 0)
+		d += (int64_t)arc4random_uniform(jitter > UINT32_MAX - 1 ?
+		    UINT32_MAX - 1 : (uint32_t)jitter + 1);
+	return d > cap_ms && cap_ms >= base_ms ? cap_ms : d;
+}
+
+static const char sql_heartbeat_jobs[] =
+    "UPDATE jobs SET lease_until = ?2 WHERE state = 'running'"
+    " AND worker = ?1";
+static const char sql_heartbeat_worker[] =
+    "UPDATE workers SET heartbeat_at = ?2 WHERE id = ?1";
+
+int
+queue_heartbeat(struct db *db, const char *worker, int64_t lease_ms)
+{
+	sqlite3_stmt *st;
+	int64_t now = clock_now_ms();
+	int own, n = 0, ok = 0;
+
+	if (tx_start(db, &own) < 0)
+		return -1;
+	if ((st = db_stmt(db, sql_heartbeat_jobs)) == NULL)
+		goto out;
+	sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now + lease_ms);
+	if (run(db, st, "renew leases in", &n) < 0)
+		goto out;
+	if ((st = db_stmt(db, sql_heartbeat_worker)) == NULL)
+		goto out;
+	sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	ok = run(db, st, "heartbeat in", NULL) == 0;
+out:
+	if (tx_end(db, own, ok) < 0)
+		return -1;
+	return n;
+}
+
+/* Release jobs matching ?1 (a worker id) or, with ?1 NULL, every running
+ * job whose lease ended before ?3. ?4/?5 are the error text and time. */
+static const char sql_release[] =
+    "UPDATE jobs SET"
+    " state = CASE WHEN attempts >= max_attempts THEN 'dead'"
+    "  ELSE 'queued' END,"
+    " finished_at = CASE WHEN attempts >= max_attempts THEN ?3"
+    "  ELSE NULL END,"
+    " run_at = CASE WHEN attempts >= max_attempts THEN run_at"
+    "  ELSE ?3 END,"
+    " errors = " ERROR_ENTRY ","
+    " lease_until = NULL, worker = NULL"
+    " WHERE state = 'running' AND"
+    " CASE WHEN ?1 IS NULL THEN lease_until < ?3 ELSE worker = ?1 END";
+static const char sql_forget_worker[] =
+    "DELETE FROM workers WHERE id = ?1";
+static const char sql_forget_stale[] =
+    "DELETE FROM workers WHERE heartbeat_at < ?1";
+
+static int
+release(struct db *db, const char *worker, const char *reason, int64_t now,
+    int *n)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_release);
+	char at[CLOCK_RFC3339_LEN];
+
+	if (st == NULL)
+		return -1;
+	if (worker != NULL)
+		sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now);
+	sqlite3_bind_text(st, 4, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, clock_format(now, at, sizeof(at)), -1,
+	    SQLITE_STATIC);
+	return run(db, st, "release jobs in", n);
+}
+
+int
+queue_release_worker(struct db *db, const char *worker, const char *reason)
+{
+	sqlite3_stmt *st;
+	int own, n = 0, ok = 0;
+
+	if (tx_start(db, &own) < 0)
+		return -1;
+	if (release(db, worker, reason, clock_now_ms(), &n) < 0)
+		goto out;
+	if ((st = db_stmt(db, sql_forget_worker)) == NULL)
+		goto out;
+	sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
+	ok = run(db, st, "remove worker from", NULL) == 0;
+out:
+	if (tx_end(db, own, ok) < 0)
+		return -1;
+	if (n > 0)
+		log_warn("released %d job%s of %s: %s", n, n == 1 ? "" : "s",
+		    worker, reason);
+	return n;
+}
+
+int
+queue_reap(struct db *db, int64_t stale_ms)
+{
+	sqlite3_stmt *st;
+	int64_t now = clock_now_ms();
+	int own, n = 0, ok = 0;
+
+	if (tx_start(db, &own) < 0)
+		return -1;
+	if (release(db, NULL, "lease expired (worker stopped heartbeating)",
+	    now, &n) < 0)
+		goto out;
+	if ((st = db_stmt(db, sql_forget_stale)) == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, now - stale_ms);
+	ok = run(db, st, "remove stale workers from", NULL) == 0;
+out:
+	if (tx_end(db, own, ok) < 0)
+		return -1;
+	if (n > 0)
+		log_warn("released %d job%s whose lease expired", n,
+		    n == 1 ? "" : "s");
+	return n;
+}
+
+static const char sql_state[] = "SELECT state FROM jobs WHERE id = ?1";
+static const char sql_cancel[] =
+    "UPDATE jobs SET state = 'cancelled', finished_at = ?2,"
+    " lease_until = NULL"
+    " WHERE id = ?1 AND state IN ('queued', 'running')";
+static const char sql_retry[] =
+    "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?2,"
+    " finished_at = NULL, lease_until = NULL, worker = NULL"
+    " WHERE id = ?1 AND state IN ('dead', 'cancelled')";
+
+/* Apply sql to each id; refuse (roll back) at the first id it can't. */
+static int
+admin(struct db *db, const char *sql, const int64_t *ids, int n,
+    const char *verb, const char *from)
+{
+	sqlite3_stmt *st;
+	int i, changes, rc, own;
+	char state[32];
+
+	if (tx_start(db, &own) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if ((st = db_stmt(db, sql)) == NULL)
+			goto fail;
+		sqlite3_bind_int64(st, 1, ids[i]);
+		sqlite3_bind_int64(st, 2, clock_now_ms());
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+			log_err("job %lld: another queued or running job holds "
+			    "its unique key", (long long)ids[i]);
+			goto fail;
+		}
+		if (rc != SQLITE_DONE) {
+			db_fail(db, verb);
+			goto fail;
+		}
+		changes = sqlite3_changes(db->sql);
+		if (changes == 1)
+			continue;
+		if ((st = db_stmt(db, sql_state)) == NULL)
+			goto fail;
+		sqlite3_bind_int64(st, 1, ids[i]);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			copy_col(st, 0, state, sizeof(state));
+			log_err("job %lld is %s: only %s jobs can be %s",
+			    (long long)ids[i], state, from, verb);
+		} else {
+			log_err("job %lld: no such job", (long long)ids[i]);
+		}
+		sqlite3_reset(st);
+		goto fail;
+	}
+	return tx_end(db, own, 1);
+fail:
+	tx_end(db, own, 0);
+	return -1;
+}
+
+int
+queue_cancel(struct db *db, const int64_t *ids, int n)
+{
+	return admin(db, sql_cancel, ids, n, "cancelled", "queued or running");
+}
+
+int
+queue_retry(struct db *db, const int64_t *ids, int n)
+{
+	return admin(db, sql_retry, ids, n, "retried", "dead or cancelled");
+}
+
+static const char sql_next_due[] =
+    "SELECT min(run_at) FROM jobs WHERE state = 'queued'";
+
+int
+queue_next_due(struct db *db, int64_t *at)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_next_due);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*at = sqlite3_column_int64(st, 0);	/* NULL reads as 0 */
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return db_fail(db, "read next due job from");
+	return 0;
+}
+
+static const char sql_get[] =
+    "SELECT " JOB_COLUMNS ", state FROM jobs WHERE id = ?1";
+
+int
+queue_get(struct db *db, int64_t id, struct queue_job *job, char *state,
+    size_t statelen)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_get);
+	int rc, found = 0;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (read_job(st, job) < 0) {
+			sqlite3_reset(st);
+			return -1;
+		}
+		if (state != NULL)
+			copy_col(st, 13, state, statelen);
+		found = 1;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, "read job from");
+	return found;
+}
+
+static const char sql_register[] =
+    "INSERT OR REPLACE INTO workers (id, pid, host, queues, started_at,"
+    " heartbeat_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)";
+
+int
+queue_worker_register(struct db *db, const char *worker, const char *host,
+    long pid, const char *queues)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_register);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, pid);
+	sqlite3_bind_text(st, 3, host, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, queues != NULL ? queues : "", -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, clock_now_ms());
+	return run(db, st, "register worker in", NULL);
+}
+
+int
+queue_worker_unregister(struct db *db, const char *worker)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_forget_worker);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
+	return run(db, st, "unregister worker from", NULL);
+}
