@@ -50,10 +50,13 @@ TEST_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC))
 
 all: $(BINS)
 
-# The binaries depend on the build flavour, so switching SANITIZE relinks.
-$(BUILD)/.flavour:
-	@mkdir -p $(BUILD)
-	@touch $@
+# build/flavour names the flavour bin/ was linked with; it changes (and
+# so relinks everything) only when SANITIZE does.
+build/flavour: FORCE
+	@mkdir -p build
+	@echo $(BUILD) | cmp -s - $@ || echo $(BUILD) > $@
+
+FORCE:
 
 $(BUILD)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -63,18 +66,10 @@ $(LIBDATER): $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-bin/%: $(BUILD)/bin/%.o $(LIBDATER) $(BUILD)/.flavour
+bin/%: $(BUILD)/bin/%.o $(LIBDATER) build/flavour
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBDATER) $(LDLIBS)
-	@echo $(BUILD) > bin/.flavour.$*
 
-# Relink when the flavour differs from what bin/ holds.
-FLAVOUR_STALE = $(shell for p in $(PROGS); do \
-	test "$$(cat bin/.flavour.$$p 2>/dev/null)" = "$(BUILD)" || echo x; done)
-ifneq ($(FLAVOUR_STALE),)
-.PHONY: $(BINS)
-endif
-
-tests/check_all: $(TEST_OBJ) $(LIBDATER)
+tests/check_all: $(TEST_OBJ) $(LIBDATER) build/flavour
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(LIBDATER) $(LDLIBS) \
 		$(shell $(PKG_CONFIG) --libs $(CHECK_PKGS))
 
@@ -116,5 +111,5 @@ install: all
 		etc/dater.conf > $(DESTDIR)$(SYSCONFDIR)/dater/dater.conf
 
 clean:
-	rm -rf build $(BINS) bin/.flavour.* tests/check_all
+	rm -rf build $(BINS) tests/check_all
 	-$(MAKE) -C tests/bench clean 2>/dev/null
