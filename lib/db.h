@@ -10,6 +10,7 @@
 #define DATER_DB_H
 
 #include <limits.h>
+#include <stdint.h>
 #include <sqlite3.h>
 
 #include "cfg.h"
@@ -19,6 +20,8 @@
 struct db {
 	sqlite3 *sql;
 	char path[PATH_MAX];
+	int busy_timeout_ms;		/* give up waiting for a lock after */
+	int64_t busy_since_ms;		/* when the current wait began */
 	int ncache;
 	struct {
 		const char *text;	/* the SQL string's address is the key */

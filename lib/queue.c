@@ -616,20 +616,32 @@ queue_retry(struct db *db, const int64_t *ids, int n)
 
 static const char sql_next_due[] =
     "SELECT min(run_at) FROM jobs WHERE state = 'queued'";
+static const char sql_next_due_queues[] =
+    "SELECT run_at FROM jobs WHERE state = 'queued'"
+    " AND queue IN (SELECT value FROM json_each(?1))"
+    " ORDER BY run_at LIMIT 1";
 
 int
-queue_next_due(struct db *db, int64_t *at)
+queue_next_due(struct db *db, const char *queues, int64_t *at)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_next_due);
+	int filter = queues != NULL && *queues != '\0';
+	sqlite3_stmt *st;
+	char qjson[512];
 	int rc;
 
+	if (filter && queues_json(queues, qjson, sizeof(qjson)) < 0) {
+		log_err("queue list '%s' too long", queues);
+		return -1;
+	}
+	st = db_stmt(db, filter ? sql_next_due_queues : sql_next_due);
 	if (st == NULL)
 		return -1;
+	if (filter)
+		sqlite3_bind_text(st, 1, qjson, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*at = sqlite3_column_int64(st, 0);	/* NULL reads as 0 */
+	*at = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 	sqlite3_reset(st);
-	if (rc != SQLITE_ROW)
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return db_fail(db, "read next due job from");
 	return 0;
 }

@@ -148,10 +148,12 @@ int queue_cancel(struct db *db, const int64_t *ids, int n);
 int queue_retry(struct db *db, const int64_t *ids, int n);
 
 /*
- * When the next queued job is due (ms), or 0 if none is queued. For an
- * idle worker's sleep. Returns 0 or -1.
+ * When the next queued job in the comma-separated queues (NULL or "":
+ * all) is due, in ms (at or before now: one is due), or 0 if none is
+ * queued. A read, no write lock: an idle worker asks this before it
+ * claims, and sleeps until then. Returns 0 or -1.
  */
-int queue_next_due(struct db *db, int64_t *at);
+int queue_next_due(struct db *db, const char *queues, int64_t *at);
 
 /* Look a job up by id. Returns 1 found, 0 not found, -1 error. */
 int queue_get(struct db *db, int64_t id, struct queue_job *job, char *state,

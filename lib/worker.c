@@ -1,0 +1,671 @@
+/*
+ * worker: see worker.h for the design. The supervisor and the workers
+ * share this file; they share no state after fork() except the signal
+ * flags below (each process has its own copy).
+ */
+#define _GNU_SOURCE		/* ppoll */
+#include <errno.h>
+#include <limits.h>
+#include <libgen.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "db.h"
+#include "log.h"
+#include "queue.h"
+#include "worker.h"
+#include "banned.h"
+
+#define WORKER_MAX 256
+#define WORKER_REPROBE_MS 1	/* re-probe after an empty wake-up */
+#define WORKER_STABLE_MS 10000	/* a worker that lived this long is fine */
+#define WORKER_FINISH_TRIES 20	/* attempts to record a job's result */
+
+static volatile sig_atomic_t got_term;
+static volatile sig_atomic_t got_hup;
+static volatile sig_atomic_t got_chld;
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGTERM || sig == SIGINT)
+		got_term = 1;
+	else if (sig == SIGHUP)
+		got_hup = 1;
+	else if (sig == SIGCHLD)
+		got_chld = 1;
+}
+
+/* Block the signals we handle (they are let through only in ppoll) and
+ * install the flag-setting handlers. *wait_mask gets the mask to sleep
+ * with. */
+static void
+signals_setup(sigset_t *wait_mask)
+{
+	struct sigaction sa;
+	sigset_t block;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &block, wait_mask);
+	sigdelset(wait_mask, SIGTERM);
+	sigdelset(wait_mask, SIGINT);
+	sigdelset(wait_mask, SIGHUP);
+	sigdelset(wait_mask, SIGCHLD);
+}
+
+/* Sleep up to ms (or forever if < 0), waking for fd (if >= 0) or a
+ * signal. Returns 1 if fd is readable, 0 otherwise. */
+static int
+sleep_on(int fd, int64_t ms, const sigset_t *mask)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct timespec ts, *tp = NULL;
+	int n;
+
+	if (ms >= 0) {
+		ts.tv_sec = ms / 1000;
+		ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+		tp = &ts;
+	}
+	n = ppoll(fd >= 0 ? &pfd : NULL, fd >= 0 ? 1 : 0, tp, mask);
+	return n > 0 && (pfd.revents & POLLIN);
+}
+
+/* ---- the worker process ---------------------------------------------- */
+
+struct wk {
+	const struct worker_opts *opts;
+	struct cfg cfg;
+	struct db db;
+	sigset_t wait_mask;
+	char id[QUEUE_NAME_MAX];
+	char queues[256];
+	char wal_name[NAME_MAX + 1];	/* basename of the -wal file */
+	int ino;			/* inotify fd, -1 without */
+};
+
+/* Watch the database's directory for writes to its -wal file. Without
+ * inotify the worker still runs, on the slow poll. */
+static void
+wake_setup(struct wk *w)
+{
+	char dir[PATH_MAX], base[PATH_MAX];
+
+	w->ino = -1;
+	strlcpy(dir, w->db.path, sizeof(dir));
+	strlcpy(base, w->db.path, sizeof(base));
+	if (snprintf(w->wal_name, sizeof(w->wal_name), "%s-wal",
+	    basename(base)) >= (int)sizeof(w->wal_name))
+		return;
+	w->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (w->ino < 0) {
+		log_warn("inotify: %s; polling every %lld ms instead",
+		    strerror(errno), (long long)w->cfg.worker.poll_ms);
+		return;
+	}
+	if (inotify_add_watch(w->ino, dirname(dir), IN_MODIFY | IN_CREATE |
+	    IN_MOVED_TO) < 0) {
+		log_warn("inotify watch '%s': %s; polling instead", dir,
+		    strerror(errno));
+		close(w->ino);
+		w->ino = -1;
+	}
+}
+
+/* Read every pending event; returns 1 if any touched the -wal file. */
+static int
+wake_drain(struct wk *w)
+{
+	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event *ev;
+	ssize_t n;
+	char *p;
+	int hit = 0;
+
+	if (w->ino < 0)
+		return 0;
+	while ((n = read(w->ino, buf, sizeof(buf))) > 0) {
+		for (p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
+			ev = (const struct inotify_event *)p;
+			if ((ev->mask & IN_Q_OVERFLOW) || (ev->len > 0 &&
+			    strcmp(ev->name, w->wal_name) == 0))
+				hit = 1;
+		}
+	}
+	return hit;
+}
+
+static void
+set_timer(int64_t ms)
+{
+	struct itimerval it;
+
+	memset(&it, 0, sizeof(it));
+	it.it_value.tv_sec = ms / 1000;
+	it.it_value.tv_usec = (long)(ms % 1000) * 1000;
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* Run one claimed job's handler under its type's timeout. */
+static enum job_result
+run_job(struct wk *w, const struct queue_job *job, struct job_outcome *out)
+{
+	const struct job_type *type;
+	struct job_ctx ctx;
+	struct cfg_job js;
+	json_error_t jerr;
+	enum job_result r;
+
+	memset(out, 0, sizeof(*out));
+	if ((type = job_find(w->opts->types, job->type)) == NULL)
+		return job_fail(out, "unknown job type '%s'", job->type);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.payload = json_loads(job->payload, 0, &jerr);
+	if (!json_is_object(ctx.payload)) {
+		json_decref(ctx.payload);
+		return job_fail(out, "payload is not a JSON object: %s",
+		    ctx.payload == NULL ? jerr.text : "wrong type");
+	}
+	ctx.db = &w->db;
+	ctx.cfg = &w->cfg;
+	ctx.job = job;
+	cfg_job_settings(&w->cfg, job->type, &js);
+	log_debug("job %lld (%s) attempt %d/%d started", (long long)job->id,
+	    job->type, job->attempts, job->max_attempts);
+	set_timer(js.timeout_ms);
+	r = type->run(&ctx, out);
+	set_timer(0);
+	json_decref(ctx.payload);
+	return r;
+}
+
+/* Record a result inside the open transaction. */
+static int
+record(struct wk *w, const struct queue_job *job, enum job_result r,
+    const struct job_outcome *out)
+{
+	struct cfg_job js;
+	char d[32];
+	int64_t now = clock_now_ms(), at;
+	int dead = 0, rc;
+
+	switch (r) {
+	case JOB_OK:
+		log_debug("job %lld (%s) succeeded", (long long)job->id,
+		    job->type);
+		return queue_complete(&w->db, job);
+	case JOB_DEFER:
+		at = out->at > now ? out->at : now + 1000;
+		log_debug("job %lld (%s) deferred %s: %s", (long long)job->id,
+		    job->type, clock_format_duration(at - now, d, sizeof(d)),
+		    out->error);
+		return queue_defer(&w->db, job, at);
+	case JOB_RETRY:
+		cfg_job_settings(&w->cfg, job->type, &js);
+		at = out->at > now ? out->at : now + queue_backoff(
+		    job->attempts, js.retry_base_ms, js.retry_cap_ms);
+		rc = queue_fail(&w->db, job, out->error, 0, at, &dead);
+		break;
+	default:
+		at = now;
+		rc = queue_fail(&w->db, job, out->error, 1, 0, &dead);
+		break;
+	}
+	if (rc == QUEUE_DONE && dead)
+		log_warn("job %lld (%s) dead after attempt %d/%d: %s",
+		    (long long)job->id, job->type, job->attempts,
+		    job->max_attempts, out->error);
+	else if (rc == QUEUE_DONE)
+		log_info("job %lld (%s) attempt %d/%d failed, retry in %s: %s",
+		    (long long)job->id, job->type, job->attempts,
+		    job->max_attempts, clock_format_duration(at - now, d,
+		    sizeof(d)), out->error);
+	return rc;
+}
+
+/*
+ * Record the result of job and, unless stopping, claim the next one, in
+ * one transaction. Retries while the database is busy or failing; the
+ * lease keeps the job ours meanwhile. Returns 1 if next was claimed, 0 if
+ * not, -1 if the result could not be recorded.
+ */
+static int
+finish(struct wk *w, const struct queue_job *job, enum job_result r,
+    const struct job_outcome *out, struct queue_job *next)
+{
+	int try, n = 0, claim;
+
+	for (try = 0; try < WORKER_FINISH_TRIES; try++) {
+		if (try > 0)
+			sleep_on(-1, 50 * try, &w->wait_mask);
+		claim = !got_term && !got_hup;
+		if (db_begin(&w->db) < 0)
+			continue;
+		if (record(w, job, r, out) < 0 || (claim &&
+		    queue_claim(&w->db, w->id, w->queues,
+		    w->cfg.worker.lease_ms, next, 1, &n) < 0)) {
+			db_rollback(&w->db);
+			continue;
+		}
+		if (db_commit(&w->db) == 0)
+			return n;
+		if (n > 0)
+			queue_job_release(next);
+		n = 0;
+	}
+	log_err("job %lld: could not record its result; its lease will "
+	    "expire and it will run again", (long long)job->id);
+	return -1;
+}
+
+static void
+reload(struct wk *w)
+{
+	struct cfg c = w->cfg;
+
+	got_hup = 0;
+	if (cfg_load(&c, w->opts->cfg_path, w->opts->type_names) < 0) {
+		log_err("reload refused; keeping the old configuration");
+		return;
+	}
+	if (strcmp(c.database, w->cfg.database) != 0)
+		log_warn("reload: 'database' changed; restart to use it");
+	w->cfg = c;
+	log_set_level((enum log_level)c.log_level);
+	if (w->opts->queues == NULL)
+		strlcpy(w->queues, c.worker.queues, sizeof(w->queues));
+	log_debug("configuration reloaded");
+}
+
+/*
+ * Idle: is a job due? If not, sleep until the next one is due, a write
+ * to the -wal file, a signal or the slow poll. Returns 1 to try a claim,
+ * 0 to look again, -1 when draining and nothing is due.
+ */
+static int
+idle(struct wk *w, int *reprobe)
+{
+	int64_t next = 0, now, ms;
+
+	/* Any write since the last look may be a commit not yet visible:
+	 * look again shortly if this look finds nothing. */
+	if (wake_drain(w))
+		*reprobe = 1;
+	if (queue_next_due(&w->db, w->queues, &next) < 0) {
+		sleep_on(-1, 100, &w->wait_mask);
+		return 0;
+	}
+	now = clock_now_ms();
+	if (next > 0 && next <= now)
+		return 1;
+	if (w->opts->drain)
+		return -1;
+	if (*reprobe) {
+		*reprobe = 0;
+		sleep_on(-1, WORKER_REPROBE_MS, &w->wait_mask);
+		return 0;
+	}
+	ms = w->cfg.worker.poll_ms;
+	if (next > 0 && next - now < ms)
+		ms = next - now;
+	if (sleep_on(w->ino, ms, &w->wait_mask))
+		*reprobe = wake_drain(w);
+	return 0;
+}
+
+static int
+worker_loop(struct wk *w)
+{
+	struct queue_job job, next;
+	struct job_outcome out;
+	enum job_result r;
+	int have = 0, n, reprobe = 0, rc;
+
+	memset(&job, 0, sizeof(job));
+	for (;;) {
+		if (got_term)
+			break;
+		if (got_hup)
+			reload(w);
+		if (!have) {
+			if ((rc = idle(w, &reprobe)) < 0)
+				break;
+			if (rc == 0)
+				continue;
+			rc = queue_claim(&w->db, w->id, w->queues,
+			    w->cfg.worker.lease_ms, &job, 1, &n);
+			if (rc < 0)
+				sleep_on(-1, 100, &w->wait_mask);
+			have = rc == QUEUE_CLAIMED;
+			continue;
+		}
+		r = run_job(w, &job, &out);
+		rc = finish(w, &job, r, &out, &next);
+		queue_job_release(&job);
+		if (rc < 0)
+			return EX_TEMPFAIL;
+		have = rc > 0;
+		if (have)
+			job = next;
+	}
+	if (have)
+		queue_job_release(&job);
+	return EX_OK;
+}
+
+static void __attribute__((noreturn))
+worker_main(const struct worker_opts *opts, const struct cfg *cfg,
+    pid_t parent, const char *host)
+{
+	struct wk w;
+	struct sigaction sa;
+	int rc;
+
+	got_term = got_hup = got_chld = 0;
+	/* Stop with the supervisor: finish the job, then exit. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(EX_OK);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGALRM, &sa, NULL);	/* the job timeout kills us */
+	sigaction(SIGCHLD, &sa, NULL);
+	memset(&w, 0, sizeof(w));
+	w.opts = opts;
+	w.cfg = *cfg;
+	sigprocmask(SIG_BLOCK, NULL, &w.wait_mask);
+	sigdelset(&w.wait_mask, SIGTERM);
+	sigdelset(&w.wait_mask, SIGINT);
+	sigdelset(&w.wait_mask, SIGHUP);
+	log_init("dater-worker", (enum log_level)cfg->log_level, 1);
+	strlcpy(w.queues, opts->queues != NULL ? opts->queues :
+	    cfg->worker.queues, sizeof(w.queues));
+	snprintf(w.id, sizeof(w.id), "%s:%ld", host, (long)getpid());
+	if (db_open(&w.db, opts->db_path, &w.cfg, 0) != 0)
+		_exit(EX_UNAVAILABLE);
+	wake_setup(&w);
+	if (queue_worker_register(&w.db, w.id, host, (long)getpid(),
+	    w.queues) < 0) {
+		db_close(&w.db);
+		_exit(EX_UNAVAILABLE);
+	}
+	rc = worker_loop(&w);
+	if (rc == EX_OK)
+		(void)queue_worker_unregister(&w.db, w.id);
+	db_close(&w.db);
+	if (w.ino >= 0)
+		close(w.ino);
+	_exit(rc);
+}
+
+/* ---- the supervisor -------------------------------------------------- */
+
+struct child {
+	pid_t pid;		/* 0: not running */
+	char id[QUEUE_NAME_MAX];
+	int64_t started;	/* mono ms */
+	int64_t restart_at;	/* mono ms; 0: none pending */
+	int crashes;		/* consecutive short lives */
+	int done;		/* exited for good (drained or stopped) */
+};
+
+struct sv {
+	const struct worker_opts *opts;
+	struct cfg *cfg;
+	struct child kids[WORKER_MAX];
+	sigset_t wait_mask;
+	char host[40];
+	int stopping;
+	int64_t stop_deadline;	/* mono ms */
+	int64_t next_tick;	/* mono ms */
+};
+
+static int
+spawn(struct sv *s, struct child *c)
+{
+	pid_t pid, parent = getpid();
+
+	fflush(NULL);
+	if ((pid = fork()) < 0) {
+		log_err("fork: %s", strerror(errno));
+		c->restart_at = clock_mono_ms() + 1000;
+		return -1;
+	}
+	if (pid == 0)
+		worker_main(s->opts, s->cfg, parent, s->host);
+	c->pid = pid;
+	c->started = clock_mono_ms();
+	c->restart_at = 0;
+	snprintf(c->id, sizeof(c->id), "%s:%ld", s->host, (long)pid);
+	log_debug("started worker %s", c->id);
+	return 0;
+}
+
+/* Give back the jobs of a worker that died. */
+static void
+release(struct sv *s, const char *id, const char *reason)
+{
+	struct db db;
+
+	if (db_open(&db, s->opts->db_path, s->cfg, 0) != 0) {
+		log_err("cannot release the jobs of %s now; their leases will "
+		    "expire", id);
+		return;
+	}
+	(void)queue_release_worker(&db, id, reason);
+	db_close(&db);
+}
+
+static void
+describe_exit(int status, char *buf, size_t len)
+{
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+		snprintf(buf, len, "timed out: the job ran past its type's "
+		    "timeout and its worker was killed");
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "worker died: killed by signal %d (%s)",
+		    WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "worker died: exit status %d",
+		    WEXITSTATUS(status));
+}
+
+static void
+child_exited(struct sv *s, struct child *c, int status)
+{
+	char why[256];
+	int64_t now = clock_mono_ms(), delay;
+	int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+
+	c->pid = 0;
+	if (!clean) {
+		describe_exit(status, why, sizeof(why));
+		log_warn("%s: %s", c->id, why);
+		release(s, c->id, why);
+	}
+	if (s->stopping || (clean && s->opts->drain)) {
+		c->done = 1;
+		return;
+	}
+	/* Unexpected: restart, backing off while it keeps dying young. */
+	c->crashes = now - c->started < WORKER_STABLE_MS ? c->crashes + 1 : 1;
+	delay = c->crashes <= 1 ? 0 : 100LL << (c->crashes < 12 ?
+	    c->crashes - 2 : 10);
+	if (delay > s->cfg->worker.restart_max_ms)
+		delay = s->cfg->worker.restart_max_ms;
+	c->restart_at = now + delay;
+	if (delay > 0)
+		log_warn("restarting worker in %lld ms", (long long)delay);
+}
+
+static void
+reap_children(struct sv *s)
+{
+	pid_t pid;
+	int status, i;
+
+	got_chld = 0;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < s->opts->n; i++)
+			if (s->kids[i].pid == pid)
+				child_exited(s, &s->kids[i], status);
+	}
+}
+
+/* The heartbeat: renew our workers' leases, release expired ones. */
+static int
+tick(struct sv *s)
+{
+	struct db db;
+	int i, rc;
+
+	rc = db_open(&db, s->opts->db_path, s->cfg, 0);
+	if (rc != 0)
+		return rc;
+	for (i = 0; i < s->opts->n; i++)
+		if (s->kids[i].pid > 0)
+			(void)queue_heartbeat(&db, s->kids[i].id,
+			    s->cfg->worker.lease_ms);
+	(void)queue_reap(&db, 2 * s->cfg->worker.lease_ms);
+	db_close(&db);
+	return 0;
+}
+
+static void
+signal_all(struct sv *s, int sig)
+{
+	int i;
+
+	for (i = 0; i < s->opts->n; i++)
+		if (s->kids[i].pid > 0)
+			kill(s->kids[i].pid, sig);
+}
+
+static void
+sv_reload(struct sv *s)
+{
+	struct cfg c = *s->cfg;
+
+	got_hup = 0;
+	if (cfg_load(&c, s->opts->cfg_path, s->opts->type_names) < 0) {
+		log_err("reload refused; keeping the old configuration");
+		return;
+	}
+	*s->cfg = c;
+	log_set_level((enum log_level)c.log_level);
+	log_info("configuration reloaded");
+	signal_all(s, SIGHUP);
+}
+
+/* One pass of the supervisor's loop; returns 1 when all workers are done. */
+static int
+sv_step(struct sv *s)
+{
+	int64_t now, wake;
+	int i, alive = 0, pending = 0;
+
+	if (got_chld)
+		reap_children(s);
+	if (got_term && !s->stopping) {
+		s->stopping = 1;
+		s->stop_deadline = clock_mono_ms() + s->cfg->worker.grace_ms;
+		log_info("stopping: waiting for running jobs");
+		signal_all(s, SIGTERM);
+	}
+	if (got_hup)
+		sv_reload(s);
+	now = clock_mono_ms();
+	if (s->stopping && now >= s->stop_deadline) {
+		log_warn("shutdown grace over: killing workers");
+		signal_all(s, SIGKILL);
+		s->stop_deadline = now + 1000;
+	}
+	for (i = 0; i < s->opts->n; i++) {
+		struct child *c = &s->kids[i];
+
+		if (c->pid == 0 && !c->done && !s->stopping &&
+		    c->restart_at > 0 && c->restart_at <= now)
+			spawn(s, c);
+		alive += c->pid > 0;
+		pending += c->pid == 0 && !c->done && !s->stopping;
+	}
+	if (alive == 0 && pending == 0)
+		return 1;
+	if (now >= s->next_tick) {
+		(void)tick(s);
+		s->next_tick = now + s->cfg->worker.heartbeat_ms;
+	}
+	wake = s->next_tick;
+	if (s->stopping && s->stop_deadline < wake)
+		wake = s->stop_deadline;
+	for (i = 0; i < s->opts->n; i++)
+		if (s->kids[i].pid == 0 && s->kids[i].restart_at > 0 &&
+		    s->kids[i].restart_at < wake)
+			wake = s->kids[i].restart_at;
+	now = clock_mono_ms();
+	if (!got_chld && !got_term && !got_hup)
+		sleep_on(-1, wake > now ? wake - now : 0, &s->wait_mask);
+	return 0;
+}
+
+int
+worker_run(const struct worker_opts *opts, struct cfg *cfg)
+{
+	struct sv *s;
+	int i, rc;
+
+	if (opts->n < 1 || opts->n > WORKER_MAX) {
+		log_err("worker count %d out of range (1..%d)", opts->n,
+		    WORKER_MAX);
+		return EX_USAGE;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		log_err("out of memory");
+		return EX_OSERR;
+	}
+	s->opts = opts;
+	s->cfg = cfg;
+	if (gethostname(s->host, sizeof(s->host)) < 0)
+		strlcpy(s->host, "localhost", sizeof(s->host));
+	s->host[sizeof(s->host) - 1] = '\0';
+	signals_setup(&s->wait_mask);
+	/* Check the database before forking, and recover what a previous
+	 * tree left behind. */
+	rc = tick(s);
+	if (rc != 0) {
+		free(s);
+		return rc == DB_NOT_READY ? EX_CONFIG : EX_UNAVAILABLE;
+	}
+	s->next_tick = clock_mono_ms() + cfg->worker.heartbeat_ms;
+	for (i = 0; i < opts->n; i++)
+		spawn(s, &s->kids[i]);
+	while (!sv_step(s))
+		;
+	log_debug("all workers exited");
+	free(s);
+	return EX_OK;
+}

@@ -1,0 +1,223 @@
+/*
+ * check_util: helpers shared by the Check suites (see check_dater.h).
+ * They fail the running test on any error instead of returning one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check_dater.h"
+#include "../lib/banned.h"
+
+TCase *
+t_tcase(const char *name)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_set_timeout(tc, 0);	/* 0: no time limit */
+	return tc;
+}
+
+void
+t_path(char *out, size_t len, const char *dir, const char *name)
+{
+	int n = snprintf(out, len, "%s/%s", dir, name);
+
+	ck_assert_msg(n > 0 && (size_t)n < len, "path too long: %s/%s", dir,
+	    name);
+}
+
+void
+t_tmpdir(char *dir, size_t len)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	if (tmp == NULL || *tmp == '\0')
+		tmp = "/tmp";
+	t_path(dir, len, tmp, "check_dater.XXXXXX");
+	ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp '%s': %s", dir,
+	    strerror(errno));
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int type, struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+void
+t_rmtree(const char *dir)
+{
+	if (dir[0] != '\0')
+		(void)nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void
+t_env_setup(struct t_env *e)
+{
+	int from = -1, to = -1;
+
+	memset(e, 0, sizeof(*e));
+	t_tmpdir(e->dir, sizeof(e->dir));
+	t_path(e->path, sizeof(e->path), e->dir, "test.db");
+	cfg_defaults(&e->cfg);
+	ck_assert_int_eq(db_open(&e->db, e->path, &e->cfg,
+	    DB_CREATE | DB_ANY_VERSION), 0);
+	ck_assert_int_eq(db_migrate(&e->db, &from, &to), 0);
+	ck_assert_int_eq(from, 0);
+	ck_assert_int_eq(to, db_latest_version());
+}
+
+void
+t_env_teardown(struct t_env *e)
+{
+	db_close(&e->db);
+	t_rmtree(e->dir);
+}
+
+void
+t_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_msg(f != NULL, "open '%s': %s", path, strerror(errno));
+	ck_assert_int_eq(fputs(text, f) >= 0, 1);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static char *
+read_stream(FILE *f)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
+
+	for (;;) {
+		if (cap - len < 4096) {
+			cap = cap == 0 ? 8192 : cap * 2;
+			buf = realloc(buf, cap);
+			ck_assert_ptr_nonnull(buf);
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	ck_assert_int_eq(ferror(f), 0);
+	buf[len] = '\0';
+	return buf;
+}
+
+char *
+t_read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *s;
+
+	ck_assert_msg(f != NULL, "open '%s': %s", path, strerror(errno));
+	s = read_stream(f);
+	fclose(f);
+	return s;
+}
+
+/* Prepare a formatted query; fails the test on error. */
+static sqlite3_stmt *
+prepare(struct db *db, const char *fmt, va_list ap)
+{
+	char sql[2048];
+	sqlite3_stmt *st = NULL;
+	int n;
+
+	n = vsnprintf(sql, sizeof(sql), fmt, ap);
+	ck_assert_msg(n > 0 && (size_t)n < sizeof(sql), "query too long");
+	ck_assert_msg(sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL) ==
+	    SQLITE_OK, "prepare '%s': %s", sql, sqlite3_errmsg(db->sql));
+	return st;
+}
+
+int64_t
+t_sql_int(struct db *db, const char *fmt, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	int64_t v;
+	int rc;
+
+	va_start(ap, fmt);
+	st = prepare(db, fmt, ap);
+	va_end(ap);
+	rc = sqlite3_step(st);
+	v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	ck_assert_msg(rc == SQLITE_ROW, "query returned no row: %s", fmt);
+	return v;
+}
+
+void
+t_sql_text(struct db *db, char *buf, size_t len, const char *fmt, ...)
+{
+	sqlite3_stmt *st;
+	const unsigned char *t;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	st = prepare(db, fmt, ap);
+	va_end(ap);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		t = sqlite3_column_text(st, 0);
+		strlcpy(buf, t != NULL ? (const char *)t : "(null)", len);
+	}
+	sqlite3_finalize(st);
+	ck_assert_msg(rc == SQLITE_ROW, "query returned no row: %s", fmt);
+}
+
+void
+t_exec(struct db *db, const char *fmt, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	st = prepare(db, fmt, ap);
+	va_end(ap);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	sqlite3_finalize(st);
+	ck_assert_msg(rc == SQLITE_DONE, "exec '%s': %s", fmt,
+	    sqlite3_errmsg(db->sql));
+}
+
+void
+t_stderr_begin(struct t_capture *c)
+{
+	c->file = tmpfile();
+	ck_assert_ptr_nonnull(c->file);
+	fflush(stderr);
+	c->saved = dup(STDERR_FILENO);
+	ck_assert_int_ge(c->saved, 0);
+	ck_assert_int_ge(dup2(fileno(c->file), STDERR_FILENO), 0);
+}
+
+char *
+t_stderr_end(struct t_capture *c)
+{
+	char *s;
+
+	fflush(stderr);
+	ck_assert_int_ge(dup2(c->saved, STDERR_FILENO), 0);
+	close(c->saved);
+	rewind(c->file);
+	s = read_stream(c->file);
+	fclose(c->file);
+	memset(c, 0, sizeof(*c));
+	return s;
+}
