@@ -42,7 +42,7 @@ LIB_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 LIBDATER = $(BUILD)/libdater.a
 HDRS = $(wildcard lib/*.h) $(wildcard jobs/*.h)
 
-PROGS = dater-enqueue dater-worker dater-migrate dater-report
+PROGS = $(patsubst bin/%.c,%,$(wildcard bin/dater-*.c))
 BINS = $(addprefix bin/,$(PROGS))
 
 TEST_SRC = $(wildcard tests/check_*.c)
@@ -76,6 +76,8 @@ tests/check_all: $(TEST_OBJ) $(LIBDATER) build/flavour
 $(BUILD)/tests/%.o: tests/%.c $(HDRS) tests/check_dater.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags $(CHECK_PKGS)) -c -o $@ $<
+
+.SECONDARY:
 
 .PHONY: all check unit blackbox bench demo deps install clean lint
 

@@ -317,6 +317,22 @@ load_jobs(const config_setting_t *g, const char *file,
 	return 0;
 }
 
+/* Spell a path's directory without "..": "/a/etc/../var/x" ->
+ * "/a/var/x", when the directory exists; otherwise leave it. */
+static void
+normalize(char *path, size_t len)
+{
+	char dir[PATH_MAX], base[PATH_MAX], real[PATH_MAX], tmp[PATH_MAX];
+
+	strlcpy(dir, path, sizeof(dir));
+	strlcpy(base, path, sizeof(base));
+	if (realpath(dirname(dir), real) == NULL)
+		return;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/%s", real,
+	    basename(base)) < sizeof(tmp))
+		strlcpy(path, tmp, len);
+}
+
 /* Resolve a path from the file against the file's directory. */
 static int
 resolve(const config_setting_t *s, const char *file, const char *dir,
@@ -334,6 +350,7 @@ resolve(const config_setting_t *s, const char *file, const char *dir,
 	} else if ((size_t)snprintf(out, len, "%s/%s", dir, v) >= len) {
 		return bad(s, file, "path too long");
 	}
+	normalize(out, len);
 	return 0;
 }
 
