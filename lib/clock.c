@@ -148,6 +148,9 @@ clock_parse_time(const char *s, int64_t *out)
 	return parse_unix(s, out);
 }
 
+/* The longest duration accepted: 100 years. */
+#define DURATION_MAX ((int64_t)100 * 365 * 86400 * 1000)
+
 int
 clock_parse_duration(const char *s, int64_t *out)
 {
@@ -187,8 +190,11 @@ clock_parse_duration(const char *s, int64_t *out)
 		} else {
 			return -1;
 		}
+		/* Check before multiplying: 12 digits of days overflow. */
+		if (n > DURATION_MAX / mult)
+			return -1;
 		total += n * mult;
-		if (total > (int64_t)100 * 365 * 86400 * 1000)
+		if (total > DURATION_MAX)
 			return -1;
 	}
 	*out = total;
