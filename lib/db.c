@@ -124,6 +124,7 @@ db_open(struct db *db, const char *path, const struct cfg *cfg, int flags)
 	memset(db, 0, sizeof(*db));
 	if (strlcpy(db->path, path, sizeof(db->path)) >= sizeof(db->path)) {
 		log_err("database '%s': path too long", path);
+		memset(db, 0, sizeof(*db));
 		return -1;
 	}
 	if (access(path, F_OK) < 0) {
@@ -133,8 +134,10 @@ db_open(struct db *db, const char *path, const struct cfg *cfg, int flags)
 			memset(db, 0, sizeof(*db));
 			return DB_NOT_READY;
 		}
-		if (create_private(path) < 0)
+		if (create_private(path) < 0) {
+			memset(db, 0, sizeof(*db));
 			return -1;
+		}
 	}
 	oflags = (flags & DB_READONLY) ? SQLITE_OPEN_READONLY :
 	    SQLITE_OPEN_READWRITE;
