@@ -142,21 +142,32 @@ get_duration(const config_setting_t *s, const char *file, int64_t lo,
 	return 0;
 }
 
+/* The n bytes at p are only letters, digits, '-', '_' and '.' (queue.c
+ * puts queue names into JSON unescaped). */
+static int
+name_chars_ok(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!(p[i] == '-' || p[i] == '_' || p[i] == '.' ||
+		    (p[i] >= 'a' && p[i] <= 'z') ||
+		    (p[i] >= 'A' && p[i] <= 'Z') ||
+		    (p[i] >= '0' && p[i] <= '9')))
+			return 0;
+	return 1;
+}
+
 static int
 get_name(const config_setting_t *s, const char *file, char *out)
 {
-	const char *p;
-
 	if (get_str(s, file, out, CFG_NAME_MAX) < 0)
 		return -1;
 	if (*out == '\0')
 		return bad(s, file, "must not be empty");
-	for (p = out; *p != '\0'; p++)
-		if (!(*p == '-' || *p == '_' || *p == '.' ||
-		    (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9')))
-			return bad(s, file, "only letters, digits, '-', '_' "
-			    "and '.' are allowed");
+	if (!name_chars_ok(out, strlen(out)))
+		return bad(s, file, "only letters, digits, '-', '_' "
+		    "and '.' are allowed");
 	return 0;
 }
 
@@ -216,9 +227,28 @@ load_queues(const config_setting_t *s, const char *file, char *out,
 {
 	int i, n;
 	char name[CFG_NAME_MAX];
+	const char *p;
+	size_t k;
 
-	if (config_setting_type(s) == CONFIG_TYPE_STRING)
-		return get_str(s, file, out, len);
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		/* "a,b": the same names the list form allows, so that
+		 * "fast, slow" is an error, not a queue named " slow" */
+		if (get_str(s, file, out, len) < 0)
+			return -1;
+		if (*out == '\0')
+			return 0;
+		p = out;
+		do {
+			k = strcspn(p, ",");
+			if (k == 0 || k >= CFG_NAME_MAX ||
+			    !name_chars_ok(p, k))
+				return bad(s, file, "expected queue names "
+				    "separated by commas (letters, digits, "
+				    "'-', '_' and '.')");
+			p += k;
+		} while (*p++ == ',');
+		return 0;
+	}
 	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
 	    config_setting_type(s) != CONFIG_TYPE_LIST)
 		return bad(s, file, "expected a list of queue names");
