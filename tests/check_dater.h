@@ -31,7 +31,8 @@ Suite *suite_job(void);
 TCase *t_tcase(const char *name);
 
 /* A fresh temp dir and, for t_env_setup, a migrated database in it
- * (cfg_defaults, DB_CREATE | DB_ANY_VERSION, then db_migrate). */
+ * (cfg_defaults but synchronous off, DB_CREATE | DB_ANY_VERSION, then
+ * db_migrate). */
 struct t_env {
 	char dir[PATH_MAX];
 	char path[PATH_MAX];	/* dir/test.db */
