@@ -261,6 +261,9 @@ queue_claim(struct db *db, const char *worker, const char *queues,
 	int64_t now = clock_now_ms();
 	int rc, got = 0;
 
+	*n = 0;
+	if (max < 1)
+		return QUEUE_EMPTY;
 	if (filter && queues_json(queues, qjson, sizeof(qjson)) < 0) {
 		log_err("queue list '%s' too long", queues);
 		return -1;

@@ -77,6 +77,26 @@ signals_setup(sigset_t *wait_mask)
 	sigdelset(wait_mask, SIGCHLD);
 }
 
+/*
+ * Collect signals that arrived while blocked (a busy worker never sleeps
+ * in ppoll, where they would be delivered): take them without running
+ * the handler and set the same flags.
+ */
+static void
+take_signals(void)
+{
+	static const struct timespec zero = { 0, 0 };
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	while ((sig = sigtimedwait(&set, NULL, &zero)) > 0)
+		on_signal(sig);
+}
+
 /* Sleep up to ms (or forever if < 0), waking for fd (if >= 0) or a
  * signal. Returns 1 if fd is readable, 0 otherwise. */
 static int
@@ -262,6 +282,7 @@ finish(struct wk *w, const struct queue_job *job, enum job_result r,
 	for (try = 0; try < WORKER_FINISH_TRIES; try++) {
 		if (try > 0)
 			sleep_on(-1, 50 * try, &w->wait_mask);
+		take_signals();
 		claim = !got_term && !got_hup;
 		if (db_begin(&w->db) < 0)
 			continue;
@@ -347,6 +368,7 @@ worker_loop(struct wk *w)
 
 	memset(&job, 0, sizeof(job));
 	for (;;) {
+		take_signals();
 		if (got_term)
 			break;
 		if (got_hup)
@@ -627,7 +649,7 @@ sv_step(struct sv *s)
 		    s->kids[i].restart_at < wake)
 			wake = s->kids[i].restart_at;
 	now = clock_mono_ms();
-	if (!got_chld && !got_term && !got_hup)
+	if (!got_chld && !got_hup && !(got_term && !s->stopping))
 		sleep_on(-1, wake > now ? wake - now : 0, &s->wait_mask);
 	return 0;
 }
