@@ -630,7 +630,7 @@ queue_next_due(struct db *db, const char *queues, int64_t *at)
 	int filter = queues != NULL && *queues != '\0';
 	sqlite3_stmt *st;
 	char qjson[512];
-	int rc;
+	int rc, found = 0;
 
 	if (filter && queues_json(queues, qjson, sizeof(qjson)) < 0) {
 		log_err("queue list '%s' too long", queues);
@@ -642,11 +642,14 @@ queue_next_due(struct db *db, const char *queues, int64_t *at)
 	if (filter)
 		sqlite3_bind_text(st, 1, qjson, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	*at = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		*at = sqlite3_column_int64(st, 0);
+		found = 1;
+	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return db_fail(db, "read next due job from");
-	return 0;
+	return found;
 }
 
 static const char sql_get[] =

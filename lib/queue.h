@@ -149,9 +149,9 @@ int queue_retry(struct db *db, const int64_t *ids, int n);
 
 /*
  * When the next queued job in the comma-separated queues (NULL or "":
- * all) is due, in ms (at or before now: one is due), or 0 if none is
- * queued. A read, no write lock: an idle worker asks this before it
- * claims, and sleeps until then. Returns 0 or -1.
+ * all) is due, in ms into *at (at or before now: one is due). A read, no
+ * write lock: an idle worker asks this before it claims, and sleeps until
+ * then. Returns 1 (found), 0 (none queued; *at untouched) or -1.
  */
 int queue_next_due(struct db *db, const char *queues, int64_t *at);
 

@@ -331,17 +331,18 @@ static int
 idle(struct wk *w, int *reprobe)
 {
 	int64_t next = 0, now, ms;
+	int found;
 
 	/* Any write since the last look may be a commit not yet visible:
 	 * look again shortly if this look finds nothing. */
 	if (wake_drain(w))
 		*reprobe = 1;
-	if (queue_next_due(&w->db, w->queues, &next) < 0) {
+	if ((found = queue_next_due(&w->db, w->queues, &next)) < 0) {
 		sleep_on(-1, 100, &w->wait_mask);
 		return 0;
 	}
 	now = clock_now_ms();
-	if (next > 0 && next <= now)
+	if (found && next <= now)
 		return 1;
 	if (w->opts->drain)
 		return -1;
@@ -351,7 +352,7 @@ idle(struct wk *w, int *reprobe)
 		return 0;
 	}
 	ms = w->cfg.worker.poll_ms;
-	if (next > 0 && next - now < ms)
+	if (found && next - now < ms)
 		ms = next - now;
 	if (sleep_on(w->ino, ms, &w->wait_mask))
 		*reprobe = wake_drain(w);

@@ -1374,20 +1374,20 @@ START_TEST(next_due)
 	int64_t now = clock_now_ms(), at = -1, run;
 
 	ck_assert_int_eq(queue_next_due(DB, NULL, &at), 0);
-	ck_assert_int_eq(at, 0);
+	ck_assert_int_eq(at, -1);	/* none queued: untouched */
 	add_job(NULL, 1, now + 5000);
 	add_job(NULL, 1, now + 3 * HOUR);
-	ck_assert_int_eq(queue_next_due(DB, NULL, &at), 0);
+	ck_assert_int_eq(queue_next_due(DB, NULL, &at), 1);
 	ck_assert_int_eq(at, now + 5000);
 	/* running and finished jobs don't count */
 	run = add_job(NULL, 0, now - 60000);
-	ck_assert_int_eq(queue_next_due(DB, NULL, &at), 0);
+	ck_assert_int_eq(queue_next_due(DB, NULL, &at), 1);
 	ck_assert_int_eq(at, now - 60000);
 	claim_id("w1", run, &job);
-	ck_assert_int_eq(queue_next_due(DB, NULL, &at), 0);
+	ck_assert_int_eq(queue_next_due(DB, NULL, &at), 1);
 	ck_assert_int_eq(at, now + 5000);
 	ck_assert_int_eq(queue_complete(DB, &job), QUEUE_DONE);
-	ck_assert_int_eq(queue_next_due(DB, NULL, &at), 0);
+	ck_assert_int_eq(queue_next_due(DB, NULL, &at), 1);
 	ck_assert_int_eq(at, now + 5000);
 	queue_job_release(&job);
 }
@@ -1400,14 +1400,15 @@ START_TEST(next_due_queues)
 	add_job("a", -1, now + 1000);
 	add_job("b", -1, now + 2000);
 	add_job("c", -1, now + 3000);
-	ck_assert_int_eq(queue_next_due(DB, "b,c", &at), 0);
+	ck_assert_int_eq(queue_next_due(DB, "b,c", &at), 1);
 	ck_assert_int_eq(at, now + 2000);
-	ck_assert_int_eq(queue_next_due(DB, "c", &at), 0);
+	ck_assert_int_eq(queue_next_due(DB, "c", &at), 1);
 	ck_assert_int_eq(at, now + 3000);
-	ck_assert_int_eq(queue_next_due(DB, "", &at), 0);
+	ck_assert_int_eq(queue_next_due(DB, "", &at), 1);
 	ck_assert_int_eq(at, now + 1000);
+	at = -1;
 	ck_assert_int_eq(queue_next_due(DB, "nosuch", &at), 0);
-	ck_assert_int_eq(at, 0);
+	ck_assert_int_eq(at, -1);
 }
 END_TEST
 
