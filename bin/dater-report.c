@@ -1,0 +1,965 @@
+/*
+ * dater-report: read-only views of the job queue: counts (queue), a list
+ * of jobs (jobs), one job in full (job ID), the worker processes
+ * (workers).
+ *
+ * Each view is a JSON document built by lib/report from one snapshot of
+ * the database; this program prints the document itself (--json) or
+ * aligned tables made from it, so the two never disagree. Views are rows
+ * of views[] (like git's commands[]); the tables come from one small
+ * renderer over arrays of objects (struct column), which later views
+ * reuse.
+ */
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "../jobs/jobs.h"
+#include "../lib/app.h"
+#include "../lib/clock.h"
+#include "../lib/log.h"
+#include "../lib/report.h"
+#include "../lib/banned.h"
+
+#define CELL_MAX 2048		/* bytes of one formatted cell */
+
+struct opts {
+	const char *cfg_path;
+	const char *db_path;
+	int json;
+	int verbosity;			/* -1 quiet, 0, 1 verbose */
+	struct report_jobs_filter filter;
+	int64_t id;
+};
+
+/* ---- rendering: cells, tables, key/value lists ---- */
+
+enum cell {
+	CELL_TEXT,		/* a string or a number as is */
+	CELL_NUM,		/* a number, right-aligned */
+	CELL_AGO,		/* a time, relative to generated_at */
+	CELL_WHEN,		/* a time, absolute and relative */
+	CELL_DURATION		/* ms, compact */
+};
+
+struct column {
+	const char *head;		/* NULL ends a list of columns */
+	const char *key;
+	enum cell kind;
+	int maxw;			/* 0: no limit */
+	/* Overrides kind: format row into buf. */
+	void (*fmt)(const json_t *row, char *buf, size_t len);
+};
+
+/* Display width: UTF-8 characters. */
+static int
+width(const char *s)
+{
+	int w = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			w++;
+	return w;
+}
+
+/*
+ * Copy s into out (len bytes) for a terminal: control characters become
+ * spaces (the text may come from a remote server), and a text wider than
+ * maxw characters (0: no limit) is cut to end in "...". Never splits a
+ * UTF-8 sequence.
+ */
+static void
+clean(const char *s, char *out, size_t len, int maxw)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = 0, seq;
+	int keep = -1, w = 0;
+
+	if (maxw > 3 && width(s) > maxw)
+		keep = maxw - 3;
+	for (; *p != '\0' && w != keep; p += seq, w++) {
+		seq = 1;
+		if (*p >= 0xc0)
+			while (seq < 4 && (p[seq] & 0xc0) == 0x80)
+				seq++;
+		if (n + seq + 4 > len) {
+			keep = w;	/* out of room: cut here */
+			break;
+		}
+		if (*p < 0x20 || *p == 0x7f ||
+		    (*p == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0)) {
+			out[n++] = ' ';	/* C0, DEL, C1 controls */
+		} else {
+			memcpy(out + n, p, seq);
+			n += seq;
+		}
+	}
+	if (w == keep && *p != '\0') {
+		memcpy(out + n, "...", 3);
+		n += 3;
+	}
+	out[n] = '\0';
+}
+
+/* A time string from a document, as ms; 0 if absent or unparsable. */
+static int64_t
+doc_time(const json_t *v)
+{
+	int64_t ms;
+
+	if (!json_is_string(v) || clock_parse_time(json_string_value(v),
+	    &ms) < 0)
+		return 0;
+	return ms;
+}
+
+/* "3m20s ago", "in 5s", "now", relative to now. */
+static void
+fmt_ago(int64_t t, int64_t now, char *buf, size_t len)
+{
+	char d[32];
+
+	if (t == now)
+		snprintf(buf, len, "now");
+	else if (t < now)
+		snprintf(buf, len, "%s ago", clock_format_duration(now - t, d,
+		    sizeof(d)));
+	else
+		snprintf(buf, len, "in %s", clock_format_duration(t - now, d,
+		    sizeof(d)));
+}
+
+/* Format the cell of column c in row; "-" for null or absent. */
+static void
+fmt_cell(const json_t *row, const struct column *c, int64_t now, char *buf,
+    size_t len)
+{
+	const json_t *v = json_object_get(row, c->key);
+	char tmp[CELL_MAX], ago[64];
+
+	tmp[0] = '\0';
+	if (c->fmt != NULL) {
+		c->fmt(row, tmp, sizeof(tmp));
+	} else if (v == NULL || json_is_null(v)) {
+		snprintf(tmp, sizeof(tmp), "-");
+	} else if (c->kind == CELL_AGO || c->kind == CELL_WHEN) {
+		fmt_ago(doc_time(v), now, ago, sizeof(ago));
+		if (c->kind == CELL_AGO)
+			snprintf(tmp, sizeof(tmp), "%s", ago);
+		else
+			snprintf(tmp, sizeof(tmp), "%s (%s)",
+			    json_string_value(v), ago);
+	} else if (c->kind == CELL_DURATION && json_is_integer(v)) {
+		clock_format_duration(json_integer_value(v), tmp, sizeof(tmp));
+	} else if (json_is_string(v)) {
+		snprintf(tmp, sizeof(tmp), "%s", json_string_value(v));
+	} else if (json_is_integer(v)) {
+		snprintf(tmp, sizeof(tmp), "%lld",
+		    (long long)json_integer_value(v));
+	} else if (json_is_boolean(v)) {
+		snprintf(tmp, sizeof(tmp), "%s", json_is_true(v) ? "yes" :
+		    "no");
+	} else {
+		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+		snprintf(tmp, sizeof(tmp), "%s", s != NULL ? s : "?");
+		free(s);
+	}
+	if (tmp[0] == '\0' && c->fmt == NULL)
+		snprintf(tmp, sizeof(tmp), "-");
+	clean(tmp, buf, len, c->maxw);
+}
+
+/*
+ * Print one line of cells padded to the widths w. Padding is held back
+ * until something follows it, so no line ends in blanks.
+ */
+static void
+put_line(FILE *out, const char *const *cells, const struct column *cols,
+    const int *w, size_t ncols)
+{
+	size_t c;
+	int pending = 0, pad;
+
+	for (c = 0; c < ncols; c++) {
+		pad = w[c] - width(cells[c]);
+		if (cols[c].kind == CELL_NUM)
+			pending += pad;
+		if (*cells[c] != '\0') {
+			fprintf(out, "%*s%s", pending, "", cells[c]);
+			pending = 0;
+		}
+		if (cols[c].kind != CELL_NUM)
+			pending += pad;
+		pending += 2;
+	}
+	fputc('\n', out);
+}
+
+/*
+ * Print rows (an array of objects) as a table with a header line,
+ * columns aligned, numbers right-aligned. Returns 0 or -1 (out of
+ * memory, logged).
+ */
+static int
+table_print(FILE *out, const json_t *rows, const struct column *cols,
+    int64_t now)
+{
+	size_t nrows = json_array_size(rows), ncols = 0, r, c;
+	char **cells, buf[CELL_MAX];
+	int *w, rc = -1;
+
+	while (cols[ncols].head != NULL)
+		ncols++;
+	/* The rows' cells, then the header's (borrowed). */
+	cells = calloc((nrows + 1) * ncols, sizeof(*cells));
+	w = calloc(ncols, sizeof(*w));
+	if (cells == NULL || w == NULL)
+		goto out;
+	for (c = 0; c < ncols; c++)
+		w[c] = width(cols[c].head);
+	for (r = 0; r < nrows; r++) {
+		for (c = 0; c < ncols; c++) {
+			fmt_cell(json_array_get(rows, r), &cols[c], now, buf,
+			    sizeof(buf));
+			if ((cells[r * ncols + c] = strdup(buf)) == NULL)
+				goto out;
+			if (width(buf) > w[c])
+				w[c] = width(buf);
+		}
+	}
+	for (c = 0; c < ncols; c++)
+		cells[nrows * ncols + c] = (char *)cols[c].head;
+	put_line(out, (const char *const *)cells + nrows * ncols, cols, w,
+	    ncols);
+	for (r = 0; r < nrows; r++)
+		put_line(out, (const char *const *)cells + r * ncols, cols, w,
+		    ncols);
+	rc = 0;
+out:
+	if (rc < 0)
+		log_err("out of memory printing a table");
+	for (r = 0; cells != NULL && r < nrows * ncols; r++)
+		free(cells[r]);
+	free(cells);
+	free(w);
+	return rc;
+}
+
+/* Print "label   value" lines, one per field of obj. */
+static void
+kv_print(FILE *out, const json_t *obj, const struct column *fields,
+    int64_t now)
+{
+	char buf[CELL_MAX];
+	int i, w = 0;
+
+	for (i = 0; fields[i].head != NULL; i++)
+		if (width(fields[i].head) > w)
+			w = width(fields[i].head);
+	for (i = 0; fields[i].head != NULL; i++) {
+		fmt_cell(obj, &fields[i], now, buf, sizeof(buf));
+		fprintf(out, "%-*s  %s\n", w, fields[i].head, buf);
+	}
+}
+
+/*
+ * The members of obj (objects) as a new array of copies, each with its
+ * member name under key, for table_print. NULL if out of memory.
+ */
+static json_t *
+obj_rows(const json_t *obj, const char *key)
+{
+	json_t *rows = json_array(), *v, *row;
+	const char *name;
+
+	if (rows == NULL)
+		return NULL;
+	json_object_foreach((json_t *)obj, name, v) {
+		row = json_copy(v);
+		if (row == NULL ||
+		    json_object_set_new(row, key, json_string(name)) < 0 ||
+		    json_array_append_new(rows, row) < 0) {
+			json_decref(row);
+			json_decref(rows);
+			return NULL;
+		}
+	}
+	return rows;
+}
+
+/* ---- views: argument parsing ---- */
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: dater-report [-jqv] [-c file] [-d db] view [args]\n"
+	    "       dater-report -h | -V\n"
+	    "views:\n"
+	    "  queue     counts per state, type and queue; oldest due job\n"
+	    "  jobs [--state S] [--type T] [--queue Q] [--limit N]\n"
+	    "            the newest jobs (%d unless --limit)\n"
+	    "  job ID    one job: payload, every attempt's error\n"
+	    "  workers   worker processes and the jobs they run\n"
+	    "options:\n"
+	    "  -c, --config FILE  configuration (else $DATER_CONFIG, ...)\n"
+	    "  -d, --db FILE      database (else $DATER_DB, the config's)\n"
+	    "  -j, --json         one JSON document instead of tables\n"
+	    "  -q, --quiet        errors only on stderr\n"
+	    "  -v, --verbose      debug messages on stderr\n"
+	    "  -h, --help         this help\n"
+	    "  -V, --version      the version\n", REPORT_JOBS_LIMIT);
+}
+
+/* Log a getopt failure (opterr is off) at argv[optind - 1]. */
+static int
+bad_option(char *const *argv, int ch, const char *where)
+{
+	const char *arg = argv[optind - 1];
+	char name[3] = { '-', (char)optopt, '\0' };
+
+	if (strncmp(arg, "--", 2) != 0 && optopt != 0)
+		arg = name;	/* may be one of several: -jx */
+	if (ch == ':')
+		log_err("%soption '%s' needs a value", where, arg);
+	else
+		log_err("%sunknown option '%s'", where, arg);
+	return EX_USAGE;
+}
+
+/* Parse the arguments after the view name (argv[0]): --json is accepted
+ * here too, extra options come from extra/on_opt, and options may follow
+ * the operands (job 12 --json); optind is left at the first operand. */
+static int
+view_args(int argc, char **argv, const struct option *extra, int nextra,
+    int (*on_opt)(int, const char *, struct opts *), struct opts *o)
+{
+	struct option lo[16];
+	char where[64];
+	int ch, i, n = 0;
+
+	lo[n++] = (struct option){ "json", no_argument, NULL, 'j' };
+	for (i = 0; i < nextra && n < 15; i++)
+		lo[n++] = extra[i];
+	lo[n] = (struct option){ NULL, 0, NULL, 0 };
+	snprintf(where, sizeof(where), "%s: ", argv[0]);
+	optind = 0;	/* glibc: start over on a new argv */
+	while ((ch = getopt_long(argc, argv, ":j", lo, NULL)) != -1) {
+		if (ch == 'j')
+			o->json = 1;
+		else if (ch == '?' || ch == ':')
+			return bad_option(argv, ch, where);
+		else if (on_opt(ch, optarg, o) != EX_OK)
+			return EX_USAGE;
+	}
+	return EX_OK;
+}
+
+static int
+no_opt(int ch, const char *arg, struct opts *o)
+{
+	return EX_USAGE;
+}
+
+static int
+no_args(int argc, char **argv, struct opts *o)
+{
+	if (view_args(argc, argv, NULL, 0, no_opt, o) != EX_OK)
+		return EX_USAGE;
+	if (optind < argc) {
+		log_err("%s: unexpected argument '%s'", argv[0], argv[optind]);
+		return EX_USAGE;
+	}
+	return EX_OK;
+}
+
+static int
+jobs_opt(int ch, const char *arg, struct opts *o)
+{
+	const char *errstr;
+	char names[128];
+	int i;
+
+	switch (ch) {
+	case 's':
+		if (!report_state_known(arg)) {
+			names[0] = '\0';
+			for (i = 0; report_states[i] != NULL; i++) {
+				if (i > 0)
+					strlcat(names, ", ", sizeof(names));
+				strlcat(names, report_states[i], sizeof(names));
+			}
+			log_err("jobs: unknown state '%s' (one of %s)", arg,
+			    names);
+			return EX_USAGE;
+		}
+		o->filter.state = arg;
+		return EX_OK;
+	case 't':
+		o->filter.type = arg;
+		return EX_OK;
+	case 'Q':
+		o->filter.queue = arg;
+		return EX_OK;
+	case 'n':
+		o->filter.limit = (int)strtonum(arg, 1, REPORT_JOBS_LIMIT_MAX,
+		    &errstr);
+		if (errstr != NULL) {
+			log_err("jobs: limit '%s' is %s (1..%d)", arg, errstr,
+			    REPORT_JOBS_LIMIT_MAX);
+			return EX_USAGE;
+		}
+		return EX_OK;
+	}
+	return EX_USAGE;
+}
+
+static int
+jobs_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "type", required_argument, NULL, 't' },
+		{ "queue", required_argument, NULL, 'Q' },
+		{ "limit", required_argument, NULL, 'n' },
+	};
+
+	if (view_args(argc, argv, lo, 4, jobs_opt, o) != EX_OK)
+		return EX_USAGE;
+	if (optind < argc) {
+		log_err("jobs: unexpected argument '%s'", argv[optind]);
+		return EX_USAGE;
+	}
+	return EX_OK;
+}
+
+static int
+job_args(int argc, char **argv, struct opts *o)
+{
+	const char *errstr;
+
+	if (view_args(argc, argv, NULL, 0, no_opt, o) != EX_OK)
+		return EX_USAGE;
+	if (optind + 1 != argc) {
+		log_err("job: expected one job id");
+		return EX_USAGE;
+	}
+	o->id = strtonum(argv[optind], 1, LLONG_MAX, &errstr);
+	if (errstr != NULL) {
+		log_err("job: id '%s' is %s", argv[optind], errstr);
+		return EX_USAGE;
+	}
+	return EX_OK;
+}
+
+/* ---- views: building ---- */
+
+static int
+queue_build(struct db *db, const struct opts *o, int64_t now, json_t **doc)
+{
+	return (*doc = report_queue(db, now)) != NULL ? EX_OK : EX_UNAVAILABLE;
+}
+
+static int
+jobs_build(struct db *db, const struct opts *o, int64_t now, json_t **doc)
+{
+	*doc = report_jobs(db, &o->filter, now);
+	return *doc != NULL ? EX_OK : EX_UNAVAILABLE;
+}
+
+static int
+job_build(struct db *db, const struct opts *o, int64_t now, json_t **doc)
+{
+	int rc = report_job(db, o->id, now, doc);
+
+	if (rc == REPORT_NOT_FOUND) {
+		log_err("job %lld: no such job", (long long)o->id);
+		return EX_NOINPUT;
+	}
+	return rc == REPORT_FOUND ? EX_OK : EX_UNAVAILABLE;
+}
+
+static int
+workers_build(struct db *db, const struct opts *o, int64_t now,
+    json_t **doc)
+{
+	*doc = report_workers(db, now);
+	return *doc != NULL ? EX_OK : EX_UNAVAILABLE;
+}
+
+/* ---- views: tables ---- */
+
+static int64_t
+generated_at(const json_t *doc)
+{
+	return doc_time(json_object_get(doc, "generated_at"));
+}
+
+static void
+fmt_attempts(const json_t *row, char *buf, size_t len)
+{
+	snprintf(buf, len, "%lld/%lld",
+	    (long long)json_integer_value(json_object_get(row, "attempts")),
+	    (long long)json_integer_value(json_object_get(row,
+	    "max_attempts")));
+}
+
+static void
+fmt_state_note(const json_t *row, char *buf, size_t len)
+{
+	const json_t *note = json_object_get(row, "note");
+
+	snprintf(buf, len, "%s", json_is_string(note) ?
+	    json_string_value(note) : "");
+}
+
+/* The per-state lines of the queue view, as rows. */
+static json_t *
+queue_state_rows(const json_t *doc)
+{
+	json_t *rows = json_array();
+	char note[128];
+	int i;
+
+	for (i = 0; rows != NULL && report_states[i] != NULL; i++) {
+		const char *s = report_states[i];
+
+		note[0] = '\0';
+		if (strcmp(s, "queued") == 0)
+			snprintf(note, sizeof(note), "%lld due, %lld scheduled",
+			    (long long)json_integer_value(json_object_get(doc,
+			    "due")), (long long)json_integer_value(
+			    json_object_get(doc, "scheduled")));
+		else if (strcmp(s, "running") == 0)
+			snprintf(note, sizeof(note), "%lld lease expired",
+			    (long long)json_integer_value(json_object_get(doc,
+			    "lease_expired")));
+		json_array_append_new(rows, json_pack("{s:s, s:O?, s:s}",
+		    "state", s, "jobs", json_object_get(doc, s), "note",
+		    note));
+	}
+	json_array_append_new(rows, json_pack("{s:s, s:O?, s:s}", "state",
+	    "total", "jobs", json_object_get(doc, "total"), "note", ""));
+	return rows;
+}
+
+static void
+fmt_oldest(const json_t *doc, char *buf, size_t len)
+{
+	const json_t *id = json_object_get(doc, "oldest_due_id");
+	char age[32];
+
+	if (!json_is_integer(id)) {
+		snprintf(buf, len, "none");
+		return;
+	}
+	clock_format_duration(json_integer_value(json_object_get(doc,
+	    "oldest_due_age_ms")), age, sizeof(age));
+	snprintf(buf, len, "job %lld (%s), due %s ago",
+	    (long long)json_integer_value(id),
+	    json_string_value(json_object_get(doc, "oldest_due_type")), age);
+}
+
+static void
+fmt_next(const json_t *doc, char *buf, size_t len)
+{
+	const json_t *at = json_object_get(doc, "next_scheduled_at");
+	char ago[64];
+
+	if (!json_is_string(at)) {
+		snprintf(buf, len, "none");
+		return;
+	}
+	fmt_ago(doc_time(at), generated_at(doc), ago, sizeof(ago));
+	snprintf(buf, len, "%s (%s)", ago, json_string_value(at));
+}
+
+static int
+queue_print(const json_t *doc)
+{
+	static const struct column state_cols[] = {
+		{ "STATE", "state", CELL_TEXT, 0, NULL },
+		{ "JOBS", "jobs", CELL_NUM, 0, NULL },
+		{ "", "note", CELL_TEXT, 0, fmt_state_note },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	static const struct column type_cols[] = {
+		{ "TYPE", "type", CELL_TEXT, 40, NULL },
+		{ "TOTAL", "total", CELL_NUM, 0, NULL },
+		{ "QUEUED", "queued", CELL_NUM, 0, NULL },
+		{ "DUE", "due", CELL_NUM, 0, NULL },
+		{ "SCHEDULED", "scheduled", CELL_NUM, 0, NULL },
+		{ "RUNNING", "running", CELL_NUM, 0, NULL },
+		{ "SUCCEEDED", "succeeded", CELL_NUM, 0, NULL },
+		{ "DEAD", "dead", CELL_NUM, 0, NULL },
+		{ "CANCELLED", "cancelled", CELL_NUM, 0, NULL },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	static const struct column queue_cols[] = {
+		{ "QUEUE", "queue", CELL_TEXT, 40, NULL },
+		{ "QUEUED", "queued", CELL_NUM, 0, NULL },
+		{ "DUE", "due", CELL_NUM, 0, NULL },
+		{ "SCHEDULED", "scheduled", CELL_NUM, 0, NULL },
+		{ "RUNNING", "running", CELL_NUM, 0, NULL },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	int64_t now = generated_at(doc);
+	json_t *states, *types, *queues;
+	char buf[256];
+	int rc = -1;
+
+	states = queue_state_rows(doc);
+	types = obj_rows(json_object_get(doc, "by_type"), "type");
+	queues = obj_rows(json_object_get(doc, "by_queue"), "queue");
+	if (states == NULL || types == NULL || queues == NULL) {
+		log_err("out of memory printing the report");
+		goto out;
+	}
+	if (table_print(stdout, states, state_cols, now) < 0)
+		goto out;
+	fmt_oldest(doc, buf, sizeof(buf));
+	printf("\noldest due  %s\n", buf);
+	fmt_next(doc, buf, sizeof(buf));
+	printf("next run    %s\n", buf);
+	printf("workers     %lld\n", (long long)json_integer_value(
+	    json_object_get(doc, "workers")));
+	if (json_array_size(types) > 0) {
+		putchar('\n');
+		if (table_print(stdout, types, type_cols, now) < 0)
+			goto out;
+	}
+	if (json_array_size(queues) > 0) {
+		putchar('\n');
+		if (table_print(stdout, queues, queue_cols, now) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	json_decref(states);
+	json_decref(types);
+	json_decref(queues);
+	return rc;
+}
+
+static int
+jobs_print(const json_t *doc)
+{
+	static const struct column cols[] = {
+		{ "ID", "id", CELL_NUM, 0, NULL },
+		{ "TYPE", "type", CELL_TEXT, 24, NULL },
+		{ "QUEUE", "queue", CELL_TEXT, 16, NULL },
+		{ "STATE", "state", CELL_TEXT, 0, NULL },
+		{ "PRI", "priority", CELL_NUM, 0, NULL },
+		{ "ATTEMPTS", "attempts", CELL_NUM, 0, fmt_attempts },
+		{ "RUN AT", "run_at", CELL_AGO, 0, NULL },
+		{ "CREATED", "created_at", CELL_AGO, 0, NULL },
+		{ "LAST ERROR", "last_error", CELL_TEXT, 60, NULL },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	const json_t *rows = json_object_get(doc, "jobs");
+
+	if (table_print(stdout, rows, cols, generated_at(doc)) < 0)
+		return -1;
+	if (json_array_size(rows) == 0)
+		log_info("no jobs match");
+	else if (json_is_true(json_object_get(doc, "truncated")))
+		log_info("showing the newest %zu jobs; more match (--limit)",
+		    json_array_size(rows));
+	return 0;
+}
+
+/* The payload, pretty, its lines after the first indented by indent. */
+static void
+print_payload(const json_t *payload, int indent)
+{
+	char *s = json_dumps(payload, JSON_INDENT(2) | JSON_ENCODE_ANY), *p;
+
+	if (s == NULL) {
+		puts("?");
+		return;
+	}
+	for (p = s; *p != '\0'; p++) {
+		putchar(*p);
+		if (*p == '\n')
+			printf("%*s", indent, "");
+	}
+	putchar('\n');
+	free(s);
+}
+
+static int
+job_print(const json_t *doc)
+{
+	static const struct column fields[] = {
+		{ "id", "id", CELL_TEXT, 0, NULL },
+		{ "type", "type", CELL_TEXT, 0, NULL },
+		{ "queue", "queue", CELL_TEXT, 0, NULL },
+		{ "bot", "bot", CELL_TEXT, 0, NULL },
+		{ "state", "state", CELL_TEXT, 0, NULL },
+		{ "priority", "priority", CELL_TEXT, 0, NULL },
+		{ "attempts", "attempts", CELL_TEXT, 0, fmt_attempts },
+		{ "run_at", "run_at", CELL_WHEN, 0, NULL },
+		{ "created_at", "created_at", CELL_WHEN, 0, NULL },
+		{ "started_at", "started_at", CELL_WHEN, 0, NULL },
+		{ "finished_at", "finished_at", CELL_WHEN, 0, NULL },
+		{ "lease_until", "lease_until", CELL_WHEN, 0, NULL },
+		{ "worker", "worker", CELL_TEXT, 0, NULL },
+		{ "unique_key", "unique_key", CELL_TEXT, 0, NULL },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	static const struct column error_cols[] = {
+		{ "ATTEMPT", "attempt", CELL_NUM, 0, NULL },
+		{ "AT", "at", CELL_TEXT, 0, NULL },
+		{ "WORKER", "worker", CELL_TEXT, 0, NULL },
+		{ "ERROR", "error", CELL_TEXT, 0, NULL },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	const json_t *errors = json_object_get(doc, "errors");
+	int64_t now = generated_at(doc);
+
+	kv_print(stdout, doc, fields, now);
+	printf("%-11s  ", "payload");
+	print_payload(json_object_get(doc, "payload"), 13);
+	if (json_array_size(errors) == 0) {
+		printf("%-11s  none\n", "errors");
+		return 0;
+	}
+	printf("%-11s  %zu\n\n", "errors", json_array_size(errors));
+	return table_print(stdout, errors, error_cols, now);
+}
+
+static void
+fmt_queues(const json_t *row, char *buf, size_t len)
+{
+	const char *q = json_string_value(json_object_get(row, "queues"));
+
+	snprintf(buf, len, "%s", q != NULL && *q != '\0' ? q : "*");
+}
+
+/* "12 noop, 13 send" for the jobs a worker runs. */
+static void
+fmt_worker_jobs(const json_t *row, char *buf, size_t len)
+{
+	const json_t *jobs = json_object_get(row, "jobs"), *j;
+	size_t i, n = 0;
+
+	buf[0] = '\0';
+	json_array_foreach(jobs, i, j) {
+		snprintf(buf + n, len - n, "%s%lld %s", i > 0 ? ", " : "",
+		    (long long)json_integer_value(json_object_get(j, "id")),
+		    json_string_value(json_object_get(j, "type")));
+		n += strlen(buf + n);
+		if (n + 1 >= len)
+			break;
+	}
+}
+
+static int
+workers_print(const json_t *doc)
+{
+	static const struct column cols[] = {
+		{ "ID", "id", CELL_TEXT, 40, NULL },
+		{ "PID", "pid", CELL_NUM, 0, NULL },
+		{ "HOST", "host", CELL_TEXT, 32, NULL },
+		{ "QUEUES", "queues", CELL_TEXT, 32, fmt_queues },
+		{ "STARTED", "started_at", CELL_AGO, 0, NULL },
+		{ "HEARTBEAT", "heartbeat_at", CELL_AGO, 0, NULL },
+		{ "JOBS", "jobs", CELL_TEXT, 60, fmt_worker_jobs },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	static const struct column orphan_cols[] = {
+		{ "ID", "id", CELL_NUM, 0, NULL },
+		{ "TYPE", "type", CELL_TEXT, 24, NULL },
+		{ "QUEUE", "queue", CELL_TEXT, 16, NULL },
+		{ "WORKER", "worker", CELL_TEXT, 40, NULL },
+		{ "STARTED", "started_at", CELL_AGO, 0, NULL },
+		{ "LEASE UNTIL", "lease_until", CELL_AGO, 0, NULL },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	const json_t *workers = json_object_get(doc, "workers");
+	const json_t *orphaned = json_object_get(doc, "orphaned");
+	int64_t now = generated_at(doc);
+
+	if (table_print(stdout, workers, cols, now) < 0)
+		return -1;
+	if (json_array_size(workers) == 0)
+		log_info("no workers registered");
+	if (json_array_size(orphaned) == 0)
+		return 0;
+	printf("\nrunning jobs whose worker is gone:\n");
+	return table_print(stdout, orphaned, orphan_cols, now);
+}
+
+/* ---- wiring ---- */
+
+struct view {
+	const char *name;
+	/* Parse argv (argv[0] is the view's name): EX_OK or EX_USAGE. */
+	int (*args)(int argc, char **argv, struct opts *o);
+	/* Build the document: EX_OK with a new reference in *doc, or a
+	 * sysexits code (logged). */
+	int (*build)(struct db *db, const struct opts *o, int64_t now,
+	    json_t **doc);
+	/* Print the document as tables to stdout: 0 or -1 (logged). */
+	int (*print)(const json_t *doc);
+};
+
+static const struct view views[] = {
+	{ "queue", no_args, queue_build, queue_print },
+	{ "jobs", jobs_args, jobs_build, jobs_print },
+	{ "job", job_args, job_build, job_print },
+	{ "workers", no_args, workers_build, workers_print },
+	{ NULL, NULL, NULL, NULL }
+};
+
+static const struct view *
+view_find(const char *name)
+{
+	int i;
+
+	for (i = 0; views[i].name != NULL; i++)
+		if (strcmp(views[i].name, name) == 0)
+			return &views[i];
+	return NULL;
+}
+
+/* Global options, up to the view's name. Returns EX_OK, EX_USAGE, or -1
+ * when -h or -V was handled (exit 0). */
+static int
+parse_global(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "+:c:d:jqvhV", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			o->cfg_path = optarg;
+			break;
+		case 'd':
+			o->db_path = optarg;
+			break;
+		case 'j':
+			o->json = 1;
+			break;
+		case 'q':
+			o->verbosity = -1;
+			break;
+		case 'v':
+			o->verbosity = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return -1;
+		case 'V':
+			app_version("dater-report");
+			return -1;
+		default:
+			return bad_option(argv, ch, "");
+		}
+	}
+	return EX_OK;
+}
+
+static void
+set_log_level(const struct opts *o, const struct cfg *cfg)
+{
+	if (o->verbosity < 0)
+		log_set_level(LOG_LEVEL_ERROR);
+	else if (o->verbosity > 0)
+		log_set_level(LOG_LEVEL_DEBUG);
+	else if (cfg != NULL)
+		log_set_level((enum log_level)cfg->log_level);
+}
+
+/* Print doc as JSON or tables; EX_OK, or EX_IOERR/EX_SOFTWARE (logged). */
+static int
+output(const struct view *v, const json_t *doc, int json)
+{
+	if (json) {
+		if (json_dumpf(doc, stdout, JSON_INDENT(2)) < 0) {
+			log_err("cannot write the JSON document");
+			return EX_IOERR;
+		}
+		putchar('\n');
+	} else if (v->print(doc) < 0) {
+		return EX_SOFTWARE;
+	}
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		log_err("write to standard output failed");
+		return EX_IOERR;
+	}
+	return EX_OK;
+}
+
+/* Load the config, open the database read-only, build and print. */
+static int
+run(const struct view *v, const struct opts *o)
+{
+	struct cfg cfg;
+	struct db db;
+	json_t *doc = NULL;
+	int rc;
+
+	if ((rc = app_config(&cfg, o->cfg_path, jobs_names)) != EX_OK)
+		return rc;
+	set_log_level(o, &cfg);
+	if ((rc = app_open_db(&db, &cfg, o->db_path, DB_READONLY)) != EX_OK)
+		return rc;
+	rc = v->build(&db, o, clock_now_ms(), &doc);
+	db_close(&db);
+	if (rc == EX_OK)
+		rc = output(v, doc, o->json);
+	json_decref(doc);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	const struct view *v;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	log_init("dater-report", LOG_LEVEL_INFO, 0);
+	opterr = 0;
+	if ((rc = parse_global(argc, argv, &o)) != EX_OK) {
+		if (rc < 0)
+			return EX_OK;
+		usage(stderr);
+		return rc;
+	}
+	set_log_level(&o, NULL);
+	if (optind >= argc) {
+		log_err("no view given");
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if ((v = view_find(argv[optind])) == NULL) {
+		log_err("unknown view '%s'", argv[optind]);
+		usage(stderr);
+		return EX_USAGE;
+	}
+	argc -= optind;
+	argv += optind;
+	if (v->args(argc, argv, &o) != EX_OK) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	return run(v, &o);
+}
