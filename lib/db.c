@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -116,11 +117,27 @@ check_version(struct db *db)
 	return 0;
 }
 
+/*
+ * When another process commits, SQLite drops this connection's whole page
+ * cache and reads the pages back. With glibc's defaults each drop hands
+ * the memory back to the kernel (heap trim, munmap of the cache's bulk
+ * block) and each refill faults it in again: with two workers that was
+ * 70% of the CPU time and a 4x lower throughput. Keep freed memory in the
+ * process instead; the working set is a few MB.
+ */
+static void
+tune_malloc(void)
+{
+	mallopt(M_TRIM_THRESHOLD, 16 << 20);
+	mallopt(M_MMAP_THRESHOLD, 4 << 20);
+}
+
 int
 db_open(struct db *db, const char *path, const struct cfg *cfg, int flags)
 {
 	int oflags, rc;
 
+	tune_malloc();
 	memset(db, 0, sizeof(*db));
 	if (strlcpy(db->path, path, sizeof(db->path)) >= sizeof(db->path)) {
 		log_err("database '%s': path too long", path);
