@@ -112,6 +112,9 @@ install: all
 		sed 's|^database = .*|database = "$(LOCALSTATEDIR)/dater.db";|' \
 		etc/dater.conf > $(DESTDIR)$(SYSCONFDIR)/dater/dater.conf
 
+lint:
+	mandoc -T lint -W warning bin/*.1
+
 clean:
 	rm -rf build $(BINS) tests/check_all
 	-$(MAKE) -C tests/bench clean 2>/dev/null

@@ -472,8 +472,13 @@ find_file(const char *path, char *out, size_t len)
 	if (n > 0) {
 		exe[n] = '\0';
 		d = dirname(exe);	/* .../bin */
+		/* A checkout keeps etc/dater.conf; `make install` puts it in
+		 * PREFIX/etc/dater/. */
 		if (snprintf(out, len, "%s/../etc/dater.conf", d) < (int)len &&
 		    access(out, R_OK) == 0)
+			return 0;
+		if (snprintf(out, len, "%s/../etc/dater/dater.conf", d) <
+		    (int)len && access(out, R_OK) == 0)
 			return 0;
 	}
 	if (access(CFG_SYSTEM_PATH, R_OK) == 0) {

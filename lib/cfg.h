@@ -5,8 +5,9 @@
  * the caller's old struct untouched.
  *
  * Search order when no file is given: $DATER_CONFIG, etc/dater.conf beside
- * the binaries' tree (../etc from the executable's directory),
- * /etc/dater/dater.conf; with none of them, the built-in defaults.
+ * the binaries' tree (../etc/dater.conf, then ../etc/dater/dater.conf from
+ * the executable's directory), /etc/dater/dater.conf; with none of them,
+ * the built-in defaults.
  * Relative paths in the file resolve against the file's directory.
  */
 #ifndef DATER_CFG_H
