@@ -1,0 +1,481 @@
+#!/usr/bin/env bash
+#
+# run.sh: dater's benchmarks ('make bench'). Each figure is printed beside
+# a baseline measured in the same run, and the ratio. The baselines are
+# the plain-C programs in this directory (no dater code) on databases made
+# the same way: 'dater-migrate up' (dater's schema), WAL,
+# synchronous=NORMAL, a busy timeout.
+#
+# Figures are printed, never asserted: a slow machine is not a failure.
+# The exit status is nonzero only when something broke: a program failed,
+# a drain left jobs unfinished or ran one twice, a job was never picked up.
+#
+# Throughput runs are repeated BENCH_REPS times, interleaved with their
+# baseline so that drift hits both; the best run of each is kept and all
+# runs are listed after it.
+#
+# Environment (defaults): BENCH_REPS (3), BENCH_DRAIN_JOBS (20000),
+# BENCH_BATCH_JOBS (50000), BENCH_LATENCY_JOBS (300), BENCH_BIG_ROWS
+# (1000000), BENCH_CLAIM_JOBS (10000), BENCH_IDLE_SECS (5), TMPDIR.
+
+set -u
+export LC_ALL=C
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+bin=$top/bin
+
+REPS=${BENCH_REPS:-3}
+DRAIN_JOBS=${BENCH_DRAIN_JOBS:-20000}
+BATCH_JOBS=${BENCH_BATCH_JOBS:-50000}
+LAT_JOBS=${BENCH_LATENCY_JOBS:-300}
+BIG_ROWS=${BENCH_BIG_ROWS:-1000000}
+CLAIM_JOBS=${BENCH_CLAIM_JOBS:-10000}
+IDLE_SECS=${BENCH_IDLE_SECS:-5}
+LIMIT_SECS=120		# a foreground run taking longer is hung
+STOP_SECS=10		# time to exit after SIGTERM
+
+fail=0
+bg_pids=()
+tmp=
+
+for p in "$bin/dater-migrate" "$bin/dater-enqueue" "$bin/dater-worker" \
+    "$here/raw_loop" "$here/raw_insert" "$here/latency" "$here/jobstat"; do
+	if [[ ! -x $p ]]; then
+		echo "bench: $p missing: run 'make bench' from the top" >&2
+		exit 1
+	fi
+done
+
+cleanup() {
+	local p
+	for p in "${bg_pids[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${bg_pids[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	[[ -n $tmp ]] && rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/dater-bench.XXXXXX") || exit 1
+
+# Pin the settings the figures depend on, whatever etc/dater.conf says.
+cat >"$tmp/dater.conf" <<'EOF'
+synchronous = "normal";
+busy_timeout = "5s";
+log_level = "warn";
+EOF
+export DATER_CONFIG=$tmp/dater.conf
+unset DATER_DB
+
+broke() {
+	echo "bench: BROKEN: $*" >&2
+	fail=1
+}
+
+# REPLY = wall-clock microseconds.
+now_us() {
+	local t=${EPOCHREALTIME:-}
+	if [[ -n $t ]]; then
+		REPLY=${t/./}
+	else
+		REPLY=$(date +%s%6N)
+	fi
+}
+
+# timed OUT CMD...: run CMD, stdout to OUT; ELAPSED_US gets its wall time.
+timed() {
+	local out=$1 t0 rc
+	shift
+	now_us
+	t0=$REPLY
+	timeout -k 5 "$LIMIT_SECS" "$@" >"$out"
+	rc=$?
+	now_us
+	ELAPSED_US=$((REPLY - t0))
+	return $rc
+}
+
+rate() {	# jobs us -> jobs/s
+	awk -v n="$1" -v us="$2" 'BEGIN { printf "%.0f", n * 1e6 / us }'
+}
+
+ratio() {	# a b -> a/b
+	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
+}
+
+ms() {		# us -> ms, 2 decimals
+	awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'
+}
+
+# best VAR RATE: keep the highest rate in VAR, the list of runs in VAR_runs.
+best() {
+	local -n b=$1 r=$1_runs
+	r+="${r:+ }$2"
+	if ((b < $2)); then
+		b=$2
+	fi
+}
+
+# migrate DB: a new database with dater's schema.
+migrate() {
+	mkdir -p "$(dirname "$1")"
+	"$bin/dater-migrate" -q -d "$1" up || { broke "dater-migrate $1"; return 1; }
+}
+
+# copydb FROM TO: a closed database (its -wal is checkpointed away).
+copydb() {
+	mkdir -p "$(dirname "$2")"
+	rm -f "$2" "$2-wal" "$2-shm"
+	cp "$1" "$2"
+}
+
+rmdb() {
+	rm -f "$1" "$1-wal" "$1-shm"
+}
+
+# expect DB WHAT QUEUED RUNNING SUCCEEDED: check the outcome of a run
+# (SUCCEEDED "-" for any); no job may be dead, cancelled or run twice.
+expect() {
+	local db=$1 what=$2 q r s d c again
+	read -r q r s d c again < <("$here/jobstat" "$db") ||
+	    { broke "$what: jobstat failed"; return 1; }
+	if [[ $q != "$3" || $r != "$4" || ($5 != - && $s != "$5") ||
+	    $d != 0 || $c != 0 || $again != 0 ]]; then
+		broke "$what: queued=$q running=$r succeeded=$s dead=$d" \
+		    "cancelled=$c ran-twice=$again (expected queued=$3" \
+		    "running=$4 succeeded=$5)"
+		return 1
+	fi
+}
+
+# noop_lines N PAYLOAD: N JSON lines for 'dater-enqueue -'.
+noop_lines() {
+	local line='{"type":"noop"}'
+	[[ -n $2 ]] && line="{\"type\":\"noop\",\"payload\":$2}"
+	awk -v n="$1" -v line="$line" \
+	    'BEGIN { for (i = 0; i < n; i++) print line }'
+}
+
+# children PID: REPLY = the pids of PID's children.
+children() {
+	local f=/proc/$1/task/$1/children s pid ppid rest
+	REPLY=
+	if [[ -r $f ]]; then
+		read -r REPLY <"$f"
+		return 0
+	fi
+	for s in /proc/[0-9]*/stat; do
+		read -r rest 2>/dev/null <"$s" || continue
+		pid=${rest%% *}
+		read -r _ ppid _ <<<"${rest##*) }"
+		[[ $ppid == "$1" ]] && REPLY+="${REPLY:+ }$pid"
+	done
+	return 0
+}
+
+# vm_kb PID FIELD: REPLY = FIELD (VmHWM, VmRSS) of PID in kB, 0 if gone.
+vm_kb() {
+	local k v u
+	REPLY=0
+	while read -r k v u; do
+		if [[ $k == "$2:" ]]; then
+			REPLY=$v
+			return
+		fi
+	done 2>/dev/null <"/proc/$1/status"
+}
+
+clk_tck=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
+# cpu PID...: REPLY = CPU ns used so far by the processes, REPLY2 = their
+# voluntary context switches (sleeps that ended, i.e. wake-ups).
+cpu() {
+	local p ns rest k v
+	local -a f
+	local -i total=0 wakes=0
+	for p in "$@"; do
+		if read -r ns rest 2>/dev/null <"/proc/$p/schedstat"; then
+			total+=ns
+		elif read -r rest 2>/dev/null <"/proc/$p/stat"; then
+			# After "pid (comm) ": state is field 3, utime 14.
+			read -r -a f <<<"${rest##*) }"
+			total+=$(((f[11] + f[12]) * 1000000000 / clk_tck))
+		fi
+		while read -r k v; do
+			[[ $k == voluntary_ctxt_switches: ]] && wakes+=v
+		done 2>/dev/null <"/proc/$p/status"
+	done
+	REPLY=$total
+	REPLY2=$wakes
+}
+
+start_bg() {	# start_bg CMD...: BG_PID = its pid; its stdout is dropped
+	"$@" >/dev/null &
+	BG_PID=$!
+	bg_pids+=("$BG_PID")
+}
+
+forget_bg() {	# forget_bg PID: it has been waited for
+	local p keep=()
+	for p in "${bg_pids[@]}"; do
+		[[ $p != "$1" ]] && keep+=("$p")
+	done
+	bg_pids=("${keep[@]}")
+}
+
+# alive PID: PID exists and is not a zombie.
+alive() {
+	local rest
+	read -r rest 2>/dev/null <"/proc/$1/stat" || return 1
+	[[ ${rest##*) } != Z* ]]
+}
+
+# stop_bg PID WHAT: SIGTERM, wait; broken unless it exits 0 within
+# STOP_SECS (then it and its children get SIGKILL).
+stop_bg() {
+	local rc i kids
+	kill -TERM "$1" 2>/dev/null
+	for ((i = 0; i < STOP_SECS * 10; i++)); do
+		alive "$1" || break
+		sleep 0.1
+	done
+	if alive "$1"; then
+		children "$1"
+		kids=$REPLY
+		broke "$2 still running ${STOP_SECS} s after SIGTERM: killed"
+		kill -KILL "$1" $kids 2>/dev/null
+	fi
+	wait "$1"
+	rc=$?
+	forget_bg "$1"
+	((rc == 0)) || broke "$2 exited with status $rc"
+}
+
+if [[ $(cat "$top/build/flavour" 2>/dev/null) == */san ]]; then
+	echo "bench: warning: bin/ is a SANITIZE=1 build; its figures are" \
+	    "not representative (run 'make' first)" >&2
+fi
+echo "dater benchmarks: $(nproc 2>/dev/null || echo ?) cpus," \
+    "SQLite $(pkg-config --modversion sqlite3 2>/dev/null || echo ?)," \
+    "synchronous=NORMAL, databases in $tmp" \
+    "($(df -PT "$tmp" 2>/dev/null | awk 'NR == 2 { print $2 }'))," \
+    "best of $REPS"
+
+# ---- 1, 2: raw claim+complete loop vs dater-worker --drain ------------
+
+migrate "$tmp/empty.db" || exit 1
+migrate "$tmp/drain/template.db" || exit 1
+noop_lines "$DRAIN_JOBS" "" >"$tmp/drain.jsonl"
+"$bin/dater-enqueue" -q -d "$tmp/drain/template.db" - \
+    <"$tmp/drain.jsonl" >/dev/null || broke "enqueue the drain jobs"
+expect "$tmp/drain/template.db" "drain template" "$DRAIN_JOBS" 0 0 || exit 1
+
+raw=0 raw_runs= n1=0 n1_runs= n2=0 n2_runs= n4=0 n4_runs= raw_rss=0
+for ((rep = 0; rep < REPS; rep++)); do
+	for kind in raw n1 n2 n4; do
+		db=$tmp/drain/run.db
+		copydb "$tmp/drain/template.db" "$db"
+		if [[ $kind == raw ]]; then
+			timed "$tmp/out" "$here/raw_loop" "$db" ||
+			    broke "raw_loop failed"
+			read -r _ _ raw_rss <"$tmp/out"
+		else
+			timed "$tmp/out" "$bin/dater-worker" -q -d "$db" \
+			    -n "${kind#n}" --drain ||
+			    broke "dater-worker -n ${kind#n} --drain failed"
+		fi
+		if expect "$db" "drain $kind" 0 0 "$DRAIN_JOBS"; then
+			best "$kind" "$(rate "$DRAIN_JOBS" "$ELAPSED_US")"
+		fi
+		rmdb "$db"
+	done
+done
+printf "raw loop (claim + complete, 2 tx/job, %d jobs): %d jobs/s  [runs %s]\n" \
+    "$DRAIN_JOBS" "$raw" "$raw_runs"
+for kind in n1 n2 n4; do
+	declare -n v=$kind vr=${kind}_runs
+	printf "drain -n %s: %d jobs/s  (raw loop %d jobs/s, ratio %s, target >= 0.5)  [runs %s]\n" \
+	    "${kind#n}" "$v" "$raw" "$(ratio "$v" "$raw")" "$vr"
+	unset -n v vr
+done
+
+# ---- 3: batch enqueue from stdin vs raw multi-row inserts -------------
+
+noop_lines "$BATCH_JOBS" '{"sleep_ms":0}' >"$tmp/batch.jsonl"
+enq=0 enq_runs= ins=0 ins_runs= one=0 one_runs=
+for ((rep = 0; rep < REPS; rep++)); do
+	db=$tmp/batch/run.db
+	copydb "$tmp/empty.db" "$db"
+	timed /dev/null "$bin/dater-enqueue" -q -d "$db" - \
+	    <"$tmp/batch.jsonl" || broke "dater-enqueue - failed"
+	expect "$db" "batch enqueue" "$BATCH_JOBS" 0 0 &&
+	    best enq "$(rate "$BATCH_JOBS" "$ELAPSED_US")"
+	copydb "$tmp/empty.db" "$db"
+	timed "$tmp/out" "$here/raw_insert" -r 100 -P '{"sleep_ms":0}' \
+	    "$db" "$BATCH_JOBS" || broke "raw_insert failed"
+	expect "$db" "raw insert" "$BATCH_JOBS" 0 0 &&
+	    best ins "$(rate "$BATCH_JOBS" "$ELAPSED_US")"
+	# Not the baseline, a diagnostic: one row per statement, as dater
+	# inserts now.
+	copydb "$tmp/empty.db" "$db"
+	timed "$tmp/out" "$here/raw_insert" -r 1 -P '{"sleep_ms":0}' \
+	    "$db" "$BATCH_JOBS" || broke "raw_insert -r 1 failed"
+	expect "$db" "raw insert -r 1" "$BATCH_JOBS" 0 0 &&
+	    best one "$(rate "$BATCH_JOBS" "$ELAPSED_US")"
+	rmdb "$db"
+done
+printf "batch enqueue (dater-enqueue -, %d lines): %d jobs/s  (raw multi-row insert %d jobs/s, ratio %s, target >= 0.5; raw single-row insert %d jobs/s, ratio %s)  [runs %s | raw %s | single %s]\n" \
+    "$BATCH_JOBS" "$enq" "$ins" "$(ratio "$enq" "$ins")" "$one" \
+    "$(ratio "$enq" "$one")" "$enq_runs" "$ins_runs" "$one_runs"
+
+# ---- 4: pickup latency of an idle worker, and idle CPU ----------------
+
+# latency_run WHAT DB CMD...: start the worker CMD on DB (in a directory
+# of its own, so nothing else wakes it), let it go idle, enqueue
+# LAT_JOBS jobs one at a time; LAT = "count p50 p99 max mean missed".
+latency_run() {
+	local what=$1 db=$2
+	shift 2
+	LAT=
+	start_bg "$@"
+	sleep 0.5
+	if ! "$here/latency" -n "$LAT_JOBS" "$db" "$tmp/fifo/trace" \
+	    >"$tmp/lat.out"; then
+		broke "$what: latency run failed or missed jobs:" \
+		    "$(cat "$tmp/lat.out")"
+	fi
+	stop_bg "$BG_PID" "$what"
+	read -r LAT <"$tmp/lat.out"
+	expect "$db" "$what" 0 0 -
+}
+
+mkdir -p "$tmp/fifo"
+copydb "$tmp/empty.db" "$tmp/lat/dater.db"
+latency_run "latency: dater-worker -n 1" "$tmp/lat/dater.db" \
+    "$bin/dater-worker" -q -d "$tmp/lat/dater.db" -n 1
+read -r _ d50 d99 dmax _ _ <<<"$LAT"
+copydb "$tmp/empty.db" "$tmp/latpoll/poll.db"
+latency_run "latency: raw 10 ms poller" "$tmp/latpoll/poll.db" \
+    "$here/raw_loop" -p 10 -t "$tmp/fifo/trace" "$tmp/latpoll/poll.db"
+read -r _ p50 p99 pmax _ _ <<<"$LAT"
+if [[ -n ${d50:-} && -n ${p50:-} ]]; then
+	printf "pickup latency (idle dater-worker -n 1, %d jobs): p50 %s ms, p99 %s ms, max %s ms  (naive 10 ms poller p50 %s ms, p99 %s ms, max %s ms; ratio p50 %s, p99 %s; target p50 < 1 ms, p99 < 5 ms)\n" \
+	    "$LAT_JOBS" "$(ms "$d50")" "$(ms "$d99")" "$(ms "$dmax")" \
+	    "$(ms "$p50")" "$(ms "$p99")" "$(ms "$pmax")" \
+	    "$(ratio "$d50" "$p50")" "$(ratio "$d99" "$p99")"
+fi
+
+# Idle CPU: dater-worker -n 4 and the 10 ms poller side by side, each on
+# its own database in its own directory.
+copydb "$tmp/empty.db" "$tmp/idle/dater.db"
+copydb "$tmp/empty.db" "$tmp/idlepoll/poll.db"
+start_bg "$bin/dater-worker" -q -d "$tmp/idle/dater.db" -n 4
+sv=$BG_PID
+start_bg "$here/raw_loop" -p 10 "$tmp/idlepoll/poll.db"
+poller=$BG_PID
+sleep 1
+children "$sv"
+tree=("$sv" $REPLY)
+if ((${#tree[@]} != 5)); then
+	broke "idle: dater-worker -n 4 has ${#tree[@]} processes, expected 5"
+fi
+cpu "${tree[@]}"; d_ns0=$REPLY d_w0=$REPLY2
+cpu "$poller"; p_ns0=$REPLY p_w0=$REPLY2
+sleep "$IDLE_SECS"
+cpu "${tree[@]}"; d_ns1=$REPLY d_w1=$REPLY2
+cpu "$poller"; p_ns1=$REPLY p_w1=$REPLY2
+stop_bg "$sv" "idle dater-worker -n 4"
+stop_bg "$poller" "idle raw poller"
+awk -v dn=$((d_ns1 - d_ns0)) -v dw=$((d_w1 - d_w0)) \
+    -v pn=$((p_ns1 - p_ns0)) -v pw=$((p_w1 - p_w0)) -v s="$IDLE_SECS" \
+    -v np="${#tree[@]}" 'BEGIN {
+	printf "idle CPU (dater-worker -n 4, %d processes, %d s): %.3f ms/s" \
+	    " (%.4f%% of a core), %.1f wake-ups/s  (naive 10 ms poller" \
+	    " %.3f ms/s, %.1f wake-ups/s; ratio %.2f; target: no" \
+	    " measurable CPU)\n", np, s, dn / 1e6 / s, dn / 1e7 / s, dw / s,
+	    pn / 1e6 / s, pw / s, (pn > 0 ? dn / pn : 0) }'
+
+# ---- 5: claim cost with a million finished jobs -----------------------
+
+migrate "$tmp/big/big.db" || exit 1
+migrate "$tmp/small/small.db" || exit 1
+timed "$tmp/out" "$here/raw_insert" -f "$tmp/big/big.db" "$BIG_ROWS" ||
+    broke "raw_insert -f failed"
+build_us=$ELAPSED_US
+expect "$tmp/big/big.db" "big table" 0 0 "$BIG_ROWS" || exit 1
+big_raw=0 big_raw_runs= small_raw=0 small_raw_runs=
+big_dater=0 big_dater_runs= small_dater=0 small_dater_runs=
+for ((rep = 0; rep < REPS; rep++)); do
+	for size in big small; do
+		db=$tmp/$size/$size.db
+		"$here/raw_insert" "$db" "$CLAIM_JOBS" >/dev/null ||
+		    broke "raw_insert $size"
+		timed "$tmp/out" "$here/raw_loop" "$db" ||
+		    broke "raw_loop $size failed"
+		expect "$db" "raw claims, $size table" 0 0 - &&
+		    best "${size}_raw" "$(rate "$CLAIM_JOBS" "$ELAPSED_US")"
+		"$here/raw_insert" "$db" "$CLAIM_JOBS" >/dev/null ||
+		    broke "raw_insert $size"
+		timed "$tmp/out" "$bin/dater-worker" -q -d "$db" -n 1 --drain ||
+		    broke "dater-worker --drain on the $size table failed"
+		expect "$db" "dater claims, $size table" 0 0 - &&
+		    best "${size}_dater" "$(rate "$CLAIM_JOBS" "$ELAPSED_US")"
+	done
+done
+printf "claim+complete with %d finished jobs in the table (built in %s s): raw loop %d jobs/s  (empty table %d jobs/s, ratio %s, target ~1.0)  [runs %s | empty %s]\n" \
+    "$BIG_ROWS" "$(awk -v us="$build_us" 'BEGIN { printf "%.1f", us / 1e6 }')" \
+    "$big_raw" "$small_raw" "$(ratio "$big_raw" "$small_raw")" \
+    "$big_raw_runs" "$small_raw_runs"
+printf "drain -n 1 with %d finished jobs in the table: %d jobs/s  (empty table %d jobs/s, ratio %s, target ~1.0)  [runs %s | empty %s]\n" \
+    "$BIG_ROWS" "$big_dater" "$small_dater" \
+    "$(ratio "$big_dater" "$small_dater")" "$big_dater_runs" \
+    "$small_dater_runs"
+rmdb "$tmp/big/big.db"
+rmdb "$tmp/small/small.db"
+
+# ---- 6: peak RSS of one worker process --------------------------------
+
+db=$tmp/rss/run.db
+copydb "$tmp/drain/template.db" "$db"
+start_bg "$bin/dater-worker" -q -d "$db" -n 1 --drain
+sv=$BG_PID
+w_hwm=0 sv_hwm=0 seen=0
+now_us
+deadline=$((REPLY + LIMIT_SECS * 1000000))
+while alive "$sv"; do
+	now_us
+	if ((REPLY > deadline)); then
+		stop_bg "$sv" "RSS drain (hung)"
+		break
+	fi
+	children "$sv"
+	for p in $REPLY; do
+		vm_kb "$p" VmHWM
+		((REPLY > w_hwm)) && w_hwm=$REPLY
+		seen=1
+	done
+	vm_kb "$sv" VmHWM
+	((REPLY > sv_hwm)) && sv_hwm=$REPLY
+	sleep 0.02
+done
+if [[ " ${bg_pids[*]} " == *" $sv "* ]]; then
+	wait "$sv" || broke "dater-worker -n 1 --drain (RSS run) failed"
+	forget_bg "$sv"
+fi
+expect "$db" "RSS drain" 0 0 "$DRAIN_JOBS"
+((seen)) || broke "RSS: never saw the worker process"
+awk -v w="$w_hwm" -v s="$sv_hwm" -v r="$raw_rss" -v n="$DRAIN_JOBS" 'BEGIN {
+	printf "peak RSS of one worker (drain -n 1, %d jobs): %.1f MB" \
+	    "  (raw loop %.1f MB, ratio %.2f; supervisor %.1f MB;" \
+	    " target < 8 MB)\n", n, w / 1024, r / 1024, (r > 0 ? w / r : 0),
+	    s / 1024 }'
+
+if ((fail)); then
+	echo "bench: something broke (see above)" >&2
+	exit 1
+fi
+exit 0
