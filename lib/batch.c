@@ -266,18 +266,7 @@ batch_read(struct batch *b, FILE *f, const char *name)
 int
 batch_enqueue(struct batch *b, struct db *db, int64_t *ids)
 {
-	size_t i;
-
-	if (db_begin(db) < 0)
-		return -1;
-	for (i = 0; i < b->n; i++) {
-		if (queue_add(db, &b->items[i], &ids[i], NULL) < 0) {
-			db_rollback(db);
-			log_err("nothing enqueued");
-			return -1;
-		}
-	}
-	if (db_commit(db) < 0) {
+	if (queue_add_many(db, b->items, b->n, ids) < 0) {
 		log_err("nothing enqueued");
 		return -1;
 	}

@@ -14,6 +14,7 @@
 #ifndef DATER_QUEUE_H
 #define DATER_QUEUE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cfg.h"
@@ -77,6 +78,16 @@ void queue_new_init(struct queue_new *q);
  */
 int queue_add(struct db *db, const struct queue_new *q, int64_t *id,
     int *existed);
+
+/*
+ * Add items[0..n) in one transaction (the caller's, or its own), much
+ * faster than n calls of queue_add: runs of jobs without a unique key go
+ * in as multi-row inserts. ids[i] receives item i's id (for a taken
+ * unique key, the holder's). Returns 0, or -1 with nothing added when
+ * the transaction is its own (else the caller must roll back).
+ */
+int queue_add_many(struct db *db, const struct queue_new *items, size_t n,
+    int64_t *ids);
 
 /*
  * Claim up to max due jobs (state queued, run_at <= now), most urgent

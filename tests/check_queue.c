@@ -369,6 +369,60 @@ START_TEST(add_batch_commit)
 }
 END_TEST
 
+/* queue_add_many: 234 jobs cross the 100-, 10- and 1-row inserts; unique
+ * keys in between dedup against each other and against live jobs. */
+START_TEST(add_many_ids_and_order)
+{
+	struct queue_new items[240];
+	int64_t ids[240], held;
+	char sql[128];
+	int i, n = 0;
+
+	held = add_unique("k1", NULL);
+	for (i = 0; i < 234; i++) {
+		queue_new_init(&items[n]);
+		items[n].type = "noop";
+		items[n].priority = i % 7;
+		if (i == 50 || i == 180)
+			items[n].unique_key = "k1";	/* held by a live job */
+		else if (i == 120 || i == 121)
+			items[n].unique_key = "k2";	/* new, then a dup */
+		n++;
+	}
+	ck_assert_int_eq(queue_add_many(DB, items, (size_t)n, ids), 0);
+	ck_assert_int_eq(ids[50], held);
+	ck_assert_int_eq(ids[180], held);
+	ck_assert_int_eq(ids[121], ids[120]);
+	ck_assert_int_eq(t_sql_int(DB, "SELECT count(*) FROM jobs"),
+	    1 + 234 - 3);
+	for (i = 0; i < n; i++) {
+		if (i == 50 || i == 180 || i == 121)
+			continue;
+		/* each id names the row made from its item */
+		snprintf(sql, sizeof(sql), "SELECT priority FROM jobs"
+		    " WHERE id = %lld", (long long)ids[i]);
+		ck_assert_int_eq(t_sql_int(DB, sql), i % 7);
+	}
+}
+END_TEST
+
+START_TEST(add_many_rolls_back_with_caller)
+{
+	struct queue_new items[30];
+	int64_t ids[30];
+	int i;
+
+	for (i = 0; i < 30; i++) {
+		queue_new_init(&items[i]);
+		items[i].type = "noop";
+	}
+	ck_assert_int_eq(db_begin(DB), 0);
+	ck_assert_int_eq(queue_add_many(DB, items, 30, ids), 0);
+	db_rollback(DB);
+	ck_assert_int_eq(t_sql_int(DB, "SELECT count(*) FROM jobs"), 0);
+}
+END_TEST
+
 /* --- claim --- */
 
 START_TEST(claim_empty)
@@ -1496,6 +1550,8 @@ suite_queue(void)
 	tcase_add_test(tc, unique_after_finished);
 	tcase_add_test(tc, add_batch_rollback);
 	tcase_add_test(tc, add_batch_commit);
+	tcase_add_test(tc, add_many_ids_and_order);
+	tcase_add_test(tc, add_many_rolls_back_with_caller);
 	suite_add_tcase(s, tc);
 
 	tc = tcase("claim");
