@@ -375,7 +375,6 @@ START_TEST(add_many_ids_and_order)
 {
 	struct queue_new items[240];
 	int64_t ids[240], held;
-	char sql[128];
 	int i, n = 0;
 
 	held = add_unique("k1", NULL);
@@ -399,9 +398,8 @@ START_TEST(add_many_ids_and_order)
 		if (i == 50 || i == 180 || i == 121)
 			continue;
 		/* each id names the row made from its item */
-		snprintf(sql, sizeof(sql), "SELECT priority FROM jobs"
-		    " WHERE id = %lld", (long long)ids[i]);
-		ck_assert_int_eq(t_sql_int(DB, sql), i % 7);
+		ck_assert_int_eq(t_sql_int(DB, "SELECT priority FROM jobs"
+		    " WHERE id = %lld", (long long)ids[i]), i % 7);
 	}
 }
 END_TEST
