@@ -1,7 +1,9 @@
 /*
  * queue: all of the queue's SQL is in this file. Times are ms since the
  * epoch. The claim is one UPDATE ... RETURNING over the jobs_due partial
- * index; completions are fenced on (id, state, worker, attempts).
+ * index, named with INDEXED BY: without statistics the planner may
+ * otherwise pick jobs_next and sort every queued row on each claim.
+ * Completions are fenced on (id, state, worker, attempts).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -321,13 +323,15 @@ out:
 static const char sql_claim_all[] =
     "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
     " lease_until = ?1, worker = ?2, started_at = ?3"
-    " WHERE id IN (SELECT id FROM jobs WHERE state = 'queued'"
+    " WHERE id IN (SELECT id FROM jobs INDEXED BY jobs_due"
+    " WHERE state = 'queued'"
     " AND run_at <= ?3 ORDER BY priority, run_at, id LIMIT ?4)"
     " RETURNING " JOB_COLUMNS;
 static const char sql_claim_queues[] =
     "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
     " lease_until = ?1, worker = ?2, started_at = ?3"
-    " WHERE id IN (SELECT id FROM jobs WHERE state = 'queued'"
+    " WHERE id IN (SELECT id FROM jobs INDEXED BY jobs_due"
+    " WHERE state = 'queued'"
     " AND run_at <= ?3 AND queue IN (SELECT value FROM json_each(?5))"
     " ORDER BY priority, run_at, id LIMIT ?4)"
     " RETURNING " JOB_COLUMNS;
