@@ -27,22 +27,6 @@ usage(FILE *f)
 	    "[--queues a,b] [--drain]\n");
 }
 
-/* Queue names: letters, digits, '-', '_', '.', separated by commas. */
-static int
-valid_queues(const char *s)
-{
-	const char *p;
-
-	if (*s == '\0' || strlen(s) >= 256)
-		return 0;
-	for (p = s; *p != '\0'; p++)
-		if (!(*p == ',' || *p == '-' || *p == '_' || *p == '.' ||
-		    (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9')))
-			return 0;
-	return 1;
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -77,7 +61,8 @@ main(int argc, char *argv[])
 			nworkers = optarg;
 			break;
 		case 'Q':
-			if (!valid_queues(optarg)) {
+			if (*optarg == '\0' || strlen(optarg) >= 256 ||
+			    !cfg_valid_queues(optarg)) {
 				log_err("--queues '%s': expected names "
 				    "separated by commas", optarg);
 				return EX_USAGE;

@@ -38,21 +38,6 @@ batch_release(struct batch *b)
 	b->n = b->cap = 0;
 }
 
-static int
-valid_name(const char *s)
-{
-	const char *p;
-
-	if (*s == '\0' || strlen(s) >= QUEUE_NAME_MAX)
-		return 0;
-	for (p = s; *p != '\0'; p++)
-		if (!(*p == '-' || *p == '_' || *p == '.' ||
-		    (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9')))
-			return 0;
-	return 1;
-}
-
 /* "at": RFC 3339 / unix seconds; "in": duration. Into *run_at. */
 static int
 get_when(const char *key, const json_t *v, int64_t now, int64_t *run_at,
@@ -137,7 +122,8 @@ parse_fields(const json_t *obj, int64_t now, struct queue_new *q,
 			q->unique_key = json_string_value(v);
 		} else if (strcmp(key, "queue") == 0) {
 			if (!json_is_string(v) ||
-			    !valid_name(json_string_value(v))) {
+			    !cfg_valid_name(json_string_value(v),
+			    json_string_length(v))) {
 				snprintf(err, len, "queue: expected a name of "
 				    "letters, digits, '-', '_', '.'");
 				return -1;

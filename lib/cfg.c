@@ -144,17 +144,36 @@ get_duration(const config_setting_t *s, const char *file, int64_t lo,
 
 /* The n bytes at p are only letters, digits, '-', '_' and '.' (queue.c
  * puts queue names into JSON unescaped). */
-static int
-name_chars_ok(const char *p, size_t n)
+int
+cfg_valid_name(const char *p, size_t n)
 {
 	size_t i;
 
+	if (n == 0 || n >= CFG_NAME_MAX)
+		return 0;
 	for (i = 0; i < n; i++)
 		if (!(p[i] == '-' || p[i] == '_' || p[i] == '.' ||
 		    (p[i] >= 'a' && p[i] <= 'z') ||
 		    (p[i] >= 'A' && p[i] <= 'Z') ||
 		    (p[i] >= '0' && p[i] <= '9')))
 			return 0;
+	return 1;
+}
+
+int
+cfg_valid_queues(const char *s)
+{
+	const char *p = s;
+	size_t k;
+
+	if (*s == '\0')
+		return 1;
+	do {
+		k = strcspn(p, ",");
+		if (!cfg_valid_name(p, k))
+			return 0;
+		p += k;
+	} while (*p++ == ',');
 	return 1;
 }
 
@@ -165,7 +184,7 @@ get_name(const config_setting_t *s, const char *file, char *out)
 		return -1;
 	if (*out == '\0')
 		return bad(s, file, "must not be empty");
-	if (!name_chars_ok(out, strlen(out)))
+	if (!cfg_valid_name(out, strlen(out)))
 		return bad(s, file, "only letters, digits, '-', '_' "
 		    "and '.' are allowed");
 	return 0;
@@ -227,26 +246,16 @@ load_queues(const config_setting_t *s, const char *file, char *out,
 {
 	int i, n;
 	char name[CFG_NAME_MAX];
-	const char *p;
-	size_t k;
 
 	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
 		/* "a,b": the same names the list form allows, so that
 		 * "fast, slow" is an error, not a queue named " slow" */
 		if (get_str(s, file, out, len) < 0)
 			return -1;
-		if (*out == '\0')
-			return 0;
-		p = out;
-		do {
-			k = strcspn(p, ",");
-			if (k == 0 || k >= CFG_NAME_MAX ||
-			    !name_chars_ok(p, k))
-				return bad(s, file, "expected queue names "
-				    "separated by commas (letters, digits, "
-				    "'-', '_' and '.')");
-			p += k;
-		} while (*p++ == ',');
+		if (!cfg_valid_queues(out))
+			return bad(s, file, "expected queue names "
+			    "separated by commas (letters, digits, "
+			    "'-', '_' and '.')");
 		return 0;
 	}
 	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&

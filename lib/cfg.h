@@ -14,6 +14,7 @@
 #define DATER_CFG_H
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define CFG_NAME_MAX 64
@@ -78,6 +79,13 @@ int cfg_load(struct cfg *cfg, const char *path, const char *const *job_types);
  * type's own entry. Always succeeds. */
 void cfg_job_settings(const struct cfg *cfg, const char *type,
     struct cfg_job *out);
+
+/* Whether p[0..n) is a name for a queue or job type: 1 to 63 letters,
+ * digits, '-', '_' or '.'. */
+int cfg_valid_name(const char *p, size_t n);
+
+/* Whether s is "" or names like that separated by single commas. */
+int cfg_valid_queues(const char *s);
 
 /* Name of a synchronous mode: "off", "normal", "full". */
 const char *cfg_sync_name(enum cfg_sync s);
