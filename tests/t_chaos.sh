@@ -1,0 +1,132 @@
+#!/bin/bash
+# Chaos: thousands of noop jobs run by `dater-worker -n 4` while worker
+# processes are killed with SIGKILL at random. At the end every job must
+# be `succeeded`, none `running`, and none may have run after it had
+# succeeded. Each job appends "id attempt pid" to a trace file when it
+# starts; a claim counts an attempt, so a run after success would show
+# up as a second trace line for an attempt or a traced attempt above the
+# job's final `attempts`.
+. "$(dirname "$0")/blackbox-lib.sh"
+
+JOBS=${CHAOS_JOBS:-3000}
+KILL_SECS=${CHAOS_KILL_SECS:-8}
+MIN_KILLS=10
+
+# The supervisor gives a killed worker's job back at once; the lease is
+# only the backstop for a dead tree, so keep it long here: no attempt
+# should be lost to a lease expiring on a busy machine.
+write_conf 'lease = "30s"; heartbeat = "1s"; poll_interval = "200ms";
+           restart_backoff_max = "200ms";'
+migrate || die "dater-migrate up failed"
+TRACE=$TMP/trace
+WLOG=$TMP/worker.log
+
+# ---- the jobs ----------------------------------------------------------------
+
+awk -v n="$JOBS" -v t="$TRACE" 'BEGIN {
+	srand(); for (i = 0; i < n; i++)
+		printf "{\"type\":\"noop\",\"max_attempts\":100,\"payload\":" \
+		    "{\"sleep_ms\":%d,\"trace\":\"%s\"}}\n", int(rand() * 4), t
+}' >"$TMP/jobs.jsonl"
+run_in "$TMP/jobs.jsonl" enqueue -
+is "$RC" 0 "enqueue $JOBS jobs in one batch"
+is "$(count_jobs "state = 'queued'")" "$JOBS" "$JOBS jobs are queued"
+
+# ---- run them while killing workers ------------------------------------------
+
+start_bg "$WLOG" "$BIN/dater-worker" -c "$CONF" -d "$DB" -n 4
+W=$BG
+busy() { [ "$(count_jobs "state IN ('queued', 'running')")" -gt 0 ]; }
+
+# The loop forks little (a sqlite3 look every 10 rounds), so kills come
+# every 20..50 ms rather than at the pace of the checks.
+kills=0
+round=0
+start=$SECONDS
+while [ $((SECONDS - start)) -lt "$KILL_SECS" ] && alive "$W"; do
+	round=$((round + 1))
+	if [ $((round % 10)) = 0 ] && ! busy; then
+		break
+	fi
+	mapfile -t kids < <(children "$W")
+	if [ "${#kids[@]}" -gt 0 ]; then
+		victim=${kids[RANDOM % ${#kids[@]}]}
+		if alive "$victim" && kill -KILL "$victim" 2>/dev/null; then
+			kills=$((kills + 1))
+		fi
+	fi
+	sleep "0.0$((RANDOM % 31 + 20))"	# 20..50 ms
+done
+echo "# delivered $kills SIGKILLs to worker processes in $((SECONDS - start)) s;" \
+    "$(count_jobs "state IN ('queued', 'running')") jobs were left then"
+check "at least $MIN_KILLS kills landed while jobs ran ($kills)" test "$kills" -ge "$MIN_KILLS"
+check "the supervisor survived the kills" alive "$W"
+
+settled() { ! busy; }
+wait_for 120 settled || fail "jobs still queued or running after 120 s"
+kill -TERM "$W"
+wait_exit "$W" 30
+is "$RC" 0 "the supervisor exits 0 on SIGTERM after the chaos"
+
+# ---- the verdict ---------------------------------------------------------------
+
+is "$(count_jobs "state = 'succeeded'")" "$JOBS" "every job succeeded"
+is "$(count_jobs "state = 'running'")" 0 "no job is left running"
+q "SELECT state, count(*) FROM jobs GROUP BY state" | note
+released=$(count_jobs "json_array_length(errors) > 0")
+echo "# $released jobs lost an attempt to a kill and ran again;" \
+    "max attempts $(q 'SELECT max(attempts) FROM jobs')"
+check "kills hit running jobs (some job was released and re-run)" test "$released" -gt 0
+
+# Every attempt but the last ended with an error (the kill), numbered
+# 1..attempts-1: a job claimed again after it succeeded would break this
+# or the count below.
+bad=$(q "SELECT id, attempts, json_array_length(errors) FROM jobs
+         WHERE json_array_length(errors) != attempts - 1
+            OR (SELECT count(DISTINCT json_extract(value, '\$.attempt'))
+                FROM json_each(jobs.errors)
+                WHERE json_extract(value, '\$.attempt') BETWEEN 1 AND jobs.attempts - 1)
+               != attempts - 1 LIMIT 10")
+is "$bad" "" "every job has one error per lost attempt (1..attempts-1) and none for its success"
+nerr=$(q "SELECT count(*) FROM jobs, json_each(jobs.errors)")
+check "no more lost attempts ($nerr) than kills delivered ($kills): each kill ends at most one run" \
+    test "$nerr" -le "$kills"
+nother=$(q "SELECT count(*) FROM jobs, json_each(jobs.errors)
+            WHERE json_extract(value, '\$.error') NOT LIKE '%killed by signal 9%'")
+is "$nother" 0 "every lost attempt was lost to a SIGKILL"
+
+q "SELECT id, attempts FROM jobs" | tr '|' ' ' >"$TMP/attempts"
+awk '
+	NR == FNR { attempts[$1] = $2; next }
+	{
+		if (($1, $2) in seen) {
+			printf "job %s attempt %s ran twice\n", $1, $2
+			bad++
+		}
+		seen[$1, $2] = 1
+		if ($2 > max[$1]) max[$1] = $2
+	}
+	END {
+		for (id in attempts) {
+			if (!(id in max)) {
+				printf "job %s never traced a run\n", id
+				bad++
+			} else if (max[id] != attempts[id]) {
+				printf "job %s: traced attempt %s, final attempts %s\n",
+				    id, max[id], attempts[id]
+				bad++
+			}
+		}
+		for (id in max)
+			if (!(id in attempts)) {
+				printf "trace names unknown job %s\n", id
+				bad++
+			}
+		exit bad > 0
+	}' "$TMP/attempts" "$TRACE" >"$TMP/verdict"
+vrc=$?
+[ "$vrc" -eq 0 ] || head -20 "$TMP/verdict" | note
+is "$vrc" 0 "no job ran after it had succeeded (one trace line per attempt, the last one = final attempts)"
+echo "# $(wc -l <"$TRACE") runs traced for $JOBS jobs"
+
+bb_done
