@@ -225,6 +225,34 @@ is "$RC" 64 "--cancel with a non-numeric id exits 64"
 run enqueue --cancel
 is "$RC" 64 "--cancel with no id exits 64"
 
+# ---- a locked database is a temporary failure (75), not bad input ----------
+
+BUSY_CONF=$TMP/busy.conf
+{ cat "$CONF"; echo 'busy_timeout = "200ms";'; } >"$BUSY_CONF"
+victim=$(enqueue --in 1h noop)
+mkfifo "$TMP/lock.fifo"
+setsid sqlite3 "$DB" <"$TMP/lock.fifo" >>"$TMP/lock.log" 2>&1 &
+BG_PIDS+=("$!")
+LOCKER=$!
+exec 7>"$TMP/lock.fifo"
+echo "BEGIN IMMEDIATE; INSERT INTO kv VALUES ('lock', 'held', 0);" >&7
+locked() { ! sqlite3 "$DB" 'BEGIN IMMEDIATE; ROLLBACK;' 2>/dev/null; }
+wait_for 30 locked || fail "could not hold a write lock on the database"
+n=$(q "SELECT count(*) FROM jobs")
+run "$BIN/dater-enqueue" -c "$BUSY_CONF" -d "$DB" noop
+is "$RC" 75 "enqueue while another process holds the write lock exits 75 (try again)"
+run "$BIN/dater-enqueue" -c "$BUSY_CONF" -d "$DB" - <"$TMP/good.jsonl"
+is "$RC" 75 "a batch while the database is locked exits 75"
+run "$BIN/dater-enqueue" -c "$BUSY_CONF" -d "$DB" --cancel "$victim"
+is "$RC" 75 "--cancel while the database is locked exits 75, not 65 (bad input)"
+run "$BIN/dater-enqueue" -c "$BUSY_CONF" -d "$DB" --retry "$victim"
+is "$RC" 75 "--retry while the database is locked exits 75, not 65 (bad input)"
+echo "ROLLBACK; .quit" >&7
+exec 7>&-
+wait "$LOCKER" 2>/dev/null
+is "$(q "SELECT count(*) FROM jobs")" "$n" "nothing was enqueued while locked"
+is "$(state_of "$victim")" queued "nothing was cancelled while locked"
+
 # ---- usage -------------------------------------------------------------------
 
 n=$(count_jobs)
