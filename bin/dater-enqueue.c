@@ -118,7 +118,11 @@ admin(struct db *db, enum mode mode, int argc, char **argv, int quiet)
 			printf("%s %lld\n", mode == MODE_CANCEL ? "cancelled" :
 			    "queued", (long long)ids[i]);
 	free(ids);
-	return rc == 0 ? EX_OK : EX_DATAERR;
+	if (rc == 0)
+		return EX_OK;
+	/* A refusal is bad input; a locked database is worth a retry. */
+	return (sqlite3_errcode(db->sql) & 0xff) == SQLITE_BUSY ?
+	    EX_TEMPFAIL : EX_DATAERR;
 }
 
 static int
@@ -135,7 +139,8 @@ add(struct db *db, struct batch *b)
 		return EX_OSERR;
 	}
 	if (batch_enqueue(b, db, ids) < 0)
-		rc = sqlite3_errcode(db->sql) == SQLITE_BUSY ? EX_TEMPFAIL :
+		rc = (sqlite3_errcode(db->sql) & 0xff) == SQLITE_BUSY ?
+		    EX_TEMPFAIL :
 		    EX_UNAVAILABLE;
 	for (i = 0; rc == EX_OK && i < b->n; i++)
 		printf("%lld\n", (long long)ids[i]);

@@ -534,8 +534,14 @@ child_exited(struct sv *s, struct child *c, int status)
 		c->done = 1;
 		return;
 	}
-	/* Unexpected: restart, backing off while it keeps dying young. */
-	c->crashes = now - c->started < WORKER_STABLE_MS ? c->crashes + 1 : 1;
+	/* Unexpected: restart, backing off while it keeps dying young. A
+	 * job timeout is the job's fault, not the worker's: no backoff. */
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+		c->crashes = 0;
+	else if (now - c->started < WORKER_STABLE_MS)
+		c->crashes++;
+	else
+		c->crashes = 1;
 	delay = c->crashes <= 1 ? 0 : 100LL << (c->crashes < 12 ?
 	    c->crashes - 2 : 10);
 	if (delay > s->cfg->worker.restart_max_ms)
