@@ -58,24 +58,36 @@ build/flavour: FORCE
 
 FORCE:
 
+# V=1 shows the full commands.
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
+
 $(BUILD)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@test "$(Q)" = "" || echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(LIBDATER): $(LIB_OBJ)
-	rm -f $@
-	$(AR) rcs $@ $^
+	@rm -f $@
+	@test "$(Q)" = "" || echo "  AR      $@"
+	$(Q)$(AR) rcs $@ $^
 
 bin/%: $(BUILD)/bin/%.o $(LIBDATER) build/flavour
-	$(CC) $(LDFLAGS) -o $@ $< $(LIBDATER) $(LDLIBS)
+	@test "$(Q)" = "" || echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIBDATER) $(LDLIBS)
 
 tests/check_all: $(TEST_OBJ) $(LIBDATER) build/flavour
-	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(LIBDATER) $(LDLIBS) \
+	@test "$(Q)" = "" || echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(LIBDATER) $(LDLIBS) \
 		$(shell $(PKG_CONFIG) --libs $(CHECK_PKGS))
 
 $(BUILD)/tests/%.o: tests/%.c $(HDRS) tests/check_dater.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags $(CHECK_PKGS)) -c -o $@ $<
+	@test "$(Q)" = "" || echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags $(CHECK_PKGS)) -c -o $@ $<
 
 .SECONDARY:
 
