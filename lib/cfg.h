@@ -43,6 +43,66 @@ enum {
 
 enum cfg_sync { CFG_SYNC_OFF = 0, CFG_SYNC_NORMAL = 1, CFG_SYNC_FULL = 2 };
 
+#define CFG_MAX_BOTS 16
+#define CFG_MAX_OPT_OUT 48
+#define CFG_TEXT_MAX 4096	/* persona */
+#define CFG_LINE_MAX 512	/* short texts: disclosure, replies */
+#define CFG_URL_MAX 512
+
+/* The LLM: OpenAI-compatible Chat Completions, or the offline provider. */
+struct cfg_llm {
+	char provider[16];		/* "openai" or "offline" */
+	char base_url[CFG_URL_MAX];	/* POST {base_url}/chat/completions */
+	char model[128];
+	char api_key_env[64];		/* the variable holding the key; "" none */
+	int64_t timeout_ms;
+	int max_completion_tokens;
+	double temperature;
+	int has_temperature;		/* 0: omitted from the request */
+	double price_in_per_mtok;	/* USD per million tokens */
+	double price_out_per_mtok;
+};
+
+/* A bot's messaging transport. */
+struct cfg_transport {
+	char driver[16];		/* "telegram", "webhook", "console" */
+	char base_url[CFG_URL_MAX];	/* telegram: https://api.telegram.org */
+	char token_env[64];		/* telegram: variable with the token */
+	char url[CFG_URL_MAX];		/* webhook: where to POST */
+	char path[PATH_MAX];		/* console: the outbox file */
+	int64_t timeout_ms;
+};
+
+/* A bot's policies; inherited built-in -> `defaults` -> `bots[i]`. */
+struct cfg_policy {
+	char persona[CFG_TEXT_MAX];
+	char model[128];		/* "" = llm.model */
+	int reply_delay_min_s, reply_delay_max_s;
+	int quiet_start_min, quiet_end_min;	/* minutes of the day */
+	int has_quiet;
+	char timezone[64];		/* for contacts without one; "" = UTC */
+	int max_per_hour;		/* outbound per bot; 0 = no limit */
+	int max_per_chat_hour;		/* outbound per contact; 0 = no limit */
+	int max_initiations_per_day;
+	int max_unanswered;		/* loop guard */
+	int64_t followup_after_ms;	/* quiet this long: a follow-up */
+	char opt_out[CFG_MAX_OPT_OUT][64];
+	int n_opt_out;
+	char opt_out_reply[CFG_LINE_MAX];
+	char disclosure[CFG_LINE_MAX];	/* "" = off */
+	int review;			/* drafts wait for approval */
+	double daily_budget_usd;	/* 0 = no budget */
+	int history_messages;
+	int summary_after;		/* messages before summarizing */
+	int max_reply_chars;		/* drafts longer are refused */
+};
+
+struct cfg_bot {
+	char name[CFG_NAME_MAX];
+	struct cfg_transport transport;
+	struct cfg_policy policy;
+};
+
 struct cfg {
 	char path[PATH_MAX];		/* file loaded; "" = built-in defaults */
 	char database[PATH_MAX];	/* resolved against the file's dir */
@@ -61,7 +121,15 @@ struct cfg {
 	struct cfg_job queue;		/* defaults for every job type */
 	struct cfg_job jobs[CFG_MAX_JOBS];
 	int njobs;
+	char fields[PATH_MAX];		/* profile field definitions (JSON) */
+	struct cfg_llm llm;
+	struct cfg_policy defaults;	/* built-in overlaid with `defaults` */
+	struct cfg_bot bots[CFG_MAX_BOTS];
+	int nbots;
 };
+
+/* The bot named name, or NULL. */
+const struct cfg_bot *cfg_bot(const struct cfg *cfg, const char *name);
 
 /* Fill cfg with the built-in defaults. */
 void cfg_defaults(struct cfg *cfg);
