@@ -18,7 +18,7 @@ LOCALSTATEDIR ?= $(PREFIX)/var/lib/dater
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS = jansson sqlite3 libconfig libbsd-overlay
+PKGS = libcurl jansson sqlite3 libconfig libbsd-overlay
 CHECK_PKGS = check
 
 CFLAGS ?= -O2 -g
@@ -84,7 +84,14 @@ tests/check_all: $(TEST_OBJ) $(LIBDATER) build/flavour
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(LIBDATER) $(LDLIBS) \
 		$(shell $(PKG_CONFIG) --libs $(CHECK_PKGS))
 
-$(BUILD)/tests/%.o: tests/%.c $(HDRS) tests/check_dater.h
+# Every "suite_NAME(void)" defined at the start of a line in a test file.
+$(BUILD)/tests/suites.inc: $(TEST_SRC)
+	@mkdir -p $(dir $@)
+	$(Q)sed -n 's/^suite_\([a-z0-9_]*\)(void)$$/SUITE(\1)/p' $(TEST_SRC) > $@
+
+$(BUILD)/tests/%.o: CFLAGS += -I$(BUILD)/tests
+
+$(BUILD)/tests/%.o: tests/%.c $(HDRS) tests/check_dater.h $(BUILD)/tests/suites.inc
 	@mkdir -p $(dir $@)
 	@test "$(Q)" = "" || echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags $(CHECK_PKGS)) -c -o $@ $<

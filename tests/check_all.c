@@ -1,8 +1,10 @@
 /*
  * check_all: the one test runner. It builds an SRunner from every suite
- * constructor in check_dater.h, runs them (Check forks each test) and
- * exits nonzero when any test failed. CK_RUN_SUITE and CK_RUN_CASE pick
- * a suite or test case, as with any Check runner.
+ * constructor in tests/check_*.c (the Makefile lists each "suite_NAME"
+ * defined there in suites.inc as SUITE(NAME), so a new suite file needs
+ * no edit here), runs them (Check forks each test) and exits nonzero
+ * when any test failed. CK_RUN_SUITE and CK_RUN_CASE pick a suite or
+ * test case, as with any Check runner.
  */
 #include <stdlib.h>
 
@@ -17,11 +19,10 @@ main(void)
 	int failed;
 
 	log_init("check_all", LOG_LEVEL_INFO, 0);
-	sr = srunner_create(suite_clock());
-	srunner_add_suite(sr, suite_cfg());
-	srunner_add_suite(sr, suite_db());
-	srunner_add_suite(sr, suite_queue());
-	srunner_add_suite(sr, suite_job());
+	sr = srunner_create(NULL);
+#define SUITE(name) srunner_add_suite(sr, suite_##name());
+#include "suites.inc"
+#undef SUITE
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -20,11 +20,11 @@
 #include "../lib/cfg.h"
 #include "../lib/db.h"
 
-Suite *suite_clock(void);
-Suite *suite_cfg(void);
-Suite *suite_db(void);
-Suite *suite_queue(void);
-Suite *suite_job(void);
+/* Each tests/check_NAME.c defines "Suite *\nsuite_NAME(void)" (return
+ * type on its own line); the Makefile lists them in suites.inc. */
+#define SUITE(name) Suite *suite_##name(void);
+#include "suites.inc"
+#undef SUITE
 
 /* A test case without Check's default time limit: the shared machines
  * are noisy and a slow run is not a failure. */
