@@ -19,7 +19,7 @@
 #include "../lib/banned.h"
 
 static int
-noop_check(const json_t *p, char *err, size_t len)
+noop_check(const struct cfg *cfg, const json_t *p, char *err, size_t len)
 {
 	const json_t *v;
 	const char *key;

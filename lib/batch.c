@@ -162,6 +162,7 @@ batch_add_json(struct batch *b, const json_t *obj, int64_t now, char *err,
 	struct queue_new q, *it;
 	const struct job_type *type;
 	const json_t *payload = NULL;
+	json_t *empty = NULL;
 	struct cfg_job js;
 	char why[QUEUE_ERROR_MAX];
 
@@ -176,15 +177,22 @@ batch_add_json(struct batch *b, const json_t *obj, int64_t now, char *err,
 		snprintf(err, errlen, "type: missing");
 		return -1;
 	}
+	if (payload == NULL && (empty = json_object()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	if ((type = job_find(b->types, q.type)) == NULL) {
 		snprintf(err, errlen, "type: unknown job type '%s'", q.type);
 		return -1;
 	}
-	if (payload != NULL && job_check(type, payload, why, sizeof(why))) {
+	if (job_check(type, b->cfg, payload != NULL ? payload : empty, why,
+	    sizeof(why))) {
 		snprintf(err, errlen, "payload%s%s", why[0] == '.' ? "" : ": ",
 		    why);
+		json_decref(empty);
 		return -1;
 	}
+	json_decref(empty);
 	cfg_job_settings(b->cfg, q.type, &js);
 	if (grow(b) < 0) {
 		snprintf(err, errlen, "out of memory");

@@ -55,14 +55,14 @@ job_find(const struct job_type *const *table, const char *name)
 }
 
 int
-job_check(const struct job_type *type, const json_t *payload, char *err,
-    size_t errlen)
+job_check(const struct job_type *type, const struct cfg *cfg,
+    const json_t *payload, char *err, size_t errlen)
 {
 	if (!json_is_object(payload)) {
 		snprintf(err, errlen, "payload must be a JSON object");
 		return -1;
 	}
 	if (type->check != NULL)
-		return type->check(payload, err, errlen);
+		return type->check(cfg, payload, err, errlen);
 	return 0;
 }

@@ -40,9 +40,12 @@ struct job_ctx {
 struct job_type {
 	const char *name;
 	const char *summary;		/* one line for --help and reports */
-	/* Check a payload at enqueue time (NULL: any object). Returns 0, or
-	 * -1 with the reason in err, naming the JSON path. */
-	int (*check)(const json_t *payload, char *err, size_t errlen);
+	/* Check a payload at enqueue time (NULL: any object); an absent
+	 * payload is checked as {}. cfg is the loaded configuration (for
+	 * names such as bots). Returns 0, or -1 with the reason in err,
+	 * naming the JSON path. */
+	int (*check)(const struct cfg *cfg, const json_t *payload, char *err,
+	    size_t errlen);
 	/* Run the job. Returns a result; fills out for RETRY/DEFER/FAIL. */
 	enum job_result (*run)(struct job_ctx *ctx, struct job_outcome *out);
 };
@@ -63,7 +66,7 @@ const struct job_type *job_find(const struct job_type *const *table,
  * Check a payload for a type before it is enqueued: it must be a JSON
  * object and pass the type's check. Returns 0 or -1 with err filled.
  */
-int job_check(const struct job_type *type, const json_t *payload, char *err,
-    size_t errlen);
+int job_check(const struct job_type *type, const struct cfg *cfg,
+    const json_t *payload, char *err, size_t errlen);
 
 #endif

@@ -45,7 +45,7 @@ check(const struct job_type *type, const char *text, char *err, size_t len)
 	int rc;
 
 	err[0] = '\0';
-	rc = job_check(type, j, err, len);
+	rc = job_check(type, NULL, j, err, len);
 	json_decref(j);
 	return rc;
 }
