@@ -744,6 +744,34 @@ queue_retry(struct db *db, const int64_t *ids, int n)
 	return admin(db, sql_retry, ids, n, "retried", "dead or cancelled");
 }
 
+static const char sql_cancel_where[] =
+    "UPDATE jobs SET state = 'cancelled', finished_at = ?4"
+    " WHERE state = 'queued' AND type IN (SELECT value FROM json_each(?1))"
+    " AND json_extract(payload, '$.' || ?2) = ?3";
+
+int
+queue_cancel_where(struct db *db, const char *types, const char *field,
+    int64_t value)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_cancel_where);
+	char tjson[512];
+	int n = 0;
+
+	if (st == NULL)
+		return -1;
+	if (queues_json(types, tjson, sizeof(tjson)) < 0) {
+		log_err("type list '%s' too long", types);
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, tjson, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, value);
+	sqlite3_bind_int64(st, 4, clock_now_ms());
+	if (run(db, st, "cancel jobs in", &n) < 0)
+		return -1;
+	return n;
+}
+
 static const char sql_next_due[] =
     "SELECT min(run_at) FROM jobs WHERE state = 'queued'";
 static const char sql_next_due_queues[] =

@@ -159,6 +159,14 @@ int queue_cancel(struct db *db, const int64_t *ids, int n);
 int queue_retry(struct db *db, const int64_t *ids, int n);
 
 /*
+ * Cancel the queued jobs of the comma-separated types whose payload field
+ * `field` (a top-level key) equals value, e.g. every queued respond and
+ * followup of contact 42. Returns the number cancelled, or -1.
+ */
+int queue_cancel_where(struct db *db, const char *types, const char *field,
+    int64_t value);
+
+/*
  * When the next queued job in the comma-separated queues (NULL or "":
  * all) is due, in ms into *at (at or before now: one is due). A read, no
  * write lock: an idle worker asks this before it claims, and sleeps until

@@ -1,0 +1,795 @@
+/*
+ * store: see store.h. Times are ms since the epoch; metrics days are UTC.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "queue.h"
+#include "store.h"
+#include "banned.h"
+
+#define CONTACT_COLUMNS \
+	"id, bot, platform_id, coalesce(handle, ''), coalesce(name, '')," \
+	" profile, status, consent, coalesce(timezone, ''), summary," \
+	" summary_upto, unanswered, coalesce(last_inbound_at, 0)," \
+	" coalesce(last_outbound_at, 0), coalesce(initiated_at, 0), created_at"
+
+#define MSG_COLUMNS \
+	"id, contact, bot, direction = 'in', kind, text, coalesce(status, '')," \
+	" coalesce(platform_msg_id, ''), coalesce(job_id, 0), created_at," \
+	" coalesce(sent_at, 0)"
+
+/* The conversation jobs that concern one contact (payload "contact"). */
+#define CONTACT_JOBS "respond,initiate,followup,summarize"
+
+static void
+copy_col(sqlite3_stmt *st, int col, char *out, size_t len)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	strlcpy(out, t != NULL ? (const char *)t : "", len);
+}
+
+static char *
+dup_col(sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	return t != NULL ? strdup((const char *)t) : NULL;
+}
+
+static int
+step_done(struct db *db, sqlite3_stmt *st, const char *what, int *changes)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, what);
+	if (changes != NULL)
+		*changes = sqlite3_changes(db->sql);
+	return 0;
+}
+
+static int
+tx_start(struct db *db, int *own)
+{
+	*own = sqlite3_get_autocommit(db->sql);
+	return *own ? db_begin(db) : 0;
+}
+
+static int
+tx_end(struct db *db, int own, int ok)
+{
+	if (!own)
+		return ok ? 0 : -1;
+	if (ok)
+		return db_commit(db);
+	db_rollback(db);
+	return -1;
+}
+
+static void
+bind_opt(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v != NULL)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static char *
+today(int64_t ms, char *buf, size_t len)
+{
+	char t[CLOCK_RFC3339_LEN];
+
+	clock_format(ms, t, sizeof(t));
+	t[10] = '\0';
+	strlcpy(buf, t, len);
+	return buf;
+}
+
+/* ---- contacts -------------------------------------------------------- */
+
+void
+store_contact_release(struct store_contact *c)
+{
+	free(c->profile);
+	free(c->summary);
+	memset(c, 0, sizeof(*c));
+}
+
+static int
+read_contact(sqlite3_stmt *st, struct store_contact *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->id = sqlite3_column_int64(st, 0);
+	copy_col(st, 1, c->bot, sizeof(c->bot));
+	copy_col(st, 2, c->platform_id, sizeof(c->platform_id));
+	copy_col(st, 3, c->handle, sizeof(c->handle));
+	copy_col(st, 4, c->name, sizeof(c->name));
+	c->profile = dup_col(st, 5);
+	copy_col(st, 6, c->status, sizeof(c->status));
+	c->consent = sqlite3_column_int(st, 7);
+	copy_col(st, 8, c->timezone, sizeof(c->timezone));
+	c->summary = dup_col(st, 9);
+	c->summary_upto = sqlite3_column_int64(st, 10);
+	c->unanswered = sqlite3_column_int(st, 11);
+	c->last_inbound_at = sqlite3_column_int64(st, 12);
+	c->last_outbound_at = sqlite3_column_int64(st, 13);
+	c->initiated_at = sqlite3_column_int64(st, 14);
+	c->created_at = sqlite3_column_int64(st, 15);
+	if (c->profile == NULL) {
+		store_contact_release(c);
+		log_err("out of memory reading a contact");
+		return -1;
+	}
+	return 0;
+}
+
+static const char sql_contact_upsert[] =
+    "INSERT INTO contacts (bot, platform_id, handle, name, profile,"
+    " timezone, consent, created_at, updated_at)"
+    " VALUES (?1, ?2, ?3, ?4, coalesce(?5, '{}'), ?6, max(?7, 0), ?8, ?8)"
+    " ON CONFLICT (bot, platform_id) DO UPDATE SET"
+    " handle = coalesce(?3, handle), name = coalesce(?4, name),"
+    " profile = coalesce(?5, profile), timezone = coalesce(?6, timezone),"
+    " consent = CASE WHEN ?7 < 0 THEN consent ELSE ?7 END,"
+    " updated_at = ?8"
+    " RETURNING id, created_at = ?8";
+
+int
+store_contact_upsert(struct db *db, const struct store_contact_in *in,
+    int64_t *id, int *created)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_contact_upsert);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, in->bot, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, in->platform_id, -1, SQLITE_STATIC);
+	bind_opt(st, 3, in->handle);
+	bind_opt(st, 4, in->name);
+	bind_opt(st, 5, in->profile);
+	bind_opt(st, 6, in->timezone);
+	sqlite3_bind_int(st, 7, in->consent);
+	sqlite3_bind_int64(st, 8, clock_now_ms());
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		if (created != NULL)
+			*created = sqlite3_column_int(st, 1);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, "store contact in");
+	return 0;
+}
+
+static const char sql_contact_get[] =
+    "SELECT " CONTACT_COLUMNS " FROM contacts WHERE id = ?1";
+
+int
+store_contact_get(struct db *db, int64_t id, struct store_contact *c)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_contact_get);
+	int rc, found = 0;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (read_contact(st, c) < 0) {
+			sqlite3_reset(st);
+			return -1;
+		}
+		found = 1;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, "read contact from");
+	return found;
+}
+
+static const char sql_contact_stop[] =
+    "UPDATE contacts SET status = ?2, updated_at = ?3"
+    " WHERE id = ?1 AND status NOT IN ('opted_out', 'blocked')";
+static const char sql_pending_sends[] =
+    "SELECT id FROM messages WHERE contact = ?1 AND direction = 'out'"
+    " AND status IN ('draft', 'queued') AND kind <> 'optout'";
+static const char sql_fail_pending[] =
+    "UPDATE messages SET status = 'failed', error = ?2"
+    " WHERE contact = ?1 AND direction = 'out'"
+    " AND status IN ('draft', 'queued') AND kind <> 'optout'";
+
+/* Cancel the send jobs of the contact's undelivered messages. */
+static int
+cancel_sends(struct db *db, int64_t contact)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_pending_sends);
+	int64_t ids[256];
+	int rc, n = 0, i;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, contact);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < 256)
+		ids[n++] = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return db_fail(db, "read pending messages from");
+	for (i = 0; i < n; i++)
+		if (queue_cancel_where(db, "send,approve", "message",
+		    ids[i]) < 0)
+			return -1;
+	return 0;
+}
+
+int
+store_contact_stop(struct db *db, int64_t id, const char *status)
+{
+	sqlite3_stmt *st;
+	int own, changed = 0, ok = 0;
+
+	if (tx_start(db, &own) < 0)
+		return -1;
+	if ((st = db_stmt(db, sql_contact_stop)) == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, clock_now_ms());
+	if (step_done(db, st, "update contact in", &changed) < 0)
+		goto out;
+	if (changed) {
+		if (queue_cancel_where(db, CONTACT_JOBS, "contact", id) < 0 ||
+		    cancel_sends(db, id) < 0)
+			goto out;
+		if ((st = db_stmt(db, sql_fail_pending)) == NULL)
+			goto out;
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_text(st, 2, strcmp(status, "blocked") == 0 ?
+		    "contact blocked the bot" : "contact opted out", -1,
+		    SQLITE_STATIC);
+		if (step_done(db, st, "update messages in", NULL) < 0)
+			goto out;
+	}
+	ok = 1;
+out:
+	if (tx_end(db, own, ok) < 0)
+		return -1;
+	return changed;
+}
+
+static const char sql_contact_summary[] =
+    "UPDATE contacts SET summary = ?2, summary_upto = ?3, updated_at = ?4"
+    " WHERE id = ?1";
+
+int
+store_contact_summary(struct db *db, int64_t id, const char *summary,
+    int64_t upto)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_contact_summary);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, summary, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, upto);
+	sqlite3_bind_int64(st, 4, clock_now_ms());
+	return step_done(db, st, "store summary in", NULL);
+}
+
+/* ---- messages -------------------------------------------------------- */
+
+void
+store_msg_release(struct store_msg *m)
+{
+	free(m->text);
+	memset(m, 0, sizeof(*m));
+}
+
+void
+store_msgs_free(struct store_msg *m, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(m[i].text);
+	free(m);
+}
+
+static int
+read_msg(sqlite3_stmt *st, struct store_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->id = sqlite3_column_int64(st, 0);
+	m->contact = sqlite3_column_int64(st, 1);
+	copy_col(st, 2, m->bot, sizeof(m->bot));
+	m->inbound = sqlite3_column_int(st, 3);
+	copy_col(st, 4, m->kind, sizeof(m->kind));
+	m->text = dup_col(st, 5);
+	copy_col(st, 6, m->status, sizeof(m->status));
+	copy_col(st, 7, m->platform_msg_id, sizeof(m->platform_msg_id));
+	m->job_id = sqlite3_column_int64(st, 8);
+	m->created_at = sqlite3_column_int64(st, 9);
+	m->sent_at = sqlite3_column_int64(st, 10);
+	if (m->text == NULL) {
+		log_err("out of memory reading a message");
+		return -1;
+	}
+	return 0;
+}
+
+static const char sql_inbound_insert[] =
+    "INSERT INTO messages (contact, bot, direction, kind, text,"
+    " platform_msg_id, created_at)"
+    " VALUES (?1, ?2, 'in', 'message', ?3, ?4, ?5)"
+    " ON CONFLICT DO NOTHING";
+static const char sql_inbound_contact[] =
+    "UPDATE contacts SET"
+    " status = CASE WHEN status = 'new' THEN 'active' ELSE status END,"
+    " unanswered = 0, last_inbound_at = max(coalesce(last_inbound_at, 0),"
+    " ?2), updated_at = ?3"
+    " WHERE id = ?1"
+    " RETURNING initiated_at IS NOT NULL AND initiated_at <= ?2"
+    " AND NOT EXISTS (SELECT 1 FROM messages WHERE contact = ?1"
+    " AND direction = 'in' AND id <> ?4)";
+
+/* Update the contact for a new inbound message; *first_reply says it is
+ * the first answer to an opener. */
+static int
+inbound_contact(struct db *db, int64_t contact, int64_t at, int64_t msg,
+    int *first_reply)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_inbound_contact);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, contact);
+	sqlite3_bind_int64(st, 2, at);
+	sqlite3_bind_int64(st, 3, clock_now_ms());
+	sqlite3_bind_int64(st, 4, msg);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*first_reply = sqlite3_column_int(st, 0);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(db, "update contact in");
+}
+
+int
+store_inbound_add(struct db *db, const struct store_inbound *in,
+    int64_t *contact, int64_t *msg, int *dup)
+{
+	struct store_contact_in ci;
+	struct store_metrics d;
+	sqlite3_stmt *st;
+	char day[16];
+	int64_t now = clock_now_ms(), cid, mid = 0;
+	int own, ok = 0, n = 0, first = 0;
+
+	if (tx_start(db, &own) < 0)
+		return -1;
+	memset(&ci, 0, sizeof(ci));
+	ci.bot = in->bot;
+	ci.platform_id = in->platform_id;
+	ci.handle = in->handle;
+	ci.name = in->name;
+	ci.consent = -1;
+	if (store_contact_upsert(db, &ci, &cid, NULL) < 0)
+		goto out;
+	if ((st = db_stmt(db, sql_inbound_insert)) == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, cid);
+	sqlite3_bind_text(st, 2, in->bot, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, in->text, -1, SQLITE_STATIC);
+	bind_opt(st, 4, in->message_id);
+	sqlite3_bind_int64(st, 5, in->at > 0 ? in->at : now);
+	if (step_done(db, st, "store message in", &n) < 0)
+		goto out;
+	if (n == 1) {
+		mid = sqlite3_last_insert_rowid(db->sql);
+		if (inbound_contact(db, cid, in->at > 0 ? in->at : now, mid,
+		    &first) < 0)
+			goto out;
+		memset(&d, 0, sizeof(d));
+		d.received = 1;
+		d.initiation_replies = first;
+		if (store_metrics_add(db, in->bot, today(now, day,
+		    sizeof(day)), &d) < 0)
+			goto out;
+	}
+	ok = 1;
+out:
+	if (tx_end(db, own, ok) < 0)
+		return -1;
+	*contact = cid;
+	*msg = mid;
+	*dup = n == 0;
+	return 0;
+}
+
+static const char sql_out_insert[] =
+    "INSERT INTO messages (contact, bot, direction, kind, text, status,"
+    " job_id, model, tokens_in, tokens_out, cost_usd, created_at)"
+    " VALUES (?1, ?2, 'out', ?3, ?4, ?5, nullif(?6, 0), ?7, ?8, ?9, ?10,"
+    " ?11)";
+
+int
+store_out_add(struct db *db, const struct store_out *o, int64_t *id)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_out_insert);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, o->contact);
+	sqlite3_bind_text(st, 2, o->bot, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, o->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, o->text, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, o->status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, o->job_id);
+	bind_opt(st, 7, o->model);
+	sqlite3_bind_int(st, 8, o->tokens_in);
+	sqlite3_bind_int(st, 9, o->tokens_out);
+	sqlite3_bind_double(st, 10, o->cost_usd);
+	sqlite3_bind_int64(st, 11, clock_now_ms());
+	if (step_done(db, st, "store message in", NULL) < 0)
+		return -1;
+	*id = sqlite3_last_insert_rowid(db->sql);
+	return 0;
+}
+
+static const char sql_msg_get[] =
+    "SELECT " MSG_COLUMNS " FROM messages WHERE id = ?1";
+static const char sql_msg_by_job[] =
+    "SELECT " MSG_COLUMNS " FROM messages WHERE job_id = ?1";
+
+static int
+msg_lookup(struct db *db, const char *sql, int64_t key, struct store_msg *m)
+{
+	sqlite3_stmt *st = db_stmt(db, sql);
+	int rc, found = 0;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, key);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (read_msg(st, m) < 0) {
+			sqlite3_reset(st);
+			return -1;
+		}
+		found = 1;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, "read message from");
+	return found;
+}
+
+int
+store_msg_get(struct db *db, int64_t id, struct store_msg *m)
+{
+	return msg_lookup(db, sql_msg_get, id, m);
+}
+
+int
+store_msg_by_job(struct db *db, int64_t job_id, struct store_msg *m)
+{
+	return msg_lookup(db, sql_msg_by_job, job_id, m);
+}
+
+#define IN_CONVERSATION \
+	" (direction = 'in' OR status IN ('queued','sending','sent'," \
+	"'uncertain'))"
+
+static const char sql_history[] =
+    "SELECT * FROM (SELECT " MSG_COLUMNS " FROM messages"
+    " WHERE contact = ?1 AND id > ?2 AND" IN_CONVERSATION
+    " ORDER BY id DESC LIMIT ?3) ORDER BY id";
+
+int
+store_history(struct db *db, int64_t contact, int64_t after, int limit,
+    struct store_msg **out, size_t *n)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_history);
+	struct store_msg *m;
+	size_t got = 0;
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	if (limit < 1)
+		limit = 1;
+	if ((m = calloc((size_t)limit, sizeof(*m))) == NULL) {
+		log_err("out of memory reading history");
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, contact);
+	sqlite3_bind_int64(st, 2, after);
+	sqlite3_bind_int(st, 3, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && got < (size_t)limit) {
+		if (read_msg(st, &m[got]) < 0)
+			break;
+		got++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		store_msgs_free(m, got);
+		return rc == SQLITE_ROW ? -1 : db_fail(db, "read history from");
+	}
+	*out = m;
+	*n = got;
+	return 0;
+}
+
+static const char sql_unsummarized[] =
+    "SELECT count(*) FROM messages WHERE contact = ?1 AND id > ?2 AND"
+    IN_CONVERSATION;
+
+int
+store_count_unsummarized(struct db *db, int64_t contact, int64_t after,
+    int *n)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_unsummarized);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, contact);
+	sqlite3_bind_int64(st, 2, after);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*n = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : db_fail(db, "count messages in");
+}
+
+static const char sql_msg_transition[] =
+    "UPDATE messages SET status = ?3, error = coalesce(?4, error)"
+    " WHERE id = ?1 AND status = ?2";
+
+int
+store_msg_transition(struct db *db, int64_t id, const char *from,
+    const char *to, const char *error)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_msg_transition);
+	int n = 0;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, from, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, to, -1, SQLITE_STATIC);
+	bind_opt(st, 4, error);
+	if (step_done(db, st, "update message in", &n) < 0)
+		return -1;
+	return n;
+}
+
+static const char sql_msg_sent[] =
+    "UPDATE messages SET status = 'sent', sent_at = ?2,"
+    " platform_msg_id = nullif(?3, '')"
+    " WHERE id = ?1 AND status = 'sending'"
+    " RETURNING contact, bot, kind";
+static const char sql_sent_contact[] =
+    "UPDATE contacts SET unanswered = unanswered + 1, last_outbound_at = ?2,"
+    " initiated_at = CASE WHEN ?3 AND initiated_at IS NULL THEN ?2"
+    "  ELSE initiated_at END,"
+    " status = CASE WHEN status = 'new' THEN 'active' ELSE status END,"
+    " updated_at = ?2 WHERE id = ?1";
+
+int
+store_msg_sent(struct db *db, int64_t id, const char *platform_msg_id)
+{
+	sqlite3_stmt *st;
+	struct store_metrics d;
+	char bot[STORE_ID_MAX], kind[16], day[16];
+	int64_t now = clock_now_ms(), contact = 0;
+	int own, ok = 0, rc, moved = 0;
+
+	if (tx_start(db, &own) < 0)
+		return -1;
+	if ((st = db_stmt(db, sql_msg_sent)) == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_text(st, 3, platform_msg_id != NULL ? platform_msg_id :
+	    "", -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		moved = 1;
+		contact = sqlite3_column_int64(st, 0);
+		copy_col(st, 1, bot, sizeof(bot));
+		copy_col(st, 2, kind, sizeof(kind));
+		rc = sqlite3_step(st);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		db_fail(db, "mark message sent in");
+		goto out;
+	}
+	if (moved) {
+		if ((st = db_stmt(db, sql_sent_contact)) == NULL)
+			goto out;
+		sqlite3_bind_int64(st, 1, contact);
+		sqlite3_bind_int64(st, 2, now);
+		sqlite3_bind_int(st, 3, strcmp(kind, "opener") == 0);
+		if (step_done(db, st, "update contact in", NULL) < 0)
+			goto out;
+		memset(&d, 0, sizeof(d));
+		d.sent = 1;
+		d.initiations = strcmp(kind, "opener") == 0;
+		if (store_metrics_add(db, bot, today(now, day, sizeof(day)),
+		    &d) < 0)
+			goto out;
+	}
+	ok = 1;
+out:
+	if (tx_end(db, own, ok) < 0)
+		return -1;
+	return moved;
+}
+
+static const char sql_has_outbound[] =
+    "SELECT EXISTS (SELECT 1 FROM messages WHERE contact = ?1"
+    " AND direction = 'out' AND status <> 'failed')";
+
+int
+store_has_outbound(struct db *db, int64_t contact, int *yes)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_has_outbound);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, contact);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*yes = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : db_fail(db, "read messages from");
+}
+
+static const char sql_sent_since[] =
+    "SELECT count(*), coalesce(min(sent_at), 0) FROM messages"
+    " WHERE bot = ?1 AND direction = 'out' AND sent_at IS NOT NULL"
+    " AND sent_at >= ?3 AND (?2 = 0 OR contact = ?2)";
+
+int
+store_sent_since(struct db *db, const char *bot, int64_t contact,
+    int64_t since_ms, int *n, int64_t *oldest)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_sent_since);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, contact);
+	sqlite3_bind_int64(st, 3, since_ms);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*n = sqlite3_column_int(st, 0);
+		*oldest = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : db_fail(db, "count sent messages in");
+}
+
+/* ---- metrics and state ----------------------------------------------- */
+
+static const char sql_metrics_add[] =
+    "INSERT INTO metrics_daily (bot, day, received, sent, initiations,"
+    " initiation_replies, llm_calls, tokens_in, tokens_out, cost_usd,"
+    " job_failures) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    " ON CONFLICT (bot, day) DO UPDATE SET"
+    " received = received + ?3, sent = sent + ?4,"
+    " initiations = initiations + ?5,"
+    " initiation_replies = initiation_replies + ?6,"
+    " llm_calls = llm_calls + ?7, tokens_in = tokens_in + ?8,"
+    " tokens_out = tokens_out + ?9, cost_usd = cost_usd + ?10,"
+    " job_failures = job_failures + ?11";
+
+int
+store_metrics_add(struct db *db, const char *bot, const char *day,
+    const struct store_metrics *d)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_metrics_add);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, day, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, d->received);
+	sqlite3_bind_int(st, 4, d->sent);
+	sqlite3_bind_int(st, 5, d->initiations);
+	sqlite3_bind_int(st, 6, d->initiation_replies);
+	sqlite3_bind_int(st, 7, d->llm_calls);
+	sqlite3_bind_int(st, 8, d->tokens_in);
+	sqlite3_bind_int(st, 9, d->tokens_out);
+	sqlite3_bind_double(st, 10, d->cost_usd);
+	sqlite3_bind_int(st, 11, d->job_failures);
+	return step_done(db, st, "update metrics in", NULL);
+}
+
+static const char sql_metrics_get[] =
+    "SELECT received, sent, initiations, initiation_replies, llm_calls,"
+    " tokens_in, tokens_out, cost_usd, job_failures FROM metrics_daily"
+    " WHERE bot = ?1 AND day = ?2";
+
+int
+store_metrics_get(struct db *db, const char *bot, const char *day,
+    struct store_metrics *out)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_metrics_get);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	memset(out, 0, sizeof(*out));
+	sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, day, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->received = sqlite3_column_int(st, 0);
+		out->sent = sqlite3_column_int(st, 1);
+		out->initiations = sqlite3_column_int(st, 2);
+		out->initiation_replies = sqlite3_column_int(st, 3);
+		out->llm_calls = sqlite3_column_int(st, 4);
+		out->tokens_in = sqlite3_column_int(st, 5);
+		out->tokens_out = sqlite3_column_int(st, 6);
+		out->cost_usd = sqlite3_column_double(st, 7);
+		out->job_failures = sqlite3_column_int(st, 8);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, "read metrics from");
+	return 0;
+}
+
+static const char sql_kv_get[] = "SELECT value FROM kv WHERE key = ?1";
+static const char sql_kv_set[] =
+    "INSERT INTO kv (key, value, updated_at) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT (key) DO UPDATE SET value = ?2, updated_at = ?3";
+
+int
+store_kv_get(struct db *db, const char *key, char *value, size_t len)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_kv_get);
+	int rc, found = 0;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		copy_col(st, 0, value, len);
+		found = 1;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, "read state from");
+	return found;
+}
+
+int
+store_kv_set(struct db *db, const char *key, const char *value)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_kv_set);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, clock_now_ms());
+	return step_done(db, st, "store state in", NULL);
+}
