@@ -14,5 +14,14 @@ extern const struct job_type *const jobs_table[];
 extern const char *const jobs_names[];
 
 extern const struct job_type job_noop;
+extern const struct job_type job_contact;
+extern const struct job_type job_inbound;
+extern const struct job_type job_respond;
+extern const struct job_type job_send;
+extern const struct job_type job_approve;
+extern const struct job_type job_poll;
+extern const struct job_type job_initiate;
+extern const struct job_type job_followup;
+extern const struct job_type job_summarize;
 
 #endif

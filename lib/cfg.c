@@ -16,6 +16,8 @@
 #include "cfg.h"
 #include "clock.h"
 #include "log.h"
+#include "policy.h"
+#include "transport.h"
 #include "banned.h"
 
 #define CFG_SYSTEM_PATH "/etc/dater/dater.conf"
@@ -41,6 +43,15 @@ cfg_defaults(struct cfg *cfg)
 	cfg->queue.timeout_ms = 5 * 60 * 1000;
 	cfg->queue.retry_base_ms = 15 * 1000;
 	cfg->queue.retry_cap_ms = 6 * 3600 * 1000;
+	strlcpy(cfg->llm.provider, "offline", sizeof(cfg->llm.provider));
+	strlcpy(cfg->llm.base_url, "https://api.openai.com/v1",
+	    sizeof(cfg->llm.base_url));
+	strlcpy(cfg->llm.model, "gpt-4o-mini", sizeof(cfg->llm.model));
+	strlcpy(cfg->llm.api_key_env, "OPENAI_API_KEY",
+	    sizeof(cfg->llm.api_key_env));
+	cfg->llm.timeout_ms = 60 * 1000;
+	cfg->llm.max_completion_tokens = 400;
+	policy_defaults(&cfg->defaults);
 }
 
 const char *
@@ -393,6 +404,10 @@ resolve(const config_setting_t *s, const char *file, const char *dir,
 	return 0;
 }
 
+static int load_llm(const config_setting_t *, const char *, struct cfg_llm *);
+static int load_bots(const config_setting_t *, const char *, const char *,
+    struct cfg *);
+
 static int
 load_top(const config_setting_t *root, const char *file, const char *dir,
     const char *const *types, struct cfg *c)
@@ -444,18 +459,425 @@ load_top(const config_setting_t *root, const char *file, const char *dir,
 			rc = load_job(s, file, &c->queue);
 		} else if (strcmp(k, "jobs") == 0) {
 			rc = load_jobs(s, file, types, c);
+		} else if (strcmp(k, "fields") == 0) {
+			rc = resolve(s, file, dir, c->fields, sizeof(c->fields));
+		} else if (strcmp(k, "llm") == 0) {
+			rc = load_llm(s, file, &c->llm);
+		} else if (strcmp(k, "defaults") == 0 ||
+		    strcmp(k, "bots") == 0) {
+			rc = 0;		/* load_bots(), once all is read */
 		} else if (strcmp(k, "worker") == 0 ||
 		    strcmp(k, "queue") == 0) {
 			return bad(s, file, "expected a group { ... }");
 		} else {
 			return bad(s, file, "unknown setting (known: database, "
 			    "synchronous, busy_timeout, log_level, worker, "
-			    "queue, jobs)");
+			    "queue, jobs, fields, llm, defaults, bots)");
 		}
 		if (rc < 0)
 			return -1;
 	}
 	return i < n ? -1 : 0;
+}
+
+/* ---- llm, defaults, bots -------------------------------------------- */
+
+static int
+get_double(const config_setting_t *s, const char *file, double lo, double hi,
+    double *out)
+{
+	double v = 0;
+
+	if (config_setting_type(s) == CONFIG_TYPE_FLOAT)
+		v = config_setting_get_float(s);
+	else if (config_setting_type(s) == CONFIG_TYPE_INT)
+		v = config_setting_get_int(s);
+	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
+		v = (double)config_setting_get_int64(s);
+	else
+		return bad(s, file, "expected a number");
+	if (v < lo || v > hi)
+		return bad(s, file, "out of range (%g..%g)", lo, hi);
+	*out = v;
+	return 0;
+}
+
+static int
+get_bool(const config_setting_t *s, const char *file, int *out)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return bad(s, file, "expected true or false");
+	*out = config_setting_get_bool(s);
+	return 0;
+}
+
+static int
+get_intv(const config_setting_t *s, const char *file, long long lo,
+    long long hi, int *out)
+{
+	long long v = 0;
+
+	if (get_int(s, file, lo, hi, &v) < 0)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+static int
+load_llm(const config_setting_t *g, const char *file, struct cfg_llm *l)
+{
+	int i, n, rc;
+
+	if (!config_setting_is_group(g))
+		return bad(g, file, "expected a group { ... }");
+	n = config_setting_length(g);
+	for (i = 0; i < n; i++) {
+		config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+
+		if (strcmp(k, "provider") == 0) {
+			rc = get_str(s, file, l->provider, sizeof(l->provider));
+			if (rc == 0 && strcmp(l->provider, "openai") != 0 &&
+			    strcmp(l->provider, "offline") != 0)
+				return bad(s, file, "expected \"openai\" or "
+				    "\"offline\"");
+		} else if (strcmp(k, "base_url") == 0) {
+			rc = get_str(s, file, l->base_url, sizeof(l->base_url));
+			if (rc == 0 && strncmp(l->base_url, "http://", 7) != 0 &&
+			    strncmp(l->base_url, "https://", 8) != 0)
+				return bad(s, file, "expected an http:// or "
+				    "https:// URL");
+		} else if (strcmp(k, "model") == 0) {
+			rc = get_str(s, file, l->model, sizeof(l->model));
+		} else if (strcmp(k, "api_key_env") == 0) {
+			rc = get_str(s, file, l->api_key_env,
+			    sizeof(l->api_key_env));
+		} else if (strcmp(k, "timeout") == 0) {
+			rc = get_duration(s, file, 1000, &l->timeout_ms);
+		} else if (strcmp(k, "max_completion_tokens") == 0) {
+			rc = get_intv(s, file, 1, 100000,
+			    &l->max_completion_tokens);
+		} else if (strcmp(k, "temperature") == 0) {
+			rc = get_double(s, file, 0, 2, &l->temperature);
+			l->has_temperature = rc == 0;
+		} else if (strcmp(k, "price_in_per_mtok") == 0) {
+			rc = get_double(s, file, 0, 10000,
+			    &l->price_in_per_mtok);
+		} else if (strcmp(k, "price_out_per_mtok") == 0) {
+			rc = get_double(s, file, 0, 10000,
+			    &l->price_out_per_mtok);
+		} else {
+			return bad(s, file, "unknown setting (known: provider, "
+			    "base_url, model, api_key_env, timeout, "
+			    "max_completion_tokens, temperature, "
+			    "price_in_per_mtok, price_out_per_mtok)");
+		}
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+load_strings(const config_setting_t *s, const char *file,
+    struct cfg_policy *p)
+{
+	int i, n;
+
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST)
+		return bad(s, file, "expected a list of phrases");
+	n = config_setting_length(s);
+	if (n > CFG_MAX_OPT_OUT)
+		return bad(s, file, "too many phrases (at most %d)",
+		    CFG_MAX_OPT_OUT);
+	for (i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+
+		if (get_str(e, file, p->opt_out[i], sizeof(p->opt_out[i])) < 0)
+			return -1;
+		if (p->opt_out[i][0] == '\0')
+			return bad(e, file, "an empty opt-out phrase");
+	}
+	p->n_opt_out = n;
+	return 0;
+}
+
+static int
+load_delay(const config_setting_t *s, const char *file, struct cfg_policy *p)
+{
+	long long lo, hi;
+
+	if ((config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST) ||
+	    config_setting_length(s) != 2)
+		return bad(s, file, "expected [min_seconds, max_seconds]");
+	if (get_int(config_setting_get_elem(s, 0), file, 0, 86400, &lo) < 0 ||
+	    get_int(config_setting_get_elem(s, 1), file, 0, 86400, &hi) < 0)
+		return -1;
+	if (hi < lo)
+		return bad(s, file, "the maximum is below the minimum");
+	p->reply_delay_min_s = (int)lo;
+	p->reply_delay_max_s = (int)hi;
+	return 0;
+}
+
+static int
+load_quiet(const config_setting_t *s, const char *file, struct cfg_policy *p)
+{
+	char v[32];
+
+	if (config_setting_type(s) == CONFIG_TYPE_BOOL &&
+	    !config_setting_get_bool(s)) {
+		p->has_quiet = 0;
+		return 0;
+	}
+	if (get_str(s, file, v, sizeof(v)) < 0)
+		return -1;
+	if (v[0] == '\0' || strcmp(v, "off") == 0) {
+		p->has_quiet = 0;
+		return 0;
+	}
+	if (policy_parse_quiet(v, &p->quiet_start_min, &p->quiet_end_min) < 0)
+		return bad(s, file, "expected \"HH:MM-HH:MM\" or \"off\"");
+	p->has_quiet = 1;
+	return 0;
+}
+
+/* "disclosure": a text, or false / "" to switch it off. */
+static int
+load_disclosure(const config_setting_t *s, const char *file,
+    struct cfg_policy *p)
+{
+	if (config_setting_type(s) == CONFIG_TYPE_BOOL) {
+		if (config_setting_get_bool(s))
+			return bad(s, file, "give the disclosure text, or "
+			    "false");
+		p->disclosure[0] = '\0';
+		return 0;
+	}
+	return get_str(s, file, p->disclosure, sizeof(p->disclosure));
+}
+
+/* One policy setting k; 1 if k is not a policy key. */
+static int
+load_policy_key(const config_setting_t *s, const char *k, const char *file,
+    struct cfg_policy *p)
+{
+	if (strcmp(k, "persona") == 0)
+		return get_str(s, file, p->persona, sizeof(p->persona));
+	if (strcmp(k, "model") == 0)
+		return get_str(s, file, p->model, sizeof(p->model));
+	if (strcmp(k, "reply_delay") == 0)
+		return load_delay(s, file, p);
+	if (strcmp(k, "quiet_hours") == 0)
+		return load_quiet(s, file, p);
+	if (strcmp(k, "timezone") == 0)
+		return get_str(s, file, p->timezone, sizeof(p->timezone));
+	if (strcmp(k, "max_per_hour") == 0)
+		return get_intv(s, file, 0, 100000, &p->max_per_hour);
+	if (strcmp(k, "max_per_chat_hour") == 0)
+		return get_intv(s, file, 0, 100000, &p->max_per_chat_hour);
+	if (strcmp(k, "max_initiations_per_day") == 0)
+		return get_intv(s, file, 0, 100000,
+		    &p->max_initiations_per_day);
+	if (strcmp(k, "max_unanswered") == 0)
+		return get_intv(s, file, 0, 100, &p->max_unanswered);
+	if (strcmp(k, "followup_after") == 0)
+		return get_duration(s, file, 60 * 1000, &p->followup_after_ms);
+	if (strcmp(k, "opt_out") == 0)
+		return load_strings(s, file, p);
+	if (strcmp(k, "opt_out_reply") == 0)
+		return get_str(s, file, p->opt_out_reply,
+		    sizeof(p->opt_out_reply));
+	if (strcmp(k, "disclosure") == 0)
+		return load_disclosure(s, file, p);
+	if (strcmp(k, "review") == 0)
+		return get_bool(s, file, &p->review);
+	if (strcmp(k, "daily_budget_usd") == 0)
+		return get_double(s, file, 0, 1e6, &p->daily_budget_usd);
+	if (strcmp(k, "history_messages") == 0)
+		return get_intv(s, file, 1, 1000, &p->history_messages);
+	if (strcmp(k, "summary_after") == 0)
+		return get_intv(s, file, 2, 100000, &p->summary_after);
+	if (strcmp(k, "max_reply_chars") == 0)
+		return get_intv(s, file, 1, 100000, &p->max_reply_chars);
+	return 1;
+}
+
+#define POLICY_KEYS "persona, model, reply_delay, quiet_hours, timezone, " \
+	"max_per_hour, max_per_chat_hour, max_initiations_per_day, " \
+	"max_unanswered, followup_after, opt_out, opt_out_reply, " \
+	"disclosure, review, daily_budget_usd, history_messages, " \
+	"summary_after, max_reply_chars"
+
+static int
+load_policy(const config_setting_t *g, const char *file, struct cfg_policy *p)
+{
+	int i, n = config_setting_length(g), rc;
+
+	if (!config_setting_is_group(g))
+		return bad(g, file, "expected a group { ... }");
+	for (i = 0; i < n; i++) {
+		config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+
+		rc = load_policy_key(s, config_setting_name(s), file, p);
+		if (rc > 0)
+			return bad(s, file, "unknown setting (known: "
+			    POLICY_KEYS ")");
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+load_transport(const config_setting_t *g, const char *file, const char *dir,
+    struct cfg_transport *t)
+{
+	int i, n, rc;
+
+	if (!config_setting_is_group(g))
+		return bad(g, file, "expected a group { driver = ...; }");
+	n = config_setting_length(g);
+	for (i = 0; i < n; i++) {
+		config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+
+		if (strcmp(k, "driver") == 0) {
+			rc = get_str(s, file, t->driver, sizeof(t->driver));
+			if (rc == 0 && !transport_known(t->driver))
+				return bad(s, file, "unknown driver (known: "
+				    "telegram, webhook, console)");
+		} else if (strcmp(k, "base_url") == 0) {
+			rc = get_str(s, file, t->base_url, sizeof(t->base_url));
+		} else if (strcmp(k, "token_env") == 0) {
+			rc = get_str(s, file, t->token_env,
+			    sizeof(t->token_env));
+		} else if (strcmp(k, "url") == 0) {
+			rc = get_str(s, file, t->url, sizeof(t->url));
+		} else if (strcmp(k, "path") == 0) {
+			rc = resolve(s, file, dir, t->path, sizeof(t->path));
+		} else if (strcmp(k, "timeout") == 0) {
+			rc = get_duration(s, file, 100, &t->timeout_ms);
+		} else {
+			return bad(s, file, "unknown setting (known: driver, "
+			    "base_url, token_env, url, path, timeout)");
+		}
+		if (rc < 0)
+			return -1;
+	}
+	if (t->driver[0] == '\0')
+		return bad(g, file, "no driver (telegram, webhook, console)");
+	if (strcmp(t->driver, "telegram") == 0 && t->token_env[0] == '\0')
+		return bad(g, file, "telegram needs token_env, the environment "
+		    "variable that holds the bot token");
+	if (strcmp(t->driver, "webhook") == 0 && t->url[0] == '\0')
+		return bad(g, file, "webhook needs url");
+	return 0;
+}
+
+/* Defaults a transport gets from the rest of the configuration. */
+static void
+transport_defaults(const struct cfg *c, struct cfg_transport *t)
+{
+	char dir[PATH_MAX];
+
+	if (t->timeout_ms == 0)
+		t->timeout_ms = 30 * 1000;
+	if (strcmp(t->driver, "telegram") == 0 && t->base_url[0] == '\0')
+		strlcpy(t->base_url, "https://api.telegram.org",
+		    sizeof(t->base_url));
+	if (strcmp(t->driver, "console") == 0 && t->path[0] == '\0') {
+		/* beside the database: var/outbox.jsonl */
+		strlcpy(dir, c->database, sizeof(dir));
+		snprintf(t->path, sizeof(t->path), "%s/outbox.jsonl",
+		    dirname(dir));
+	}
+}
+
+static int
+load_bot(const config_setting_t *g, const char *file, const char *dir,
+    struct cfg *c, struct cfg_bot *b)
+{
+	const config_setting_t *s;
+	int i, n, rc, has_transport = 0;
+
+	if (!config_setting_is_group(g))
+		return bad(g, file, "expected a group { name = ...; ... }");
+	b->policy = c->defaults;
+	n = config_setting_length(g);
+	for (i = 0; i < n; i++) {
+		const char *k;
+
+		s = config_setting_get_elem(g, (unsigned)i);
+		k = config_setting_name(s);
+		if (strcmp(k, "name") == 0) {
+			rc = get_name(s, file, b->name);
+		} else if (strcmp(k, "transport") == 0) {
+			rc = load_transport(s, file, dir, &b->transport);
+			has_transport = 1;
+		} else {
+			rc = load_policy_key(s, k, file, &b->policy);
+			if (rc > 0)
+				return bad(s, file, "unknown setting (known: "
+				    "name, transport, " POLICY_KEYS ")");
+		}
+		if (rc < 0)
+			return -1;
+	}
+	if (b->name[0] == '\0')
+		return bad(g, file, "a bot without a name");
+	if (!has_transport)
+		return bad(g, file, "bot '%s' has no transport", b->name);
+	transport_defaults(c, &b->transport);
+	return 0;
+}
+
+/* `defaults` first, then `bots`, each bot starting from the defaults. */
+static int
+load_bots(const config_setting_t *root, const char *file, const char *dir,
+    struct cfg *c)
+{
+	const config_setting_t *d, *bots;
+	int i, j, n;
+
+	d = config_setting_get_member(root, "defaults");
+	if (d != NULL && load_policy(d, file, &c->defaults) < 0)
+		return -1;
+	if ((bots = config_setting_get_member(root, "bots")) == NULL)
+		return 0;
+	if (config_setting_type(bots) != CONFIG_TYPE_LIST &&
+	    !(config_setting_type(bots) == CONFIG_TYPE_ARRAY &&
+	    config_setting_length(bots) == 0))
+		return bad(bots, file, "expected a list ( { ... }, ... )");
+	n = config_setting_length(bots);
+	if (n > CFG_MAX_BOTS)
+		return bad(bots, file, "too many bots (at most %d)",
+		    CFG_MAX_BOTS);
+	for (i = 0; i < n; i++) {
+		if (load_bot(config_setting_get_elem(bots, (unsigned)i), file,
+		    dir, c, &c->bots[i]) < 0)
+			return -1;
+		for (j = 0; j < i; j++)
+			if (strcmp(c->bots[j].name, c->bots[i].name) == 0)
+				return bad(config_setting_get_elem(bots,
+				    (unsigned)i), file, "a second bot named "
+				    "'%s'", c->bots[i].name);
+	}
+	c->nbots = n;
+	return 0;
+}
+
+const struct cfg_bot *
+cfg_bot(const struct cfg *cfg, const char *name)
+{
+	int i;
+
+	for (i = 0; i < cfg->nbots; i++)
+		if (strcmp(cfg->bots[i].name, name) == 0)
+			return &cfg->bots[i];
+	return NULL;
 }
 
 /* The file to read, by the search order; "" if none exists. */
@@ -529,8 +951,14 @@ cfg_load(struct cfg *cfg, const char *path, const char *const *job_types)
 	strlcpy(dir, dirname(dir), sizeof(dir));
 	if (realpath(file, c->path) == NULL)
 		strlcpy(c->path, file, sizeof(c->path));
-	if (load_top(config_root_setting(&lc), file, dir, job_types, c) < 0)
+	if (load_top(config_root_setting(&lc), file, dir, job_types, c) < 0 ||
+	    load_bots(config_root_setting(&lc), file, dir, c) < 0)
 		goto out;
+	/* The profile fields: beside the config unless it says where. */
+	if (c->fields[0] == '\0' && (strlcpy(c->fields, dir, sizeof(c->fields))
+	    >= sizeof(c->fields) || strlcat(c->fields, "/fields.json",
+	    sizeof(c->fields)) >= sizeof(c->fields)))
+		c->fields[0] = '\0';
 	*cfg = *c;
 	rc = 0;
 out:

@@ -306,19 +306,22 @@ finish(struct wk *w, const struct queue_job *job, enum job_result r,
 static void
 reload(struct wk *w)
 {
-	struct cfg c = w->cfg;
+	struct cfg *c;
 
 	got_hup = 0;
-	if (cfg_load(&c, w->opts->cfg_path, w->opts->type_names) < 0) {
+	if ((c = malloc(sizeof(*c))) == NULL ||
+	    cfg_load(c, w->opts->cfg_path, w->opts->type_names) < 0) {
 		log_err("reload refused; keeping the old configuration");
+		free(c);
 		return;
 	}
-	if (strcmp(c.database, w->cfg.database) != 0)
+	if (strcmp(c->database, w->cfg.database) != 0)
 		log_warn("reload: 'database' changed; restart to use it");
-	w->cfg = c;
-	log_set_level((enum log_level)c.log_level);
+	w->cfg = *c;
+	free(c);
+	log_set_level((enum log_level)w->cfg.log_level);
 	if (w->opts->queues == NULL)
-		strlcpy(w->queues, c.worker.queues, sizeof(w->queues));
+		strlcpy(w->queues, w->cfg.worker.queues, sizeof(w->queues));
 	log_debug("configuration reloaded");
 }
 
@@ -404,7 +407,7 @@ static void __attribute__((noreturn))
 worker_main(const struct worker_opts *opts, const struct cfg *cfg,
     pid_t parent, const char *host)
 {
-	struct wk w;
+	struct wk *w;
 	struct sigaction sa;
 	int rc;
 
@@ -417,31 +420,33 @@ worker_main(const struct worker_opts *opts, const struct cfg *cfg,
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGALRM, &sa, NULL);	/* the job timeout kills us */
 	sigaction(SIGCHLD, &sa, NULL);
-	memset(&w, 0, sizeof(w));
-	w.opts = opts;
-	w.cfg = *cfg;
-	sigprocmask(SIG_BLOCK, NULL, &w.wait_mask);
-	sigdelset(&w.wait_mask, SIGTERM);
-	sigdelset(&w.wait_mask, SIGINT);
-	sigdelset(&w.wait_mask, SIGHUP);
+	if ((w = calloc(1, sizeof(*w))) == NULL)	/* big: the config */
+		_exit(EX_OSERR);
+	w->opts = opts;
+	w->cfg = *cfg;
+	sigprocmask(SIG_BLOCK, NULL, &w->wait_mask);
+	sigdelset(&w->wait_mask, SIGTERM);
+	sigdelset(&w->wait_mask, SIGINT);
+	sigdelset(&w->wait_mask, SIGHUP);
 	log_init("dater-worker", (enum log_level)cfg->log_level, 1);
-	strlcpy(w.queues, opts->queues != NULL ? opts->queues :
-	    cfg->worker.queues, sizeof(w.queues));
-	snprintf(w.id, sizeof(w.id), "%s:%ld", host, (long)getpid());
-	if (db_open(&w.db, opts->db_path, &w.cfg, 0) != 0)
+	strlcpy(w->queues, opts->queues != NULL ? opts->queues :
+	    cfg->worker.queues, sizeof(w->queues));
+	snprintf(w->id, sizeof(w->id), "%s:%ld", host, (long)getpid());
+	if (db_open(&w->db, opts->db_path, &w->cfg, 0) != 0)
 		_exit(EX_UNAVAILABLE);
-	wake_setup(&w);
-	if (queue_worker_register(&w.db, w.id, host, (long)getpid(),
-	    w.queues) < 0) {
-		db_close(&w.db);
+	wake_setup(w);
+	if (queue_worker_register(&w->db, w->id, host, (long)getpid(),
+	    w->queues) < 0) {
+		db_close(&w->db);
 		_exit(EX_UNAVAILABLE);
 	}
-	rc = worker_loop(&w);
+	rc = worker_loop(w);
 	if (rc == EX_OK)
-		(void)queue_worker_unregister(&w.db, w.id);
-	db_close(&w.db);
-	if (w.ino >= 0)
-		close(w.ino);
+		(void)queue_worker_unregister(&w->db, w->id);
+	db_close(&w->db);
+	if (w->ino >= 0)
+		close(w->ino);
+	free(w);
 	_exit(rc);
 }
 
@@ -597,15 +602,18 @@ signal_all(struct sv *s, int sig)
 static void
 sv_reload(struct sv *s)
 {
-	struct cfg c = *s->cfg;
+	struct cfg *c;
 
 	got_hup = 0;
-	if (cfg_load(&c, s->opts->cfg_path, s->opts->type_names) < 0) {
+	if ((c = malloc(sizeof(*c))) == NULL ||
+	    cfg_load(c, s->opts->cfg_path, s->opts->type_names) < 0) {
 		log_err("reload refused; keeping the old configuration");
+		free(c);
 		return;
 	}
-	*s->cfg = c;
-	log_set_level((enum log_level)c.log_level);
+	*s->cfg = *c;
+	free(c);
+	log_set_level((enum log_level)s->cfg->log_level);
 	log_info("configuration reloaded");
 	signal_all(s, SIGHUP);
 }

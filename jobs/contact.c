@@ -1,0 +1,88 @@
+/*
+ * contact: create or update a contact from a pipeline.
+ * {"bot", "platform_id", "handle", "name", "profile": {...}, "consent",
+ *  "timezone"}
+ *
+ * The profile is checked against the field definitions (etc/fields.json):
+ * an unknown field or a wrong type fails the job, naming the field.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv.h"
+#include "jobs.h"
+#include "../lib/fields.h"
+#include "../lib/banned.h"
+
+static int
+contact_check(const struct cfg *cfg, const json_t *p, char *err, size_t len)
+{
+	const json_t *v;
+
+	if (conv_check_bot(cfg, p, err, len) < 0 ||
+	    conv_check_string(p, "platform_id", 1, err, len) < 0 ||
+	    conv_check_string(p, "handle", 0, err, len) < 0 ||
+	    conv_check_string(p, "name", 0, err, len) < 0 ||
+	    conv_check_string(p, "timezone", 0, err, len) < 0)
+		return -1;
+	v = json_object_get(p, "profile");
+	if (v != NULL && !json_is_object(v)) {
+		snprintf(err, len, ".profile: expected an object");
+		return -1;
+	}
+	v = json_object_get(p, "consent");
+	if (v != NULL && !json_is_boolean(v)) {
+		snprintf(err, len, ".consent: expected true or false");
+		return -1;
+	}
+	return 0;
+}
+
+static enum job_result
+contact_run(struct job_ctx *ctx, struct job_outcome *out)
+{
+	struct store_contact_in in;
+	const json_t *p = ctx->payload, *profile, *consent;
+	json_t *defs = NULL;
+	char pid[32], err[256], *ptext = NULL;
+	int64_t id;
+	enum job_result r = JOB_OK;
+
+	memset(&in, 0, sizeof(in));
+	in.bot = json_string_value(json_object_get(p, "bot"));
+	if (in.bot == NULL || cfg_bot(ctx->cfg, in.bot) == NULL)
+		return job_fail(out, "bot '%s' is not in the configuration",
+		    in.bot != NULL ? in.bot : "");
+	in.platform_id = conv_text_id(p, "platform_id", pid, sizeof(pid));
+	in.handle = json_string_value(json_object_get(p, "handle"));
+	in.name = json_string_value(json_object_get(p, "name"));
+	in.timezone = json_string_value(json_object_get(p, "timezone"));
+	consent = json_object_get(p, "consent");
+	in.consent = consent == NULL ? -1 : json_is_true(consent);
+	profile = json_object_get(p, "profile");
+	if (profile != NULL) {
+		if ((defs = fields_load(ctx->cfg->fields)) == NULL)
+			return job_fail(out, "profile fields '%s' could not be "
+			    "read", ctx->cfg->fields);
+		if (fields_validate(defs, profile, err, sizeof(err)) < 0) {
+			json_decref(defs);
+			return job_fail(out, "%s", err);
+		}
+		json_decref(defs);
+		ptext = json_dumps(profile, JSON_COMPACT | JSON_SORT_KEYS);
+		in.profile = ptext;
+	}
+	if (store_contact_upsert(ctx->db, &in, &id, NULL) < 0)
+		r = job_retry(out, 0, "database error storing the contact");
+	free(ptext);
+	return r;
+}
+
+const struct job_type job_contact = {
+	.name = "contact",
+	.summary = "create or update a contact; {\"bot\", \"platform_id\", "
+	    "\"name\", \"profile\", \"consent\", \"timezone\"}",
+	.check = contact_check,
+	.run = contact_run,
+};

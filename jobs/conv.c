@@ -1,0 +1,354 @@
+/*
+ * conv: helpers of the conversation job types; see conv.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv.h"
+#include "../lib/clock.h"
+#include "../lib/fields.h"
+#include "../lib/llm.h"
+#include "../lib/log.h"
+#include "../lib/policy.h"
+#include "../lib/prompt.h"
+#include "../lib/queue.h"
+#include "../lib/banned.h"
+
+int
+conv_check_id(const json_t *p, const char *key, char *err, size_t len)
+{
+	const json_t *v = json_object_get(p, key);
+
+	if (!json_is_integer(v) || json_integer_value(v) < 1) {
+		snprintf(err, len, ".%s: expected a positive integer id", key);
+		return -1;
+	}
+	return 0;
+}
+
+int
+conv_check_string(const json_t *p, const char *key, int required, char *err,
+    size_t len)
+{
+	const json_t *v = json_object_get(p, key);
+
+	if (v == NULL && !required)
+		return 0;
+	if (json_is_integer(v) && (strcmp(key, "platform_id") == 0 ||
+	    strcmp(key, "message_id") == 0))
+		return 0;
+	if (!json_is_string(v) || json_string_length(v) == 0) {
+		snprintf(err, len, ".%s: %s", key, v == NULL ? "missing" :
+		    "expected a non-empty string");
+		return -1;
+	}
+	return 0;
+}
+
+int
+conv_check_bot(const struct cfg *cfg, const json_t *p, char *err, size_t len)
+{
+	const char *bot;
+
+	if (conv_check_string(p, "bot", 1, err, len) < 0)
+		return -1;
+	bot = json_string_value(json_object_get(p, "bot"));
+	if (cfg != NULL && cfg_bot(cfg, bot) == NULL) {
+		snprintf(err, len, ".bot: no bot named '%s' in the "
+		    "configuration", bot);
+		return -1;
+	}
+	return 0;
+}
+
+int64_t
+conv_id(const json_t *p, const char *key)
+{
+	const json_t *v = json_object_get(p, key);
+
+	return json_is_integer(v) && json_integer_value(v) > 0 ?
+	    (int64_t)json_integer_value(v) : 0;
+}
+
+const char *
+conv_text_id(const json_t *p, const char *key, char *buf, size_t len)
+{
+	const json_t *v = json_object_get(p, key);
+
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_integer(v)) {
+		snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+		return buf;
+	}
+	return NULL;
+}
+
+enum job_result
+conv_load(struct job_ctx *ctx, int64_t id, struct store_contact *c,
+    const struct cfg_bot **bot, struct job_outcome *out)
+{
+	int rc = store_contact_get(ctx->db, id, c);
+
+	if (rc < 0)
+		return job_retry(out, 0, "contact %lld: database error",
+		    (long long)id);
+	if (rc == 0)
+		return job_fail(out, "no contact %lld", (long long)id);
+	if ((*bot = cfg_bot(ctx->cfg, c->bot)) == NULL) {
+		job_fail(out, "contact %lld belongs to bot '%s', which is not "
+		    "in the configuration", (long long)id, c->bot);
+		store_contact_release(c);
+		return JOB_FAIL;
+	}
+	return JOB_OK;
+}
+
+int
+conv_reachable(const struct store_contact *c)
+{
+	return strcmp(c->status, "opted_out") != 0 &&
+	    strcmp(c->status, "blocked") != 0;
+}
+
+int64_t
+conv_next_day(int64_t now)
+{
+	int64_t day = 86400LL * 1000;
+
+	return (now / day + 1) * day;
+}
+
+void
+conv_text_release(struct conv_text *t)
+{
+	free(t->text);
+	memset(t, 0, sizeof(*t));
+}
+
+/* The daily budget: DEFER to tomorrow once today's cost reached it. */
+static enum job_result
+budget(struct job_ctx *ctx, const struct cfg_bot *bot,
+    struct job_outcome *out)
+{
+	struct store_metrics m;
+	char day[16];
+	int64_t now = clock_now_ms();
+
+	if (bot->policy.daily_budget_usd <= 0)
+		return JOB_OK;
+	if (store_metrics_get(ctx->db, bot->name, policy_day(now, day,
+	    sizeof(day)), &m) < 0)
+		return job_retry(out, 0, "database error reading metrics");
+	if (m.cost_usd < bot->policy.daily_budget_usd)
+		return JOB_OK;
+	return job_defer(out, conv_next_day(now), "bot '%s' spent its daily "
+	    "budget of $%.2f", bot->name, bot->policy.daily_budget_usd);
+}
+
+/* The history as prompt turns (borrowing the texts). */
+static struct prompt_turn *
+turns_of(const struct store_msg *h, size_t n, const char **last_out)
+{
+	struct prompt_turn *t = calloc(n > 0 ? n : 1, sizeof(*t));
+	size_t i;
+
+	if (t == NULL)
+		return NULL;
+	*last_out = NULL;
+	for (i = 0; i < n; i++) {
+		t[i].inbound = h[i].inbound;
+		t[i].text = h[i].text;
+		if (!h[i].inbound)
+			*last_out = h[i].text;
+	}
+	return t;
+}
+
+static void
+count_call(struct job_ctx *ctx, const char *bot, const struct llm_result *r)
+{
+	struct store_metrics d;
+	char day[16];
+
+	memset(&d, 0, sizeof(d));
+	d.llm_calls = 1;
+	d.tokens_in = r->tokens_in;
+	d.tokens_out = r->tokens_out;
+	d.cost_usd = r->cost_usd;
+	(void)store_metrics_add(ctx->db, bot, policy_day(clock_now_ms(), day,
+	    sizeof(day)), &d);
+}
+
+/* Ask the LLM with the built prompt; the draft is checked. */
+static enum job_result
+ask(struct job_ctx *ctx, const struct cfg_bot *bot, const struct prompt *p,
+    const char *last_out, struct conv_text *t, struct job_outcome *out)
+{
+	struct llm_req req;
+	struct llm_result r;
+	char why[256];
+	enum job_result res = JOB_OK;
+
+	memset(&req, 0, sizeof(req));
+	req.msgs = p->msgs;
+	req.n = p->n;
+	req.model = bot->policy.model[0] != '\0' ? bot->policy.model : NULL;
+	memset(&r, 0, sizeof(r));
+	if (llm_complete(&ctx->cfg->llm, &req, &r) < 0) {
+		count_call(ctx, bot->name, &r);
+		if (r.status == LLM_FATAL)
+			res = job_fail(out, "llm: %s", r.error);
+		else
+			res = job_retry(out, r.retry_at_ms, "llm: %s", r.error);
+	} else {
+		count_call(ctx, bot->name, &r);
+		if (prompt_check_draft(&bot->policy, r.text, last_out,
+		    p->system, why, sizeof(why)) < 0) {
+			res = job_retry(out, 0, "draft refused: %s", why);
+		} else {
+			t->text = r.text;
+			r.text = NULL;
+			strlcpy(t->model, r.model, sizeof(t->model));
+			t->tokens_in = r.tokens_in;
+			t->tokens_out = r.tokens_out;
+			t->cost_usd = r.cost_usd;
+		}
+	}
+	llm_result_release(&r);
+	return res;
+}
+
+enum job_result
+conv_write(struct job_ctx *ctx, const struct cfg_bot *bot,
+    const struct store_contact *c, const char *task, struct conv_text *t,
+    struct job_outcome *out)
+{
+	struct store_msg *h = NULL;
+	struct prompt_turn *turns = NULL;
+	struct prompt_in in;
+	struct prompt p;
+	json_t *profile = NULL, *defs = NULL;
+	const char *last_out = NULL;
+	size_t n = 0;
+	enum job_result res;
+
+	memset(t, 0, sizeof(*t));
+	memset(&p, 0, sizeof(p));
+	if ((res = budget(ctx, bot, out)) != JOB_OK)
+		return res;
+	if (store_history(ctx->db, c->id, c->summary_upto,
+	    bot->policy.history_messages, &h, &n) < 0)
+		return job_retry(out, 0, "database error reading history");
+	if ((turns = turns_of(h, n, &last_out)) == NULL) {
+		res = job_retry(out, 0, "out of memory");
+		goto done;
+	}
+	profile = json_loads(c->profile, 0, NULL);
+	if (ctx->cfg->fields[0] != '\0')
+		defs = fields_load(ctx->cfg->fields);
+	memset(&in, 0, sizeof(in));
+	in.policy = &bot->policy;
+	in.bot = bot->name;
+	in.contact_name = c->name[0] != '\0' ? c->name : NULL;
+	in.profile = json_is_object(profile) ? profile : NULL;
+	in.fields = defs;
+	in.summary = c->summary;
+	in.history = turns;
+	in.nhistory = n;
+	in.budget_tokens = 3000;
+	in.task = task;
+	if (prompt_build(&in, &p) < 0) {
+		res = job_retry(out, 0, "out of memory building the prompt");
+		goto done;
+	}
+	res = ask(ctx, bot, &p, last_out, t, out);
+done:
+	prompt_release(&p);
+	json_decref(profile);
+	json_decref(defs);
+	free(turns);
+	store_msgs_free(h, n);
+	return res;
+}
+
+int
+conv_enqueue_send(struct db *db, int64_t msg, int priority)
+{
+	struct queue_new q;
+	char payload[64], key[64];
+	int64_t id;
+
+	snprintf(payload, sizeof(payload), "{\"message\":%lld}",
+	    (long long)msg);
+	snprintf(key, sizeof(key), "send:%lld", (long long)msg);
+	queue_new_init(&q);
+	q.type = "send";
+	q.payload = payload;
+	q.unique_key = key;
+	q.priority = priority;
+	q.max_attempts = 10;
+	return queue_add(db, &q, &id, NULL);
+}
+
+/* The text to store: the first message of a conversation carries the
+ * disclosure. Returns a new string. */
+static char *
+with_disclosure(struct job_ctx *ctx, const struct cfg_bot *bot,
+    const struct store_contact *c, const char *text)
+{
+	char *s;
+	size_t n;
+	int first = 0;
+
+	if (bot->policy.disclosure[0] == '\0' ||
+	    store_has_outbound(ctx->db, c->id, &first) < 0 || first)
+		return strdup(text);
+	n = strlen(text) + strlen(bot->policy.disclosure) + 3;
+	if ((s = malloc(n)) != NULL)
+		snprintf(s, n, "%s\n\n%s", text, bot->policy.disclosure);
+	return s;
+}
+
+enum job_result
+conv_store(struct job_ctx *ctx, const struct cfg_bot *bot,
+    const struct store_contact *c, const char *kind,
+    const struct conv_text *t, struct job_outcome *out)
+{
+	struct store_out o;
+	char *text = NULL;
+	int64_t id;
+	int review = bot->policy.review;
+
+	if (db_begin(ctx->db) < 0)
+		return job_retry(out, 0, "database busy");
+	if ((text = with_disclosure(ctx, bot, c, t->text)) == NULL)
+		goto fail;
+	memset(&o, 0, sizeof(o));
+	o.contact = c->id;
+	o.bot = bot->name;
+	o.kind = kind;
+	o.text = text;
+	o.status = review ? "draft" : "queued";
+	o.job_id = ctx->job->id;
+	o.model = t->model;
+	o.tokens_in = t->tokens_in;
+	o.tokens_out = t->tokens_out;
+	o.cost_usd = t->cost_usd;
+	if (store_out_add(ctx->db, &o, &id) < 0)
+		goto fail;
+	if (!review && conv_enqueue_send(ctx->db, id, ctx->job->priority) < 0)
+		goto fail;
+	if (db_commit(ctx->db) < 0)
+		goto fail;
+	free(text);
+	if (review)
+		log_info("contact %lld: draft %lld waits for approval",
+		    (long long)c->id, (long long)id);
+	return JOB_OK;
+fail:
+	db_rollback(ctx->db);
+	free(text);
+	return job_retry(out, 0, "database error storing the message");
+}

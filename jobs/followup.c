@@ -1,0 +1,71 @@
+/*
+ * followup: nudge a conversation that went quiet. {"contact": ID}
+ *
+ * Only when the last message is ours, older than the bot's
+ * followup_after, and fewer than max_unanswered of ours are unanswered
+ * (the loop guard); otherwise the job succeeds doing nothing.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "conv.h"
+#include "jobs.h"
+#include "../lib/clock.h"
+#include "../lib/banned.h"
+
+#define FOLLOWUP_TASK "The person has not answered your last message. " \
+	"Write one short, light follow-up that is easy to answer. Do not " \
+	"repeat yourself and do not push."
+
+static int
+followup_check(const struct cfg *cfg, const json_t *p, char *err, size_t len)
+{
+	return conv_check_id(p, "contact", err, len);
+}
+
+static int
+due(const struct cfg_bot *bot, const struct store_contact *c)
+{
+	const struct cfg_policy *p = &bot->policy;
+
+	return conv_reachable(c) && strcmp(c->status, "paused") != 0 &&
+	    c->last_outbound_at > c->last_inbound_at &&
+	    clock_now_ms() - c->last_outbound_at >= p->followup_after_ms &&
+	    c->unanswered > 0 && c->unanswered < p->max_unanswered;
+}
+
+static enum job_result
+followup_run(struct job_ctx *ctx, struct job_outcome *out)
+{
+	struct store_contact c;
+	struct store_msg prev;
+	struct conv_text t;
+	const struct cfg_bot *bot;
+	enum job_result r;
+	int rc;
+
+	r = conv_load(ctx, conv_id(ctx->payload, "contact"), &c, &bot, out);
+	if (r != JOB_OK)
+		return r;
+	rc = store_msg_by_job(ctx->db, ctx->job->id, &prev);
+	if (rc != 0) {
+		store_msg_release(&prev);
+		store_contact_release(&c);
+		return rc < 0 ? job_retry(out, 0, "database error") : JOB_OK;
+	}
+	if (due(bot, &c)) {
+		r = conv_write(ctx, bot, &c, FOLLOWUP_TASK, &t, out);
+		if (r == JOB_OK)
+			r = conv_store(ctx, bot, &c, "followup", &t, out);
+		conv_text_release(&t);
+	}
+	store_contact_release(&c);
+	return r;
+}
+
+const struct job_type job_followup = {
+	.name = "followup",
+	.summary = "nudge a quiet conversation; {\"contact\": ID}",
+	.check = followup_check,
+	.run = followup_run,
+};

@@ -1,0 +1,168 @@
+/*
+ * inbound: one message from a contact.
+ * {"bot", "platform_id", "text", "message_id", "at", "name", "handle"}
+ *
+ * Stored once (a re-delivered platform message id changes nothing); a new
+ * contact is created. An opt-out phrase opts the contact out, cancels
+ * its pending jobs and queues one confirmation. Otherwise one `respond`
+ * per burst is enqueued after the bot's reply delay. All in one
+ * transaction, so a re-run after a crash neither loses nor doubles.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "conv.h"
+#include "jobs.h"
+#include "../lib/clock.h"
+#include "../lib/policy.h"
+#include "../lib/queue.h"
+#include "../lib/banned.h"
+
+static int
+inbound_check(const struct cfg *cfg, const json_t *p, char *err, size_t len)
+{
+	const json_t *at = json_object_get(p, "at");
+	int64_t ms;
+
+	if (conv_check_bot(cfg, p, err, len) < 0 ||
+	    conv_check_string(p, "platform_id", 1, err, len) < 0 ||
+	    conv_check_string(p, "text", 1, err, len) < 0 ||
+	    conv_check_string(p, "message_id", 0, err, len) < 0 ||
+	    conv_check_string(p, "name", 0, err, len) < 0 ||
+	    conv_check_string(p, "handle", 0, err, len) < 0)
+		return -1;
+	if (at != NULL && !(json_is_string(at) &&
+	    clock_parse_time(json_string_value(at), &ms) == 0) &&
+	    !(json_is_number(at) && json_number_value(at) >= 0)) {
+		snprintf(err, len, ".at: expected an RFC 3339 time or unix "
+		    "seconds");
+		return -1;
+	}
+	return 0;
+}
+
+static int64_t
+when(const json_t *p)
+{
+	const json_t *at = json_object_get(p, "at");
+	int64_t ms = 0;
+
+	if (json_is_string(at))
+		(void)clock_parse_time(json_string_value(at), &ms);
+	else if (json_is_number(at))
+		ms = (int64_t)(json_number_value(at) * 1000);
+	return ms;
+}
+
+/* One respond per burst; a burst that arrives while the reply is being
+ * written gets one more. */
+static int
+enqueue_respond(struct db *db, const struct cfg_bot *bot, int64_t contact)
+{
+	struct queue_new q;
+	struct queue_job j;
+	char payload[64], key[64], state[16];
+	int64_t id;
+	int existed = 0, rc;
+
+	snprintf(payload, sizeof(payload), "{\"contact\":%lld}",
+	    (long long)contact);
+	snprintf(key, sizeof(key), "respond:%lld", (long long)contact);
+	queue_new_init(&q);
+	q.type = "respond";
+	q.payload = payload;
+	q.unique_key = key;
+	q.priority = 50;
+	q.max_attempts = 8;
+	q.run_at = clock_now_ms() + policy_reply_delay_ms(&bot->policy);
+	if (queue_add(db, &q, &id, &existed) < 0)
+		return -1;
+	if (!existed)
+		return 0;
+	rc = queue_get(db, id, &j, state, sizeof(state));
+	if (rc > 0)
+		queue_job_release(&j);
+	if (rc <= 0 || strcmp(state, "running") != 0)
+		return rc < 0 ? -1 : 0;
+	snprintf(key, sizeof(key), "respond:%lld:again", (long long)contact);
+	return queue_add(db, &q, &id, NULL);
+}
+
+static int
+opt_out(struct job_ctx *ctx, const struct cfg_bot *bot, int64_t contact)
+{
+	struct store_out o;
+	int64_t id;
+	int changed;
+
+	if ((changed = store_contact_stop(ctx->db, contact, "opted_out")) <= 0)
+		return changed;
+	if (bot->policy.opt_out_reply[0] == '\0')
+		return 0;
+	memset(&o, 0, sizeof(o));
+	o.contact = contact;
+	o.bot = bot->name;
+	o.kind = "optout";
+	o.text = bot->policy.opt_out_reply;
+	o.status = "queued";
+	o.job_id = ctx->job->id;
+	if (store_out_add(ctx->db, &o, &id) < 0)
+		return -1;
+	return conv_enqueue_send(ctx->db, id, 0);
+}
+
+static enum job_result
+inbound_run(struct job_ctx *ctx, struct job_outcome *out)
+{
+	struct store_inbound in;
+	struct store_contact c;
+	const struct cfg_bot *bot;
+	const json_t *p = ctx->payload;
+	char pid[32], mid[32];
+	int64_t contact, msg;
+	int dup = 0, ok = 0, rc;
+
+	memset(&in, 0, sizeof(in));
+	in.bot = json_string_value(json_object_get(p, "bot"));
+	if (in.bot == NULL || (bot = cfg_bot(ctx->cfg, in.bot)) == NULL)
+		return job_fail(out, "bot '%s' is not in the configuration",
+		    in.bot != NULL ? in.bot : "");
+	in.platform_id = conv_text_id(p, "platform_id", pid, sizeof(pid));
+	in.message_id = conv_text_id(p, "message_id", mid, sizeof(mid));
+	in.text = json_string_value(json_object_get(p, "text"));
+	in.name = json_string_value(json_object_get(p, "name"));
+	in.handle = json_string_value(json_object_get(p, "handle"));
+	in.at = when(p);
+	if (in.platform_id == NULL || in.text == NULL)
+		return job_fail(out, "payload needs platform_id and text");
+	if (db_begin(ctx->db) < 0)
+		return job_retry(out, 0, "database busy");
+	if (store_inbound_add(ctx->db, &in, &contact, &msg, &dup) < 0)
+		goto out;
+	if (dup) {
+		ok = 1;
+		goto out;
+	}
+	if ((rc = store_contact_get(ctx->db, contact, &c)) <= 0)
+		goto out;
+	if (!conv_reachable(&c) || strcmp(c.status, "paused") == 0)
+		ok = 1;		/* kept, not answered */
+	else if (policy_is_opt_out(&bot->policy, in.text))
+		ok = opt_out(ctx, bot, contact) >= 0;
+	else
+		ok = enqueue_respond(ctx->db, bot, contact) == 0;
+	store_contact_release(&c);
+out:
+	if (ok && db_commit(ctx->db) == 0)
+		return JOB_OK;
+	db_rollback(ctx->db);
+	return job_retry(out, 0, "database error storing the message");
+}
+
+const struct job_type job_inbound = {
+	.name = "inbound",
+	.summary = "store a contact's message and answer it; {\"bot\", "
+	    "\"platform_id\", \"text\", \"message_id\", \"at\", \"name\"}",
+	.check = inbound_check,
+	.run = inbound_run,
+};

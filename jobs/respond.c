@@ -1,0 +1,103 @@
+/*
+ * respond: reply to a contact. {"contact": ID}
+ *
+ * Enqueued by `inbound` once per burst (unique "respond:ID", after the
+ * bot's reply delay). Writes the reply with the LLM from the recent
+ * history and stores it for `send` (or as a draft in review mode). Runs
+ * at most one reply per job: a re-run finds the message it already
+ * wrote. Nothing happens if the contact opted out or the last message of
+ * the conversation is already ours.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "conv.h"
+#include "jobs.h"
+#include "../lib/queue.h"
+#include "../lib/banned.h"
+
+static int
+respond_check(const struct cfg *cfg, const json_t *p, char *err, size_t len)
+{
+	return conv_check_id(p, "contact", err, len);
+}
+
+/* Enqueue a summary when the history outgrew the bot's threshold. */
+static void
+maybe_summarize(struct job_ctx *ctx, const struct cfg_bot *bot,
+    const struct store_contact *c)
+{
+	struct queue_new q;
+	char payload[64], key[64];
+	int64_t id;
+	int n = 0;
+
+	if (store_count_unsummarized(ctx->db, c->id, c->summary_upto, &n) < 0 ||
+	    n <= bot->policy.summary_after)
+		return;
+	snprintf(payload, sizeof(payload), "{\"contact\":%lld}",
+	    (long long)c->id);
+	snprintf(key, sizeof(key), "summarize:%lld", (long long)c->id);
+	queue_new_init(&q);
+	q.type = "summarize";
+	q.payload = payload;
+	q.unique_key = key;
+	q.priority = 200;
+	(void)queue_add(ctx->db, &q, &id, NULL);
+}
+
+/* Whether the last message of the conversation is the contact's. */
+static int
+awaits_reply(struct job_ctx *ctx, const struct store_contact *c, int *yes)
+{
+	struct store_msg *h = NULL;
+	size_t n = 0;
+
+	if (store_history(ctx->db, c->id, 0, 1, &h, &n) < 0)
+		return -1;
+	*yes = n == 1 && h[0].inbound;
+	store_msgs_free(h, n);
+	return 0;
+}
+
+static enum job_result
+respond_run(struct job_ctx *ctx, struct job_outcome *out)
+{
+	struct store_contact c;
+	struct store_msg prev;
+	struct conv_text t;
+	const struct cfg_bot *bot;
+	enum job_result r;
+	int yes = 0, rc;
+
+	r = conv_load(ctx, conv_id(ctx->payload, "contact"), &c, &bot, out);
+	if (r != JOB_OK)
+		return r;
+	/* A re-run of this job: the reply is written already. */
+	rc = store_msg_by_job(ctx->db, ctx->job->id, &prev);
+	if (rc != 0) {
+		store_msg_release(&prev);
+		store_contact_release(&c);
+		return rc < 0 ? job_retry(out, 0, "database error") : JOB_OK;
+	}
+	if (!conv_reachable(&c) || strcmp(c.status, "paused") == 0 ||
+	    awaits_reply(ctx, &c, &yes) < 0 || !yes) {
+		store_contact_release(&c);
+		return JOB_OK;
+	}
+	r = conv_write(ctx, bot, &c, NULL, &t, out);
+	if (r == JOB_OK)
+		r = conv_store(ctx, bot, &c, "reply", &t, out);
+	if (r == JOB_OK)
+		maybe_summarize(ctx, bot, &c);
+	conv_text_release(&t);
+	store_contact_release(&c);
+	return r;
+}
+
+const struct job_type job_respond = {
+	.name = "respond",
+	.summary = "reply to a contact with the LLM; {\"contact\": ID}",
+	.check = respond_check,
+	.run = respond_run,
+};
