@@ -477,6 +477,83 @@ START_TEST(refuse_syntax_error)
 }
 END_TEST
 
+/* --- llm, defaults and bots --- */
+
+START_TEST(bots_inherit_defaults)
+{
+	struct cfg *c = malloc(sizeof(*c));
+	const struct cfg_bot *a, *b;
+
+	ck_assert_ptr_nonnull(c);
+	loaded(c,
+	    "database = \"var/x.db\";\n"
+	    "llm = { provider = \"openai\"; base_url = \"http://127.0.0.1:9/v1\";"
+	    " model = \"m1\"; api_key_env = \"K\"; temperature = 0.5;"
+	    " price_in_per_mtok = 1; price_out_per_mtok = 2.5; };\n"
+	    "defaults = { persona = \"P\"; max_per_hour = 7;"
+	    " quiet_hours = \"22:30-07:15\"; review = true; };\n"
+	    "bots = (\n"
+	    " { name = \"anna\"; transport = { driver = \"console\"; }; },\n"
+	    " { name = \"bob\"; transport = { driver = \"telegram\";"
+	    " token_env = \"BOB_TOKEN\"; }; max_per_hour = 3;"
+	    " quiet_hours = \"off\"; review = false; disclosure = false;"
+	    " reply_delay = [1, 2]; opt_out = [\"halt\"]; }\n"
+	    ");\n");
+	ck_assert_str_eq(c->llm.provider, "openai");
+	ck_assert_str_eq(c->llm.model, "m1");
+	ck_assert_int_eq(c->llm.has_temperature, 1);
+	ck_assert(c->llm.price_out_per_mtok > 2.4);
+	ck_assert_int_eq(c->nbots, 2);
+	ck_assert_ptr_null(cfg_bot(c, "carol"));
+	a = cfg_bot(c, "anna");
+	b = cfg_bot(c, "bob");
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_str_eq(a->policy.persona, "P");
+	ck_assert_int_eq(a->policy.max_per_hour, 7);
+	ck_assert_int_eq(a->policy.review, 1);
+	ck_assert_int_eq(a->policy.has_quiet, 1);
+	ck_assert_int_eq(a->policy.quiet_start_min, 22 * 60 + 30);
+	ck_assert_int_eq(a->policy.quiet_end_min, 7 * 60 + 15);
+	ck_assert(a->policy.disclosure[0] != '\0');	/* on by default */
+	ck_assert(a->policy.n_opt_out > 5);		/* built-in list */
+	/* the console outbox sits beside the database */
+	ck_assert(strstr(a->transport.path, "/var/outbox.jsonl") != NULL);
+	ck_assert_str_eq(b->policy.persona, "P");
+	ck_assert_int_eq(b->policy.max_per_hour, 3);
+	ck_assert_int_eq(b->policy.has_quiet, 0);
+	ck_assert_int_eq(b->policy.review, 0);
+	ck_assert_str_eq(b->policy.disclosure, "");
+	ck_assert_int_eq(b->policy.reply_delay_min_s, 1);
+	ck_assert_int_eq(b->policy.n_opt_out, 1);
+	ck_assert_str_eq(b->policy.opt_out[0], "halt");
+	ck_assert_str_eq(b->transport.base_url, "https://api.telegram.org");
+	free(c);
+}
+END_TEST
+
+START_TEST(refuse_bad_bots)
+{
+	refused("bots = ( { name = \"a\"; } );\n", 1, "no transport");
+	refused("bots = (\n { name = \"a\"; transport = { driver = \"fax\"; };"
+	    " } );\n", 2, "unknown driver");
+	refused("bots = (\n { name = \"a\";\n transport = {"
+	    " driver = \"telegram\"; }; } );\n", 3, "token_env");
+	refused("bots = (\n { name = \"a\"; transport = { driver ="
+	    " \"webhook\"; }; } );\n", 2, "url");
+	refused("bots = (\n { name = \"a\"; transport = { driver ="
+	    " \"console\"; };\n  colour = 1; } );\n", 3, "unknown setting");
+	refused("bots = (\n { name = \"a\"; transport = { driver ="
+	    " \"console\"; }; },\n { name = \"a\"; transport = { driver ="
+	    " \"console\"; }; } );\n", 3, "second bot");
+	refused("defaults = {\n quiet_hours = \"25:00-08:00\"; };\n", 2,
+	    "HH:MM");
+	refused("defaults = {\n reply_delay = [9, 3]; };\n", 2, "maximum");
+	refused("llm = {\n provider = \"magic\"; };\n", 2, "openai");
+	refused("llm = {\n temperature = 3.5; };\n", 2, "out of range");
+}
+END_TEST
+
 Suite *
 suite_cfg(void)
 {
@@ -513,6 +590,12 @@ suite_cfg(void)
 	tcase_add_test(tc, refuse_inconsistent);
 	tcase_add_test(tc, refuse_unknown_job_type);
 	tcase_add_test(tc, refuse_syntax_error);
+	suite_add_tcase(s, tc);
+
+	tc = t_tcase("bots");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, bots_inherit_defaults);
+	tcase_add_test(tc, refuse_bad_bots);
 	suite_add_tcase(s, tc);
 	return s;
 }
