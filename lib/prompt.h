@@ -27,8 +27,9 @@ struct prompt_in {
 	const char *bot;		/* the bot's name */
 	const char *contact_name;	/* may be NULL */
 	const json_t *profile;		/* object, borrowed; may be NULL */
-	const json_t *fields;		/* definitions (fields.h); NULL: all
-					 * profile fields are visible */
+	const json_t *fields;		/* definitions (fields.h), checked by
+					 * fields_load; NULL: all profile
+					 * fields are visible */
 	const char *summary;		/* may be NULL */
 	const struct prompt_turn *history;	/* oldest first */
 	size_t nhistory;
@@ -39,26 +40,42 @@ struct prompt_in {
 };
 
 struct prompt {
-	struct llm_msg *msgs;	/* owned array; contents point into strs */
+	struct llm_msg *msgs;	/* owned: msgs[0] is the system message,
+				 * the history follows; the contents point
+				 * into system and into msgs' own block */
 	size_t n;
 	char *system;		/* owned: the system prompt text */
 	size_t nhistory_used;	/* turns that fit the budget */
 };
 
-/* Build the messages. Returns 0 or -1 (out of memory, logged). Release
- * out with prompt_release(). */
+/*
+ * Build the messages: the system prompt (persona, how to write, the
+ * contact's name and profile fields as quoted JSON values -- only the
+ * visible ones when fields is given, in its order -- the summary, the
+ * task), then the newest history turns that fit budget_tokens (about 4
+ * bytes a token plus 4 a message) and policy->history_messages (when
+ * > 0), oldest first. The newest turn is always kept. Consecutive turns
+ * from the same side become one message, joined by newlines; empty
+ * turns are skipped. in->bot is used only in error messages. Nothing in
+ * in is kept: out owns copies. Returns 0 or -1 (out of memory, logged;
+ * out untouched). Release out with prompt_release().
+ */
 int prompt_build(const struct prompt_in *in, struct prompt *out);
 
 void prompt_release(struct prompt *p);
 
 /*
- * Check a draft before it is stored or sent: empty or only whitespace;
- * longer than policy->max_reply_chars; the same as the last outbound
- * message (case and surrounding space ignored); contains the persona
- * text or a long run of the system prompt; "as an AI language model"
- * and similar boilerplate (several phrasings, case-insensitive).
- * last_outbound and system may be NULL. Returns 0 if fine, or -1 with
- * the reason in why.
+ * Check a draft before it is stored or sent, in this order: empty or
+ * only whitespace ("empty draft"); more UTF-8 characters than
+ * policy->max_reply_chars (when > 0); the same as the last outbound
+ * message (ASCII case and white space ignored); contains the persona
+ * (80 characters of it in a row, or all of a persona of 16 to 79), or
+ * 80 characters in a row of the fixed part of system (before its data
+ * sections: profile values and the summary may be quoted freely);
+ * "as an AI language model" and similar boilerplate as whole words,
+ * case-insensitive. A plain "I'm an AI" passes: the contact may ask.
+ * policy, last_outbound and system may be NULL. Returns 0 if fine, or
+ * -1 with the reason in why (truncated to len).
  */
 int prompt_check_draft(const struct cfg_policy *policy, const char *draft,
     const char *last_outbound, const char *system, char *why, size_t len);
