@@ -11,35 +11,49 @@
 
 #include "cfg.h"
 
-/* The built-in defaults (persona, delays, limits, opt-out phrases in
- * several languages, disclosure on) into p. */
+/* The built-in defaults into p (all of it overwritten): a warm, honest
+ * persona; model ""; reply delay 20-90 s; quiet 23:00-08:00; 30 an hour
+ * per bot, 6 per chat; 10 initiations a day; 2 unanswered; follow-up
+ * after 2 days; 44 opt-out phrases in English, German, French, Spanish,
+ * Italian, Portuguese, Russian, Ukrainian and Polish (room left for 4
+ * more); a confirmation reply; disclosure on; no review; no daily
+ * budget (0); 20 history messages; summary after 40; 1000 characters. */
 void policy_defaults(struct cfg_policy *p);
 
 /*
- * Whether text is an opt-out: the whole message, trimmed of whitespace
- * and trailing punctuation, equals one of the policy's phrases,
- * case-insensitively (UTF-8 aware for ASCII and Latin/Cyrillic letters
- * as far as practical). "stop" opts out; "don't stop" does not.
+ * Whether text (UTF-8) is an opt-out: 1 or 0. The whole message,
+ * trimmed of white space, a leading ¡ or ¿ and trailing . ! ? , ; : …,
+ * equals one of the policy's phrases, ignoring case (ASCII, Latin-1,
+ * Latin Extended-A, Cyrillic), Latin diacritics ("arrete" is "arrête"),
+ * apostrophes ("dont" is "don't") and hyphens ("opt-out" is "opt out").
+ * "Stop!" opts out; "don't stop" and "stop 😂" do not. NULL: 0.
  */
 int policy_is_opt_out(const struct cfg_policy *p, const char *text);
 
 /*
- * Whether now falls in the quiet hours, in the time zone tz (an IANA
- * name such as "Europe/Berlin"; NULL or "" uses p->timezone, then UTC).
- * When it does, *until_ms (may be NULL) gets the end of the quiet hours.
- * Quiet hours may wrap midnight ("23:00-08:00").
+ * Whether now falls in the quiet hours: 1 or 0. Local time is in the
+ * zone tz (an IANA name such as "Europe/Berlin", or a POSIX TZ string;
+ * NULL or "" uses p->timezone, then UTC); a zone the C library does not
+ * know, or that looks like a file path, is UTC. When quiet, *until_ms
+ * (may be NULL; else untouched) gets the end of the window, by that
+ * zone's rules on that day (DST included). Windows may wrap midnight
+ * ("23:00-08:00"); start == end or !has_quiet is never quiet. The TZ
+ * variable is set for the conversion and restored (single-threaded
+ * callers only).
  */
 int policy_quiet(const struct cfg_policy *p, const char *tz, int64_t now_ms,
     int64_t *until_ms);
 
-/* A random reply delay within p's range, in ms (arc4random). */
+/* A random reply delay in ms, uniform in [min, max] seconds
+ * (arc4random_uniform); a negative min counts as 0, max < min as min. */
 int64_t policy_reply_delay_ms(const struct cfg_policy *p);
 
-/* Parse "HH:MM-HH:MM" into minutes of the day. 0 or -1. */
+/* Parse exactly "HH:MM-HH:MM" (00:00 to 23:59) into minutes of the
+ * day. 0, or -1 with the outputs untouched. */
 int policy_parse_quiet(const char *s, int *start_min, int *end_min);
 
 /* The UTC day of ms as "YYYY-MM-DD" (metrics and daily caps) into buf
- * (at least 11 bytes). */
+ * (at least 11 bytes; else ""). Returns buf. */
 char *policy_day(int64_t ms, char *buf, size_t len);
 
 #endif
