@@ -23,12 +23,14 @@ approve_run(struct job_ctx *ctx, struct job_outcome *out)
 	if ((rc = store_msg_get(ctx->db, id, &m)) <= 0)
 		return rc < 0 ? job_retry(out, 0, "database error") :
 		    job_fail(out, "no message %lld", (long long)id);
-	store_msg_release(&m);
-	if (db_begin(ctx->db) < 0)
+	if (db_begin(ctx->db) < 0) {
+		store_msg_release(&m);
 		return job_retry(out, 0, "database busy");
+	}
 	rc = store_msg_transition(ctx->db, id, "draft", "queued", NULL);
-	if (rc == 1 && conv_enqueue_send(ctx->db, id, 0) < 0)
+	if (rc == 1 && conv_enqueue_send(ctx->db, m.bot, id, 0) < 0)
 		rc = -1;
+	store_msg_release(&m);
 	if (rc < 0 || db_commit(ctx->db) < 0) {
 		db_rollback(ctx->db);
 		return job_retry(out, 0, "database error");

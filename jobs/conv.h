@@ -68,9 +68,10 @@ enum job_result conv_store(struct job_ctx *ctx, const struct cfg_bot *bot,
     const struct store_contact *c, const char *kind,
     const struct conv_text *t, struct job_outcome *out);
 
-/* Enqueue the send of message id (unique per message) inside the open
- * transaction. 0 or -1. */
-int conv_enqueue_send(struct db *db, int64_t msg, int priority);
+/* Enqueue the send of message id of bot (unique per message) inside the
+ * open transaction. 0 or -1. */
+int conv_enqueue_send(struct db *db, const char *bot, int64_t msg,
+    int priority);
 
 void conv_text_release(struct conv_text *t);
 

@@ -73,6 +73,7 @@ enqueue_respond(struct db *db, const struct cfg_bot *bot, int64_t contact)
 	q.payload = payload;
 	q.unique_key = key;
 	q.priority = 50;
+	q.bot = bot->name;
 	q.max_attempts = 8;
 	q.run_at = clock_now_ms() + policy_reply_delay_ms(&bot->policy);
 	if (queue_add(db, &q, &id, &existed) < 0)
@@ -108,7 +109,7 @@ opt_out(struct job_ctx *ctx, const struct cfg_bot *bot, int64_t contact)
 	o.job_id = ctx->job->id;
 	if (store_out_add(ctx->db, &o, &id) < 0)
 		return -1;
-	return conv_enqueue_send(ctx->db, id, 0);
+	return conv_enqueue_send(ctx->db, bot->name, id, 0);
 }
 
 static enum job_result

@@ -50,6 +50,7 @@ enqueue_update(struct db *db, const char *bot,
 	q.payload = payload;
 	q.unique_key = key;
 	q.priority = 10;
+	q.bot = bot;
 	rc = queue_add(db, &q, &id, NULL);
 	free(payload);
 	return rc;

@@ -43,6 +43,7 @@ maybe_summarize(struct job_ctx *ctx, const struct cfg_bot *bot,
 	q.payload = payload;
 	q.unique_key = key;
 	q.priority = 200;
+	q.bot = bot->name;
 	(void)queue_add(ctx->db, &q, &id, NULL);
 }
 

@@ -23,6 +23,7 @@ item_release(struct queue_new *q)
 	free((char *)q->queue);
 	free((char *)q->payload);
 	free((char *)q->unique_key);
+	free((char *)q->bot);
 	memset(q, 0, sizeof(*q));
 }
 
@@ -162,6 +163,7 @@ batch_add_json(struct batch *b, const json_t *obj, int64_t now, char *err,
 	struct queue_new q, *it;
 	const struct job_type *type;
 	const json_t *payload = NULL;
+	const char *bot;
 	json_t *empty = NULL;
 	struct cfg_job js;
 	char why[QUEUE_ERROR_MAX];
@@ -205,6 +207,10 @@ batch_add_json(struct batch *b, const json_t *obj, int64_t now, char *err,
 	it->payload = payload != NULL ? json_dumps(payload, JSON_COMPACT |
 	    JSON_ENCODE_ANY) : strdup("{}");
 	it->unique_key = q.unique_key != NULL ? strdup(q.unique_key) : NULL;
+	/* Jobs about one bot say so, for reports and per-bot metrics. */
+	bot = json_string_value(json_object_get(payload, "bot"));
+	it->bot = bot != NULL && cfg_valid_name(bot, strlen(bot)) ?
+	    strdup(bot) : NULL;
 	if (it->priority < 0)
 		it->priority = js.priority;
 	if (it->max_attempts == 0)

@@ -721,6 +721,18 @@ store_metrics_add(struct db *db, const char *bot, const char *day,
 	return step_done(db, st, "update metrics in", NULL);
 }
 
+int
+store_count_failure(struct db *db, const char *bot)
+{
+	struct store_metrics d;
+	char day[16];
+
+	memset(&d, 0, sizeof(d));
+	d.job_failures = 1;
+	return store_metrics_add(db, bot, today(clock_now_ms(), day,
+	    sizeof(day)), &d);
+}
+
 static const char sql_metrics_get[] =
     "SELECT received, sent, initiations, initiation_replies, llm_calls,"
     " tokens_in, tokens_out, cost_usd, job_failures FROM metrics_daily"

@@ -185,6 +185,9 @@ int store_metrics_add(struct db *db, const char *bot, const char *day,
 int store_metrics_get(struct db *db, const char *bot, const char *day,
     struct store_metrics *out);
 
+/* Count a job of bot that died in today's metrics. 0 or -1. */
+int store_count_failure(struct db *db, const char *bot);
+
 /* Small state (e.g. "telegram.offset.anna"). get returns 1 found (value
  * copied, truncated to len), 0 not found, -1 error. */
 int store_kv_get(struct db *db, const char *key, char *value, size_t len);

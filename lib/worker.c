@@ -24,6 +24,7 @@
 #include "db.h"
 #include "log.h"
 #include "queue.h"
+#include "store.h"
 #include "worker.h"
 #include "banned.h"
 
@@ -255,6 +256,9 @@ record(struct wk *w, const struct queue_job *job, enum job_result r,
 		rc = queue_fail(&w->db, job, out->error, 1, 0, &dead);
 		break;
 	}
+	if (rc == QUEUE_DONE && dead && job->bot[0] != '\0' &&
+	    store_count_failure(&w->db, job->bot) < 0)
+		return -1;
 	if (rc == QUEUE_DONE && dead)
 		log_warn("job %lld (%s) dead after attempt %d/%d: %s",
 		    (long long)job->id, job->type, job->attempts,
