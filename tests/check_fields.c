@@ -67,8 +67,9 @@ START_TEST(shipped_file)
 	ck_assert(fields_visible(defs, "how_we_met"));
 	ck_assert(!fields_visible(defs, "notes"));
 	/* nothing is required: a contact from a bare inbound message fits */
-	ck_assert_int_eq(fields_validate(defs, json_object(), err,
-	    sizeof(err)), 0);
+	p = json_object();
+	ck_assert_int_eq(fields_validate(defs, p, err, sizeof(err)), 0);
+	json_decref(p);
 	p = json_pack("{s:s, s:i, s:s, s:[s,s], s:s, s:s}", "name", "Maria",
 	    "age", 31, "city", "Lisbon", "interests", "surfing", "jazz",
 	    "birthday", "1994-06-02", "notes", "met at the conference");
