@@ -102,8 +102,9 @@ put_facts(FILE *f, const struct prompt_in *in)
 	if (prof == NULL)
 		return;
 	if (in->fields == NULL) {
-		json_object_foreach((json_t *)prof, key, v)
+		json_object_foreach((json_t *)prof, key, v) {
 			put_fact(f, key, v);
+		}
 		return;
 	}
 	/* In the order of the definitions; invisible fields never. */
