@@ -6,6 +6,27 @@
  * Sending is at most once: the caller marks the message `sending` before
  * transport_send(); TRANSPORT_UNKNOWN means the request may have been
  * delivered, and the caller must not send it again.
+ *
+ * Nothing here logs: res->error is the one report, for the caller to
+ * record with the job. It never holds a bot token (scrubbed to
+ * bot<redacted>) nor a webhook URL (they often carry secrets).
+ *
+ *   telegram  Bot API at base_url with the token from getenv(token_env):
+ *             sendMessage, sendChatAction, getUpdates. 429 (retry_after,
+ *             else Retry-After), 5xx, 409, unreachable -> RETRY; 403
+ *             blocked/deactivated/kicked -> FATAL + blocked; 400 and
+ *             other 4xx -> FATAL with Telegram's description; no token
+ *             -> FATAL naming the variable.
+ *   webhook   POST {"bot","contact","chat_id","text","message_id"} to
+ *             url (with "Idempotency-Key: BOT:MESSAGE_ID"); 2xx = sent
+ *             (platform_msg_id from a JSON body's "id"); 408, 429, 5xx,
+ *             unreachable -> RETRY (Retry-After honoured); other 4xx ->
+ *             FATAL.
+ *   console   append {"at","bot","contact","chat_id","message_id","text"}
+ *             as one line to path ("" = ./outbox.jsonl), created 0600,
+ *             one write(2) per line; an I/O error -> RETRY.
+ * For both HTTP drivers a sendMessage/POST that timed out or lost its
+ * connection after connecting is UNKNOWN.
  */
 #ifndef DATER_TRANSPORT_H
 #define DATER_TRANSPORT_H
@@ -41,12 +62,12 @@ struct transport_result {
 
 /* One inbound message from the platform. */
 struct transport_update {
-	char platform_id[64];	/* the sender/chat id */
-	char handle[64];	/* @username, "" if none */
-	char name[128];		/* display name */
+	char platform_id[64];	/* the chat id, where replies go */
+	char handle[64];	/* username without '@', "" if none */
+	char name[128];		/* display name, "" if none */
 	char message_id[64];	/* the platform's message id */
-	char *text;		/* owned */
-	int64_t at_ms;		/* when it was sent */
+	char *text;		/* owned, UTF-8 */
+	int64_t at_ms;		/* when it was sent (ms since the epoch) */
 };
 
 struct transport_batch {
@@ -55,27 +76,38 @@ struct transport_batch {
 	char next_offset[64];		/* persist this; "" = unchanged */
 };
 
-/* Deliver one message. Returns 0 (OK) or -1 with res->status and
- * res->error set. Never logs the token. */
+/*
+ * Deliver one message (m's strings borrowed; text must be UTF-8, else
+ * FATAL). res is zeroed first. Returns 0 with res->status TRANSPORT_OK
+ * and res->platform_msg_id ("" if the platform gave none), or -1 with
+ * res->status, res->error and, for RETRY, res->retry_at_ms (0: no wish;
+ * use the backoff) set.
+ */
 int transport_send(const struct cfg_transport *t, const struct transport_out *m,
     struct transport_result *res);
 
-/* Best effort "typing..." indicator; 0 or -1 (ignorable). */
+/* Best effort "typing..." indicator (telegram; a no-op returning 0 for
+ * the others); 0 or -1 (ignorable). Waits at most 5 s. */
 int transport_typing(const struct cfg_transport *t, const char *chat_id);
 
 /*
- * Fetch inbound messages newer than offset ("" = from the start) without
- * blocking long (telegram: getUpdates with a short timeout). Messages
- * from bots are skipped. Returns 0 with *out filled (release it), or -1
- * with res set. Drivers without inbound (webhook, console) return 0 and
- * nothing: their inbound arrives through dater-enqueue.
+ * Fetch inbound messages newer than offset ("" or NULL = from the
+ * start) without blocking (telegram: getUpdates, timeout 0, text
+ * messages only). Messages from bots and updates that are not text are
+ * skipped, but next_offset moves past them. *out is zeroed first and is
+ * safe to release either way. Returns 0 with *out filled (release it),
+ * or -1 with res set and *out empty: RETRY for anything transient
+ * (polling delivers nothing, so never UNKNOWN), FATAL for a bad token,
+ * configuration or offset. Drivers without inbound (webhook, console)
+ * return 0 and nothing: their inbound arrives through dater-enqueue.
  */
 int transport_poll(const struct cfg_transport *t, const char *offset,
     struct transport_batch *out, struct transport_result *res);
 
+/* Free b's updates and their texts and zero b; safe on a zeroed b. */
 void transport_batch_release(struct transport_batch *b);
 
-/* Whether driver names a known driver. */
+/* Whether driver names a known driver (NULL: no). */
 int transport_known(const char *driver);
 
 #endif

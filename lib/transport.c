@@ -1,0 +1,174 @@
+/*
+ * transport: dispatch to the driver a bot's configuration names (a table,
+ * as git's commands[]), and the helpers the drivers share. Adding a
+ * driver = one transport_NAME.c + one row in drivers[].
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "transport.h"
+#include "transport_impl.h"
+#include "banned.h"
+
+static const struct transport_driver *const drivers[] = {
+	&transport_telegram_driver,
+	&transport_webhook_driver,
+	&transport_console_driver,
+};
+
+static const struct transport_driver *
+driver_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++)
+		if (strcmp(drivers[i]->name, name) == 0)
+			return drivers[i];
+	return NULL;
+}
+
+int
+transport_known(const char *driver)
+{
+	return driver != NULL && driver_find(driver) != NULL;
+}
+
+int
+transport_result_set(struct transport_result *res,
+    enum transport_status status, const char *fmt, ...)
+{
+	va_list ap;
+
+	res->status = status;
+	va_start(ap, fmt);
+	(void)vsnprintf(res->error, sizeof(res->error), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int
+transport_http_fail(struct transport_result *res, const char *what,
+    const struct http_resp *resp)
+{
+	if (resp->fail == HTTP_FAIL_CONNECT)
+		return transport_result_set(res, TRANSPORT_RETRY,
+		    "%s: not delivered: %s", what, resp->error);
+	return transport_result_set(res, TRANSPORT_UNKNOWN,
+	    "%s: outcome unknown, not resent: %s", what, resp->error);
+}
+
+void
+transport_copy_utf8(char *dst, const char *src, size_t len)
+{
+	size_t n;
+
+	if (len == 0)
+		return;
+	n = strlen(src);
+	if (n >= len) {
+		n = len - 1;
+		/* Back up over continuation bytes to a lead byte, and drop
+		 * that lead byte too: its sequence no longer fits. */
+		while (n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80)
+			n--;
+	}
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+void
+transport_snippet(char *dst, size_t len, const char *body, size_t body_len)
+{
+	size_t i, n;
+	unsigned char c;
+
+	if (len == 0)
+		return;
+	n = body == NULL ? 0 : body_len;
+	if (n >= len) {
+		/* Cut at a character boundary, as transport_copy_utf8. */
+		n = len - 1;
+		while (n > 0 && ((unsigned char)body[n] & 0xc0) == 0x80)
+			n--;
+	}
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)body[i];
+		dst[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+	}
+	dst[n] = '\0';
+}
+
+int64_t
+transport_retry_at(int64_t delay_ms)
+{
+	if (delay_ms < 0)
+		return 0;
+	return clock_now_ms() + delay_ms;
+}
+
+/* The driver for t, or NULL with res set. */
+static const struct transport_driver *
+driver_for(const struct cfg_transport *t, struct transport_result *res)
+{
+	const struct transport_driver *d = driver_find(t->driver);
+
+	if (d == NULL && res != NULL)
+		(void)transport_result_set(res, TRANSPORT_FATAL,
+		    "unknown transport driver '%s'", t->driver);
+	return d;
+}
+
+int
+transport_send(const struct cfg_transport *t, const struct transport_out *m,
+    struct transport_result *res)
+{
+	const struct transport_driver *d;
+
+	memset(res, 0, sizeof(*res));
+	if ((d = driver_for(t, res)) == NULL)
+		return -1;
+	if (m->text == NULL || m->chat_id == NULL || m->bot == NULL)
+		return transport_result_set(res, TRANSPORT_FATAL,
+		    "message %lld: no text, chat or bot",
+		    (long long)m->message_id);
+	return d->send(t, m, res);
+}
+
+int
+transport_typing(const struct cfg_transport *t, const char *chat_id)
+{
+	const struct transport_driver *d = driver_for(t, NULL);
+
+	if (d == NULL || chat_id == NULL)
+		return -1;
+	return d->typing(t, chat_id);
+}
+
+int
+transport_poll(const struct cfg_transport *t, const char *offset,
+    struct transport_batch *out, struct transport_result *res)
+{
+	const struct transport_driver *d;
+
+	memset(out, 0, sizeof(*out));
+	memset(res, 0, sizeof(*res));
+	if ((d = driver_for(t, res)) == NULL)
+		return -1;
+	return d->poll(t, offset != NULL ? offset : "", out, res);
+}
+
+void
+transport_batch_release(struct transport_batch *b)
+{
+	size_t i;
+
+	if (b == NULL)
+		return;
+	for (i = 0; i < b->n; i++)
+		free(b->ups[i].text);
+	free(b->ups);
+	memset(b, 0, sizeof(*b));
+}
