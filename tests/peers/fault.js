@@ -22,6 +22,8 @@
  *   body       the body, a string sent as is
  *   json       the body, any JSON value (Content-Type: application/json
  *              unless headers say otherwise)
+ *   repeat     send the body this many times over (big bodies)
+ *   chunked    true: no Content-Length, chunked transfer encoding
  *   delay_ms   wait this long before answering (or dropping)
  *   drop       true: destroy the connection without answering
  *   truncate   true: announce the whole body in Content-Length, send the
@@ -153,12 +155,15 @@ function answer(req, res, step) {
 	} else if (step.body !== undefined) {
 		body = String(step.body);
 	}
+	if (Number.isInteger(step.repeat) && step.repeat > 1)
+		body = body.repeat(step.repeat);
 	if (step.drop) {
 		req.socket.destroy();
 		return;
 	}
 	const buf = Buffer.from(body, 'utf8');
-	headers['Content-Length'] = String(buf.length);
+	if (!step.chunked)
+		headers['Content-Length'] = String(buf.length);
 	res.writeHead(step.status || 200, headers);
 	if (step.truncate) {
 		res.write(buf.subarray(0, Math.floor(buf.length / 2)), () =>
