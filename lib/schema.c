@@ -56,8 +56,10 @@ const char *const schema_migrations[] = {
 	/* 2: conversations. unanswered counts outbound messages sent since
 	 * the contact last wrote (the loop guard); summary_upto is the last
 	 * message id folded into the summary. messages_platform stores a
-	 * re-delivered update once; messages_job gives each generating job
-	 * at most one message, so a re-run job finds its own draft. */
+	 * re-delivered update once (platform message ids are unique per
+	 * chat, as Telegram's are, so per contact); messages_job gives each
+	 * generating job at most one message, so a re-run job finds its own
+	 * draft. */
 	"CREATE TABLE contacts ("
 	" id INTEGER PRIMARY KEY,"
 	" bot TEXT NOT NULL,"
@@ -100,7 +102,8 @@ const char *const schema_migrations[] = {
 	" created_at INTEGER NOT NULL,"
 	" sent_at INTEGER"
 	");"
-	"CREATE UNIQUE INDEX messages_platform ON messages(bot, platform_msg_id)"
+	"CREATE UNIQUE INDEX messages_platform ON messages(contact,"
+	" platform_msg_id)"
 	" WHERE direction = 'in' AND platform_msg_id IS NOT NULL;"
 	"CREATE UNIQUE INDEX messages_job ON messages(job_id)"
 	" WHERE job_id IS NOT NULL;"

@@ -139,17 +139,40 @@ static const char sql_contact_upsert[] =
     " profile = coalesce(?5, profile), timezone = coalesce(?6, timezone),"
     " consent = CASE WHEN ?7 < 0 THEN consent ELSE ?7 END,"
     " updated_at = ?8"
-    " RETURNING id, created_at = ?8";
+    " RETURNING id";
+static const char sql_contact_find[] =
+    "SELECT id FROM contacts WHERE bot = ?1 AND platform_id = ?2";
+
+/* Whether (bot, platform_id) exists already. 1, 0 or -1. */
+static int
+contact_exists(struct db *db, const char *bot, const char *pid)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_contact_find);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, pid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, "read contact from");
+	return rc == SQLITE_ROW;
+}
 
 int
 store_contact_upsert(struct db *db, const struct store_contact_in *in,
     int64_t *id, int *created)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_contact_upsert);
-	int rc;
+	sqlite3_stmt *st;
+	int rc, own, existed;
 
-	if (st == NULL)
+	if (tx_start(db, &own) < 0)
 		return -1;
+	if ((existed = contact_exists(db, in->bot, in->platform_id)) < 0 ||
+	    (st = db_stmt(db, sql_contact_upsert)) == NULL)
+		return tx_end(db, own, 0);
 	sqlite3_bind_text(st, 1, in->bot, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, in->platform_id, -1, SQLITE_STATIC);
 	bind_opt(st, 3, in->handle);
@@ -162,13 +185,15 @@ store_contact_upsert(struct db *db, const struct store_contact_in *in,
 	if (rc == SQLITE_ROW) {
 		*id = sqlite3_column_int64(st, 0);
 		if (created != NULL)
-			*created = sqlite3_column_int(st, 1);
+			*created = !existed;
 		rc = sqlite3_step(st);
 	}
 	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, "store contact in");
-	return 0;
+	if (rc != SQLITE_DONE) {
+		db_fail(db, "store contact in");
+		return tx_end(db, own, 0);
+	}
+	return tx_end(db, own, 1);
 }
 
 static const char sql_contact_get[] =

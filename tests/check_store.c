@@ -294,6 +294,22 @@ START_TEST(history_order_and_filter)
 }
 END_TEST
 
+/* Platform message ids are per chat (Telegram's are): the same id from
+ * two people is two messages. */
+START_TEST(message_ids_per_chat)
+{
+	int64_t a, b;
+	int dup = -1;
+
+	a = inbound("1", "7", "hi from one", &dup);
+	ck_assert_int_eq(dup, 0);
+	b = inbound("2", "7", "hi from two", &dup);
+	ck_assert_int_eq(dup, 0);
+	ck_assert_int_ne(a, b);
+	ck_assert_int_eq(t_sql_int(DB, "SELECT count(*) FROM messages"), 2);
+}
+END_TEST
+
 START_TEST(sent_since_counts)
 {
 	int64_t c1, c2, m, oldest = -1, before = clock_now_ms();
@@ -387,6 +403,7 @@ suite_store(void)
 	tcase_add_test(tc, stop_cancels_pending);
 	tcase_add_test(tc, transition_is_fenced);
 	tcase_add_test(tc, history_order_and_filter);
+	tcase_add_test(tc, message_ids_per_chat);
 	tcase_add_test(tc, sent_since_counts);
 	tcase_add_test(tc, has_outbound_ignores_failed);
 	tcase_add_test(tc, metrics_accumulate);
