@@ -92,6 +92,7 @@ static pid_t
 t_spawn(char *const argv[], char *const envp[], const char *out)
 {
 	pid_t parent = getpid(), pid;
+	struct sigaction dfl;
 	sigset_t none;
 	int fd, nul;
 
@@ -100,6 +101,8 @@ t_spawn(char *const argv[], char *const envp[], const char *out)
 	nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	ck_assert_int_ge(nul, 0);
 	sigemptyset(&none);
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -107,8 +110,8 @@ t_spawn(char *const argv[], char *const envp[], const char *out)
 		(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() != parent)
 			_exit(127);
-		(void)signal(SIGPIPE, SIG_DFL);
-		(void)signal(SIGTERM, SIG_DFL);
+		(void)sigaction(SIGPIPE, &dfl, NULL);
+		(void)sigaction(SIGTERM, &dfl, NULL);
 		(void)sigprocmask(SIG_SETMASK, &none, NULL);
 		if (dup2(nul, 0) == -1 || dup2(fd, 1) == -1 ||
 		    dup2(fd, 2) == -1)
