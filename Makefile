@@ -56,6 +56,7 @@ build/flavour: FORCE
 	@mkdir -p build
 	@echo $(BUILD) | cmp -s - $@ || echo $(BUILD) > $@
 
+.PHONY: FORCE
 FORCE:
 
 # V=1 shows the full commands.
@@ -96,7 +97,8 @@ $(BUILD)/tests/%.o: tests/%.c $(HDRS) tests/check_dater.h $(BUILD)/tests/suites.
 	@test "$(Q)" = "" || echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags $(CHECK_PKGS)) -c -o $@ $<
 
-.SECONDARY:
+# Keep the programs' objects (make would delete them as intermediates).
+.SECONDARY: $(patsubst bin/%,$(BUILD)/bin/%.o,$(BINS))
 
 .PHONY: all check unit blackbox bench demo deps install clean lint
 
