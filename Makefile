@@ -102,14 +102,19 @@ $(BUILD)/tests/%.o: tests/%.c $(HDRS) tests/check_dater.h $(BUILD)/tests/suites.
 
 .PHONY: all check unit blackbox bench demo deps install clean lint
 
-check: all tests/check_all
+# The integration tests' HTTP peers (node packages pinned in tests/).
+PEERS = tests/node_modules/.package-lock.json
+$(PEERS): tests/package.json tests/package-lock.json
+	cd tests && npm ci --no-audit --no-fund --loglevel=error
+
+check: all tests/check_all $(PEERS)
 	./tests/check_all
 	./tests/run-blackbox.sh
 
-unit: tests/check_all
+unit: tests/check_all $(PEERS)
 	./tests/check_all
 
-blackbox: all
+blackbox: all $(PEERS)
 	./tests/run-blackbox.sh
 
 bench: all
