@@ -14,6 +14,7 @@
 #include "conv.h"
 #include "jobs.h"
 #include "../lib/queue.h"
+#include "../lib/transport.h"
 #include "../lib/banned.h"
 
 static int
@@ -86,6 +87,8 @@ respond_run(struct job_ctx *ctx, struct job_outcome *out)
 		store_contact_release(&c);
 		return JOB_OK;
 	}
+	/* "typing..." while the reply is written (best effort) */
+	(void)transport_typing(&bot->transport, c.platform_id);
 	r = conv_write(ctx, bot, &c, NULL, &t, out);
 	if (r == JOB_OK)
 		r = conv_store(ctx, bot, &c, "reply", &t, out);
