@@ -245,6 +245,11 @@ drain_until 30 'job_is $r succeeded'
 is "$(jstate "$r")" "succeeded/2" "... retried, then succeeds"
 is "$(outbox_n 1008)" 1 "one reply went out"
 
+# The errors read once: "llm: HTTP 500: ...", not "llm: llm: HTTP 500: ...".
+is "$(q "SELECT count(*) FROM jobs, json_each(jobs.errors)
+         WHERE json_extract(value, '\$.error') LIKE 'llm: llm:%'")" 0 \
+    "LLM errors name the LLM once (no doubled 'llm: llm:' prefix)"
+
 # ---- webhook send times out after the request was sent: uncertain, once -----
 
 mark
