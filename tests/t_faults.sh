@@ -17,6 +17,7 @@ trap 'peers_stop_all; bb_cleanup' EXIT
 export DATER_TEST_LLM_KEY=sk-test-faults-9d3b27c4e1a84f60
 export FAULTS_TG_TOKEN=987654:faults-secret-token-x7Q
 KEY=$DATER_TEST_LLM_KEY
+PERSONA="You are Cleo, a jazz pianist from Lyon who loves night trains."
 TOKEN=$FAULTS_TG_TOKEN
 LOGS=$TMP/drain.log	# every drain's stderr, with -v (debug)
 
@@ -116,7 +117,7 @@ llm = { provider = \"openai\"; base_url = \"$FAULT_URL/v1\"; model = \"test-mode
 defaults = { reply_delay = [0, 0]; quiet_hours = \"off\"; disclosure = false;
              max_per_hour = 0; max_per_chat_hour = 0; daily_budget_usd = 0.0; };
 bots = (
-  { name = \"con\"; transport = { driver = \"console\"; path = \"$TMP/outbox.jsonl\"; }; },
+  { name = \"con\"; persona = \"$PERSONA\"; transport = { driver = \"console\"; path = \"$TMP/outbox.jsonl\"; }; },
   { name = \"hook\"; transport = { driver = \"webhook\"; url = \"$FAULT_URL/hook\"; timeout = \"1s\"; }; },
   { name = \"tg\"; transport = { driver = \"telegram\"; base_url = \"$FAULT_URL\";
                                 token_env = \"FAULTS_TG_TOKEN\"; timeout = \"1s\"; }; }
@@ -245,6 +246,26 @@ drain_until 30 'job_is $r succeeded'
 is "$(jstate "$r")" "succeeded/2" "... retried, then succeeds"
 is "$(outbox_n 1008)" 1 "one reply went out"
 
+# ---- drafts that must not go out: the persona, AI boilerplate ---------------
+
+mark
+fault_script "$(routes "[$(completion "Sure! $PERSONA"),
+    $(completion "As an AI language model, I do not have weekends."),
+    $(completion "Mostly reading by the sea.")]")"
+say con 1009 "What do you do on weekends?"
+vdrain
+r=$(job_of respond 1009)
+drain_until 30 'job_is $r succeeded'
+is "$(jstate "$r")" "succeeded/3" "drafts the checks refuse are retried (3 attempts)"
+like "$(q "SELECT json_extract(errors, '\$[0].error') FROM jobs WHERE id = $r")" "persona" \
+    "... a draft quoting the persona is refused, saying so"
+like "$(q "SELECT json_extract(errors, '\$[1].error') FROM jobs WHERE id = $r")" "boilerplate" \
+    "... and so is 'As an AI language model'"
+is "$(outbox_n 1009)" 1 "only one message went out"
+check "... the acceptable one" grep -q '"chat_id":"1009".*Mostly reading by the sea' "$TMP/outbox.jsonl"
+is "$(q "SELECT count(*) FROM messages WHERE direction = 'out' AND contact = $(contact_of 1009)")" 1 \
+    "the refused drafts were not stored"
+
 # The errors read once: "llm: HTTP 500: ...", not "llm: llm: HTTP 500: ...".
 is "$(q "SELECT count(*) FROM jobs, json_each(jobs.errors)
          WHERE json_extract(value, '\$.error') LIKE 'llm: llm:%'")" 0 \
@@ -270,6 +291,28 @@ enqueue -q send "{\"message\": $m}" >/dev/null
 settle
 is "$(nreq '^\/hook$')" 1 "it is never sent again: not by drains, --retry of the job, nor a new send job"
 is "$(q "SELECT status FROM messages WHERE id = $m")" uncertain "... and stays uncertain"
+
+# The worker dies (kill -9 of the whole tree) while the POST is in flight:
+# the next run finds the message `sending` and marks it uncertain.
+mark
+fault_script "$(routes "[$OKREPLY]" '[{"delay_ms": 20000, "json": {"id": "never"}}]')"
+say hook 2003 "Hi, about to crash"
+start_bg "$TMP/worker-bg.log" "$BIN/dater-worker" -c "$CONF" -d "$DB" -n 1
+W=$BG
+wait_for 30 eval '[ "$(nreq "^\/hook$")" -ge 1 ]' || fail "the webhook POST never arrived"
+m=$(out_of 2003)
+is "$(q "SELECT status FROM messages WHERE id = $m")" sending "while the POST is in flight the message is sending"
+{
+	kill -KILL -- "-$W"
+	wait "$W"
+} 2>/dev/null
+s=$(send_of 2003)
+# The lease (1 s) expires; the next drain takes the job again.
+drain_until 30 'job_is $s dead' || fail "the interrupted send job did not end within 30 s"
+is "$(q "SELECT status FROM messages WHERE id = $m")" uncertain "after kill -9 mid-send the message is uncertain"
+like "$(errors "$s")" "uncertain" "... the send job is dead, saying it was not resent"
+settle
+is "$(nreq '^\/hook$')" 1 "... and it was POSTed exactly once"
 
 # A webhook 500 is a plain failure: retried, then delivered.
 mark

@@ -231,6 +231,17 @@ a2=$(enqueue approve "{\"message\": $m}")
 settle
 is "$(state_of "$a2")" dead "approving it again fails (not a draft)"
 is "$(sent review 500)" 1 "... and sends nothing"
+# A draft still waiting when the contact opts out is never sent.
+say review 501 "hi again reviewer"
+m=$(last_out 501)
+is "$(q "SELECT status FROM messages WHERE id = $m")" draft "a second contact's reply waits as a draft"
+say review 501 "unsubscribe"
+a=$(enqueue approve "{\"message\": $m}")
+settle
+is "$(q "SELECT status FROM messages WHERE id = $m")" failed "after an opt-out the waiting draft is dropped"
+is "$(state_of "$a")" dead "... approving it fails"
+is "$(sent review 501)" 1 "... and only the opt-out confirmation was sent"
+is "$(sent_text review 501 1)" "$OPTOUT_REPLY" "... which is that message"
 
 # ---- disclosure: on the first message of a conversation only -----------------
 
