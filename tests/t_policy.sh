@@ -41,7 +41,8 @@ $(bot chatrate "max_per_chat_hour = 1;"),
 $(bot guard "max_unanswered = 1; followup_after = \"1m\";"),
 $(bot nudge "max_unanswered = 2; followup_after = \"1m\";"),
 $(bot review "review = true;"),
-$(bot plain "disclosure = false;")
+$(bot plain "disclosure = false;"),
+$(bot slow "reply_delay = [3600, 3600];")
 );
 "
 migrate || die "dater-migrate up failed"
@@ -123,6 +124,17 @@ is "$(q "SELECT status FROM contacts WHERE id = $(cid 102)")" opted_out "\"СТ�
 is "$(sent talk 102)" 1 "... confirmed once"
 say talk 102 "СТОП"
 is "$(sent talk 102)" 1 "... and a second one sends nothing"
+# A reply still waiting for its reply delay is cancelled by an opt-out.
+say slow 104 "hello, slow bot"
+say slow 104 "are you there?"
+r=$(job_for respond 104)
+is "$(count_jobs "type = 'respond' AND json_extract(payload, '\$.contact') = $(cid 104)")" 1 \
+    "two messages within the reply delay wait for one respond job"
+is "$(jstate "$r")" "queued/0" "... which is queued for later"
+say slow 104 "stop"
+is "$(state_of "$r")" cancelled "an opt-out cancels the waiting respond job"
+is "$(sent slow 104)" 1 "... and only the confirmation is sent"
+is "$(sent_text slow 104 1)" "$OPTOUT_REPLY" "... which is that message"
 # Only the whole message counts.
 say talk 103 "Please don't stop writing to me"
 is "$(q "SELECT status FROM contacts WHERE id = $(cid 103)")" active "a sentence that contains \"stop\" is not an opt-out"
