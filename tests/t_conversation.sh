@@ -5,7 +5,10 @@
 # chat exactly once. The LLM request (read from fault.js playing the LLM)
 # carries the persona and the visible profile facts as system content and
 # the history as user/assistant turns; the contact's words never reach
-# the system message. A re-delivered Telegram update is stored once.
+# the system message. A burst fetched by one poll gets one reply. With
+# fault.js playing Telegram: a re-delivered update is stored once and the
+# next getUpdates confirms it; another chat's message with the same
+# message_id is another message; messages from bots are ignored.
 #
 # Needs node and tests/node_modules (the peers); never the internet.
 . "$(dirname "$0")/blackbox-lib.sh"

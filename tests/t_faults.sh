@@ -3,10 +3,12 @@
 # webhook receiver and the Telegram Bot API: a 429 with Retry-After is
 # retried no earlier than asked; 500 and timeouts are retried until they
 # succeed; 401 is dead at once with the server's message; a body that is
-# not a completion is a clear error; a send whose outcome is unknown is
-# marked `uncertain` and never sent twice; Telegram's flood control
-# (parameters.retry_after) defers the send. The API key and the bot token
-# appear in no job error, log line, report or database page.
+# not a completion is a clear error; drafts quoting the persona or AI
+# boilerplate are refused; a send whose outcome is unknown (a timeout, or
+# kill -9 of the worker mid-request) is marked `uncertain` and never sent
+# twice; Telegram's flood control (parameters.retry_after) defers the
+# send, and "blocked by the user" blocks the contact. The API key and the
+# bot token appear in no job error, log line, report or database page.
 #
 # Times are compared with the fault server's own clock (when a request
 # arrived) and the job's run_at, never with how long the test took.
