@@ -199,9 +199,9 @@ ask(struct job_ctx *ctx, const struct cfg_bot *bot, const struct prompt *p,
 	if (llm_complete(&ctx->cfg->llm, &req, &r) < 0) {
 		count_call(ctx, bot->name, &r);
 		if (r.status == LLM_FATAL)
-			res = job_fail(out, "llm: %s", r.error);
+			res = job_fail(out, "%s", r.error);
 		else
-			res = job_retry(out, r.retry_at_ms, "llm: %s", r.error);
+			res = job_retry(out, r.retry_at_ms, "%s", r.error);
 	} else {
 		count_call(ctx, bot->name, &r);
 		if (prompt_check_draft(&bot->policy, r.text, last_out,
