@@ -5,6 +5,7 @@
  * whole file is valid.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <libconfig.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -52,6 +53,11 @@ cfg_defaults(struct cfg *cfg)
 	cfg->llm.timeout_ms = 60 * 1000;
 	cfg->llm.max_completion_tokens = 400;
 	policy_defaults(&cfg->defaults);
+	cfg->sched_initiate = 1;
+	cfg->sched_followup = 1;
+	cfg->maint.backup_keep = 7;
+	cfg->maint.prune_jobs_after_ms = 30LL * 86400 * 1000;
+	cfg->maint.journal_size_limit = 64LL << 20;
 }
 
 const char *
@@ -405,6 +411,12 @@ resolve(const config_setting_t *s, const char *file, const char *dir,
 }
 
 static int load_llm(const config_setting_t *, const char *, struct cfg_llm *);
+static int load_schedules(const config_setting_t *, const char *,
+    const char *const *, struct cfg *);
+static int load_scheduler(const config_setting_t *, const char *,
+    struct cfg *);
+static int load_maint(const config_setting_t *, const char *, const char *,
+    struct cfg_maint *);
 static int load_bots(const config_setting_t *, const char *, const char *,
     struct cfg *);
 
@@ -463,6 +475,12 @@ load_top(const config_setting_t *root, const char *file, const char *dir,
 			rc = resolve(s, file, dir, c->fields, sizeof(c->fields));
 		} else if (strcmp(k, "llm") == 0) {
 			rc = load_llm(s, file, &c->llm);
+		} else if (strcmp(k, "schedules") == 0) {
+			rc = load_schedules(s, file, types, c);
+		} else if (strcmp(k, "scheduler") == 0) {
+			rc = load_scheduler(s, file, c);
+		} else if (strcmp(k, "maintenance") == 0) {
+			rc = load_maint(s, file, dir, &c->maint);
 		} else if (strcmp(k, "defaults") == 0 ||
 		    strcmp(k, "bots") == 0) {
 			rc = 0;		/* load_bots(), once all is read */
@@ -472,7 +490,8 @@ load_top(const config_setting_t *root, const char *file, const char *dir,
 		} else {
 			return bad(s, file, "unknown setting (known: database, "
 			    "synchronous, busy_timeout, log_level, worker, "
-			    "queue, jobs, fields, llm, defaults, bots)");
+			    "queue, jobs, fields, llm, defaults, bots, "
+			    "schedules, scheduler, maintenance)");
 		}
 		if (rc < 0)
 			return -1;
@@ -866,6 +885,197 @@ load_bots(const config_setting_t *root, const char *file, const char *dir,
 				    "'%s'", c->bots[i].name);
 	}
 	c->nbots = n;
+	return 0;
+}
+
+/* ---- schedules, scheduler, maintenance ------------------------------- */
+
+static int
+load_schedule(const config_setting_t *g, const char *file,
+    const char *const *types, struct cfg_schedule *sc)
+{
+	json_t *j;
+	json_error_t jerr;
+	long long v;
+	int i, n, rc;
+
+	if (!config_setting_is_group(g))
+		return bad(g, file, "expected a group { name; cron; job; }");
+	strlcpy(sc->payload, "{}", sizeof(sc->payload));
+	sc->priority = -1;
+	n = config_setting_length(g);
+	for (i = 0; i < n; i++) {
+		config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+
+		if (strcmp(k, "name") == 0) {
+			rc = get_name(s, file, sc->name);
+		} else if (strcmp(k, "cron") == 0) {
+			rc = get_str(s, file, sc->cron, sizeof(sc->cron));
+		} else if (strcmp(k, "job") == 0) {
+			rc = get_name(s, file, sc->job);
+			if (rc == 0 && !known_type(sc->job, types))
+				return bad(s, file, "unknown job type '%s'",
+				    sc->job);
+		} else if (strcmp(k, "payload") == 0) {
+			if ((rc = get_str(s, file, sc->payload,
+			    sizeof(sc->payload))) < 0)
+				return -1;
+			j = json_loads(sc->payload, JSON_REJECT_DUPLICATES,
+			    &jerr);
+			rc = json_is_object(j) ? 0 : -1;
+			json_decref(j);
+			if (rc < 0)
+				return bad(s, file, "expected a JSON object "
+				    "('{\"bot\": \"anna\"}')");
+		} else if (strcmp(k, "queue") == 0) {
+			rc = get_name(s, file, sc->queue);
+		} else if (strcmp(k, "priority") == 0) {
+			rc = get_int(s, file, 0, 1000, &v);
+			sc->priority = (int)v;
+		} else {
+			return bad(s, file, "unknown setting (known: name, cron, "
+			    "job, payload, queue, priority)");
+		}
+		if (rc < 0)
+			return -1;
+	}
+	if (sc->name[0] == '\0' || sc->cron[0] == '\0' || sc->job[0] == '\0')
+		return bad(g, file, "a schedule needs name, cron and job");
+	return 0;
+}
+
+static int
+load_schedules(const config_setting_t *l, const char *file,
+    const char *const *types, struct cfg *c)
+{
+	int i, j, n = config_setting_length(l);
+
+	if (config_setting_type(l) != CONFIG_TYPE_LIST &&
+	    !(config_setting_type(l) == CONFIG_TYPE_ARRAY && n == 0))
+		return bad(l, file, "expected a list ( { ... }, ... )");
+	if (n > CFG_MAX_SCHEDULES)
+		return bad(l, file, "too many schedules (at most %d)",
+		    CFG_MAX_SCHEDULES);
+	for (i = 0; i < n; i++) {
+		config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
+
+		memset(&c->schedules[i], 0, sizeof(c->schedules[i]));
+		if (load_schedule(g, file, types, &c->schedules[i]) < 0)
+			return -1;
+		for (j = 0; j < i; j++)
+			if (strcmp(c->schedules[j].name,
+			    c->schedules[i].name) == 0)
+				return bad(g, file, "a second schedule named "
+				    "'%s'", c->schedules[i].name);
+	}
+	c->nschedules = n;
+	return 0;
+}
+
+static int
+load_scheduler(const config_setting_t *g, const char *file, struct cfg *c)
+{
+	int i, n, rc;
+
+	if (!config_setting_is_group(g))
+		return bad(g, file, "expected a group { ... }");
+	n = config_setting_length(g);
+	for (i = 0; i < n; i++) {
+		config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+
+		if (strcmp(k, "timezone") == 0)
+			rc = get_str(s, file, c->sched_timezone,
+			    sizeof(c->sched_timezone));
+		else if (strcmp(k, "initiate") == 0)
+			rc = get_bool(s, file, &c->sched_initiate);
+		else if (strcmp(k, "followup") == 0)
+			rc = get_bool(s, file, &c->sched_followup);
+		else
+			return bad(s, file, "unknown setting (known: timezone, "
+			    "initiate, followup)");
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A size: integer bytes, or a string with a unit ("64MB", "512KB"). */
+static int
+get_size(const config_setting_t *s, const char *file, int64_t *out)
+{
+	const char *v, *errstr;
+	char num[32];
+	long long n, mult = 1;
+	size_t k;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		if (get_int(s, file, 0, 1LL << 40, &n) < 0)
+			return -1;
+		*out = n;
+		return 0;
+	}
+	v = config_setting_get_string(s);
+	k = strspn(v, "0123456789");
+	if (k == 0 || k >= sizeof(num))
+		return bad(s, file, "expected a size like \"64MB\"");
+	if (strcmp(v + k, "") == 0 || strcmp(v + k, "B") == 0)
+		mult = 1;
+	else if (strcmp(v + k, "KB") == 0)
+		mult = 1LL << 10;
+	else if (strcmp(v + k, "MB") == 0)
+		mult = 1LL << 20;
+	else if (strcmp(v + k, "GB") == 0)
+		mult = 1LL << 30;
+	else
+		return bad(s, file, "expected a size like \"64MB\" (B, KB, "
+		    "MB, GB)");
+	memcpy(num, v, k);
+	num[k] = '\0';
+	n = strtonum(num, 0, (1LL << 40) / mult, &errstr);
+	if (errstr != NULL)
+		return bad(s, file, "size %s", errstr);
+	*out = n * mult;
+	return 0;
+}
+
+static int
+load_maint(const config_setting_t *g, const char *file, const char *dir,
+    struct cfg_maint *m)
+{
+	int i, n, rc;
+	long long v;
+
+	if (!config_setting_is_group(g))
+		return bad(g, file, "expected a group { ... }");
+	n = config_setting_length(g);
+	for (i = 0; i < n; i++) {
+		config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+
+		if (strcmp(k, "backup_dir") == 0) {
+			rc = resolve(s, file, dir, m->backup_dir,
+			    sizeof(m->backup_dir));
+		} else if (strcmp(k, "backup_keep") == 0) {
+			rc = get_int(s, file, 1, 10000, &v);
+			m->backup_keep = (int)v;
+		} else if (strcmp(k, "prune_jobs_after") == 0) {
+			rc = get_duration(s, file, 60 * 1000,
+			    &m->prune_jobs_after_ms);
+		} else if (strcmp(k, "prune_messages_after") == 0) {
+			rc = get_duration(s, file, 0,
+			    &m->prune_messages_after_ms);
+		} else if (strcmp(k, "journal_size_limit") == 0) {
+			rc = get_size(s, file, &m->journal_size_limit);
+		} else {
+			return bad(s, file, "unknown setting (known: backup_dir, "
+			    "backup_keep, prune_jobs_after, "
+			    "prune_messages_after, journal_size_limit)");
+		}
+		if (rc < 0)
+			return -1;
+	}
 	return 0;
 }
 

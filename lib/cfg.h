@@ -103,6 +103,27 @@ struct cfg_bot {
 	struct cfg_policy policy;
 };
 
+#define CFG_MAX_SCHEDULES 64
+
+/* A periodic job: `schedules = ( { name; cron; job; payload; ... } )`. */
+struct cfg_schedule {
+	char name[CFG_NAME_MAX];
+	char cron[128];			/* 5 fields or a macro (cron.h) */
+	char job[CFG_NAME_MAX];		/* a job type */
+	char payload[1024];		/* JSON object text; "{}" default */
+	char queue[CFG_NAME_MAX];	/* "" = the type's */
+	int priority;			/* -1 = the type's */
+};
+
+/* The maintenance jobs' settings: `maintenance = { ... }`. */
+struct cfg_maint {
+	char backup_dir[PATH_MAX];	/* default: backups/ beside the db */
+	int backup_keep;		/* newest N backups kept */
+	int64_t prune_jobs_after_ms;	/* finished jobs older are deleted */
+	int64_t prune_messages_after_ms;	/* 0 = keep messages */
+	int64_t journal_size_limit;	/* bytes the -wal file is cut to */
+};
+
 struct cfg {
 	char path[PATH_MAX];		/* file loaded; "" = built-in defaults */
 	char database[PATH_MAX];	/* resolved against the file's dir */
@@ -126,6 +147,12 @@ struct cfg {
 	struct cfg_policy defaults;	/* built-in overlaid with `defaults` */
 	struct cfg_bot bots[CFG_MAX_BOTS];
 	int nbots;
+	struct cfg_schedule schedules[CFG_MAX_SCHEDULES];
+	int nschedules;
+	char sched_timezone[64];	/* scheduler.timezone; "" = UTC */
+	int sched_initiate;		/* scheduler enqueues due openers */
+	int sched_followup;		/* ... and follow-ups */
+	struct cfg_maint maint;
 };
 
 /* The bot named name, or NULL. */
