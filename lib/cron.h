@@ -1,7 +1,7 @@
 /*
  * cron: standard 5-field cron expressions (minute hour day-of-month month
- * day-of-week) with lists, ranges, steps ("*/15", "1-5", "MON-FRI",
- * "JAN,JUL"), month and day names, 0 or 7 for Sunday, the macros
+ * day-of-week) with lists, ranges, steps ("0-30/10", a star with "/15"),
+ * names ("MON-FRI", "JAN,JUL"), 0 or 7 for Sunday, the macros
  * @yearly/@annually, @monthly, @weekly, @daily/@midnight, @hourly, and
  * Vixie cron's rule: when both day fields are restricted, a day matches
  * if either matches. Times are evaluated in an IANA time zone.
