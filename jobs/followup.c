@@ -24,10 +24,15 @@ followup_check(const struct cfg *cfg, const json_t *p, char *err, size_t len)
 }
 
 static int
-due(const struct cfg_bot *bot, const struct store_contact *c)
+due(struct job_ctx *ctx, const struct cfg_bot *bot,
+    const struct store_contact *c)
 {
 	const struct cfg_policy *p = &bot->policy;
+	int pending = 1;
 
+	/* A follow-up already written and not yet out is the one. */
+	if (store_has_pending(ctx->db, c->id, &pending) < 0 || pending)
+		return 0;
 	return conv_reachable(c) && strcmp(c->status, "paused") != 0 &&
 	    c->last_outbound_at > c->last_inbound_at &&
 	    clock_now_ms() - c->last_outbound_at >= p->followup_after_ms &&
@@ -53,7 +58,7 @@ followup_run(struct job_ctx *ctx, struct job_outcome *out)
 		store_contact_release(&c);
 		return rc < 0 ? job_retry(out, 0, "database error") : JOB_OK;
 	}
-	if (due(bot, &c)) {
+	if (due(ctx, bot, &c)) {
 		r = conv_write(ctx, bot, &c, FOLLOWUP_TASK, &t, out);
 		if (r == JOB_OK)
 			r = conv_store(ctx, bot, &c, "followup", &t, out);

@@ -34,9 +34,17 @@ may_open(struct job_ctx *ctx, const struct cfg_bot *bot,
 	char day[16];
 	int64_t now = clock_now_ms(), until;
 
+	int written = 0;
+
 	*skip = !c->consent || strcmp(c->status, "new") != 0 ||
 	    c->initiated_at != 0;
 	if (*skip)
+		return JOB_OK;
+	/* An opener already written (waiting to go out, or in review) is
+	 * the one: never a second. */
+	if (store_has_outbound(ctx->db, c->id, &written) < 0)
+		return job_retry(out, 0, "database error");
+	if ((*skip = written))
 		return JOB_OK;
 	if (store_metrics_get(ctx->db, bot->name, policy_day(now, day,
 	    sizeof(day)), &m) < 0)

@@ -684,6 +684,83 @@ store_has_outbound(struct db *db, int64_t contact, int *yes)
 	return rc == SQLITE_ROW ? 0 : db_fail(db, "read messages from");
 }
 
+static const char sql_has_pending[] =
+    "SELECT EXISTS (SELECT 1 FROM messages WHERE contact = ?1"
+    " AND direction = 'out' AND status IN ('draft', 'queued', 'sending'))";
+
+int
+store_has_pending(struct db *db, int64_t contact, int *yes)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_has_pending);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, contact);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*yes = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : db_fail(db, "read messages from");
+}
+
+static const char sql_due_openers[] =
+    "SELECT id FROM contacts c WHERE bot = ?1 AND status = 'new'"
+    " AND consent = 1 AND initiated_at IS NULL"
+    " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.contact = c.id"
+    "  AND m.direction = 'out' AND m.status <> 'failed')"
+    " ORDER BY id LIMIT ?2";
+static const char sql_due_followups[] =
+    "SELECT id FROM contacts c WHERE bot = ?1 AND status = 'active'"
+    " AND last_outbound_at IS NOT NULL"
+    " AND last_outbound_at > coalesce(last_inbound_at, 0)"
+    " AND last_outbound_at <= ?2 AND unanswered > 0 AND unanswered < ?3"
+    " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.contact = c.id"
+    "  AND m.direction = 'out' AND m.status IN ('draft','queued','sending'))"
+    " ORDER BY last_outbound_at LIMIT ?4";
+
+static int
+ids_of(struct db *db, sqlite3_stmt *st, int max, int64_t *ids, int *n)
+{
+	int rc;
+
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max)
+		ids[(*n)++] = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return db_fail(db, "read contacts from");
+	return 0;
+}
+
+int
+store_due_openers(struct db *db, const char *bot, int max, int64_t *ids,
+    int *n)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_due_openers);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, max);
+	return ids_of(db, st, max, ids, n);
+}
+
+int
+store_due_followups(struct db *db, const char *bot, int64_t quiet_before_ms,
+    int max_unanswered, int max, int64_t *ids, int *n)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_due_followups);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, quiet_before_ms);
+	sqlite3_bind_int(st, 3, max_unanswered);
+	sqlite3_bind_int(st, 4, max);
+	return ids_of(db, st, max, ids, n);
+}
+
 static const char sql_sent_since[] =
     "SELECT count(*), coalesce(min(sent_at), 0) FROM messages"
     " WHERE bot = ?1 AND direction = 'out' AND sent_at IS NOT NULL"
