@@ -17,6 +17,9 @@
 # Environment (defaults): BENCH_REPS (3), BENCH_DRAIN_JOBS (20000),
 # BENCH_BATCH_JOBS (50000), BENCH_LATENCY_JOBS (300), BENCH_BIG_ROWS
 # (1000000), BENCH_CLAIM_JOBS (10000), BENCH_IDLE_SECS (5), TMPDIR.
+#
+# Last, conv.sh: the conversation pipeline (inbound -> respond -> send)
+# against LLM peers on loopback; see the BENCH_CONV_* settings there.
 
 set -u
 export LC_ALL=C
@@ -40,7 +43,8 @@ bg_pids=()
 tmp=
 
 for p in "$bin/dater-migrate" "$bin/dater-enqueue" "$bin/dater-worker" \
-    "$here/raw_loop" "$here/raw_insert" "$here/latency" "$here/jobstat"; do
+    "$here/raw_loop" "$here/raw_insert" "$here/latency" "$here/jobstat" \
+    "$here/conv.sh"; do
 	if [[ ! -x $p ]]; then
 		echo "bench: $p missing: run 'make bench' from the top" >&2
 		exit 1
@@ -473,6 +477,10 @@ awk -v w="$w_hwm" -v s="$sv_hwm" -v r="$raw_rss" -v n="$DRAIN_JOBS" 'BEGIN {
 	    "  (raw loop %.1f MB, ratio %.2f; supervisor %.1f MB;" \
 	    " target < 8 MB)\n", n, w / 1024, r / 1024, (r > 0 ? w / r : 0),
 	    s / 1024 }'
+
+# ---- 7: conversations: the whole pipeline against LLM peers -----------
+
+"$here/conv.sh" || fail=1
 
 if ((fail)); then
 	echo "bench: something broke (see above)" >&2
