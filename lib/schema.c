@@ -110,6 +110,8 @@ const char *const schema_migrations[] = {
 	"CREATE INDEX messages_contact ON messages(contact, id);"
 	"CREATE INDEX messages_sent ON messages(bot, sent_at)"
 	" WHERE direction = 'out' AND sent_at IS NOT NULL;"
+	"CREATE INDEX messages_contact_sent ON messages(contact, sent_at)"
+	" WHERE direction = 'out' AND sent_at IS NOT NULL;"
 	"CREATE TABLE metrics_daily ("
 	" bot TEXT NOT NULL,"
 	" day TEXT NOT NULL,"

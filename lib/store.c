@@ -761,22 +761,30 @@ store_due_followups(struct db *db, const char *bot, int64_t quiet_before_ms,
 	return ids_of(db, st, max, ids, n);
 }
 
+/* The rate limits' counts: one statement per index, so the per-contact
+ * count reads only that contact's recent messages. */
 static const char sql_sent_since[] =
     "SELECT count(*), coalesce(min(sent_at), 0) FROM messages"
     " WHERE bot = ?1 AND direction = 'out' AND sent_at IS NOT NULL"
-    " AND sent_at >= ?3 AND (?2 = 0 OR contact = ?2)";
+    " AND sent_at >= ?3";
+static const char sql_sent_since_contact[] =
+    "SELECT count(*), coalesce(min(sent_at), 0) FROM messages"
+    " WHERE contact = ?2 AND direction = 'out' AND sent_at IS NOT NULL"
+    " AND sent_at >= ?3 AND bot = ?1";
 
 int
 store_sent_since(struct db *db, const char *bot, int64_t contact,
     int64_t since_ms, int *n, int64_t *oldest)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_sent_since);
+	sqlite3_stmt *st = db_stmt(db, contact != 0 ? sql_sent_since_contact :
+	    sql_sent_since);
 	int rc;
 
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, contact);
+	if (contact != 0)
+		sqlite3_bind_int64(st, 2, contact);
 	sqlite3_bind_int64(st, 3, since_ms);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
