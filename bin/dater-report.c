@@ -1,7 +1,7 @@
 /*
  * dater-report: read-only views of the job queue: counts (queue), a list
  * of jobs (jobs), one job in full (job ID), the worker processes
- * (workers).
+ * (workers), the effective configuration (config: no database needed).
  *
  * Each view is a JSON document built by lib/report from one snapshot of
  * the database; this program prints the document itself (--json) or
@@ -27,6 +27,7 @@
 #define CELL_MAX 2048		/* bytes of one formatted cell */
 
 struct opts {
+	const struct cfg *cfg;		/* loaded; for views that need no db */
 	const char *cfg_path;
 	const char *db_path;
 	int json;
@@ -42,7 +43,8 @@ enum cell {
 	CELL_NUM,		/* a number, right-aligned */
 	CELL_AGO,		/* a time, relative to generated_at */
 	CELL_WHEN,		/* a time, absolute and relative */
-	CELL_DURATION		/* ms, compact */
+	CELL_DURATION,		/* ms, compact */
+	CELL_REAL		/* a number, %g */
 };
 
 struct column {
@@ -155,6 +157,8 @@ fmt_cell(const json_t *row, const struct column *c, int64_t now, char *buf,
 			    json_string_value(v), ago);
 	} else if (c->kind == CELL_DURATION && json_is_integer(v)) {
 		clock_format_duration(json_integer_value(v), tmp, sizeof(tmp));
+	} else if (c->kind == CELL_REAL && json_is_number(v)) {
+		snprintf(tmp, sizeof(tmp), "%g", json_number_value(v));
 	} else if (json_is_string(v)) {
 		snprintf(tmp, sizeof(tmp), "%s", json_string_value(v));
 	} else if (json_is_integer(v)) {
@@ -306,6 +310,7 @@ usage(FILE *out)
 	    "            the newest jobs (%d unless --limit)\n"
 	    "  job ID    one job: payload, every attempt's error\n"
 	    "  workers   worker processes and the jobs they run\n"
+	    "  config    the effective settings per bot (no database needed)\n"
 	    "options:\n"
 	    "  -c, --config FILE  configuration (else $DATER_CONFIG, ...)\n"
 	    "  -d, --db FILE      database (else $DATER_DB, the config's)\n"
@@ -490,6 +495,15 @@ workers_build(struct db *db, const struct opts *o, int64_t now,
 {
 	*doc = report_workers(db, now);
 	return *doc != NULL ? EX_OK : EX_UNAVAILABLE;
+}
+
+static int
+config_build(struct db *db, const struct opts *o, int64_t now,
+    json_t **doc)
+{
+	*doc = report_config(o->cfg, jobs_names, app_db_path(o->cfg,
+	    o->db_path), now);
+	return *doc != NULL ? EX_OK : EX_SOFTWARE;
 }
 
 /* ---- views: tables ---- */
@@ -795,6 +809,406 @@ workers_print(const json_t *doc)
 	return table_print(stdout, orphaned, orphan_cols, now);
 }
 
+/* ---- the config view ---- */
+
+/* "NAME (set)", "NAME (unset)" or "none" for a secret's variable. */
+static void
+fmt_secret(const json_t *obj, const char *env_key, const char *set_key,
+    char *buf, size_t len)
+{
+	const json_t *env = json_object_get(obj, env_key);
+
+	if (!json_is_string(env))
+		snprintf(buf, len, "none");
+	else
+		snprintf(buf, len, "$%s (%s)", json_string_value(env),
+		    json_is_true(json_object_get(obj, set_key)) ? "set" :
+		    "unset");
+}
+
+static void
+fmt_api_key(const json_t *row, char *buf, size_t len)
+{
+	fmt_secret(row, "api_key_env", "api_key_set", buf, len);
+}
+
+static void
+fmt_token(const json_t *row, char *buf, size_t len)
+{
+	if (json_is_null(json_object_get(row, "token_set")))
+		snprintf(buf, len, "-");
+	else
+		fmt_secret(row, "token_env", "token_set", buf, len);
+}
+
+/* An array of strings as "a, b" (n: "N: a, b" when n is set), or
+ * empty_text for []. */
+static void
+fmt_list(const json_t *a, int n, const char *empty_text, char *buf,
+    size_t len)
+{
+	const json_t *v;
+	size_t i, k = 0;
+
+	if (json_array_size(a) == 0) {
+		snprintf(buf, len, "%s", empty_text);
+		return;
+	}
+	buf[0] = '\0';
+	if (n)
+		k = (size_t)snprintf(buf, len, "%zu: ", json_array_size(a));
+	json_array_foreach(a, i, v) {
+		if (k >= len)
+			break;
+		k += (size_t)snprintf(buf + k, len - k, "%s%s", i > 0 ? ", " :
+		    "", json_string_value(v));
+	}
+}
+
+static void
+fmt_queues_list(const json_t *row, char *buf, size_t len)
+{
+	fmt_list(json_object_get(row, "queues"), 0, "* (all)", buf, len);
+}
+
+static void
+fmt_opt_out(const json_t *row, char *buf, size_t len)
+{
+	fmt_list(json_object_get(row, "opt_out"), 1, "none", buf, len);
+}
+
+static void
+fmt_delay(const json_t *row, char *buf, size_t len)
+{
+	const json_t *d = json_object_get(row, "reply_delay_ms");
+	char lo[32], hi[32];
+
+	snprintf(buf, len, "%s-%s", clock_format_duration(json_integer_value(
+	    json_array_get(d, 0)), lo, sizeof(lo)), clock_format_duration(
+	    json_integer_value(json_array_get(d, 1)), hi, sizeof(hi)));
+}
+
+static void
+fmt_disclosure(const json_t *row, char *buf, size_t len)
+{
+	const json_t *d = json_object_get(row, "disclosure");
+
+	snprintf(buf, len, "%s", json_is_string(d) ? json_string_value(d) :
+	    "off");
+}
+
+static void
+fmt_budget(const json_t *row, char *buf, size_t len)
+{
+	double usd = json_number_value(json_object_get(row,
+	    "daily_budget_usd"));
+
+	if (usd > 0)
+		snprintf(buf, len, "%.2f USD", usd);
+	else
+		snprintf(buf, len, "none");
+}
+
+static void
+fmt_temperature(const json_t *row, char *buf, size_t len)
+{
+	const json_t *t = json_object_get(row, "temperature");
+
+	if (json_is_number(t))
+		snprintf(buf, len, "%g", json_number_value(t));
+	else
+		snprintf(buf, len, "not sent");
+}
+
+static void
+fmt_config_path(const json_t *row, char *buf, size_t len)
+{
+	const json_t *p = json_object_get(row, "config");
+
+	snprintf(buf, len, "%s", json_is_string(p) ? json_string_value(p) :
+	    "none (built-in defaults)");
+}
+
+static void
+fmt_keep_messages(const json_t *row, char *buf, size_t len)
+{
+	json_int_t ms = json_integer_value(json_object_get(row,
+	    "prune_messages_after_ms"));
+
+	if (ms <= 0)
+		snprintf(buf, len, "never (kept)");
+	else
+		clock_format_duration(ms, buf, len);
+}
+
+static void
+fmt_bytes(const json_t *row, char *buf, size_t len)
+{
+	json_int_t b = json_integer_value(json_object_get(row,
+	    "journal_size_limit"));
+
+	if (b > 0 && b % (1 << 20) == 0)
+		snprintf(buf, len, "%lldMB", (long long)(b >> 20));
+	else if (b > 0 && b % (1 << 10) == 0)
+		snprintf(buf, len, "%lldKB", (long long)(b >> 10));
+	else
+		snprintf(buf, len, "%lld bytes", (long long)b);
+}
+
+/* "title:" and then obj's fields as indented "label  value" lines. */
+static void
+kv_section(const char *title, const json_t *obj, const struct column *f,
+    int64_t now)
+{
+	char buf[CELL_MAX];
+	int i, w = 0;
+
+	printf("\n%s:\n", title);
+	for (i = 0; f[i].head != NULL; i++)
+		if (width(f[i].head) > w)
+			w = width(f[i].head);
+	for (i = 0; f[i].head != NULL; i++) {
+		fmt_cell(obj, &f[i], now, buf, sizeof(buf));
+		printf("  %-*s  %s\n", w, f[i].head, buf);
+	}
+}
+
+static const struct column bot_transport_fields[] = {
+	{ "driver", "driver", CELL_TEXT, 0, NULL },
+	{ "base_url", "base_url", CELL_TEXT, 0, NULL },
+	{ "token", "token_env", CELL_TEXT, 0, fmt_token },
+	{ "url", "url", CELL_TEXT, 0, NULL },
+	{ "path", "path", CELL_TEXT, 0, NULL },
+	{ "timeout", "timeout_ms", CELL_DURATION, 0, NULL },
+	{ NULL, NULL, 0, 0, NULL }
+};
+
+static const struct column bot_policy_fields[] = {
+	{ "persona", "persona", CELL_TEXT, 0, NULL },
+	{ "model", "model", CELL_TEXT, 0, NULL },
+	{ "reply_delay", "reply_delay_ms", CELL_TEXT, 0, fmt_delay },
+	{ "quiet_hours", "quiet_hours", CELL_TEXT, 0, NULL },
+	{ "timezone", "timezone", CELL_TEXT, 0, NULL },
+	{ "max_per_hour", "max_per_hour", CELL_TEXT, 0, NULL },
+	{ "max_per_chat_hour", "max_per_chat_hour", CELL_TEXT, 0, NULL },
+	{ "max_initiations_per_day", "max_initiations_per_day", CELL_TEXT, 0,
+	    NULL },
+	{ "max_unanswered", "max_unanswered", CELL_TEXT, 0, NULL },
+	{ "followup_after", "followup_after_ms", CELL_DURATION, 0, NULL },
+	{ "opt_out", "opt_out", CELL_TEXT, 0, fmt_opt_out },
+	{ "opt_out_reply", "opt_out_reply", CELL_TEXT, 0, NULL },
+	{ "disclosure", "disclosure", CELL_TEXT, 0, fmt_disclosure },
+	{ "review", "review", CELL_TEXT, 0, NULL },
+	{ "daily_budget", "daily_budget_usd", CELL_TEXT, 0, fmt_budget },
+	{ "history_messages", "history_messages", CELL_TEXT, 0, NULL },
+	{ "summary_after", "summary_after", CELL_TEXT, 0, NULL },
+	{ "max_reply_chars", "max_reply_chars", CELL_TEXT, 0, NULL },
+	{ NULL, NULL, 0, 0, NULL }
+};
+
+/* Add one row per field of f to rows: { "setting", "vI": the cell of
+ * objs[I] (NULL: "-") }. */
+static int
+bot_rows(json_t *rows, const struct column *f, const json_t *const *objs,
+    size_t n, int64_t now)
+{
+	char buf[CELL_MAX], key[24];
+	json_t *row;
+	size_t i, k;
+
+	for (i = 0; f[i].head != NULL; i++) {
+		if ((row = json_pack("{s:s}", "setting", f[i].head)) == NULL ||
+		    json_array_append_new(rows, row) < 0)
+			return -1;
+		for (k = 0; k < n; k++) {
+			snprintf(key, sizeof(key), "v%zu", k);
+			if (objs[k] == NULL)
+				snprintf(buf, sizeof(buf), "-");
+			else
+				fmt_cell(objs[k], &f[i], now, buf, sizeof(buf));
+			if (json_object_set_new(row, key, json_string(buf)) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* The bots side by side: a column for `defaults`, one per bot. */
+static int
+bots_table(const json_t *doc, int64_t now)
+{
+	const json_t *bots = json_object_get(doc, "bots");
+	size_t i, n = json_array_size(bots) + 1;
+	const json_t **trans, **pol;
+	struct column *cols;
+	char (*keys)[24];
+	json_t *rows = json_array();
+	int rc = -1;
+
+	trans = calloc(n, sizeof(*trans));
+	pol = calloc(n, sizeof(*pol));
+	cols = calloc(n + 2, sizeof(*cols));
+	keys = calloc(n, sizeof(*keys));
+	if (rows == NULL || trans == NULL || pol == NULL || cols == NULL ||
+	    keys == NULL) {
+		log_err("out of memory printing the report");
+		goto out;
+	}
+	cols[0] = (struct column){ "SETTING", "setting", CELL_TEXT, 0, NULL };
+	pol[0] = json_object_get(doc, "defaults");
+	for (i = 0; i < n; i++) {
+		const json_t *b = i > 0 ? json_array_get(bots, i - 1) : NULL;
+
+		snprintf(keys[i], sizeof(keys[i]), "v%zu", i);
+		cols[i + 1] = (struct column){ b != NULL ? json_string_value(
+		    json_object_get(b, "name")) : "(defaults)", keys[i],
+		    CELL_TEXT, 40, NULL };
+		if (b != NULL) {
+			trans[i] = json_object_get(b, "transport");
+			pol[i] = json_object_get(b, "policy");
+		}
+	}
+	if (bot_rows(rows, bot_transport_fields, trans, n, now) < 0 ||
+	    bot_rows(rows, bot_policy_fields, pol, n, now) < 0) {
+		log_err("out of memory printing the report");
+		goto out;
+	}
+	printf("\nbots (built-in -> defaults -> bot):\n");
+	rc = table_print(stdout, rows, cols, now);
+out:
+	json_decref(rows);
+	free(trans);
+	free(pol);
+	free(cols);
+	free(keys);
+	return rc;
+}
+
+/* The global job settings, then each type's. */
+static int
+jobset_table(const json_t *doc, int64_t now)
+{
+	static const struct column cols[] = {
+		{ "TYPE", "type", CELL_TEXT, 0, NULL },
+		{ "QUEUE", "queue", CELL_TEXT, 24, NULL },
+		{ "PRI", "priority", CELL_NUM, 0, NULL },
+		{ "ATTEMPTS", "max_attempts", CELL_NUM, 0, NULL },
+		{ "TIMEOUT", "timeout_ms", CELL_DURATION, 0, NULL },
+		{ "RETRY BASE", "retry_base_ms", CELL_DURATION, 0, NULL },
+		{ "RETRY CAP", "retry_cap_ms", CELL_DURATION, 0, NULL },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	json_t *rows = obj_rows(json_object_get(doc, "jobs"), "type");
+	json_t *all = json_copy(json_object_get(doc, "queue"));
+	int rc = -1;
+
+	if (rows == NULL || all == NULL ||
+	    json_object_set_new(all, "type", json_string("(queue)")) < 0 ||
+	    json_array_insert(rows, 0, all) < 0) {
+		log_err("out of memory printing the report");
+		goto out;
+	}
+	printf("\njob settings (queue -> jobs.TYPE):\n");
+	rc = table_print(stdout, rows, cols, now);
+out:
+	json_decref(all);
+	json_decref(rows);
+	return rc;
+}
+
+static int
+schedules_table(const json_t *doc, int64_t now)
+{
+	static const struct column cols[] = {
+		{ "NAME", "name", CELL_TEXT, 32, NULL },
+		{ "CRON", "cron", CELL_TEXT, 32, NULL },
+		{ "JOB", "job", CELL_TEXT, 0, NULL },
+		{ "QUEUE", "queue", CELL_TEXT, 24, NULL },
+		{ "PRI", "priority", CELL_NUM, 0, NULL },
+		{ "PAYLOAD", "payload", CELL_TEXT, 60, NULL },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	const json_t *rows = json_object_get(doc, "schedules");
+
+	if (json_array_size(rows) == 0) {
+		printf("\nschedules: none\n");
+		return 0;
+	}
+	printf("\nschedules:\n");
+	return table_print(stdout, rows, cols, now);
+}
+
+static int
+config_print(const json_t *doc)
+{
+	static const struct column top[] = {
+		{ "config", "config", CELL_TEXT, 0, fmt_config_path },
+		{ "database", "database", CELL_TEXT, 0, NULL },
+		{ "synchronous", "synchronous", CELL_TEXT, 0, NULL },
+		{ "busy_timeout", "busy_timeout_ms", CELL_DURATION, 0, NULL },
+		{ "log_level", "log_level", CELL_TEXT, 0, NULL },
+		{ "fields", "fields", CELL_TEXT, 0, NULL },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	static const struct column worker[] = {
+		{ "concurrency", "concurrency", CELL_TEXT, 0, NULL },
+		{ "queues", "queues", CELL_TEXT, 0, fmt_queues_list },
+		{ "lease", "lease_ms", CELL_DURATION, 0, NULL },
+		{ "heartbeat", "heartbeat_ms", CELL_DURATION, 0, NULL },
+		{ "poll_interval", "poll_interval_ms", CELL_DURATION, 0, NULL },
+		{ "restart_backoff_max", "restart_backoff_max_ms",
+		    CELL_DURATION, 0, NULL },
+		{ "shutdown_grace", "shutdown_grace_ms", CELL_DURATION, 0,
+		    NULL },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	static const struct column llm[] = {
+		{ "provider", "provider", CELL_TEXT, 0, NULL },
+		{ "base_url", "base_url", CELL_TEXT, 0, NULL },
+		{ "model", "model", CELL_TEXT, 0, NULL },
+		{ "api_key", "api_key_env", CELL_TEXT, 0, fmt_api_key },
+		{ "timeout", "timeout_ms", CELL_DURATION, 0, NULL },
+		{ "max_completion_tokens", "max_completion_tokens", CELL_TEXT, 0,
+		    NULL },
+		{ "temperature", "temperature", CELL_TEXT, 0, fmt_temperature },
+		{ "price_in_per_mtok", "price_in_per_mtok", CELL_REAL, 0, NULL },
+		{ "price_out_per_mtok", "price_out_per_mtok", CELL_REAL, 0,
+		    NULL },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	static const struct column sched[] = {
+		{ "timezone", "timezone", CELL_TEXT, 0, NULL },
+		{ "initiate", "initiate", CELL_TEXT, 0, NULL },
+		{ "followup", "followup", CELL_TEXT, 0, NULL },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	static const struct column maint[] = {
+		{ "backup_dir", "backup_dir", CELL_TEXT, 0, NULL },
+		{ "backup_keep", "backup_keep", CELL_TEXT, 0, NULL },
+		{ "prune_jobs_after", "prune_jobs_after_ms", CELL_DURATION, 0,
+		    NULL },
+		{ "prune_messages_after", "prune_messages_after_ms", CELL_TEXT,
+		    0, fmt_keep_messages },
+		{ "journal_size_limit", "journal_size_limit", CELL_TEXT, 0,
+		    fmt_bytes },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	int64_t now = generated_at(doc);
+
+	kv_print(stdout, doc, top, now);
+	kv_section("worker", json_object_get(doc, "worker"), worker, now);
+	if (jobset_table(doc, now) < 0)
+		return -1;
+	kv_section("llm", json_object_get(doc, "llm"), llm, now);
+	if (bots_table(doc, now) < 0 || schedules_table(doc, now) < 0)
+		return -1;
+	kv_section("scheduler", json_object_get(doc, "scheduler"), sched,
+	    now);
+	kv_section("maintenance", json_object_get(doc, "maintenance"), maint,
+	    now);
+	return 0;
+}
+
 /* ---- wiring ---- */
 
 struct view {
@@ -807,14 +1221,18 @@ struct view {
 	    json_t **doc);
 	/* Print the document as tables to stdout: 0 or -1 (logged). */
 	int (*print)(const json_t *doc);
+	/* 1: the view reads only the configuration (o->cfg); the database
+	 * is not opened and build gets db == NULL. */
+	int no_db;
 };
 
 static const struct view views[] = {
-	{ "queue", no_args, queue_build, queue_print },
-	{ "jobs", jobs_args, jobs_build, jobs_print },
-	{ "job", job_args, job_build, job_print },
-	{ "workers", no_args, workers_build, workers_print },
-	{ NULL, NULL, NULL, NULL }
+	{ "queue", no_args, queue_build, queue_print, 0 },
+	{ "jobs", jobs_args, jobs_build, jobs_print, 0 },
+	{ "job", job_args, job_build, job_print, 0 },
+	{ "workers", no_args, workers_build, workers_print, 0 },
+	{ "config", no_args, config_build, config_print, 1 },
+	{ NULL, NULL, NULL, NULL, 0 }
 };
 
 static const struct view *
@@ -906,9 +1324,10 @@ output(const struct view *v, const json_t *doc, int json)
 	return EX_OK;
 }
 
-/* Load the config, open the database read-only, build and print. */
+/* Load the config, open the database read-only (unless the view needs
+ * none), build and print. */
 static int
-run(const struct view *v, const struct opts *o)
+run(const struct view *v, struct opts *o)
 {
 	struct cfg cfg;
 	struct db db;
@@ -918,10 +1337,16 @@ run(const struct view *v, const struct opts *o)
 	if ((rc = app_config(&cfg, o->cfg_path, jobs_names)) != EX_OK)
 		return rc;
 	set_log_level(o, &cfg);
-	if ((rc = app_open_db(&db, &cfg, o->db_path, DB_READONLY)) != EX_OK)
-		return rc;
-	rc = v->build(&db, o, clock_now_ms(), &doc);
-	db_close(&db);
+	o->cfg = &cfg;
+	if (v->no_db) {
+		rc = v->build(NULL, o, clock_now_ms(), &doc);
+	} else {
+		if ((rc = app_open_db(&db, &cfg, o->db_path, DB_READONLY)) !=
+		    EX_OK)
+			return rc;
+		rc = v->build(&db, o, clock_now_ms(), &doc);
+		db_close(&db);
+	}
 	if (rc == EX_OK)
 		rc = output(v, doc, o->json);
 	json_decref(doc);

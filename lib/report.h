@@ -110,4 +110,51 @@ int report_job(struct db *db, int64_t id, int64_t now, json_t **out);
  */
 json_t *report_workers(struct db *db, int64_t now);
 
+/*
+ * The effective configuration (lib/report_config.c; reads no database):
+ *
+ *   { "generated_at", "config": the file read (null: built-in defaults),
+ *     "database": db_path (NULL: the config's), "synchronous",
+ *     "busy_timeout_ms", "log_level", "fields",
+ *     "worker": { "concurrency", "queues": [NAME, ...] ([] = all),
+ *       "lease_ms", "heartbeat_ms", "poll_interval_ms",
+ *       "restart_backoff_max_ms", "shutdown_grace_ms" },
+ *     "queue": JOBSET, "jobs": { TYPE: JOBSET },
+ *     "llm": { "provider", "base_url", "model", "api_key_env",
+ *       "api_key_set", "timeout_ms", "max_completion_tokens",
+ *       "temperature" (null: not sent), "price_in_per_mtok",
+ *       "price_out_per_mtok" },
+ *     "defaults": POLICY,
+ *     "bots": [ { "name", "transport": { "driver", "base_url",
+ *       "token_env", "token_set", "url", "path", "timeout_ms" },
+ *       "policy": POLICY } ],
+ *     "schedules": [ { "name", "cron", "job", "payload", "queue",
+ *       "priority" } ],
+ *     "scheduler": { "timezone", "initiate", "followup" },
+ *     "maintenance": { "backup_dir", "backup_keep",
+ *       "prune_jobs_after_ms", "prune_messages_after_ms",
+ *       "journal_size_limit" } }
+ *
+ * JOBSET is { "queue", "priority", "max_attempts", "timeout_ms",
+ * "retry_base_ms", "retry_cap_ms" }, after inheritance; "jobs" has every
+ * name in types (NULL-terminated; NULL: the types the file sets).
+ * POLICY is a bot's policy after built-in -> `defaults` -> the bot:
+ * { "persona", "model" (the effective one), "reply_delay_ms": [MIN,
+ * MAX], "quiet_hours" ("HH:MM-HH:MM" or "off"), "timezone",
+ * "max_per_hour", "max_per_chat_hour", "max_initiations_per_day",
+ * "max_unanswered", "followup_after_ms", "opt_out": [PHRASE, ...],
+ * "opt_out_reply", "disclosure" (null: off), "review",
+ * "daily_budget_usd", "history_messages", "summary_after",
+ * "max_reply_chars" }. A transport's settings its driver does not use
+ * are null. A schedule's queue and priority are the effective ones.
+ *
+ * No secret is ever in it: "api_key_env" and "token_env" name the
+ * variables, and "api_key_set" / "token_set" say whether they are set
+ * (non-empty) in this process's environment; URLs have their user info
+ * and query string replaced by "***". Returns a new reference, or NULL
+ * (logged: out of memory).
+ */
+json_t *report_config(const struct cfg *cfg, const char *const *types,
+    const char *db_path, int64_t now);
+
 #endif
