@@ -127,19 +127,75 @@ demo: all
 deps:
 	@./.ci/deps.sh
 
+# Where `make install` puts the service files; @BINDIR@, @SYSCONFDIR@
+# and @LOCALSTATEDIR@ in them become the paths above.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+DATADIR ?= $(PREFIX)/share/dater
+DATER_USER ?= dater
+SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	-e 's|@LOCALSTATEDIR@|$(LOCALSTATEDIR)|g'
+UNITS = $(wildcard etc/systemd/*.service etc/systemd/*.timer)
+
+# Installs the programs, man pages, systemd units (+ sysusers.d and
+# tmpfiles.d entries for the user and the data directory) and the
+# crontab; the config and fields.json only where none exist yet; the
+# data directory with mode 0700 (owned by $(DATER_USER) when run as root
+# without DESTDIR and the user exists).
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
-		$(DESTDIR)$(SYSCONFDIR)/dater
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/dater \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(DATADIR)
 	install -d -m 0700 $(DESTDIR)$(LOCALSTATEDIR)
 	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)
-	for m in bin/*.1; do test -f $$m && install -m 0644 $$m \
-		$(DESTDIR)$(MANDIR)/man1/ || true; done
-	test -f $(DESTDIR)$(SYSCONFDIR)/dater/dater.conf || \
+	install -m 0644 $(wildcard bin/*.1) $(DESTDIR)$(MANDIR)/man1
+	install -m 0644 $(wildcard man/*.5) $(DESTDIR)$(MANDIR)/man5
+	for u in $(UNITS); do \
+		$(SUBST) $$u > $(DESTDIR)$(UNITDIR)/$${u##*/} && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; \
+	done
+	$(SUBST) etc/systemd/dater.sysusers > $(DESTDIR)$(SYSUSERSDIR)/dater.conf
+	$(SUBST) etc/systemd/dater.tmpfiles > $(DESTDIR)$(TMPFILESDIR)/dater.conf
+	$(SUBST) cron/crontab > $(DESTDIR)$(DATADIR)/crontab
+	chmod 0644 $(DESTDIR)$(SYSUSERSDIR)/dater.conf \
+		$(DESTDIR)$(TMPFILESDIR)/dater.conf $(DESTDIR)$(DATADIR)/crontab
+	test -f $(DESTDIR)$(SYSCONFDIR)/dater/dater.conf || { \
 		sed 's|^database = .*|database = "$(LOCALSTATEDIR)/dater.db";|' \
-		etc/dater.conf > $(DESTDIR)$(SYSCONFDIR)/dater/dater.conf
+		etc/dater.conf > $(DESTDIR)$(SYSCONFDIR)/dater/dater.conf && \
+		chmod 0644 $(DESTDIR)$(SYSCONFDIR)/dater/dater.conf; }
+	test -f $(DESTDIR)$(SYSCONFDIR)/dater/fields.json || \
+		install -m 0644 etc/fields.json $(DESTDIR)$(SYSCONFDIR)/dater/
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && \
+	    id $(DATER_USER) >/dev/null 2>&1; then \
+		echo "chown $(DATER_USER): $(LOCALSTATEDIR)"; \
+		chown $(DATER_USER): $(LOCALSTATEDIR); \
+	fi
 
+# The man pages, and the systemd units when systemd-analyze is there
+# (filled in with a scratch tree whose programs are empty stand-ins, so
+# ExecStart= points at executables without a build). verify exits 0
+# after "ignoring" a bad line, so any output fails.
 lint:
-	mandoc -T lint -W warning bin/*.1
+	mandoc -T lint -W warning bin/*.1 man/*.5
+	@if command -v systemd-analyze >/dev/null; then \
+		d=$$(mktemp -d) && mkdir $$d/bin && \
+		for p in $$(sed -n 's|.*@BINDIR@/\([a-z-]*\).*|\1|p' $(UNITS)); do \
+			printf '#!/bin/sh\n' > $$d/bin/$$p && chmod +x $$d/bin/$$p; \
+		done && \
+		for u in $(UNITS); do \
+			sed -e "s|@BINDIR@|$$d/bin|g" -e "s|@SYSCONFDIR@|$$d/etc|g" \
+			    -e "s|@LOCALSTATEDIR@|$$d/var|g" $$u > $$d/$${u##*/}; \
+		done && \
+		echo "systemd-analyze verify $(notdir $(UNITS))" && \
+		out=$$(cd $$d && systemd-analyze verify --man=no \
+		    $(addprefix ./,$(notdir $(UNITS))) 2>&1); \
+		rc=$$?; rm -rf $$d; \
+		if [ -n "$$out" ]; then echo "$$out"; rc=1; fi; exit $$rc; \
+	else \
+		echo "lint: no systemd-analyze here; units not verified"; \
+	fi
 
 clean:
 	rm -rf build $(BINS) tests/check_all
