@@ -18,20 +18,26 @@ struct cron {
 	uint32_t mdays;		/* bit d (1..31) */
 	uint16_t months;	/* bit m (1..12) */
 	uint8_t wdays;		/* bit w (0..6, 0 = Sunday) */
-	int mday_any;		/* the field was "*" */
+	int mday_any;		/* the field was a lone "*" (not star + step) */
 	int wday_any;
 };
 
 /* Parse expr into c. Returns 0, or -1 with the reason in err (naming
- * the field: "hour: 24 is out of range 0-23"). */
+ * the field: "hour: 24 is out of range 0-23"; err may be NULL) and c
+ * untouched. */
 int cron_parse(const char *expr, struct cron *c, char *err, size_t len);
 
 /*
  * The first time the expression fires strictly after after_s (unix
  * seconds), in time zone tz (NULL or "": UTC), into *next_s. Across a
  * daylight-saving change a skipped local time fires at the next existing
- * minute and a repeated one fires once. Returns 0, or -1 if it never
- * fires within five years (e.g. "0 0 30 2 *").
+ * minute, the instant of the change (02:30 on the night New York springs
+ * forward fires at 03:00 EDT; several skipped minutes fire once there),
+ * and a repeated one fires once, at its first occurrence. Returns 0, or
+ * -1 if it never fires within five years (e.g. "0 0 30 2 *").
+ *
+ * tz is set in TZ for the call and the old TZ restored (not thread-safe);
+ * a zone the C library does not know is UTC.
  */
 int cron_next(const struct cron *c, const char *tz, int64_t after_s,
     int64_t *next_s);
