@@ -255,7 +255,7 @@ main(int argc, char *argv[])
 		json_decref(job);
 		return EX_USAGE;
 	}
-	if ((rc = app_config(&cfg, cfgpath, jobs_names)) != EX_OK) {
+	if ((rc = app_config(&cfg, cfgpath, dbpath, jobs_names)) != EX_OK) {
 		json_decref(job);
 		return rc;
 	}

@@ -125,7 +125,7 @@ main(int argc, char *argv[])
 		usage(stderr);
 		return EX_USAGE;
 	}
-	if ((rc = app_config(&cfg, cfgpath, jobs_names)) != EX_OK)
+	if ((rc = app_config(&cfg, cfgpath, dbpath, jobs_names)) != EX_OK)
 		return rc;
 	if (strcmp(argv[0], "up") == 0)
 		return cmd_up(&cfg, dbpath, quiet);

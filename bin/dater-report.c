@@ -1334,7 +1334,7 @@ run(const struct view *v, struct opts *o)
 	json_t *doc = NULL;
 	int rc;
 
-	if ((rc = app_config(&cfg, o->cfg_path, jobs_names)) != EX_OK)
+	if ((rc = app_config(&cfg, o->cfg_path, o->db_path, jobs_names)) != EX_OK)
 		return rc;
 	set_log_level(o, &cfg);
 	o->cfg = &cfg;

@@ -93,7 +93,7 @@ main(int argc, char *argv[])
 		usage(stderr);
 		return EX_USAGE;
 	}
-	if ((rc = app_config(&cfg, wo.cfg_path, jobs_names)) != EX_OK)
+	if ((rc = app_config(&cfg, wo.cfg_path, dbpath, jobs_names)) != EX_OK)
 		return rc;
 	if (level >= 0)
 		cfg.log_level = level;

@@ -61,7 +61,7 @@ contact_run(struct job_ctx *ctx, struct job_outcome *out)
 	consent = json_object_get(p, "consent");
 	in.consent = consent == NULL ? -1 : json_is_true(consent);
 	profile = json_object_get(p, "profile");
-	if (profile != NULL) {
+	if (profile != NULL && ctx->cfg->fields[0] != '\0') {
 		if ((defs = fields_load(ctx->cfg->fields)) == NULL)
 			return job_fail(out, "profile fields '%s' could not be "
 			    "read", ctx->cfg->fields);
@@ -70,6 +70,8 @@ contact_run(struct job_ctx *ctx, struct job_outcome *out)
 			return job_fail(out, "%s", err);
 		}
 		json_decref(defs);
+	}
+	if (profile != NULL) {
 		ptext = json_dumps(profile, JSON_COMPACT | JSON_SORT_KEYS);
 		in.profile = ptext;
 	}

@@ -245,9 +245,10 @@ conv_write(struct job_ctx *ctx, const struct cfg_bot *bot,
 		res = job_retry(out, 0, "out of memory");
 		goto done;
 	}
-	/* Without readable field definitions nothing of the profile is
-	 * shown: hidden fields must never reach the LLM by accident. */
-	if (ctx->cfg->fields[0] != '\0' &&
+	/* With no field definitions every profile field is shown; with a
+	 * definitions file that can't be read, none: hidden fields must
+	 * never reach the LLM by accident. */
+	if (ctx->cfg->fields[0] == '\0' ||
 	    (defs = fields_load(ctx->cfg->fields)) != NULL)
 		profile = json_loads(c->profile, 0, NULL);
 	memset(&in, 0, sizeof(in));

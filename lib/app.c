@@ -6,10 +6,12 @@
 #include "banned.h"
 
 int
-app_config(struct cfg *cfg, const char *cfg_path, const char *const *types)
+app_config(struct cfg *cfg, const char *cfg_path, const char *db_path,
+    const char *const *types)
 {
 	if (cfg_load(cfg, cfg_path, types) < 0)
 		return EX_CONFIG;
+	cfg_use_database(cfg, app_db_path(cfg, db_path));
 	return EX_OK;
 }
 

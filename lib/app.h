@@ -12,9 +12,10 @@
 #include "cfg.h"
 #include "db.h"
 
-/* Load the configuration into cfg. job_types as for cfg_load (may be
- * NULL). Returns EX_OK or EX_CONFIG (logged). */
-int app_config(struct cfg *cfg, const char *cfg_path,
+/* Load the configuration into cfg and point it at the database in use
+ * (db_path, $DATER_DB or its own; see cfg_use_database). job_types as for
+ * cfg_load (may be NULL). Returns EX_OK or EX_CONFIG (logged). */
+int app_config(struct cfg *cfg, const char *cfg_path, const char *db_path,
     const char *const *job_types);
 
 /* The database path: db_path if not NULL, else $DATER_DB, else

@@ -796,22 +796,37 @@ load_transport(const config_setting_t *g, const char *file, const char *dir,
 	return 0;
 }
 
-/* Defaults a transport gets from the rest of the configuration. */
+/* Defaults a transport gets from the rest of the configuration (the
+ * console's outbox: see cfg_use_database). */
 static void
-transport_defaults(const struct cfg *c, struct cfg_transport *t)
+transport_defaults(struct cfg_transport *t)
 {
-	char dir[PATH_MAX];
-
 	if (t->timeout_ms == 0)
 		t->timeout_ms = 30 * 1000;
 	if (strcmp(t->driver, "telegram") == 0 && t->base_url[0] == '\0')
 		strlcpy(t->base_url, "https://api.telegram.org",
 		    sizeof(t->base_url));
-	if (strcmp(t->driver, "console") == 0 && t->path[0] == '\0') {
+	if (strcmp(t->driver, "console") == 0 && t->path[0] == '\0')
+		t->path_default = 1;
+}
+
+void
+cfg_use_database(struct cfg *c, const char *path)
+{
+	char dir[PATH_MAX];
+	int i;
+
+	if (path != c->database)
+		strlcpy(c->database, path, sizeof(c->database));
+	strlcpy(dir, c->database, sizeof(dir));
+	strlcpy(dir, dirname(dir), sizeof(dir));
+	for (i = 0; i < c->nbots; i++) {
+		struct cfg_transport *t = &c->bots[i].transport;
+
 		/* beside the database: var/outbox.jsonl */
-		strlcpy(dir, c->database, sizeof(dir));
-		snprintf(t->path, sizeof(t->path), "%s/outbox.jsonl",
-		    dirname(dir));
+		if (t->path_default && (size_t)snprintf(t->path,
+		    sizeof(t->path), "%s/outbox.jsonl", dir) >= sizeof(t->path))
+			t->path[0] = '\0';
 	}
 }
 
@@ -849,7 +864,7 @@ load_bot(const config_setting_t *g, const char *file, const char *dir,
 		return bad(g, file, "a bot without a name");
 	if (!has_transport)
 		return bad(g, file, "bot '%s' has no transport", b->name);
-	transport_defaults(c, &b->transport);
+	transport_defaults(&b->transport);
 	return 0;
 }
 
@@ -1164,11 +1179,14 @@ cfg_load(struct cfg *cfg, const char *path, const char *const *job_types)
 	if (load_top(config_root_setting(&lc), file, dir, job_types, c) < 0 ||
 	    load_bots(config_root_setting(&lc), file, dir, c) < 0)
 		goto out;
-	/* The profile fields: beside the config unless it says where. */
+	/* The profile fields: beside the config unless it says where; none
+	 * if there is no such file. */
 	if (c->fields[0] == '\0' && (strlcpy(c->fields, dir, sizeof(c->fields))
 	    >= sizeof(c->fields) || strlcat(c->fields, "/fields.json",
-	    sizeof(c->fields)) >= sizeof(c->fields)))
+	    sizeof(c->fields)) >= sizeof(c->fields) ||
+	    access(c->fields, F_OK) < 0))
 		c->fields[0] = '\0';
+	cfg_use_database(c, c->database);
 	*cfg = *c;
 	rc = 0;
 out:

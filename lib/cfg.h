@@ -70,6 +70,7 @@ struct cfg_transport {
 	char token_env[64];		/* telegram: variable with the token */
 	char url[CFG_URL_MAX];		/* webhook: where to POST */
 	char path[PATH_MAX];		/* console: the outbox file */
+	int path_default;		/* path is outbox.jsonl beside the db */
 	int64_t timeout_ms;
 };
 
@@ -154,6 +155,10 @@ struct cfg {
 	int sched_followup;		/* ... and follow-ups */
 	struct cfg_maint maint;
 };
+
+/* Use the database at path (a -d or $DATER_DB override): cfg->database
+ * and what defaults to living beside it (console outboxes) follow it. */
+void cfg_use_database(struct cfg *cfg, const char *path);
 
 /* The bot named name, or NULL. */
 const struct cfg_bot *cfg_bot(const struct cfg *cfg, const char *name);

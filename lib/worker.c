@@ -319,8 +319,7 @@ reload(struct wk *w)
 		free(c);
 		return;
 	}
-	if (strcmp(c->database, w->cfg.database) != 0)
-		log_warn("reload: 'database' changed; restart to use it");
+	cfg_use_database(c, w->opts->db_path);
 	w->cfg = *c;
 	free(c);
 	log_set_level((enum log_level)w->cfg.log_level);
@@ -615,6 +614,7 @@ sv_reload(struct sv *s)
 		free(c);
 		return;
 	}
+	cfg_use_database(c, s->opts->db_path);
 	*s->cfg = *c;
 	free(c);
 	log_set_level((enum log_level)s->cfg->log_level);
