@@ -16,6 +16,7 @@
 
 #include "cfg.h"
 #include "clock.h"
+#include "cron.h"
 #include "log.h"
 #include "policy.h"
 #include "transport.h"
@@ -911,6 +912,8 @@ load_schedule(const config_setting_t *g, const char *file,
 {
 	json_t *j;
 	json_error_t jerr;
+	struct cron cr;
+	char why[256];
 	long long v;
 	int i, n, rc;
 
@@ -927,6 +930,9 @@ load_schedule(const config_setting_t *g, const char *file,
 			rc = get_name(s, file, sc->name);
 		} else if (strcmp(k, "cron") == 0) {
 			rc = get_str(s, file, sc->cron, sizeof(sc->cron));
+			if (rc == 0 && cron_parse(sc->cron, &cr, why,
+			    sizeof(why)) < 0)
+				return bad(s, file, "%s", why);
 		} else if (strcmp(k, "job") == 0) {
 			rc = get_name(s, file, sc->job);
 			if (rc == 0 && !known_type(sc->job, types))
