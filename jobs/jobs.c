@@ -12,6 +12,10 @@ const struct job_type *const jobs_table[] = {
 	&job_initiate,
 	&job_followup,
 	&job_summarize,
+	&job_backup,
+	&job_prune,
+	&job_optimize,
+	&job_rollup,
 	NULL
 };
 
@@ -26,5 +30,9 @@ const char *const jobs_names[] = {
 	"initiate",
 	"followup",
 	"summarize",
+	"backup",
+	"prune",
+	"optimize",
+	"rollup",
 	NULL
 };

@@ -23,5 +23,9 @@ extern const struct job_type job_poll;
 extern const struct job_type job_initiate;
 extern const struct job_type job_followup;
 extern const struct job_type job_summarize;
+extern const struct job_type job_backup;
+extern const struct job_type job_prune;
+extern const struct job_type job_optimize;
+extern const struct job_type job_rollup;
 
 #endif

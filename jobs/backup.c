@@ -1,0 +1,49 @@
+/*
+ * backup: an online backup of the database (SQLite backup API) into
+ * maintenance.backup_dir ("backups/" beside the database by default),
+ * verified with integrity_check, keeping the newest
+ * maintenance.backup_keep backups. See maint_backup() in lib/maint.h.
+ *
+ * Payload: {} (the settings are in the config's maintenance group, so a
+ * scheduled and a hand-enqueued backup do the same).
+ */
+#include <stdio.h>
+
+#include "jobs.h"
+#include "../lib/log.h"
+#include "../lib/maint.h"
+#include "../lib/banned.h"
+
+static int
+backup_check(const struct cfg *cfg, const json_t *p, char *err, size_t len)
+{
+	const char *key;
+	const json_t *v;
+
+	json_object_foreach((json_t *)p, key, v) {
+		snprintf(err, len, ".%s: unknown field (backup takes none: "
+		    "see maintenance.backup_dir and backup_keep)", key);
+		return -1;
+	}
+	return 0;
+}
+
+static enum job_result
+backup_run(struct job_ctx *ctx, struct job_outcome *out)
+{
+	const struct cfg_maint *m = &ctx->cfg->maint;
+	struct maint_backup r;
+
+	if (maint_backup(ctx->db, m->backup_dir, m->backup_keep, &r) < 0)
+		return job_retry(out, 0, "%s", r.error);
+	log_info("backup: wrote '%s' (%lld bytes, integrity ok), removed "
+	    "%d old", r.path, (long long)r.bytes, r.removed);
+	return JOB_OK;
+}
+
+const struct job_type job_backup = {
+	.name = "backup",
+	.summary = "back up the database (verified, rotated); {}",
+	.check = backup_check,
+	.run = backup_run,
+};

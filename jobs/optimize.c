@@ -1,0 +1,56 @@
+/*
+ * optimize: PRAGMA optimize, PRAGMA journal_size_limit
+ * (maintenance.journal_size_limit) and a WAL checkpoint that truncates
+ * the -wal file, so it cannot grow without bound. A checkpoint that
+ * readers kept from finishing is retried. See maint_optimize() in
+ * lib/maint.h.
+ *
+ * Payload: {}.
+ */
+#include <stdio.h>
+
+#include "jobs.h"
+#include "../lib/log.h"
+#include "../lib/maint.h"
+#include "../lib/banned.h"
+
+static int
+optimize_check(const struct cfg *cfg, const json_t *p, char *err,
+    size_t len)
+{
+	const char *key;
+	const json_t *v;
+
+	json_object_foreach((json_t *)p, key, v) {
+		snprintf(err, len, ".%s: unknown field (optimize takes none: "
+		    "see maintenance.journal_size_limit)", key);
+		return -1;
+	}
+	return 0;
+}
+
+static enum job_result
+optimize_run(struct job_ctx *ctx, struct job_outcome *out)
+{
+	struct maint_optimize r;
+
+	if (maint_optimize(ctx->db, ctx->cfg->maint.journal_size_limit,
+	    &r) < 0)
+		return job_retry(out, 0, "%s", r.error);
+	if (r.busy)
+		return job_retry(out, 0, "optimize: the WAL checkpoint was "
+		    "kept from finishing by a reader or a writer (busy %d, "
+		    "log %d, checkpointed %d; -wal %lld bytes)", r.busy,
+		    r.log, r.checkpointed, (long long)r.wal_bytes);
+	log_info("optimize: checkpoint busy %d, log %d, checkpointed %d; "
+	    "-wal %lld -> %lld bytes", r.busy, r.log, r.checkpointed,
+	    (long long)r.wal_before, (long long)r.wal_bytes);
+	return JOB_OK;
+}
+
+const struct job_type job_optimize = {
+	.name = "optimize",
+	.summary = "PRAGMA optimize and a truncating WAL checkpoint; {}",
+	.check = optimize_check,
+	.run = optimize_run,
+};
