@@ -86,9 +86,12 @@ set_pragmas(struct db *db, const struct cfg *cfg, int flags)
 	db->busy_timeout_ms = cfg->busy_timeout_ms;
 	if (sqlite3_busy_handler(db->sql, busy_wait, db) != SQLITE_OK)
 		return db_fail(db, "busy handler");
+	/* journal_size_limit is per connection: each one that resets the
+	 * -wal file cuts it back to the limit. */
 	snprintf(sql, sizeof(sql),
-	    "PRAGMA foreign_keys=ON; PRAGMA synchronous=%s;",
-	    sync[cfg->synchronous]);
+	    "PRAGMA foreign_keys=ON; PRAGMA synchronous=%s;"
+	    " PRAGMA journal_size_limit=%lld;", sync[cfg->synchronous],
+	    (long long)cfg->maint.journal_size_limit);
 	if (db_exec(db, sql) < 0)
 		return -1;
 	if (!(flags & DB_READONLY) && db_exec(db, "PRAGMA journal_mode=WAL;") < 0)
