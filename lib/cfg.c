@@ -132,8 +132,7 @@ get_str(const config_setting_t *s, const char *file, char *out, size_t len)
 		return bad(s, file, "expected a string");
 	v = config_setting_get_string(s);
 	if (strlcpy(out, v, len) >= len)
-		return bad(s, file, "too long (at most %s bytes)",
-		    len == CFG_NAME_MAX ? "63" : "4095");
+		return bad(s, file, "too long (at most %zu bytes)", len - 1);
 	return 0;
 }
 
