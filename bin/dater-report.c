@@ -1334,19 +1334,19 @@ run(const struct view *v, struct opts *o)
 	json_t *doc = NULL;
 	int rc;
 
-	if ((rc = app_config(&cfg, o->cfg_path, o->db_path, jobs_names)) != EX_OK)
+	if ((rc = app_config(&cfg, o->cfg_path, o->db_path, jobs_names)) !=
+	    EX_OK)
 		return rc;
 	set_log_level(o, &cfg);
 	o->cfg = &cfg;
 	if (v->no_db) {
 		rc = v->build(NULL, o, clock_now_ms(), &doc);
-	} else {
-		if ((rc = app_open_db(&db, &cfg, o->db_path, DB_READONLY)) !=
-		    EX_OK)
-			return rc;
+	} else if ((rc = app_open_db(&db, &cfg, o->db_path, DB_READONLY)) ==
+	    EX_OK) {
 		rc = v->build(&db, o, clock_now_ms(), &doc);
 		db_close(&db);
 	}
+	o->cfg = NULL;		/* it lives on this stack frame */
 	if (rc == EX_OK)
 		rc = output(v, doc, o->json);
 	json_decref(doc);
