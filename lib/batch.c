@@ -179,12 +179,12 @@ batch_add_json(struct batch *b, const json_t *obj, int64_t now, char *err,
 		snprintf(err, errlen, "type: missing");
 		return -1;
 	}
-	if (payload == NULL && (empty = json_object()) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
 	if ((type = job_find(b->types, q.type)) == NULL) {
 		snprintf(err, errlen, "type: unknown job type '%s'", q.type);
+		return -1;
+	}
+	if (payload == NULL && (empty = json_object()) == NULL) {
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	if (job_check(type, b->cfg, payload != NULL ? payload : empty, why,

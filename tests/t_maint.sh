@@ -115,8 +115,10 @@ run_in "$TMP/many.jsonl" enqueue -
 is "$RC" 0 "enqueued 3000 jobs"
 drain -n 2 >/dev/null 2>&1
 wal=$(stat -c %s "$DB-wal" 2>/dev/null || echo 0)
-check "the -wal file grew past the limit first ($wal bytes > 65536)" \
-    test "$wal" -gt 65536
+# Every connection cuts the -wal file back to journal_size_limit when it
+# resets it, so after the drain it is at the limit or above.
+check "the -wal file reached the limit first ($wal bytes >= 65536)" \
+    test "$wal" -ge 65536
 
 run_job optimize
 is "$(state_of "$id")" succeeded "the optimize job succeeded"
