@@ -51,15 +51,15 @@ oom(void)
 
 /* Open a read snapshot unless the caller has a transaction open; *own
  * says whether we did. */
-static int
-snap_begin(struct db *db, int *own)
+int
+report_snap_begin(struct db *db, int *own)
 {
 	*own = sqlite3_get_autocommit(db->sql);
 	return *own ? db_exec(db, "BEGIN") : 0;
 }
 
-static void
-snap_end(struct db *db, int own)
+void
+report_snap_end(struct db *db, int own)
 {
 	if (own)
 		db_rollback(db);	/* nothing was written */
@@ -67,8 +67,8 @@ snap_end(struct db *db, int own)
 
 /* An RFC 3339 string for ms: a new reference (NULL only if out of
  * memory). */
-static json_t *
-time_json(int64_t ms)
+json_t *
+report_time_json(int64_t ms)
 {
 	char buf[CLOCK_RFC3339_LEN];
 
@@ -77,12 +77,12 @@ time_json(int64_t ms)
 
 /* A time column as a new RFC 3339 string, or NULL for SQL NULL (json_pack
  * "o?" turns that into null). */
-static json_t *
-col_time(sqlite3_stmt *st, int col)
+json_t *
+report_col_time(sqlite3_stmt *st, int col)
 {
 	if (sqlite3_column_type(st, col) == SQLITE_NULL)
 		return NULL;
-	return time_json(sqlite3_column_int64(st, col));
+	return report_time_json(sqlite3_column_int64(st, col));
 }
 
 /* A text column, borrowed until the next step; NULL for SQL NULL. */
@@ -102,9 +102,9 @@ col_int(sqlite3_stmt *st, int col)
  * Step st to the end, calling fn on each row (fn returns 0, or -1 on an
  * error it logged). Resets st. Returns 0 or -1 (logged).
  */
-static int
-each_row(struct db *db, sqlite3_stmt *st, int (*fn)(sqlite3_stmt *, void *),
-    void *arg)
+int
+report_each_row(struct db *db, sqlite3_stmt *st,
+    int (*fn)(sqlite3_stmt *, void *), void *arg)
 {
 	int rc;
 
@@ -328,7 +328,7 @@ q_group(struct db *db, const char *sql, int64_t now,
 		return -1;
 	if (sqlite3_bind_parameter_count(st) >= 1)
 		sqlite3_bind_int64(st, 1, now);
-	return each_row(db, st, fn, acc);
+	return report_each_row(db, st, fn, acc);
 }
 
 /* doc.key = the count sql returns. */
@@ -361,7 +361,7 @@ q_oldest(struct db *db, int64_t now, json_t *doc)
 		id = json_integer(col_int(st, 0));
 		if (col_text(st, 1) != NULL)
 			type = json_string(col_text(st, 1));
-		at = col_time(st, 2);
+		at = report_col_time(st, 2);
 		age = json_integer(now - sqlite3_column_int64(st, 2));
 	}
 	sqlite3_reset(st);
@@ -381,7 +381,7 @@ q_next(struct db *db, int64_t now, json_t *doc)
 	if ((st = one_row(db, sql_q_next, now, &row)) == NULL)
 		return -1;
 	if (row)
-		v = col_time(st, 0);	/* min() of no rows is NULL */
+		v = report_col_time(st, 0);	/* min() of no rows is NULL */
 	sqlite3_reset(st);
 	return set(doc, "next_scheduled_at", v);
 }
@@ -392,7 +392,7 @@ q_read(struct db *db, int64_t now, struct queue_acc *acc)
 {
 	int own, rc = -1;
 
-	if (snap_begin(db, &own) < 0)
+	if (report_snap_begin(db, &own) < 0)
 		return -1;
 	if (q_group(db, sql_q_states, now, q_state_row, acc) < 0 ||
 	    q_group(db, sql_q_queued, now, q_queued_row, acc) < 0 ||
@@ -404,7 +404,7 @@ q_read(struct db *db, int64_t now, struct queue_acc *acc)
 		goto out;
 	rc = 0;
 out:
-	snap_end(db, own);
+	report_snap_end(db, own);
 	return rc;
 }
 
@@ -415,7 +415,7 @@ report_queue(struct db *db, int64_t now)
 	json_t *doc = NULL, *bt = NULL, *bq = NULL;
 	int i;
 
-	acc.doc = json_pack("{s:o}", "generated_at", time_json(now));
+	acc.doc = json_pack("{s:o}", "generated_at", report_time_json(now));
 	acc.by_type = json_object();
 	acc.by_queue = json_object();
 	if (acc.doc == NULL || acc.by_type == NULL || acc.by_queue == NULL) {
@@ -473,11 +473,11 @@ row_job(sqlite3_stmt *st)
 	    "priority", col_int(st, 5),
 	    "attempts", col_int(st, 6),
 	    "max_attempts", col_int(st, 7),
-	    "run_at", col_time(st, 8),
-	    "created_at", col_time(st, 9),
-	    "started_at", col_time(st, 10),
-	    "finished_at", col_time(st, 11),
-	    "lease_until", col_time(st, 12),
+	    "run_at", report_col_time(st, 8),
+	    "created_at", report_col_time(st, 9),
+	    "started_at", report_col_time(st, 10),
+	    "finished_at", report_col_time(st, 11),
+	    "lease_until", report_col_time(st, 12),
 	    "worker", col_text(st, 13),
 	    "unique_key", col_text(st, 14),
 	    "last_error", col_text(st, 15));
@@ -562,7 +562,7 @@ report_jobs(struct db *db, const struct report_jobs_filter *f, int64_t now)
 		oom();
 		return NULL;
 	}
-	if (snap_begin(db, &own) < 0)
+	if (report_snap_begin(db, &own) < 0)
 		goto fail;
 	if ((st = db_stmt(db, sql)) == NULL)
 		goto fail;
@@ -571,11 +571,11 @@ report_jobs(struct db *db, const struct report_jobs_filter *f, int64_t now)
 	if (f->queue != NULL)
 		sqlite3_bind_text(st, 2, f->queue, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (int64_t)acc.limit + 1);
-	if (each_row(db, st, jobs_row, &acc) < 0)
+	if (report_each_row(db, st, jobs_row, &acc) < 0)
 		goto fail;
-	snap_end(db, own);
+	report_snap_end(db, own);
 	doc = json_pack("{s:o, s:{s:s?, s:s?, s:s?, s:i}, s:b, s:o}",
-	    "generated_at", time_json(now),
+	    "generated_at", report_time_json(now),
 	    "filter", "state", f->state, "type", f->type, "queue", f->queue,
 	    "limit", acc.limit,
 	    "truncated", acc.more,
@@ -584,7 +584,7 @@ report_jobs(struct db *db, const struct report_jobs_filter *f, int64_t now)
 		oom();
 	return doc;
 fail:
-	snap_end(db, own);
+	report_snap_end(db, own);
 	json_decref(acc.rows);
 	return NULL;
 }
@@ -626,7 +626,7 @@ parse_errors(int64_t id, const char *text)
 		at = json_object_get(e, "at");
 		if (json_is_integer(at) &&
 		    json_object_set_new(e, "at",
-		    time_json(json_integer_value(at))) < 0) {
+		    report_time_json(json_integer_value(at))) < 0) {
 			json_decref(a);
 			return NULL;
 		}
@@ -646,7 +646,7 @@ job_doc(sqlite3_stmt *st, int64_t id, int64_t now)
 	    col_text(st, JOB_NCOLUMNS))) < 0 ||
 	    set(doc, "errors", parse_errors(id,
 	    col_text(st, JOB_NCOLUMNS + 1))) < 0 ||
-	    set(doc, "generated_at", time_json(now)) < 0) {
+	    set(doc, "generated_at", report_time_json(now)) < 0) {
 		json_decref(doc);
 		return NULL;
 	}
@@ -660,10 +660,10 @@ report_job(struct db *db, int64_t id, int64_t now, json_t **out)
 	json_t *doc = NULL;
 	int own, rc;
 
-	if (snap_begin(db, &own) < 0)
+	if (report_snap_begin(db, &own) < 0)
 		return -1;
 	if ((st = db_stmt(db, sql_job)) == NULL) {
-		snap_end(db, own);
+		report_snap_end(db, own);
 		return -1;
 	}
 	sqlite3_bind_int64(st, 1, id);
@@ -673,7 +673,7 @@ report_job(struct db *db, int64_t id, int64_t now, json_t **out)
 	else if (rc != SQLITE_DONE)
 		db_fail(db, "read job from");
 	sqlite3_reset(st);
-	snap_end(db, own);
+	report_snap_end(db, own);
 	if (rc == SQLITE_DONE)
 		return REPORT_NOT_FOUND;
 	if (doc == NULL)
@@ -711,8 +711,8 @@ worker_row(sqlite3_stmt *st, void *arg)
 	    "pid", col_int(st, 1),
 	    "host", col_text(st, 2),
 	    "queues", col_text(st, 3),
-	    "started_at", col_time(st, 4),
-	    "heartbeat_at", col_time(st, 5),
+	    "started_at", report_col_time(st, 4),
+	    "heartbeat_at", report_col_time(st, 5),
 	    "heartbeat_age_ms", (json_int_t)(acc->now -
 	    sqlite3_column_int64(st, 5)),
 	    "jobs", jobs);
@@ -739,8 +739,8 @@ running_row(sqlite3_stmt *st, void *arg)
 	    "queue", col_text(st, 2),
 	    "worker", worker,
 	    "attempts", col_int(st, 4),
-	    "started_at", col_time(st, 5),
-	    "lease_until", col_time(st, 6));
+	    "started_at", report_col_time(st, 5),
+	    "lease_until", report_col_time(st, 6));
 	if (j == NULL)
 		return oom();
 	if (worker != NULL)
@@ -768,17 +768,17 @@ report_workers(struct db *db, int64_t now)
 		oom();
 		goto out;
 	}
-	if (snap_begin(db, &own) < 0)
+	if (report_snap_begin(db, &own) < 0)
 		goto out;
 	if ((st = db_stmt(db, sql_workers)) == NULL ||
-	    each_row(db, st, worker_row, &acc) < 0 ||
+	    report_each_row(db, st, worker_row, &acc) < 0 ||
 	    (st = db_stmt(db, sql_running)) == NULL ||
-	    each_row(db, st, running_row, &acc) < 0) {
-		snap_end(db, own);
+	    report_each_row(db, st, running_row, &acc) < 0) {
+		report_snap_end(db, own);
 		goto out;
 	}
-	snap_end(db, own);
-	doc = json_pack("{s:o, s:O, s:O}", "generated_at", time_json(now),
+	report_snap_end(db, own);
+	doc = json_pack("{s:o, s:O, s:O}", "generated_at", report_time_json(now),
 	    "workers", acc.workers, "orphaned", acc.orphaned);
 	if (doc == NULL)
 		oom();

@@ -10,7 +10,7 @@
  * durations are integers in ms, in keys ending in "_ms". The shapes are
  * listed in dater-report(1) and above each function below.
  *
- * All of the report SQL lives in report.c. The views only read, so they
+ * All of the report SQL lives in report.c and report_*.c. The views only read, so they
  * work on a connection opened with DB_READONLY.
  */
 #ifndef DATER_REPORT_H
@@ -18,7 +18,9 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <stdio.h>
 
+#include "cfg.h"
 #include "db.h"
 
 #define REPORT_JOBS_LIMIT 50		/* default rows of report_jobs */
@@ -156,5 +158,155 @@ json_t *report_workers(struct db *db, int64_t now);
  */
 json_t *report_config(const struct cfg *cfg, const char *const *types,
     const char *db_path, int64_t now);
+
+/* ---- conversations, metrics, health (lib/report_conv.c) ---- */
+
+#define REPORT_CONTACTS_LIMIT 100	/* default rows of report_contacts */
+
+/*
+ * Per bot (the configured ones in config order, then any other bot found
+ * in contacts or metrics_daily, by name), today (UTC) and the last 7 days
+ * (today and the 6 before):
+ *
+ *   { "generated_at", "today": "YYYY-MM-DD", "since": "YYYY-MM-DD",
+ *     "bots": [ { "name", "configured", "contacts", "opted_out",
+ *       "daily_budget_usd" (null: none), "budget_left_usd" (budget minus
+ *       today's cost; null: no budget), "today": PERIOD,
+ *       "last_7_days": PERIOD } ] }
+ *
+ * PERIOD is { "received", "sent", "initiations", "initiation_replies",
+ * "reply_rate" (initiation_replies / initiations; null when none),
+ * "median_reply_ms" (from the first inbound message of a burst to our
+ * next sent message to that contact; null when none), "llm_calls",
+ * "tokens_in", "tokens_out", "cost_usd", "job_failures" }. Returns a new
+ * reference, or NULL (logged).
+ */
+json_t *report_bots(struct db *db, const struct cfg *cfg, int64_t now);
+
+/* Filters of report_contacts; NULL or 0 do not filter. */
+struct report_contacts_filter {
+	const char *bot;
+	const char *status;	/* new active paused opted_out blocked */
+	int limit;		/* 0: REPORT_CONTACTS_LIMIT */
+};
+
+/* Whether s names a contact status. */
+int report_contact_status_known(const char *s);
+
+/*
+ * Contacts by id:
+ *
+ *   { "generated_at", "filter": { "bot", "status", "limit" },
+ *     "truncated", "contacts": [ { "id", "bot", "platform_id", "handle",
+ *       "name", "status", "consent" (bool), "timezone", "unanswered",
+ *       "messages_in", "messages_out", "last_inbound_at",
+ *       "last_outbound_at", "created_at" } ] }
+ *
+ * Returns a new reference, or NULL (logged).
+ */
+json_t *report_contacts(struct db *db, const struct report_contacts_filter *f,
+    int64_t now);
+
+/*
+ * One contact's header and transcript, oldest first:
+ *
+ *   { "generated_at", "contact": { "id", "bot", "platform_id", "handle",
+ *       "name", "status", "consent", "timezone", "profile" (parsed),
+ *       "summary", "unanswered", "last_inbound_at", "last_outbound_at",
+ *       "initiated_at", "created_at" },
+ *     "messages": [ { "id", "at" (sent_at, else created_at), "direction"
+ *       ("in"/"out"), "kind", "status" (null inbound), "mark" ("DRAFT",
+ *       "UNCERTAIN", "FAILED", "UNSENT" for queued or sending; else
+ *       null), "text", "model", "tokens_in", "tokens_out", "cost_usd",
+ *       "error", "created_at", "sent_at" } ] }
+ *
+ * REPORT_FOUND with a new reference in *out, REPORT_NOT_FOUND (not
+ * logged), or -1 (logged).
+ */
+int report_conversation(struct db *db, int64_t contact, int64_t now,
+    json_t **out);
+
+/*
+ * The daily series of metrics_daily, by day then bot:
+ *
+ *   { "generated_at", "filter": { "since", "bot" },
+ *     "days": [ { "day", "bot", "received", "sent", "initiations",
+ *       "initiation_replies", "llm_calls", "tokens_in", "tokens_out",
+ *       "cost_usd", "job_failures" } ] }
+ *
+ * since ("YYYY-MM-DD") and bot may be NULL. Returns a new reference, or
+ * NULL (logged).
+ */
+json_t *report_metrics(struct db *db, const char *since, const char *bot,
+    int64_t now);
+
+/* Thresholds of report_health; 0 durations and a negative
+ * max_dead_per_hour take the defaults. */
+struct report_health_opts {
+	int64_t max_due_age_ms;		/* default 5 minutes */
+	int64_t max_heartbeat_age_ms;	/* default report_heartbeat_max_ms */
+	int max_dead_per_hour;		/* default 10; a rate above fails */
+};
+
+#define REPORT_MAX_DUE_AGE_MS (5 * 60 * 1000)
+#define REPORT_MAX_DEAD_PER_HOUR 10
+
+/* A live worker's heartbeat is at most this old: 3 heartbeats, at least
+ * 30 s. */
+int64_t report_heartbeat_max_ms(const struct cfg *cfg);
+
+/*
+ * The health checks:
+ *
+ *   { "generated_at", "healthy": BOOL,
+ *     "checks": [ { "check", "ok", "value", "threshold", "detail" } ] }
+ *
+ * in this order: "due_age" (ms the oldest due job has waited; fails
+ * above max_due_age_ms), "workers" (live workers: heartbeat at most
+ * max_heartbeat_age_ms old; fails when workers are registered but none
+ * is live, or jobs have been due longer than that and no worker is live),
+ * "dead_rate" (jobs that died in the last hour; fails above
+ * max_dead_per_hour), then "budget:BOT" for each configured bot with a
+ * daily budget (today's cost; fails when it reaches the budget).
+ * "detail" says why in words. Returns a new reference, or NULL (logged).
+ */
+json_t *report_health(struct db *db, const struct cfg *cfg,
+    const struct report_health_opts *o, int64_t now);
+
+/*
+ * Write the Prometheus text exposition (format 0.0.4) of the queue, the
+ * workers and every bot's metrics to out (lib/report_prom.c): gauges
+ * dater_jobs{state}, dater_jobs_due, dater_jobs_by_type{type,state},
+ * dater_oldest_due_age_seconds, dater_lease_expired_jobs,
+ * dater_workers, dater_workers_alive, dater_contacts{bot,status},
+ * dater_cost_usd_today{bot}, dater_budget_left_usd{bot}, counters (sums
+ * over metrics_daily) dater_messages_received_total{bot},
+ * dater_messages_sent_total, dater_initiations_total,
+ * dater_initiation_replies_total, dater_llm_calls_total,
+ * dater_tokens_in_total, dater_tokens_out_total, dater_cost_usd_total,
+ * dater_job_failures_total, and dater_report_generated_seconds. Every
+ * metric has HELP and TYPE lines; label values are escaped. Returns 0,
+ * or -1 (logged; out may hold part of the text).
+ */
+int report_prometheus(struct db *db, const struct cfg *cfg, int64_t now,
+    FILE *out);
+
+/* ---- helpers shared by lib/report*.c ---- */
+
+/* Open a read snapshot unless a transaction is open; *own says whether
+ * one was opened (pass it to report_snap_end). 0 or -1 (logged). */
+int report_snap_begin(struct db *db, int *own);
+void report_snap_end(struct db *db, int own);
+
+/* ms as a new RFC 3339 string (NULL only if out of memory). */
+json_t *report_time_json(int64_t ms);
+
+/* A time column as a new RFC 3339 string, or NULL for SQL NULL. */
+json_t *report_col_time(sqlite3_stmt *st, int col);
+
+/* Step st to the end calling fn on each row (fn: 0, or -1 logged);
+ * resets st. 0 or -1 (logged). */
+int report_each_row(struct db *db, sqlite3_stmt *st,
+    int (*fn)(sqlite3_stmt *, void *), void *arg);
 
 #endif

@@ -1,0 +1,232 @@
+/*
+ * report_prom: the Prometheus text exposition (format 0.0.4) of dater,
+ * for node_exporter's textfile collector (`dater-report --prometheus -o
+ * /var/lib/node_exporter/dater.prom` from cron).
+ *
+ * The job gauges come from report_queue's document, so they agree with
+ * `dater-report queue`; the per-bot counters are sums over
+ * metrics_daily, all read in one snapshot. Each metric is written as one
+ * group: HELP, TYPE, then its samples, as the format requires.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "report.h"
+#include "banned.h"
+
+/* A label value with \, " and newline escaped as the format asks. */
+static void
+put_label(FILE *out, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '\\')
+			fputs("\\\\", out);
+		else if (*s == '"')
+			fputs("\\\"", out);
+		else if (*s == '\n')
+			fputs("\\n", out);
+		else
+			fputc(*s, out);
+	}
+}
+
+static void
+head(FILE *out, const char *name, const char *type, const char *help)
+{
+	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* name{k1="v1",k2="v2"} value; k2 may be NULL. */
+static void
+sample(FILE *out, const char *name, const char *k1, const char *v1,
+    const char *k2, const char *v2, double value)
+{
+	fputs(name, out);
+	if (k1 != NULL) {
+		fprintf(out, "{%s=\"", k1);
+		put_label(out, v1);
+		if (k2 != NULL) {
+			fprintf(out, "\",%s=\"", k2);
+			put_label(out, v2);
+		}
+		fputs("\"}", out);
+	}
+	fprintf(out, " %.10g\n", value);
+}
+
+static void
+prom_jobs(FILE *out, const json_t *q)
+{
+	const json_t *bt = json_object_get(q, "by_type"), *ty;
+	const char *type;
+	int i;
+
+	head(out, "dater_jobs", "gauge", "Jobs in each state.");
+	for (i = 0; report_states[i] != NULL; i++)
+		sample(out, "dater_jobs", "state", report_states[i], NULL, NULL,
+		    (double)json_integer_value(json_object_get(q,
+		    report_states[i])));
+	head(out, "dater_jobs_due", "gauge",
+	    "Queued jobs whose run_at has come.");
+	sample(out, "dater_jobs_due", NULL, NULL, NULL, NULL,
+	    (double)json_integer_value(json_object_get(q, "due")));
+	head(out, "dater_jobs_by_type", "gauge", "Jobs per type and state.");
+	json_object_foreach((json_t *)bt, type, ty)
+		for (i = 0; report_states[i] != NULL; i++)
+			sample(out, "dater_jobs_by_type", "type", type, "state",
+			    report_states[i], (double)json_integer_value(
+			    json_object_get(ty, report_states[i])));
+	head(out, "dater_oldest_due_age_seconds", "gauge",
+	    "How long the oldest due job has waited (0: none due).");
+	sample(out, "dater_oldest_due_age_seconds", NULL, NULL, NULL, NULL,
+	    (double)json_integer_value(json_object_get(q,
+	    "oldest_due_age_ms")) / 1000.0);
+	head(out, "dater_lease_expired_jobs", "gauge",
+	    "Running jobs whose lease has expired.");
+	sample(out, "dater_lease_expired_jobs", NULL, NULL, NULL, NULL,
+	    (double)json_integer_value(json_object_get(q, "lease_expired")));
+	head(out, "dater_workers", "gauge", "Registered worker processes.");
+	sample(out, "dater_workers", NULL, NULL, NULL, NULL,
+	    (double)json_integer_value(json_object_get(q, "workers")));
+}
+
+static const char sql_p_alive[] =
+    "SELECT count(*) FROM workers WHERE heartbeat_at >= ?1";
+static const char sql_p_contacts[] =
+    "SELECT bot, status, count(*) FROM contacts GROUP BY bot, status"
+    " ORDER BY bot, status";
+static const char sql_p_bots[] =
+    "SELECT bot, total(received), total(sent), total(initiations),"
+    " total(initiation_replies), total(llm_calls), total(tokens_in),"
+    " total(tokens_out), total(cost_usd), total(job_failures),"
+    " total(CASE WHEN day = ?1 THEN cost_usd END)"
+    " FROM metrics_daily GROUP BY bot ORDER BY bot";
+
+/* The per-bot counters: column i + 1 of sql_p_bots. */
+static const struct {
+	const char *name, *help;
+} counters[] = {
+	{ "dater_messages_received_total", "Inbound messages stored." },
+	{ "dater_messages_sent_total", "Outbound messages delivered." },
+	{ "dater_initiations_total", "Openers delivered." },
+	{ "dater_initiation_replies_total", "Replies to openers received." },
+	{ "dater_llm_calls_total", "LLM calls." },
+	{ "dater_tokens_in_total", "LLM prompt tokens." },
+	{ "dater_tokens_out_total", "LLM completion tokens." },
+	{ "dater_cost_usd_total", "Estimated LLM cost in USD." },
+	{ "dater_job_failures_total", "Jobs of the bot that died." },
+	{ "dater_cost_usd_today", "Estimated LLM cost today (UTC) in USD." },
+};
+#define NCOUNTERS (sizeof(counters) / sizeof(counters[0]))
+
+/* Column c of every row of st (already bound) as samples of one metric,
+ * labelled by column 0 as bot. */
+static int
+prom_bot_metric(struct db *db, sqlite3_stmt *st, FILE *out, int c)
+{
+	int rc;
+
+	head(out, counters[c].name, c == NCOUNTERS - 1 ? "gauge" : "counter",
+	    counters[c].help);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		sample(out, counters[c].name, "bot",
+		    (const char *)sqlite3_column_text(st, 0), NULL, NULL,
+		    sqlite3_column_double(st, c + 1));
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, "read report from");
+	return 0;
+}
+
+static int
+prom_bots(struct db *db, const struct cfg *cfg, int64_t now, FILE *out)
+{
+	char t[CLOCK_RFC3339_LEN];
+	sqlite3_stmt *st;
+	size_t c;
+	int i, rc;
+
+	if ((st = db_stmt(db, sql_p_bots)) == NULL)
+		return -1;
+	clock_format(now, t, sizeof(t));
+	t[10] = '\0';
+	sqlite3_bind_text(st, 1, t, -1, SQLITE_TRANSIENT);
+	for (c = 0; c < NCOUNTERS; c++)
+		if (prom_bot_metric(db, st, out, (int)c) < 0)
+			return -1;
+	head(out, "dater_budget_left_usd", "gauge",
+	    "Daily budget minus today's cost, for bots with a budget.");
+	for (i = 0; cfg != NULL && i < cfg->nbots; i++) {
+		if (cfg->bots[i].policy.daily_budget_usd <= 0)
+			continue;
+		double spent = 0;
+
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			if (strcmp((const char *)sqlite3_column_text(st, 0),
+			    cfg->bots[i].name) == 0)
+				spent = sqlite3_column_double(st, NCOUNTERS);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			return db_fail(db, "read report from");
+		sample(out, "dater_budget_left_usd", "bot", cfg->bots[i].name,
+		    NULL, NULL, cfg->bots[i].policy.daily_budget_usd - spent);
+	}
+	return 0;
+}
+
+static int
+prom_rest(struct db *db, const struct cfg *cfg, int64_t now, FILE *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = db_stmt(db, sql_p_alive)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, now - report_heartbeat_max_ms(cfg));
+	rc = sqlite3_step(st);
+	head(out, "dater_workers_alive", "gauge",
+	    "Workers with a recent heartbeat.");
+	sample(out, "dater_workers_alive", NULL, NULL, NULL, NULL,
+	    rc == SQLITE_ROW ? sqlite3_column_double(st, 0) : 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return db_fail(db, "read report from");
+	if ((st = db_stmt(db, sql_p_contacts)) == NULL)
+		return -1;
+	head(out, "dater_contacts", "gauge", "Contacts per bot and status.");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		sample(out, "dater_contacts", "bot",
+		    (const char *)sqlite3_column_text(st, 0), "status",
+		    (const char *)sqlite3_column_text(st, 1),
+		    sqlite3_column_double(st, 2));
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, "read report from");
+	return prom_bots(db, cfg, now, out);
+}
+
+int
+report_prometheus(struct db *db, const struct cfg *cfg, int64_t now,
+    FILE *out)
+{
+	json_t *q;
+	int own, rc = -1;
+
+	if (report_snap_begin(db, &own) < 0)
+		return -1;
+	if ((q = report_queue(db, now)) != NULL) {
+		prom_jobs(out, q);
+		rc = prom_rest(db, cfg, now, out);
+		json_decref(q);
+	}
+	report_snap_end(db, own);
+	if (rc == 0) {
+		head(out, "dater_report_generated_seconds", "gauge",
+		    "When this report was made (unix time).");
+		sample(out, "dater_report_generated_seconds", NULL, NULL, NULL,
+		    NULL, (double)now / 1000.0);
+	}
+	return rc;
+}
