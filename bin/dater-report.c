@@ -10,12 +10,17 @@
  * renderer over arrays of objects (struct column), which later views
  * reuse.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../jobs/jobs.h"
 #include "../lib/app.h"
@@ -26,13 +31,30 @@
 
 #define CELL_MAX 2048		/* bytes of one formatted cell */
 
+/* health: some check failed (documented in dater-report.1). */
+#define REPORT_EX_UNHEALTHY 1
+
+/*
+ * The html view (lib/report_html.c, written separately). Declared weak so
+ * that the program links whether or not that file is in the tree; the
+ * view says so when it is missing.
+ */
+int report_html(struct db *db, const struct cfg *cfg, int64_t now,
+    FILE *out) __attribute__((weak));
+
+enum format { FMT_TABLE, FMT_JSON, FMT_CSV, FMT_PROMETHEUS };
+
 struct opts {
 	const struct cfg *cfg;		/* loaded; for views that need no db */
 	const char *cfg_path;
 	const char *db_path;
-	int json;
+	int json;			/* an enum format */
 	int verbosity;			/* -1 quiet, 0, 1 verbose */
 	struct report_jobs_filter filter;
+	struct report_contacts_filter contacts;	/* and metrics --bot */
+	struct report_health_opts health;
+	const char *since;		/* metrics --since */
+	const char *out_path;		/* -o FILE */
 	int64_t id;
 };
 
@@ -349,6 +371,7 @@ view_args(int argc, char **argv, const struct option *extra, int nextra,
 	int ch, i, n = 0;
 
 	lo[n++] = (struct option){ "json", no_argument, NULL, 'j' };
+	lo[n++] = (struct option){ "csv", no_argument, NULL, 'C' };
 	for (i = 0; i < nextra && n < 15; i++)
 		lo[n++] = extra[i];
 	lo[n] = (struct option){ NULL, 0, NULL, 0 };
@@ -356,7 +379,9 @@ view_args(int argc, char **argv, const struct option *extra, int nextra,
 	optind = 0;	/* glibc: start over on a new argv */
 	while ((ch = getopt_long(argc, argv, ":j", lo, NULL)) != -1) {
 		if (ch == 'j')
-			o->json = 1;
+			o->json = FMT_JSON;
+		else if (ch == 'C')
+			o->json = FMT_CSV;
 		else if (ch == '?' || ch == ':')
 			return bad_option(argv, ch, where);
 		else if (on_opt(ch, optarg, o) != EX_OK)
@@ -1209,6 +1234,686 @@ config_print(const json_t *doc)
 	return 0;
 }
 
+/* ---- CSV (RFC 4180) ---- */
+
+/* One field: quoted when it holds a comma, a quote, CR or LF (quotes
+ * doubled). */
+static void
+csv_field(FILE *out, const char *s)
+{
+	if (strpbrk(s, ",\"\r\n") == NULL) {
+		fputs(s, out);
+		return;
+	}
+	fputc('"', out);
+	for (; *s != '\0'; s++) {
+		if (*s == '"')
+			fputc('"', out);
+		fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+/* A JSON value as CSV text: null is empty, times stay RFC 3339, objects
+ * and arrays are compact JSON. */
+static void
+csv_value(FILE *out, const json_t *v)
+{
+	char buf[64], *s;
+
+	if (v == NULL || json_is_null(v)) {
+		return;
+	} else if (json_is_string(v)) {
+		csv_field(out, json_string_value(v));
+	} else if (json_is_integer(v)) {
+		fprintf(out, "%lld", (long long)json_integer_value(v));
+	} else if (json_is_real(v)) {
+		snprintf(buf, sizeof(buf), "%.10g", json_real_value(v));
+		fputs(buf, out);
+	} else if (json_is_boolean(v)) {
+		fputs(json_is_true(v) ? "true" : "false", out);
+	} else if ((s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) !=
+	    NULL) {
+		csv_field(out, s);
+		free(s);
+	}
+}
+
+/* rows (objects) as CSV with a header row of keys; CRLF line ends. */
+static void
+csv_print(FILE *out, const json_t *rows, const char *const *keys)
+{
+	const json_t *row;
+	size_t r;
+	int k;
+
+	for (k = 0; keys[k] != NULL; k++) {
+		if (k > 0)
+			fputc(',', out);
+		csv_field(out, keys[k]);
+	}
+	fputs("\r\n", out);
+	json_array_foreach((json_t *)rows, r, row) {
+		for (k = 0; keys[k] != NULL; k++) {
+			if (k > 0)
+				fputc(',', out);
+			csv_value(out, json_object_get(row, keys[k]));
+		}
+		fputs("\r\n", out);
+	}
+}
+
+/* ---- bots, contacts, conversation, metrics, health: arguments ---- */
+
+static int
+limit_arg(const char *view, const char *arg, int *out)
+{
+	const char *errstr;
+
+	*out = (int)strtonum(arg, 1, REPORT_JOBS_LIMIT_MAX, &errstr);
+	if (errstr != NULL) {
+		log_err("%s: limit '%s' is %s (1..%d)", view, arg, errstr,
+		    REPORT_JOBS_LIMIT_MAX);
+		return EX_USAGE;
+	}
+	return EX_OK;
+}
+
+static int
+contacts_opt(int ch, const char *arg, struct opts *o)
+{
+	switch (ch) {
+	case 'b':
+		o->contacts.bot = arg;
+		return EX_OK;
+	case 's':
+		if (!report_contact_status_known(arg)) {
+			log_err("contacts: unknown status '%s' (one of new,"
+			    " active, paused, opted_out, blocked)", arg);
+			return EX_USAGE;
+		}
+		o->contacts.status = arg;
+		return EX_OK;
+	case 'n':
+		return limit_arg("contacts", arg, &o->contacts.limit);
+	}
+	return EX_USAGE;
+}
+
+static int
+contacts_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "bot", required_argument, NULL, 'b' },
+		{ "status", required_argument, NULL, 's' },
+		{ "limit", required_argument, NULL, 'n' },
+	};
+
+	if (view_args(argc, argv, lo, 3, contacts_opt, o) != EX_OK)
+		return EX_USAGE;
+	if (optind < argc) {
+		log_err("contacts: unexpected argument '%s'", argv[optind]);
+		return EX_USAGE;
+	}
+	return EX_OK;
+}
+
+static int
+conversation_args(int argc, char **argv, struct opts *o)
+{
+	const char *errstr;
+
+	if (view_args(argc, argv, NULL, 0, no_opt, o) != EX_OK)
+		return EX_USAGE;
+	if (optind + 1 != argc) {
+		log_err("conversation: expected one contact id");
+		return EX_USAGE;
+	}
+	o->id = strtonum(argv[optind], 1, LLONG_MAX, &errstr);
+	if (errstr != NULL) {
+		log_err("conversation: contact id '%s' is %s", argv[optind],
+		    errstr);
+		return EX_USAGE;
+	}
+	return EX_OK;
+}
+
+/* Whether s is a date YYYY-MM-DD. */
+static int
+is_date(const char *s)
+{
+	char t[40];
+	int64_t ms;
+	int i;
+
+	for (i = 0; i < 10; i++)
+		if (i == 4 || i == 7 ? s[i] != '-' : (s[i] < '0' || s[i] > '9'))
+			return 0;
+	if (s[10] != '\0')
+		return 0;
+	snprintf(t, sizeof(t), "%sT00:00:00Z", s);
+	return clock_parse_time(t, &ms) == 0;
+}
+
+static int
+metrics_opt(int ch, const char *arg, struct opts *o)
+{
+	switch (ch) {
+	case 'S':
+		if (!is_date(arg)) {
+			log_err("metrics: since '%s' is not a date YYYY-MM-DD",
+			    arg);
+			return EX_USAGE;
+		}
+		o->since = arg;
+		return EX_OK;
+	case 'b':
+		o->contacts.bot = arg;
+		return EX_OK;
+	}
+	return EX_USAGE;
+}
+
+static int
+metrics_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "since", required_argument, NULL, 'S' },
+		{ "bot", required_argument, NULL, 'b' },
+	};
+
+	if (view_args(argc, argv, lo, 2, metrics_opt, o) != EX_OK)
+		return EX_USAGE;
+	if (optind < argc) {
+		log_err("metrics: unexpected argument '%s'", argv[optind]);
+		return EX_USAGE;
+	}
+	return EX_OK;
+}
+
+static int
+duration_arg(const char *what, const char *arg, int64_t *out)
+{
+	if (clock_parse_duration(arg, out) < 0 || *out <= 0) {
+		log_err("health: %s '%s' is not a positive duration (90s, 5m,"
+		    " 1h)", what, arg);
+		return EX_USAGE;
+	}
+	return EX_OK;
+}
+
+static int
+health_opt(int ch, const char *arg, struct opts *o)
+{
+	const char *errstr;
+
+	switch (ch) {
+	case 'A':
+		return duration_arg("max-due-age", arg,
+		    &o->health.max_due_age_ms);
+	case 'H':
+		return duration_arg("max-heartbeat-age", arg,
+		    &o->health.max_heartbeat_age_ms);
+	case 'R':
+		o->health.max_dead_per_hour = (int)strtonum(arg, 0, 1000000,
+		    &errstr);
+		if (errstr != NULL) {
+			log_err("health: max-dead-rate '%s' is %s (0..1000000)",
+			    arg, errstr);
+			return EX_USAGE;
+		}
+		return EX_OK;
+	}
+	return EX_USAGE;
+}
+
+static int
+health_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "max-due-age", required_argument, NULL, 'A' },
+		{ "max-heartbeat-age", required_argument, NULL, 'H' },
+		{ "max-dead-rate", required_argument, NULL, 'R' },
+	};
+
+	o->health.max_dead_per_hour = -1;
+	if (view_args(argc, argv, lo, 3, health_opt, o) != EX_OK)
+		return EX_USAGE;
+	if (optind < argc) {
+		log_err("health: unexpected argument '%s'", argv[optind]);
+		return EX_USAGE;
+	}
+	return EX_OK;
+}
+
+static int
+output_opt(int ch, const char *arg, struct opts *o)
+{
+	if (ch != 'o')
+		return EX_USAGE;
+	o->out_path = arg;
+	return EX_OK;
+}
+
+/* prometheus [-o FILE], html -o FILE. */
+static int
+file_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "output", required_argument, NULL, 'o' },
+	};
+
+	if (view_args(argc, argv, lo, 1, output_opt, o) != EX_OK)
+		return EX_USAGE;
+	if (optind < argc) {
+		log_err("%s: unexpected argument '%s'", argv[0], argv[optind]);
+		return EX_USAGE;
+	}
+	return EX_OK;
+}
+
+/* ---- bots, contacts, conversation, metrics, health: building ---- */
+
+static int
+bots_build(struct db *db, const struct opts *o, int64_t now, json_t **doc)
+{
+	*doc = report_bots(db, o->cfg, now);
+	return *doc != NULL ? EX_OK : EX_UNAVAILABLE;
+}
+
+static int
+contacts_build(struct db *db, const struct opts *o, int64_t now,
+    json_t **doc)
+{
+	*doc = report_contacts(db, &o->contacts, now);
+	return *doc != NULL ? EX_OK : EX_UNAVAILABLE;
+}
+
+static int
+conversation_build(struct db *db, const struct opts *o, int64_t now,
+    json_t **doc)
+{
+	int rc = report_conversation(db, o->id, now, doc);
+
+	if (rc == REPORT_NOT_FOUND) {
+		log_err("contact %lld: no such contact", (long long)o->id);
+		return EX_NOINPUT;
+	}
+	return rc == REPORT_FOUND ? EX_OK : EX_UNAVAILABLE;
+}
+
+static int
+metrics_build(struct db *db, const struct opts *o, int64_t now,
+    json_t **doc)
+{
+	*doc = report_metrics(db, o->since, o->contacts.bot, now);
+	return *doc != NULL ? EX_OK : EX_UNAVAILABLE;
+}
+
+static int
+health_build(struct db *db, const struct opts *o, int64_t now, json_t **doc)
+{
+	*doc = report_health(db, o->cfg, &o->health, now);
+	return *doc != NULL ? EX_OK : EX_UNAVAILABLE;
+}
+
+/* The exit status of health: 1 when a check failed. */
+static int
+health_status(const json_t *doc)
+{
+	return json_is_true(json_object_get(doc, "healthy")) ? EX_OK :
+	    REPORT_EX_UNHEALTHY;
+}
+
+static int
+prometheus_write(struct db *db, const struct opts *o, int64_t now,
+    FILE *out)
+{
+	return report_prometheus(db, o->cfg, now, out) < 0 ? EX_UNAVAILABLE :
+	    EX_OK;
+}
+
+static int
+html_write(struct db *db, const struct opts *o, int64_t now, FILE *out)
+{
+	if (report_html == NULL) {
+		log_err("html: this build has no dashboard (lib/report_html.c)");
+		return EX_UNAVAILABLE;
+	}
+	return report_html(db, o->cfg, now, out) < 0 ? EX_UNAVAILABLE :
+	    EX_OK;
+}
+
+/* ---- bots, contacts, conversation, metrics, health: rows ---- */
+
+static const char *const bots_keys[] = {
+	"bot", "period", "received", "sent", "initiations",
+	"initiation_replies", "reply_rate", "median_reply_ms", "llm_calls",
+	"tokens_in", "tokens_out", "cost_usd", "job_failures",
+	"daily_budget_usd", "budget_left_usd", "contacts", "opted_out", NULL
+};
+
+/* Two rows per bot (today, 7d): the period's numbers and the bot's. */
+static json_t *
+bots_rows(const json_t *doc)
+{
+	static const char *const periods[][2] = {
+		{ "today", "today" }, { "last_7_days", "7d" }
+	};
+	json_t *rows = json_array(), *row, *b;
+	size_t i, p;
+
+	if (rows == NULL)
+		return NULL;
+	json_array_foreach(json_object_get(doc, "bots"), i, b) {
+		for (p = 0; p < 2; p++) {
+			row = json_copy(json_object_get(b, periods[p][0]));
+			if (row == NULL || json_object_update_missing(row, b) < 0 ||
+			    json_object_del(row, "today") < 0 ||
+			    json_object_del(row, "last_7_days") < 0 ||
+			    json_object_set(row, "bot", json_object_get(b,
+			    "name")) < 0 || json_object_set_new(row, "period",
+			    json_string(periods[p][1])) < 0 ||
+			    json_array_append_new(rows, row) < 0) {
+				json_decref(row);
+				json_decref(rows);
+				return NULL;
+			}
+		}
+	}
+	return rows;
+}
+
+static const char *const contacts_keys[] = {
+	"id", "bot", "platform_id", "handle", "name", "status", "consent",
+	"timezone", "unanswered", "messages_in", "messages_out",
+	"last_inbound_at", "last_outbound_at", "created_at", NULL
+};
+static const char *const conversation_keys[] = {
+	"id", "at", "direction", "kind", "status", "mark", "text", "model",
+	"tokens_in", "tokens_out", "cost_usd", "error", "created_at",
+	"sent_at", NULL
+};
+static const char *const metrics_keys[] = {
+	"day", "bot", "received", "sent", "initiations", "initiation_replies",
+	"llm_calls", "tokens_in", "tokens_out", "cost_usd", "job_failures",
+	NULL
+};
+static const char *const health_keys[] = {
+	"check", "ok", "value", "threshold", "detail", NULL
+};
+static const char *const jobs_keys[] = {
+	"id", "type", "queue", "bot", "state", "priority", "attempts",
+	"max_attempts", "run_at", "created_at", "started_at", "finished_at",
+	"lease_until", "worker", "unique_key", "last_error", NULL
+};
+static const char *const queue_keys[] = {
+	"type", "total", "queued", "due", "scheduled", "running", "succeeded",
+	"dead", "cancelled", NULL
+};
+
+/* A new reference to doc.key (an array of rows). */
+static json_t *
+member_rows(const json_t *doc, const char *key)
+{
+	return json_incref(json_object_get(doc, key));
+}
+
+static json_t *
+contacts_rows(const json_t *doc)
+{
+	return member_rows(doc, "contacts");
+}
+
+static json_t *
+conversation_rows(const json_t *doc)
+{
+	return member_rows(doc, "messages");
+}
+
+static json_t *
+metrics_rows(const json_t *doc)
+{
+	return member_rows(doc, "days");
+}
+
+static json_t *
+health_rows(const json_t *doc)
+{
+	return member_rows(doc, "checks");
+}
+
+static json_t *
+jobs_rows(const json_t *doc)
+{
+	return member_rows(doc, "jobs");
+}
+
+static json_t *
+queue_rows(const json_t *doc)
+{
+	return obj_rows(json_object_get(doc, "by_type"), "type");
+}
+
+/* ---- bots, contacts, conversation, metrics, health: tables ---- */
+
+static void
+fmt_rate(const json_t *row, char *buf, size_t len)
+{
+	const json_t *r = json_object_get(row, "reply_rate");
+
+	if (json_is_number(r))
+		snprintf(buf, len, "%.0f%%", json_number_value(r) * 100);
+	else
+		snprintf(buf, len, "-");
+}
+
+static void
+fmt_usd(const json_t *row, const char *key, char *buf, size_t len)
+{
+	const json_t *v = json_object_get(row, key);
+
+	if (json_is_number(v))
+		snprintf(buf, len, "%.4f", json_number_value(v));
+	else
+		snprintf(buf, len, "-");
+}
+
+static void
+fmt_cost(const json_t *row, char *buf, size_t len)
+{
+	fmt_usd(row, "cost_usd", buf, len);
+}
+
+static void
+fmt_left(const json_t *row, char *buf, size_t len)
+{
+	fmt_usd(row, "budget_left_usd", buf, len);
+}
+
+static int
+bots_print(const json_t *doc)
+{
+	static const struct column cols[] = {
+		{ "BOT", "bot", CELL_TEXT, 24, NULL },
+		{ "PERIOD", "period", CELL_TEXT, 0, NULL },
+		{ "RECV", "received", CELL_NUM, 0, NULL },
+		{ "SENT", "sent", CELL_NUM, 0, NULL },
+		{ "OPENERS", "initiations", CELL_NUM, 0, NULL },
+		{ "REPLY RATE", "reply_rate", CELL_NUM, 0, fmt_rate },
+		{ "MEDIAN REPLY", "median_reply_ms", CELL_DURATION, 0, NULL },
+		{ "LLM", "llm_calls", CELL_NUM, 0, NULL },
+		{ "TOK IN", "tokens_in", CELL_NUM, 0, NULL },
+		{ "TOK OUT", "tokens_out", CELL_NUM, 0, NULL },
+		{ "COST USD", "cost_usd", CELL_NUM, 0, fmt_cost },
+		{ "LEFT TODAY", "budget_left_usd", CELL_NUM, 0, fmt_left },
+		{ "FAILURES", "job_failures", CELL_NUM, 0, NULL },
+		{ "OPTED OUT", "opted_out", CELL_NUM, 0, NULL },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	json_t *rows = bots_rows(doc);
+	int rc;
+
+	if (rows == NULL) {
+		log_err("out of memory printing the report");
+		return -1;
+	}
+	rc = table_print(stdout, rows, cols, generated_at(doc));
+	if (rc == 0 && json_array_size(rows) == 0)
+		log_info("no bots configured or found in the data");
+	json_decref(rows);
+	return rc;
+}
+
+static int
+contacts_print(const json_t *doc)
+{
+	static const struct column cols[] = {
+		{ "ID", "id", CELL_NUM, 0, NULL },
+		{ "BOT", "bot", CELL_TEXT, 16, NULL },
+		{ "PLATFORM ID", "platform_id", CELL_TEXT, 20, NULL },
+		{ "NAME", "name", CELL_TEXT, 24, NULL },
+		{ "STATUS", "status", CELL_TEXT, 0, NULL },
+		{ "CONSENT", "consent", CELL_TEXT, 0, NULL },
+		{ "IN", "messages_in", CELL_NUM, 0, NULL },
+		{ "OUT", "messages_out", CELL_NUM, 0, NULL },
+		{ "UNANSWERED", "unanswered", CELL_NUM, 0, NULL },
+		{ "LAST IN", "last_inbound_at", CELL_AGO, 0, NULL },
+		{ "LAST OUT", "last_outbound_at", CELL_AGO, 0, NULL },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	const json_t *rows = json_object_get(doc, "contacts");
+
+	if (table_print(stdout, rows, cols, generated_at(doc)) < 0)
+		return -1;
+	if (json_array_size(rows) == 0)
+		log_info("no contacts match");
+	else if (json_is_true(json_object_get(doc, "truncated")))
+		log_info("showing the first %zu contacts; more match (--limit)",
+		    json_array_size(rows));
+	return 0;
+}
+
+static void
+fmt_profile(const json_t *row, char *buf, size_t len)
+{
+	char *s = json_dumps(json_object_get(row, "profile"), JSON_COMPACT |
+	    JSON_ENCODE_ANY);
+
+	snprintf(buf, len, "%s", s != NULL ? s : "-");
+	free(s);
+}
+
+/* The delivery state of a message, marked when it needs a look. */
+static void
+fmt_msg_state(const json_t *row, char *buf, size_t len)
+{
+	const json_t *mark = json_object_get(row, "mark");
+	const json_t *status = json_object_get(row, "status");
+
+	if (json_is_string(mark))
+		snprintf(buf, len, "[%s]", json_string_value(mark));
+	else
+		snprintf(buf, len, "%s", json_is_string(status) ?
+		    json_string_value(status) : "");
+}
+
+static void
+fmt_dir(const json_t *row, char *buf, size_t len)
+{
+	const char *d = json_string_value(json_object_get(row, "direction"));
+
+	snprintf(buf, len, "%s", d != NULL && strcmp(d, "in") == 0 ? "<-" :
+	    "->");
+}
+
+static int
+conversation_print(const json_t *doc)
+{
+	static const struct column hdr[] = {
+		{ "contact", "id", CELL_TEXT, 0, NULL },
+		{ "bot", "bot", CELL_TEXT, 0, NULL },
+		{ "platform_id", "platform_id", CELL_TEXT, 0, NULL },
+		{ "name", "name", CELL_TEXT, 0, NULL },
+		{ "status", "status", CELL_TEXT, 0, NULL },
+		{ "consent", "consent", CELL_TEXT, 0, NULL },
+		{ "timezone", "timezone", CELL_TEXT, 0, NULL },
+		{ "unanswered", "unanswered", CELL_TEXT, 0, NULL },
+		{ "profile", "profile", CELL_TEXT, 200, fmt_profile },
+		{ "summary", "summary", CELL_TEXT, 200, NULL },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	static const struct column cols[] = {
+		{ "TIME", "at", CELL_TEXT, 0, NULL },
+		{ "", "direction", CELL_TEXT, 0, fmt_dir },
+		{ "KIND", "kind", CELL_TEXT, 0, NULL },
+		{ "STATE", "status", CELL_TEXT, 0, fmt_msg_state },
+		{ "TEXT", "text", CELL_TEXT, 100, NULL },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	const json_t *msgs = json_object_get(doc, "messages");
+	int64_t now = generated_at(doc);
+
+	kv_print(stdout, json_object_get(doc, "contact"), hdr, now);
+	putchar('\n');
+	if (json_array_size(msgs) == 0) {
+		printf("no messages\n");
+		return 0;
+	}
+	return table_print(stdout, msgs, cols, now);
+}
+
+static int
+metrics_print(const json_t *doc)
+{
+	static const struct column cols[] = {
+		{ "DAY", "day", CELL_TEXT, 0, NULL },
+		{ "BOT", "bot", CELL_TEXT, 24, NULL },
+		{ "RECV", "received", CELL_NUM, 0, NULL },
+		{ "SENT", "sent", CELL_NUM, 0, NULL },
+		{ "OPENERS", "initiations", CELL_NUM, 0, NULL },
+		{ "REPLIES", "initiation_replies", CELL_NUM, 0, NULL },
+		{ "LLM", "llm_calls", CELL_NUM, 0, NULL },
+		{ "TOK IN", "tokens_in", CELL_NUM, 0, NULL },
+		{ "TOK OUT", "tokens_out", CELL_NUM, 0, NULL },
+		{ "COST USD", "cost_usd", CELL_NUM, 0, fmt_cost },
+		{ "FAILURES", "job_failures", CELL_NUM, 0, NULL },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	const json_t *rows = json_object_get(doc, "days");
+
+	if (table_print(stdout, rows, cols, generated_at(doc)) < 0)
+		return -1;
+	if (json_array_size(rows) == 0)
+		log_info("no metrics match");
+	return 0;
+}
+
+static void
+fmt_ok(const json_t *row, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", json_is_true(json_object_get(row, "ok")) ?
+	    "ok" : "FAIL");
+}
+
+static int
+health_print(const json_t *doc)
+{
+	static const struct column cols[] = {
+		{ "CHECK", "check", CELL_TEXT, 40, NULL },
+		{ "STATUS", "ok", CELL_TEXT, 0, fmt_ok },
+		{ "DETAIL", "detail", CELL_TEXT, 0, NULL },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+
+	if (table_print(stdout, json_object_get(doc, "checks"), cols,
+	    generated_at(doc)) < 0)
+		return -1;
+	printf("\n%s\n", json_is_true(json_object_get(doc, "healthy")) ?
+	    "healthy" : "UNHEALTHY");
+	return 0;
+}
+
 /* ---- wiring ---- */
 
 struct view {
@@ -1224,15 +1929,43 @@ struct view {
 	/* 1: the view reads only the configuration (o->cfg); the database
 	 * is not opened and build gets db == NULL. */
 	int no_db;
+	/* For --csv (NULL: no CSV form): the rows (a new reference) and
+	 * their keys, the header. */
+	json_t *(*rows)(const json_t *doc);
+	const char *const *keys;
+	/* The exit status a built document asks for (NULL: EX_OK). */
+	int (*status)(const json_t *doc);
+	/* Instead of build and print: write the view's own text format to
+	 * out (stdout, or -o FILE atomically). EX_OK or a code (logged). */
+	int (*write)(struct db *db, const struct opts *o, int64_t now,
+	    FILE *out);
 };
 
 static const struct view views[] = {
-	{ "queue", no_args, queue_build, queue_print, 0 },
-	{ "jobs", jobs_args, jobs_build, jobs_print, 0 },
-	{ "job", job_args, job_build, job_print, 0 },
-	{ "workers", no_args, workers_build, workers_print, 0 },
-	{ "config", no_args, config_build, config_print, 1 },
-	{ NULL, NULL, NULL, NULL, 0 }
+	{ "queue", no_args, queue_build, queue_print, 0, queue_rows,
+	    queue_keys, NULL, NULL },
+	{ "jobs", jobs_args, jobs_build, jobs_print, 0, jobs_rows, jobs_keys,
+	    NULL, NULL },
+	{ "job", job_args, job_build, job_print, 0, NULL, NULL, NULL, NULL },
+	{ "workers", no_args, workers_build, workers_print, 0, NULL, NULL,
+	    NULL, NULL },
+	{ "config", no_args, config_build, config_print, 1, NULL, NULL, NULL,
+	    NULL },
+	{ "bots", no_args, bots_build, bots_print, 0, bots_rows, bots_keys,
+	    NULL, NULL },
+	{ "contacts", contacts_args, contacts_build, contacts_print, 0,
+	    contacts_rows, contacts_keys, NULL, NULL },
+	{ "conversation", conversation_args, conversation_build,
+	    conversation_print, 0, conversation_rows, conversation_keys, NULL,
+	    NULL },
+	{ "metrics", metrics_args, metrics_build, metrics_print, 0,
+	    metrics_rows, metrics_keys, NULL, NULL },
+	{ "health", health_args, health_build, health_print, 0, health_rows,
+	    health_keys, health_status, NULL },
+	{ "prometheus", file_args, NULL, NULL, 0, NULL, NULL, NULL,
+	    prometheus_write },
+	{ "html", file_args, NULL, NULL, 0, NULL, NULL, NULL, html_write },
+	{ NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL }
 };
 
 static const struct view *
@@ -1255,6 +1988,9 @@ parse_global(int argc, char **argv, struct opts *o)
 		{ "config", required_argument, NULL, 'c' },
 		{ "db", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "csv", no_argument, NULL, 'C' },
+		{ "prometheus", no_argument, NULL, 'P' },
+		{ "output", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -1263,7 +1999,7 @@ parse_global(int argc, char **argv, struct opts *o)
 	};
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "+:c:d:jqvhV", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+:c:d:jo:qvhV", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			o->cfg_path = optarg;
@@ -1272,7 +2008,16 @@ parse_global(int argc, char **argv, struct opts *o)
 			o->db_path = optarg;
 			break;
 		case 'j':
-			o->json = 1;
+			o->json = FMT_JSON;
+			break;
+		case 'C':
+			o->json = FMT_CSV;
+			break;
+		case 'P':
+			o->json = FMT_PROMETHEUS;
+			break;
+		case 'o':
+			o->out_path = optarg;
 			break;
 		case 'q':
 			o->verbosity = -1;
@@ -1304,16 +2049,26 @@ set_log_level(const struct opts *o, const struct cfg *cfg)
 		log_set_level((enum log_level)cfg->log_level);
 }
 
-/* Print doc as JSON or tables; EX_OK, or EX_IOERR/EX_SOFTWARE (logged). */
+/* Print doc as JSON, CSV or tables; EX_OK, or EX_IOERR/EX_SOFTWARE
+ * (logged). */
 static int
-output(const struct view *v, const json_t *doc, int json)
+output(const struct view *v, const json_t *doc, int format)
 {
-	if (json) {
+	json_t *rows;
+
+	if (format == FMT_JSON) {
 		if (json_dumpf(doc, stdout, JSON_INDENT(2)) < 0) {
 			log_err("cannot write the JSON document");
 			return EX_IOERR;
 		}
 		putchar('\n');
+	} else if (format == FMT_CSV) {
+		if ((rows = v->rows(doc)) == NULL) {
+			log_err("out of memory printing the report");
+			return EX_SOFTWARE;
+		}
+		csv_print(stdout, rows, v->keys);
+		json_decref(rows);
 	} else if (v->print(doc) < 0) {
 		return EX_SOFTWARE;
 	}
@@ -1322,6 +2077,71 @@ output(const struct view *v, const json_t *doc, int json)
 		return EX_IOERR;
 	}
 	return EX_OK;
+}
+
+/*
+ * Run v->write into path atomically: a temporary file beside it (so the
+ * rename stays on one file system), mode 0644, flushed and fsynced, then
+ * renamed over path. A reader (node_exporter, a browser) sees the old
+ * file or the new one, never half of one. EX_OK or a code (logged).
+ */
+static int
+write_file(const struct view *v, struct db *db, const struct opts *o,
+    int64_t now, const char *path)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	FILE *f = NULL;
+	int fd, rc;
+
+	strlcpy(dir, path, sizeof(dir));
+	if (snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dirname(dir),
+	    basename((char *)path)) >= (int)sizeof(tmp)) {
+		log_err("output '%s': path too long", path);
+		return EX_CANTCREAT;
+	}
+	if ((fd = mkstemp(tmp)) < 0 || fchmod(fd, 0644) < 0 ||
+	    (f = fdopen(fd, "w")) == NULL) {
+		log_err("create '%s': %s", tmp, strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			unlink(tmp);
+		}
+		return EX_CANTCREAT;
+	}
+	rc = v->write(db, o, now, f);
+	if (rc == EX_OK && (fflush(f) == EOF || ferror(f) ||
+	    fsync(fileno(f)) < 0)) {
+		log_err("write '%s': %s", tmp, strerror(errno));
+		rc = EX_IOERR;
+	}
+	if (fclose(f) == EOF && rc == EX_OK) {
+		log_err("write '%s': %s", tmp, strerror(errno));
+		rc = EX_IOERR;
+	}
+	if (rc == EX_OK && rename(tmp, path) < 0) {
+		log_err("rename '%s' to '%s': %s", tmp, path, strerror(errno));
+		rc = EX_CANTCREAT;
+	}
+	if (rc != EX_OK)
+		unlink(tmp);
+	return rc;
+}
+
+/* A view with its own text format: to -o FILE or stdout. */
+static int
+run_write(const struct view *v, struct db *db, const struct opts *o,
+    int64_t now)
+{
+	int rc;
+
+	if (o->out_path != NULL)
+		return write_file(v, db, o, now, o->out_path);
+	rc = v->write(db, o, now, stdout);
+	if (rc == EX_OK && (fflush(stdout) == EOF || ferror(stdout))) {
+		log_err("write to standard output failed");
+		return EX_IOERR;
+	}
+	return rc;
 }
 
 /* Load the config, open the database read-only (unless the view needs
@@ -1343,19 +2163,59 @@ run(const struct view *v, struct opts *o)
 		rc = v->build(NULL, o, clock_now_ms(), &doc);
 	} else if ((rc = app_open_db(&db, &cfg, o->db_path, DB_READONLY)) ==
 	    EX_OK) {
-		rc = v->build(&db, o, clock_now_ms(), &doc);
+		if (v->write != NULL)
+			rc = run_write(v, &db, o, clock_now_ms());
+		else
+			rc = v->build(&db, o, clock_now_ms(), &doc);
 		db_close(&db);
 	}
 	o->cfg = NULL;		/* it lives on this stack frame */
-	if (rc == EX_OK)
+	if (rc == EX_OK && doc != NULL) {
 		rc = output(v, doc, o->json);
+		if (rc == EX_OK && v->status != NULL)
+			rc = v->status(doc);
+	}
 	json_decref(doc);
 	return rc;
+}
+
+/* Whether the format and -o fit the view; EX_OK or EX_USAGE (logged). */
+static int
+check_format(const struct view *v, const struct opts *o)
+{
+	if (v->write != NULL) {
+		if (o->json != FMT_TABLE &&
+		    !(o->json == FMT_PROMETHEUS && strcmp(v->name,
+		    "prometheus") == 0)) {
+			log_err("%s: --json and --csv do not apply", v->name);
+			return EX_USAGE;
+		}
+		if (o->out_path == NULL && strcmp(v->name, "html") == 0) {
+			log_err("html: -o FILE is required");
+			return EX_USAGE;
+		}
+		return EX_OK;
+	}
+	if (o->out_path != NULL) {
+		log_err("%s: -o is only for prometheus and html", v->name);
+		return EX_USAGE;
+	}
+	if (o->json == FMT_PROMETHEUS) {
+		log_err("--prometheus is a view of its own: give no other view");
+		return EX_USAGE;
+	}
+	if (o->json == FMT_CSV && v->rows == NULL) {
+		log_err("%s: no CSV form (use --json)", v->name);
+		return EX_USAGE;
+	}
+	return EX_OK;
 }
 
 int
 main(int argc, char **argv)
 {
+	static char prom_name[] = "prometheus";
+	static char *prom_argv[] = { prom_name, NULL };
 	struct opts o;
 	const struct view *v;
 	int rc;
@@ -1370,6 +2230,12 @@ main(int argc, char **argv)
 		return rc;
 	}
 	set_log_level(&o, NULL);
+	if (optind >= argc && o.json == FMT_PROMETHEUS) {
+		v = view_find("prometheus");
+		if (file_args(1, prom_argv, &o) != EX_OK)
+			return EX_USAGE;
+		return run(v, &o);
+	}
 	if (optind >= argc) {
 		log_err("no view given");
 		usage(stderr);
@@ -1382,7 +2248,8 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (v->args(argc, argv, &o) != EX_OK) {
+	if (v->args(argc, argv, &o) != EX_OK || check_format(v, &o) !=
+	    EX_OK) {
 		usage(stderr);
 		return EX_USAGE;
 	}
