@@ -1,18 +1,30 @@
 /*
- * dater-migrate: create or upgrade the database schema.
+ * dater-migrate: create or upgrade the database schema, bring in the old
+ * system's data, and the admin verbs around that.
  *
  *   dater-migrate [-c FILE] [-d DB] up       apply pending migrations
  *   dater-migrate [-c FILE] [-d DB] status   print current/latest version
+ *   dater-migrate import-legacy [--bot NAME] [--dry-run] [--strict] DIR
+ *   dater-migrate backup FILE                a verified online copy
+ *   dater-migrate restore [--force] FILE     replace the database with one
+ *   dater-migrate check                      integrity and queue invariants
  *
  * `up` creates the database (0600, WAL) when it does not exist. Every
  * other program refuses a database that is not at the latest version.
  */
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "../lib/app.h"
+#include "../lib/clock.h"
+#include "../lib/fields.h"
+#include "../lib/legacy.h"
 #include "../lib/log.h"
 #include "../jobs/jobs.h"
 #include "../lib/banned.h"
@@ -22,8 +34,19 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: dater-migrate [-qv] [-c file] [-d db] up\n"
-	    "       dater-migrate [-qv] [-c file] [-d db] status\n");
+	    "       dater-migrate [-qv] [-c file] [-d db] [--json] status\n"
+	    "       dater-migrate [-qv] [-c file] [-d db] [--json] import-legacy\n"
+	    "                     [--bot name] [--dry-run] [--strict] dir\n"
+	    "       dater-migrate [-qv] [-c file] [-d db] backup file\n"
+	    "       dater-migrate [-qv] [-c file] [-d db] restore [--force] file\n"
+	    "       dater-migrate [-qv] [-c file] [-d db] check\n");
 }
+
+/* Options of the subcommands. */
+struct opts {
+	const char *bot;
+	int json, quiet, dry_run, strict, force;
+};
 
 static int
 cmd_status(const struct cfg *cfg, const char *dbpath, int json)
@@ -72,6 +95,218 @@ cmd_up(const struct cfg *cfg, const char *dbpath, int quiet)
 	return rc;
 }
 
+/* A progress bar on stderr (only set up when stderr is a terminal). */
+static void
+progress(void *arg, int done, int total)
+{
+	int width = 30, fill = total > 0 ? done * width / total : width;
+
+	fprintf(stderr, "\rimporting [%.*s%*s] %d/%d files", fill,
+	    "##############################", width - fill, "", done, total);
+	if (done == total)
+		fprintf(stderr, "\r%*s\r", width + 40, "");
+	fflush(stderr);
+}
+
+static void
+print_counts(const char *what, const struct legacy_counts *c, int json)
+{
+	if (json)
+		printf("\"%s\":{\"imported\":%d,\"updated\":%d,\"skipped\":%d}",
+		    what, c->imported, c->updated, c->skipped);
+	else
+		printf("%-9s %6d imported %6d updated %6d skipped\n", what,
+		    c->imported, c->updated, c->skipped);
+}
+
+static void
+print_report(const struct legacy_report *r, const struct opts *o, int rc)
+{
+	int rolled = o->dry_run || (o->strict && rc != LEGACY_OK);
+
+	if (o->json) {
+		printf("{\"dry_run\":%s,\"written\":%s,", o->dry_run ? "true" :
+		    "false", rolled ? "false" : "true");
+		print_counts("contacts", &r->contacts, 1);
+		putchar(',');
+		print_counts("messages", &r->messages, 1);
+		putchar(',');
+		print_counts("metrics", &r->metrics, 1);
+		printf(",\"files\":%d,\"bad_files\":%d}\n", r->files, r->bad);
+		return;
+	}
+	if (o->dry_run)
+		printf("dry run: nothing was written; this is what would "
+		    "change\n");
+	print_counts("contacts", &r->contacts, 0);
+	print_counts("messages", &r->messages, 0);
+	print_counts("metrics", &r->metrics, 0);
+	printf("files     %6d read %6d bad (named above, skipped)\n", r->files,
+	    r->bad);
+	if (o->strict && rc != LEGACY_OK)
+		printf("strict: bad files, nothing was imported\n");
+}
+
+static int
+cmd_import(const struct cfg *cfg, const char *dbpath, const struct opts *o,
+    const char *dir)
+{
+	struct legacy_opts lo;
+	struct legacy_report r;
+	struct stat st;
+	struct db db;
+	json_t *defs = NULL;
+	int rc;
+
+	memset(&lo, 0, sizeof(lo));
+	lo.dir = dir;
+	lo.bot = o->bot != NULL ? o->bot : cfg->nbots == 1 ?
+	    cfg->bots[0].name : NULL;
+	if (lo.bot == NULL) {
+		log_err("import-legacy: --bot is needed (the configuration "
+		    "has %d bots)", cfg->nbots);
+		return EX_USAGE;
+	}
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		log_err("'%s': %s", dir, errno == ENOENT ? strerror(errno) :
+		    "not a directory");
+		return EX_NOINPUT;
+	}
+	if (cfg->fields[0] != '\0' && (defs = fields_load(cfg->fields)) ==
+	    NULL)
+		return EX_CONFIG;
+	if ((rc = app_open_db(&db, cfg, dbpath, 0)) != EX_OK) {
+		json_decref(defs);
+		return rc;
+	}
+	lo.defs = defs;
+	lo.dry_run = o->dry_run;
+	lo.strict = o->strict;
+	if (!o->quiet && isatty(STDERR_FILENO))
+		lo.progress = progress;
+	rc = legacy_import(&db, &lo, &r);
+	db_close(&db);
+	json_decref(defs);
+	if (rc < 0)
+		return EX_SOFTWARE;
+	if (!o->quiet || o->json)
+		print_report(&r, o, rc);
+	return rc == LEGACY_OK ? EX_OK : EX_DATAERR;
+}
+
+static int
+cmd_backup(const struct cfg *cfg, const char *dbpath, const struct opts *o,
+    const char *file)
+{
+	char err[512];
+	struct db db;
+	int rc;
+
+	if ((rc = app_open_db(&db, cfg, dbpath, 0)) != EX_OK)
+		return rc;
+	if (legacy_backup(&db, file, err, sizeof(err)) < 0) {
+		log_err("backup: %s", err);
+		rc = EX_CANTCREAT;
+	} else if (!o->quiet)
+		printf("%s: backed up to %s\n", db.path, file);
+	db_close(&db);
+	return rc;
+}
+
+static int
+cmd_restore(const struct cfg *cfg, const char *dbpath, const struct opts *o,
+    const char *file)
+{
+	char err[512];
+	struct db db;
+	int rc;
+
+	if (access(file, F_OK) < 0) {
+		log_err("restore: '%s': %s", file, strerror(errno));
+		return EX_NOINPUT;
+	}
+	if ((rc = app_open_db(&db, cfg, dbpath, DB_CREATE |
+	    DB_ANY_VERSION)) != EX_OK)
+		return rc;
+	switch (legacy_restore(&db, file, o->force, clock_now_ms(),
+	    cfg->worker.lease_ms, err, sizeof(err))) {
+	case LEGACY_OK:
+		if (!o->quiet)
+			printf("%s: restored from %s\n", db.path, file);
+		rc = EX_OK;
+		break;
+	case LEGACY_BAD_INPUT:
+		log_err("restore: %s", err);
+		rc = EX_DATAERR;
+		break;
+	case LEGACY_BUSY:
+		log_err("restore: %s", err);
+		rc = EX_TEMPFAIL;
+		break;
+	default:
+		log_err("restore: %s", err);
+		rc = EX_SOFTWARE;
+	}
+	db_close(&db);
+	return rc;
+}
+
+static void
+print_problem(void *arg, const char *what)
+{
+	printf("%s\n", what);
+}
+
+static int
+cmd_check(const struct cfg *cfg, const char *dbpath, const struct opts *o,
+    const char *arg)
+{
+	struct db db;
+	int rc, n = 0;
+
+	if ((rc = app_open_db(&db, cfg, dbpath, DB_READONLY)) != EX_OK)
+		return rc;
+	if (legacy_check(&db, print_problem, NULL, &n) < 0)
+		rc = EX_SOFTWARE;
+	else if (n > 0) {
+		log_err("%s: %d problem%s", db.path, n, n == 1 ? "" : "s");
+		rc = EX_DATAERR;
+	} else if (!o->quiet)
+		printf("%s: ok\n", db.path);
+	db_close(&db);
+	return rc;
+}
+
+static int
+run_status(const struct cfg *cfg, const char *dbpath, const struct opts *o,
+    const char *arg)
+{
+	return cmd_status(cfg, dbpath, o->json);
+}
+
+static int
+run_up(const struct cfg *cfg, const char *dbpath, const struct opts *o,
+    const char *arg)
+{
+	return cmd_up(cfg, dbpath, o->quiet);
+}
+
+/* The commands (like git's commands[]): name, arguments after it. */
+static const struct {
+	const char *name;
+	int nargs;
+	int (*run)(const struct cfg *, const char *, const struct opts *,
+	    const char *);
+} commands[] = {
+	{ "up", 0, run_up },
+	{ "status", 0, run_status },
+	{ "import-legacy", 1, cmd_import },
+	{ "backup", 1, cmd_backup },
+	{ "restore", 1, cmd_restore },
+	{ "check", 0, cmd_check },
+	{ NULL, 0, NULL }
+};
+
 int
 main(int argc, char *argv[])
 {
@@ -79,6 +314,10 @@ main(int argc, char *argv[])
 		{ "config", required_argument, NULL, 'c' },
 		{ "db", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "bot", required_argument, NULL, 'b' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "strict", no_argument, NULL, 's' },
+		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -87,9 +326,11 @@ main(int argc, char *argv[])
 	};
 	const char *cfgpath = NULL, *dbpath = NULL;
 	struct cfg cfg;
-	int ch, rc, quiet = 0, json = 0;
+	struct opts o;
+	int ch, rc;
 
 	log_init("dater-migrate", LOG_LEVEL_INFO, 0);
+	memset(&o, 0, sizeof(o));
 	while ((ch = getopt_long(argc, argv, "c:d:hVvq", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -99,7 +340,19 @@ main(int argc, char *argv[])
 			dbpath = optarg;
 			break;
 		case 'j':
-			json = 1;
+			o.json = 1;
+			break;
+		case 'b':
+			o.bot = optarg;
+			break;
+		case 'n':
+			o.dry_run = 1;
+			break;
+		case 's':
+			o.strict = 1;
+			break;
+		case 'f':
+			o.force = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -111,7 +364,7 @@ main(int argc, char *argv[])
 			log_set_level(LOG_LEVEL_DEBUG);
 			break;
 		case 'q':
-			quiet = 1;
+			o.quiet = 1;
 			log_set_level(LOG_LEVEL_WARN);
 			break;
 		default:
@@ -121,17 +374,25 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc != 1) {
+	if (argc < 1) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	for (ch = 0; commands[ch].name != NULL; ch++)
+		if (strcmp(argv[0], commands[ch].name) == 0)
+			break;
+	if (commands[ch].name == NULL) {
+		log_err("unknown command '%s'", argv[0]);
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (argc != commands[ch].nargs + 1) {
+		log_err("%s: expected %s", argv[0], commands[ch].nargs == 0 ?
+		    "no arguments" : "one argument");
 		usage(stderr);
 		return EX_USAGE;
 	}
 	if ((rc = app_config(&cfg, cfgpath, dbpath, jobs_names)) != EX_OK)
 		return rc;
-	if (strcmp(argv[0], "up") == 0)
-		return cmd_up(&cfg, dbpath, quiet);
-	if (strcmp(argv[0], "status") == 0)
-		return cmd_status(&cfg, dbpath, json);
-	log_err("unknown command '%s'", argv[0]);
-	usage(stderr);
-	return EX_USAGE;
+	return commands[ch].run(&cfg, dbpath, &o, argv[1]);
 }
