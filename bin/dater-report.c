@@ -367,6 +367,7 @@ view_args(int argc, char **argv, const struct option *extra, int nextra,
     int (*on_opt)(int, const char *, struct opts *), struct opts *o)
 {
 	struct option lo[16];
+	const char *shortopts;
 	char where[64];
 	int ch, i, n = 0;
 
@@ -377,7 +378,12 @@ view_args(int argc, char **argv, const struct option *extra, int nextra,
 	lo[n] = (struct option){ NULL, 0, NULL, 0 };
 	snprintf(where, sizeof(where), "%s: ", argv[0]);
 	optind = 0;	/* glibc: start over on a new argv */
-	while ((ch = getopt_long(argc, argv, ":j", lo, NULL)) != -1) {
+	/* -o FILE is the one short option a view takes. */
+	shortopts = ":j";
+	for (i = 0; i < nextra; i++)
+		if (extra[i].val == 'o')
+			shortopts = ":jo:";
+	while ((ch = getopt_long(argc, argv, shortopts, lo, NULL)) != -1) {
 		if (ch == 'j')
 			o->json = FMT_JSON;
 		else if (ch == 'C')

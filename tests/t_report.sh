@@ -4,7 +4,13 @@
 # document parses and its numbers match what was enqueued and run; the
 # tables agree; bad ids, views and options get the documented exit codes.
 #
-# Needs python3 (to read the JSON); no sqlite3 CLI.
+# Then a database of conversations (contacts, offline LLM replies, an
+# opt-out, a draft, a dead job): bots, contacts, conversation, metrics,
+# health and the Prometheus text, in every format, checked against the
+# database.
+#
+# Needs python3 (JSON, CSV, the database via its sqlite3 module); no
+# sqlite3 CLI.
 set -u
 
 BIN=$(cd "$(dirname "$0")/../bin" && pwd)
@@ -41,6 +47,14 @@ fi
 # ---- assertions ------------------------------------------------------------
 
 ok() { N_OK=$((N_OK + 1)); echo "ok - $*"; }
+isnt() {
+	if [ "$1" != "$2" ]; then
+		N_OK=$((N_OK + 1)); echo "ok - $3"
+	else
+		N_FAIL=$((N_FAIL + 1)); echo "not ok - $3"
+		printf '#   got %s, expected anything else\n' "$1"
+	fi
+}
 fail() { N_FAIL=$((N_FAIL + 1)); echo "not ok - $*"; }
 
 # is ACTUAL EXPECTED DESC
@@ -322,5 +336,338 @@ test ! -e "$TMP/missing.db" && ok "a missing database is not created" ||
 : >"$TMP/empty.db"
 run "$BIN/dater-report" -c "$CONF" -d "$TMP/empty.db" queue
 is "$RC" 78 "an unmigrated database exits 78"
+
+# ---- conversations: bots, contacts, conversation, metrics, health -----------
+#
+# A second database, filled the way production fills it: contacts and
+# inbound messages through dater-enqueue, replies from the offline LLM
+# through dater-worker --drain, an opt-out, a bot in review mode (its
+# reply stays a draft), a dead job. Every view is then read in every
+# format and checked against the database itself (python3's sqlite3,
+# read-only).
+
+DB=$TMP/conv.db
+CONF=$TMP/conv.conf
+cat >"$CONF" <<'EOF'
+worker = { heartbeat = "200ms"; lease = "5s"; poll_interval = "200ms"; };
+queue = { retry_base = "50ms"; retry_cap = "200ms"; };
+llm = { provider = "offline"; };
+defaults = { reply_delay = [0, 0]; quiet_hours = "off";
+    daily_budget_usd = 5.0; };
+bots = (
+	{ name = "demo"; transport = { driver = "console"; }; },
+	{ name = "rev"; transport = { driver = "console"; }; review = true;
+	  daily_budget_usd = 0.0; }
+);
+EOF
+"$BIN/dater-migrate" -q -c "$CONF" -d "$DB" up >/dev/null ||
+    { fail "dater-migrate up (conversations)"; done_; }
+enqueue - >/dev/null <<'EOF'
+{"type": "contact", "payload": {"bot": "demo", "platform_id": "1001", "name": "Mia, \"M\"", "consent": true, "profile": {"city": "Berlin"}}}
+{"type": "contact", "payload": {"bot": "demo", "platform_id": "1002", "name": "Lena", "consent": true}}
+{"type": "contact", "payload": {"bot": "demo", "platform_id": "1003", "name": "Sara", "consent": false}}
+{"type": "contact", "payload": {"bot": "rev", "platform_id": "2001", "name": "Ida"}}
+EOF
+timeout 60 "$BIN/dater-worker" -q -c "$CONF" -d "$DB" -n 1 --drain
+enqueue - >/dev/null <<'EOF'
+{"type": "inbound", "payload": {"bot": "demo", "platform_id": "1001", "message_id": "m1", "text": "Hey, gym on Thursday?"}}
+{"type": "inbound", "payload": {"bot": "demo", "platform_id": "1003", "message_id": "s1", "text": "STOP"}}
+{"type": "inbound", "payload": {"bot": "rev", "platform_id": "2001", "message_id": "r1", "text": "hello there"}}
+{"type": "initiate", "payload": {"contact": 2}}
+{"type": "send", "payload": {"message": 424242}}
+EOF
+timeout 60 "$BIN/dater-worker" -q -c "$CONF" -d "$DB" -n 2 --drain \
+    >"$TMP/drain2.log" 2>&1
+is "$?" 0 "the conversations are drained"
+
+# sql QUERY: one value (or a JSON list of rows) from the test database.
+sql() {
+	python3 -c '
+import json, sqlite3, sys
+c = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
+r = c.execute(sys.argv[2]).fetchall()
+v = r[0][0] if len(r) == 1 and len(r[0]) == 1 else r
+if isinstance(v, str) and v[:1] in "[{":
+    v = json.loads(v)	# SQL json_*() text, printed as py() prints
+print(v if isinstance(v, str) else json.dumps(v))
+' "$DB" "$1"
+}
+
+# csvpy EXPR: EXPR over the CSV in $OUT parsed by the csv module (h: the
+# header, rows: a list of dicts), like py.
+csvpy() {
+	printf '%s' "$OUT" | python3 -c '
+import csv, io, json, sys
+text = sys.stdin.read()
+rd = list(csv.reader(io.StringIO(text, newline="")))
+h, rows = rd[0], [dict(zip(rd[0], r)) for r in rd[1:]]
+ok_shape = all(len(r) == len(h) for r in rd)
+try:
+    v = eval(sys.argv[1])
+except Exception as e:
+    print("ERROR: %s: %s" % (type(e).__name__, e))
+    sys.exit(0)
+print(v if isinstance(v, str) else json.dumps(v))
+' "$1"
+}
+
+sent=$(sql "SELECT count(*) FROM messages WHERE status = 'sent'")
+isnt "$sent" 0 "some messages were sent"
+isnt "$(sql "SELECT count(*) FROM jobs WHERE state = 'dead'")" 0 \
+    "the send of a missing message died"
+
+# bots
+report --json bots
+is "$RC" 0 "bots --json exits 0"
+jis '[b["name"] for b in d["bots"]]' '["demo", "rev"]' \
+    "bots lists the configured bots in config order"
+jis 'd["today"] == d["generated_at"][:10] and len(d["since"]) == 10' true \
+    "bots names today and the first day of the 7"
+jis 'sorted(d["bots"][0]["today"].keys()) == sorted(["received","sent","initiations","initiation_replies","reply_rate","median_reply_ms","llm_calls","tokens_in","tokens_out","cost_usd","job_failures"])' \
+    true "a period has the documented keys"
+demo_m=$(sql "SELECT json_array(received, sent, initiations, llm_calls, tokens_in, tokens_out, job_failures) FROM metrics_daily WHERE bot = 'demo'")
+jis '[d["bots"][0]["today"][k] for k in ("received","sent","initiations","llm_calls","tokens_in","tokens_out","job_failures")]' \
+    "$(printf '%s' "$demo_m" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)))')" \
+    "bots today matches metrics_daily"
+jis 'd["bots"][0]["today"] == d["bots"][0]["last_7_days"]' true \
+    "all of the data is from today, so 7 days = today"
+jis 'd["bots"][0]["opted_out"], d["bots"][0]["contacts"]' '[1, 3]' \
+    "demo: 3 contacts, 1 opted out"
+jis 'd["bots"][0]["today"]["reply_rate"], d["bots"][0]["today"]["initiations"]' \
+    '[0.0, 1]' "one opener, no reply yet: reply rate 0"
+jis 'isinstance(d["bots"][0]["today"]["median_reply_ms"], int) and d["bots"][0]["today"]["median_reply_ms"] >= 0' \
+    true "the median reply time is a duration in ms"
+jis 'd["bots"][0]["daily_budget_usd"], abs(d["bots"][0]["budget_left_usd"] - (5.0 - d["bots"][0]["today"]["cost_usd"])) < 1e-9' \
+    '[5.0, true]' "budget left = budget - today's cost"
+jis 'd["bots"][1]["daily_budget_usd"], d["bots"][1]["budget_left_usd"]' \
+    '[null, null]' "no budget: budget fields are null"
+report --csv bots
+is "$RC" 0 "bots --csv exits 0"
+csvpy_ok=$(csvpy 'ok_shape and h[:4] == ["bot","period","received","sent"]')
+is "$csvpy_ok" true "bots CSV has a header and even rows"
+is "$(csvpy '[(r["bot"], r["period"]) for r in rows]')" \
+    '[["demo", "today"], ["demo", "7d"], ["rev", "today"], ["rev", "7d"]]' \
+    "bots CSV: a row per bot and period"
+is "$(csvpy 'rows[0]["received"]')" "$(sql "SELECT received FROM metrics_daily WHERE bot = 'demo'")" \
+    "bots CSV numbers match the database"
+report bots
+like "$OUT" '^BOT +PERIOD +RECV +SENT +OPENERS +REPLY RATE +MEDIAN REPLY' \
+    "bots table has a header"
+like "$OUT" '^demo +today +[0-9]+ +[0-9]+ +1 +0% ' "bots table row for demo"
+
+# contacts
+report --json contacts
+is "$RC" 0 "contacts --json exits 0"
+jis '[c["id"] for c in d["contacts"]]' \
+    "$(sql "SELECT json_group_array(id) FROM (SELECT id FROM contacts ORDER BY id)")" \
+    "contacts lists every contact"
+jis '[(c["messages_in"], c["messages_out"]) for c in d["contacts"]]' \
+    "$(sql "SELECT json_group_array(json_array((SELECT count(*) FROM messages m WHERE m.contact = c.id AND direction = 'in'), (SELECT count(*) FROM messages m WHERE m.contact = c.id AND direction = 'out'))) FROM (SELECT id FROM contacts ORDER BY id) c")" \
+    "contacts message counts match the database"
+jis 'all(t(c["last_inbound_at"]) and t(c["last_outbound_at"]) and t(c["created_at"]) for c in d["contacts"])' \
+    true "contact times are RFC 3339 or null"
+report --json contacts --status opted_out
+jis '[c["name"] for c in d["contacts"]], d["filter"]["status"]' \
+    '[["Sara"], "opted_out"]' "contacts --status opted_out"
+report --json contacts --bot rev
+jis '[c["platform_id"] for c in d["contacts"]]' '["2001"]' "contacts --bot rev"
+report --json contacts --limit 2
+jis 'len(d["contacts"]), d["truncated"]' '[2, true]' "contacts --limit 2"
+report --csv contacts
+is "$(csvpy 'ok_shape and [r["name"] for r in rows]')" \
+    '["Mia, \"M\"", "Lena", "Sara", "Ida"]' \
+    "contacts CSV quotes commas and quotes (RFC 4180)"
+is "$(python3 -c 'import sys; b = open(sys.argv[1], "rb").read(); print(b.count(b"\r\n") == b.count(b"\n") == 5)' "$TMP/.out")" \
+    True "CSV lines end in CRLF"
+report contacts
+like "$OUT" '^ +3 +demo +1003 +Sara +opted_out +no ' "contacts table row"
+report contacts --status gone
+is "$RC" 64 "an unknown contact status exits 64"
+
+# conversation
+mia=$(sql "SELECT id FROM contacts WHERE platform_id = '1001'")
+ida=$(sql "SELECT id FROM contacts WHERE platform_id = '2001'")
+report --json conversation "$mia"
+is "$RC" 0 "conversation --json exits 0"
+jis 'd["contact"]["name"], d["contact"]["profile"]' \
+    '["Mia, \"M\"", {"city": "Berlin"}]' "the header has the name and profile"
+jis '[(m["direction"], m["kind"], m["status"]) for m in d["messages"]]' \
+    "$(sql "SELECT json_group_array(json_array(direction, kind, status)) FROM (SELECT * FROM messages WHERE contact = $mia ORDER BY id)")" \
+    "the transcript matches the database, oldest first"
+jis 'all(t(m["at"]) and m["at"] is not None for m in d["messages"])' true \
+    "every message has a time"
+report --json conversation "$ida"
+jis '[(m["direction"], m["status"], m["mark"]) for m in d["messages"]]' \
+    '[["in", null, null], ["out", "draft", "DRAFT"]]' \
+    "review mode: the reply is a marked draft"
+report conversation "$ida"
+like "$OUT" '->.*\[DRAFT\]' "the table marks the draft"
+like "$OUT" '^name +Ida$' "the table shows the contact header"
+# An uncertain send, as a crashed send leaves it (written as data).
+python3 -c '
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("UPDATE messages SET status = ? WHERE contact = ? AND direction = ?", ("uncertain", int(sys.argv[2]), "out"))
+c.commit()' "$DB" "$mia"
+report conversation "$mia"
+like "$OUT" '\[UNCERTAIN\]' "an uncertain send is marked"
+report --csv conversation "$mia"
+is "$(csvpy 'ok_shape and [r["mark"] for r in rows if r["direction"] == "out"]')" \
+    '["UNCERTAIN"]' "conversation CSV has the mark"
+report conversation 99999
+is "$RC" 66 "an unknown contact exits 66"
+like "$ERR" 99999 "the error names the contact"
+report conversation
+is "$RC" 64 "conversation without an id exits 64"
+
+# metrics
+report --json metrics
+is "$RC" 0 "metrics --json exits 0"
+jis '[(r["day"], r["bot"], r["received"], r["sent"], r["llm_calls"]) for r in d["days"]]' \
+    "$(sql "SELECT json_group_array(json_array(day, bot, received, sent, llm_calls)) FROM (SELECT * FROM metrics_daily ORDER BY day, bot)")" \
+    "metrics is the metrics_daily series"
+report --json metrics --bot rev --since 2000-01-01
+jis '[r["bot"] for r in d["days"]], d["filter"]' \
+    '[["rev"], {"since": "2000-01-01", "bot": "rev"}]' "metrics --bot --since"
+report --json metrics --since 2999-01-01
+jis 'd["days"]' '[]' "metrics --since a future day: none"
+report --csv metrics
+is "$(csvpy 'ok_shape and h == ["day","bot","received","sent","initiations","initiation_replies","llm_calls","tokens_in","tokens_out","cost_usd","job_failures"] and len(rows)')" \
+    "$(sql "SELECT count(*) FROM metrics_daily")" "metrics CSV has a row per day and bot"
+report metrics --since 2026-13-45
+is "$RC" 64 "a bad --since exits 64"
+
+# health
+report --json health
+is "$RC" 0 "health exits 0 on a healthy database"
+jis 'd["healthy"], [c["check"] for c in d["checks"]]' \
+    '[true, ["due_age", "workers", "dead_rate", "budget:demo"]]' \
+    "health lists each check"
+report --csv health
+is "$(csvpy 'ok_shape and [(r["check"], r["ok"]) for r in rows][0]')" \
+    '["due_age", "true"]' "health CSV"
+report health --max-dead-rate 0
+is "$RC" 1 "health exits 1 when jobs die above the rate"
+like "$OUT" '^dead_rate +FAIL +[0-9]+ jobs died' "the table names the failing check"
+like "$OUT" '^UNHEALTHY$' "and says UNHEALTHY"
+enqueue --at 2020-01-01T00:00:00Z noop >/dev/null
+report --json health
+is "$RC" 1 "an old due job makes health exit 1"
+jis '[c["check"] for c in d["checks"] if not c["ok"]]' '["due_age", "workers"]' \
+    "due_age fails, and no worker runs while jobs wait"
+report health --max-due-age 4000d --max-heartbeat-age 4000d
+is "$RC" 0 "wider thresholds: healthy again"
+python3 -c '
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("UPDATE metrics_daily SET cost_usd = 6.5 WHERE bot = ?", ("demo",))
+c.commit()' "$DB"
+report health --max-due-age 4000d --max-heartbeat-age 4000d
+is "$RC" 1 "an exhausted budget makes health exit 1"
+like "$OUT" "^budget:demo +FAIL .*budget exhausted" "the reason names the bot"
+report health --max-due-age soon
+is "$RC" 64 "a bad duration exits 64"
+
+# prometheus: a strict parser of the text exposition format
+PROM_PY='
+import re, sys
+text = sys.stdin.read()
+assert text.endswith("\n"), "no final newline"
+name_re = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+lab_re = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*)=\"((?:[^\"\\\n]|\\[\\\"n])*)\"")
+help_, type_, samples = {}, {}, {}
+cur = None
+for ln in text.split("\n")[:-1]:
+    m = re.match(r"^# HELP (" + name_re + r") (.+)$", ln)
+    if m:
+        assert m.group(1) not in help_, "two HELP for " + m.group(1)
+        help_[m.group(1)] = m.group(2); cur = m.group(1); continue
+    m = re.match(r"^# TYPE (" + name_re + r") (counter|gauge)$", ln)
+    if m:
+        assert m.group(1) == cur and m.group(1) not in type_, "TYPE without HELP: " + ln
+        type_[m.group(1)] = m.group(2); continue
+    m = re.match(r"^(" + name_re + r")(?:\{(.*)\})? (\S+)$", ln)
+    assert m, "bad line: " + repr(ln)
+    name, labels, val = m.groups()
+    assert name == cur and name in type_, "sample outside its group: " + ln
+    if type_[name] == "counter":
+        assert name.endswith("_total"), "counter not _total: " + name
+    lab = {}
+    if labels is not None:
+        pos = 0
+        while pos < len(labels):
+            lm = lab_re.match(labels, pos)
+            assert lm, "bad labels: " + labels
+            v = re.sub(r"\\(.)", lambda x: {"n": "\n"}.get(x.group(1), x.group(1)), lm.group(2))
+            lab[lm.group(1)] = v
+            pos = lm.end()
+            if pos < len(labels):
+                assert labels[pos] == ",", "bad label separator: " + labels
+                pos += 1
+    key = (name, tuple(sorted(lab.items())))
+    assert key not in samples, "duplicate sample: " + ln
+    samples[key] = float(val)
+def s(name, **lab):
+    return samples.get((name, tuple(sorted(lab.items()))))
+'
+# prom EXPR: EXPR over the parsed exposition in $OUT; "ERROR ..." when it
+# does not parse.
+prom() {
+	python3 -c "$PROM_PY"'
+try:
+    v = eval(sys.argv[1])
+except Exception as e:
+    print("ERROR: %s: %s" % (type(e).__name__, e)); sys.exit(0)
+print(v if isinstance(v, str) else json.dumps(v))
+' "$1" <"$PROM_FILE" 2>&1 | tail -1
+}
+PROM_FILE=$TMP/.out
+PROM_PY="import json
+$PROM_PY"
+
+report --prometheus
+is "$RC" 0 "--prometheus exits 0"
+is "$(prom 'len(samples) > 0')" true "the exposition parses strictly"
+for st in queued running succeeded dead cancelled; do
+	is "$(prom "int(s('dater_jobs', state='$st'))")" \
+	    "$(sql "SELECT count(*) FROM jobs WHERE state = '$st'")" \
+	    "dater_jobs{state=\"$st\"} matches the database"
+done
+is "$(prom "int(s('dater_jobs_by_type', type='send', state='dead'))")" \
+    "$(sql "SELECT count(*) FROM jobs WHERE type = 'send' AND state = 'dead'")" \
+    "dater_jobs_by_type{type,state} matches"
+is "$(prom "int(s('dater_messages_received_total', bot='demo')), int(s('dater_messages_sent_total', bot='demo')), int(s('dater_llm_calls_total', bot='demo'))")" \
+    "$(sql "SELECT json_array(received, sent, llm_calls) FROM metrics_daily WHERE bot = 'demo'" | tr -d ' ' | sed 's/,/, /g')" \
+    "per-bot counters match metrics_daily"
+is "$(prom "s('dater_cost_usd_total', bot='demo'), s('dater_budget_left_usd', bot='demo')")" \
+    "[6.5, -1.5]" "cost and budget left per bot"
+is "$(prom "s('dater_oldest_due_age_seconds') > 1e8, s('dater_workers_alive')")" \
+    "[true, 0.0]" "the old due job's age; no live workers"
+is "$(prom "int(s('dater_contacts', bot='demo', status='opted_out'))")" 1 \
+    "contacts per bot and status"
+report prometheus -o "$TMP/dater.prom"
+is "$RC:$OUT" "0:" "prometheus -o FILE writes nothing to stdout"
+PROM_FILE=$TMP/dater.prom
+is "$(prom 'len(samples) > 0')" true "the file parses"
+PROM_FILE=$TMP/.out
+is "$(stat -c %a "$TMP/dater.prom")" 644 "the file is mode 0644"
+is "$(ls -a "$TMP" | grep -c '^\.dater\.prom\.')" 0 "no temporary file is left"
+report --prometheus -o "$TMP/nodir/x.prom"
+is "$RC" 73 "an uncreatable -o exits 73"
+report --prometheus queue
+is "$RC" 64 "--prometheus with another view exits 64"
+report --csv job 1
+is "$RC" 64 "--csv of a view without rows exits 64"
+
+# label escaping: a bot name with a quote and a backslash
+python3 -c '
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("INSERT INTO metrics_daily (bot, day, received) VALUES (?, ?, 7)", ("we\"ird\\\\bot", "2026-01-01"))
+c.commit()' "$DB"
+report --prometheus
+is "$(prom "int(s('dater_messages_received_total', bot='we\"ird\\\\\\\\bot'))")" 7 \
+    "label values are escaped and parse back"
+like "$OUT" 'bot="we\\"ird\\\\\\\\bot"' "the escapes are in the text"
 
 done_
