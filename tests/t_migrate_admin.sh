@@ -1,0 +1,150 @@
+#!/bin/bash
+# dater-migrate backup, restore and check: a backup is a private,
+# verified copy that restores to equal data; restore refuses while a
+# worker holds a lease (unless --force) and refuses a bad file; check
+# passes a clean database and names each problem of a broken one.
+. "$(dirname "$0")/blackbox-lib.sh"
+
+write_conf '' 'bots = ( { name = "anna"; transport = { driver = "console"; }; } );'
+migrate || die "migrate up"
+mig() { run "$BIN/dater-migrate" -c "$CONF" -d "$DB" "$@"; }
+snapshot() {
+	q "SELECT 'c', id, platform_id, profile FROM contacts ORDER BY id;
+	   SELECT 'm', id, contact, direction, text, created_at FROM messages ORDER BY id;
+	   SELECT 'd', * FROM metrics_daily ORDER BY bot, day;
+	   SELECT 'j', id, type, state, payload FROM jobs ORDER BY id"
+}
+
+mig import-legacy "$ROOT/tests/fixtures/legacy/good"
+is "$RC" 0 "the legacy fixtures import (data to back up)"
+for i in 1 2 3; do enqueue noop >/dev/null; done
+before=$(snapshot)
+
+# ---- check on a clean database ------------------------------------------------
+
+mig check
+is "$RC" 0 "check on a clean database exits 0"
+like "$OUT" ": ok$" "check says ok"
+
+# ---- backup ---------------------------------------------------------------------
+
+mig backup "$TMP/b1.db"
+is "$RC" 0 "backup exits 0"
+check "backup writes the file" test -f "$TMP/b1.db"
+is "$(stat -c %a "$TMP/b1.db")" 600 "the backup is mode 0600"
+is "$(sqlite3 "$TMP/b1.db" 'PRAGMA integrity_check')" ok "the backup passes integrity_check"
+is "$(ls -A "$TMP" | grep -c dater-backup)" 0 "backup leaves no temporary folder behind"
+check "the backup is one file (no -wal beside it)" test ! -e "$TMP/b1.db-wal"
+mig backup "$TMP/nodir/b.db"
+is "$RC" 73 "backup into a missing directory exits 73"
+
+# ---- restore: round trip ------------------------------------------------------
+
+q "DELETE FROM messages; DELETE FROM contacts; DELETE FROM jobs; DELETE FROM metrics_daily"
+is "$(q 'SELECT count(*) FROM contacts')" 0 "the data is gone before the restore"
+mig restore "$TMP/b1.db"
+is "$RC" 0 "restore exits 0"
+is "$(snapshot)" "$before" "restore brings back equal data"
+is "$(q 'PRAGMA journal_mode')" wal "the restored database stays in WAL mode"
+mig check
+is "$RC" 0 "the restored database checks clean"
+
+NEWDB=$TMP/fresh.db
+run "$BIN/dater-migrate" -c "$CONF" -d "$NEWDB" restore "$TMP/b1.db"
+is "$RC" 0 "restore into a database that does not exist yet"
+is "$(DB=$NEWDB snapshot)" "$before" "... with equal data"
+
+# ---- restore: refused while a worker holds a lease ------------------------------
+
+id=$(enqueue noop '{"sleep_ms": 20000}')
+start_bg "$TMP/worker.log" "$BIN/dater-worker" -c "$CONF" -d "$DB" -n 1
+WPID=$BG
+is_running() { [ "$(state_of "$id")" = running ]; }
+wait_for 15 is_running || fail "the slow job did not start"
+mig restore "$TMP/b1.db"
+is "$RC" 75 "restore while a worker holds a lease exits 75"
+like "$ERR" "running job.*lease|worker" "the refusal says why"
+like "$ERR" "--force" "the refusal names --force"
+is "$(state_of "$id")" running "the refused restore changed nothing"
+kill -KILL -- "-$WPID" 2>/dev/null
+{ wait "$WPID"; } 2>/dev/null
+
+# kill -9 leaves the lease and the worker row behind: each refuses
+q "DELETE FROM workers; UPDATE jobs SET state = 'running', lease_until = $(($(now_ms) + 600000)),
+    worker = 'w-dead' WHERE id = $id"
+mig restore "$TMP/b1.db"
+is "$RC" 75 "a running job with a future lease alone refuses the restore"
+q "UPDATE jobs SET lease_until = $(($(now_ms) - 1000)) WHERE id = $id;
+   INSERT INTO workers (id, pid, host, started_at, heartbeat_at)
+       VALUES ('w-live', 1, 'h', 0, $(now_ms))"
+mig restore "$TMP/b1.db"
+is "$RC" 75 "a worker row with a recent heartbeat alone refuses the restore"
+q "DELETE FROM workers"
+mig restore "$TMP/b1.db"
+is "$RC" 0 "an expired lease and no live worker: restore goes ahead"
+q "INSERT INTO jobs (type, state, run_at, created_at, attempts, lease_until, worker)
+    VALUES ('noop', 'running', 0, 0, 1, $(($(now_ms) + 600000)), 'w-dead')"
+mig restore "$TMP/b1.db"
+is "$RC" 75 "a restore is refused again while a lease is held"
+mig restore --force "$TMP/b1.db"
+is "$RC" 0 "restore --force overrides the refusal"
+is "$(snapshot)" "$before" "the forced restore brings back the backup's data"
+
+# ---- restore: a bad file is refused before anything changes ------------------------
+
+echo "not a database" >"$TMP/junk.db"
+mig restore "$TMP/junk.db"
+is "$RC" 65 "restore of a file that is not a database exits 65"
+is "$(snapshot)" "$before" "a refused restore leaves the data alone"
+cp "$TMP/b1.db" "$TMP/old.db"
+sqlite3 "$TMP/old.db" 'PRAGMA user_version = 1'
+mig restore "$TMP/old.db"
+is "$RC" 65 "restore of a backup with another schema version exits 65"
+like "$ERR" "schema version 1" "... and says which version it has"
+sqlite3 "$TMP/other.db" 'CREATE TABLE t (x)' && sqlite3 "$TMP/other.db" \
+    "PRAGMA user_version = $(q 'PRAGMA user_version')"
+mig restore "$TMP/other.db"
+is "$RC" 65 "restore of some other SQLite database exits 65"
+mig restore "$TMP/missing.db"
+is "$RC" 66 "restore of a missing file exits 66"
+
+# ---- check on a broken database ------------------------------------------------------
+
+q "INSERT INTO jobs (type, state, run_at, created_at) VALUES ('noop', 'running', 0, 0);
+   INSERT INTO jobs (type, state, run_at, created_at, lease_until)
+       VALUES ('noop', 'queued', 0, 0, 5);
+   INSERT INTO jobs (type, state, run_at, created_at, attempts, max_attempts)
+       VALUES ('noop', 'queued', 0, 0, 9, 3);
+   INSERT INTO messages (contact, bot, direction, text, created_at)
+       VALUES (9999, 'anna', 'in', 'orphan', 0);"
+r1=$(q "SELECT id FROM jobs WHERE state = 'running' AND lease_until IS NULL")
+q1=$(q "SELECT id FROM jobs WHERE state = 'queued' AND lease_until IS NOT NULL")
+a1=$(q "SELECT id FROM jobs WHERE attempts > max_attempts")
+m1=$(q "SELECT id FROM messages WHERE text = 'orphan'")
+# live jobs with the same unique key: only possible without the index
+q "DROP INDEX jobs_unique;
+   INSERT INTO jobs (type, run_at, created_at, unique_key) VALUES ('noop', 0, 0, 'k1');
+   INSERT INTO jobs (type, run_at, created_at, unique_key) VALUES ('noop', 0, 0, 'k1');"
+mig check
+is "$RC" 65 "check on a broken database exits 65"
+like "$OUT" "^job $r1: running without a lease or a worker$" "a running job without a lease"
+like "$OUT" "^job $q1: queued with a lease$" "a queued job with a lease"
+like "$OUT" "^job $a1: queued with 9 attempts of at most 3$" "attempts above max_attempts"
+like "$OUT" "^message $m1: contact 9999 does not exist$" "a message without its contact"
+like "$OUT" "^foreign_key_check: messages row $m1" "foreign_key_check's finding"
+like "$OUT" "^unique key 'k1' held by 2 live jobs" "a unique key held twice"
+like "$ERR" "6 problems" "the count of problems goes to stderr"
+
+# integrity_check: a damaged index
+cp "$TMP/b1.db" "$TMP/damaged.db"
+sqlite3 "$TMP/damaged.db" "PRAGMA writable_schema = ON;
+    UPDATE sqlite_master SET sql = replace(sql, 'ON contacts(bot, status)',
+        'ON contacts(status, bot)') WHERE name = 'contacts_status';"
+run "$BIN/dater-migrate" -c "$CONF" -d "$TMP/damaged.db" check
+is "$RC" 65 "check on a database with a damaged index exits 65"
+like "$OUT" "^integrity_check: " "integrity_check's finding is named"
+
+mig check extra
+is "$RC" 64 "check with an argument exits 64"
+
+bb_done
