@@ -1,7 +1,12 @@
 /*
  * dater-report: read-only views of the job queue: counts (queue), a list
  * of jobs (jobs), one job in full (job ID), the worker processes
- * (workers), the effective configuration (config: no database needed).
+ * (workers), the effective configuration (config: no database needed);
+ * of the conversations: per-bot numbers (bots), contacts, one transcript
+ * (conversation ID), the daily series (metrics); health checks for
+ * monitoring (health, exit 1 when one fails); the Prometheus text
+ * (prometheus, --prometheus) and the HTML dashboard (html), both written
+ * atomically with -o FILE. Tabular views also print CSV (--csv).
  *
  * Each view is a JSON document built by lib/report from one snapshot of
  * the database; this program prints the document itself (--json) or
@@ -324,7 +329,8 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: dater-report [-jqv] [-c file] [-d db] view [args]\n"
+	    "usage: dater-report [-jqv] [--csv] [-c file] [-d db] view [args]\n"
+	    "       dater-report [-qv] [-c file] [-d db] --prometheus [-o file]\n"
 	    "       dater-report -h | -V\n"
 	    "views:\n"
 	    "  queue     counts per state, type and queue; oldest due job\n"
@@ -333,10 +339,23 @@ usage(FILE *out)
 	    "  job ID    one job: payload, every attempt's error\n"
 	    "  workers   worker processes and the jobs they run\n"
 	    "  config    the effective settings per bot (no database needed)\n"
+	    "  bots      per bot, today and 7 days: messages, openers, reply\n"
+	    "            rate and time, LLM use, cost, budget, failures\n"
+	    "  contacts [--bot B] [--status S] [--limit N]\n"
+	    "  conversation CONTACT   the transcript, drafts and uncertain\n"
+	    "            sends marked\n"
+	    "  metrics [--since YYYY-MM-DD] [--bot B]   the daily series\n"
+	    "  health [--max-due-age D] [--max-heartbeat-age D]\n"
+	    "         [--max-dead-rate N]   exit 1 when a check fails\n"
+	    "  prometheus [-o FILE]   the text exposition format\n"
+	    "  html -o FILE           the dashboard\n"
 	    "options:\n"
 	    "  -c, --config FILE  configuration (else $DATER_CONFIG, ...)\n"
 	    "  -d, --db FILE      database (else $DATER_DB, the config's)\n"
 	    "  -j, --json         one JSON document instead of tables\n"
+	    "      --csv          CSV (RFC 4180) of a view's rows\n"
+	    "      --prometheus   the prometheus view\n"
+	    "  -o, --output FILE  prometheus, html: write FILE atomically\n"
 	    "  -q, --quiet        errors only on stderr\n"
 	    "  -v, --verbose      debug messages on stderr\n"
 	    "  -h, --help         this help\n"

@@ -145,6 +145,7 @@ prom_bots(struct db *db, const struct cfg *cfg, int64_t now, FILE *out)
 {
 	char t[CLOCK_RFC3339_LEN];
 	sqlite3_stmt *st;
+	double spent;
 	size_t c;
 	int i, rc;
 
@@ -161,8 +162,7 @@ prom_bots(struct db *db, const struct cfg *cfg, int64_t now, FILE *out)
 	for (i = 0; cfg != NULL && i < cfg->nbots; i++) {
 		if (cfg->bots[i].policy.daily_budget_usd <= 0)
 			continue;
-		double spent = 0;
-
+		spent = 0;
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 			if (strcmp((const char *)sqlite3_column_text(st, 0),
 			    cfg->bots[i].name) == 0)
