@@ -95,12 +95,17 @@ cmd_up(const struct cfg *cfg, const char *dbpath, int quiet)
 	return rc;
 }
 
-/* A progress bar on stderr (only set up when stderr is a terminal). */
+/* A progress bar on stderr (only set up when stderr is a terminal);
+ * done -1: clear it for a message. */
 static void
 progress(void *arg, int done, int total)
 {
 	int width = 30, fill = total > 0 ? done * width / total : width;
 
+	if (done < 0) {
+		fprintf(stderr, "\r%*s\r", width + 40, "");
+		return;
+	}
 	fprintf(stderr, "\rimporting [%.*s%*s] %d/%d files", fill,
 	    "##############################", width - fill, "", done, total);
 	if (done == total)

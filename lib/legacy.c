@@ -190,9 +190,18 @@ struct run {
 	int done, total;
 };
 
+/* Before logging: let a progress bar get out of the way. */
+static void
+progress_clear(const struct legacy_opts *o)
+{
+	if (o->progress != NULL)
+		o->progress(o->progress_arg, -1, 0);
+}
+
 static void
 bad_file(struct run *run, const char *rel, const char *why)
 {
+	progress_clear(run->o);
 	log_err("%s: %s", rel, why);
 	run->r->bad++;
 }
@@ -248,6 +257,7 @@ import_fields(struct run *run)
 	if (access(path, F_OK) < 0)
 		return;
 	/* fields_load names the file and the place itself */
+	progress_clear(run->o);
 	if ((run->legacy_defs = fields_load(path)) == NULL)
 		run->r->bad++;
 	else

@@ -55,7 +55,8 @@ struct legacy_opts {
 				 * NULL: any profile object */
 	int dry_run;		/* roll everything back at the end */
 	int strict;		/* any bad file: roll everything back */
-	/* called after each file (may be NULL): done of total files */
+	/* called after each file (may be NULL): done of total files; and
+	 * with done -1 before a message is logged (to clear a bar) */
 	void (*progress)(void *arg, int done, int total);
 	void *progress_arg;
 };

@@ -179,6 +179,17 @@ is "$(q "SELECT count(*) FROM messages WHERE text IN ('one', 'two', 'three', 'x'
 is "$(q "SELECT name FROM contacts WHERE platform_id = '1001'")" "Anna" \
     "a duplicate in a later file does not overwrite the first"
 
+# ---- the progress bar: on a terminal only ------------------------------------
+
+if command -v script >/dev/null; then
+	DB=$TMP/tty.db
+	migrate || die "migrate up (tty)"
+	tty_out=$(script -qec "'$BIN/dater-migrate' -c '$CONF' -d '$DB' import-legacy '$FIX/good' 2>&1 >/dev/null" /dev/null)
+	like "$tty_out" "importing \[#+ *\] [0-9]+/9 files" "a progress bar on stderr when it is a terminal"
+else
+	echo "# no script(1): progress bar on a terminal not tested"
+fi
+
 # ---- usage -------------------------------------------------------------------
 
 imp "$TMP/nope"
