@@ -40,12 +40,17 @@
 #define REPORT_EX_UNHEALTHY 1
 
 /*
- * The html view (lib/report_html.c, written separately). Declared weak so
- * that the program links whether or not that file is in the tree; the
- * view says so when it is missing.
+ * The html view (lib/report_html.c) is built in when that file is in the
+ * tree: the Makefile compiles every lib/ file, so its presence is all it
+ * takes. Without it the view says it is not part of this build.
  */
-int report_html(struct db *db, const struct cfg *cfg, int64_t now,
-    FILE *out) __attribute__((weak));
+#if defined(__has_include)
+#if __has_include("../lib/report_html.c") && \
+    __has_include("../lib/report_html.h")
+#include "../lib/report_html.h"
+#define DATER_HAVE_HTML 1
+#endif
+#endif
 
 enum format { FMT_TABLE, FMT_JSON, FMT_CSV, FMT_PROMETHEUS };
 
@@ -1601,12 +1606,13 @@ prometheus_write(struct db *db, const struct opts *o, int64_t now,
 static int
 html_write(struct db *db, const struct opts *o, int64_t now, FILE *out)
 {
-	if (report_html == NULL) {
-		log_err("html: this build has no dashboard (lib/report_html.c)");
-		return EX_UNAVAILABLE;
-	}
+#ifdef DATER_HAVE_HTML
 	return report_html(db, o->cfg, now, out) < 0 ? EX_UNAVAILABLE :
 	    EX_OK;
+#else
+	log_err("html: this build has no dashboard (lib/report_html.c)");
+	return EX_UNAVAILABLE;
+#endif
 }
 
 /* ---- bots, contacts, conversation, metrics, health: rows ---- */
