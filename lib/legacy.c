@@ -595,6 +595,17 @@ epoch_ms(double v, int64_t *ms)
 	return 0;
 }
 
+/* A time without an offset (Python's naive isoformat()) is UTC. */
+static int
+naive_time(const char *s, int64_t *ms)
+{
+	char buf[64];
+
+	if (snprintf(buf, sizeof(buf), "%sZ", s) >= (int)sizeof(buf))
+		return -1;
+	return clock_parse_time(buf, ms);
+}
+
 static int
 parse_time(const json_t *v, const char *jp, int64_t *ms, char *err,
     size_t len)
@@ -617,7 +628,7 @@ parse_time(const json_t *v, const char *jp, int64_t *ms, char *err,
 		d = strtod(s, &end);
 		if (errno == 0 && *end == '\0' && epoch_ms(d, ms) == 0)
 			return 0;
-	} else if (clock_parse_time(s, ms) == 0)
+	} else if (clock_parse_time(s, ms) == 0 || naive_time(s, ms) == 0)
 		return 0;
 	return errf(err, len, "%s: '%s' is not an RFC 3339 time or epoch "
 	    "seconds or milliseconds", jp, s);

@@ -21,10 +21,10 @@ imp "$FIX/good"
 is "$RC" 0 "importing a good export exits 0"
 is "$ERR" "" "a good export logs nothing (and no progress bar off a terminal)"
 like "$OUT" "^contacts +4 imported +0 updated +0 skipped" "summary: 4 contacts imported"
-like "$OUT" "^messages +11 imported +0 updated +1 skipped" \
+like "$OUT" "^messages +12 imported +0 updated +1 skipped" \
     "summary: 11 messages imported, the system message skipped"
 like "$OUT" "^metrics +2 imported" "summary: 2 metrics days imported"
-is "$(counts)" "4|11|2" "4 contacts, 11 messages, 2 metrics rows"
+is "$(counts)" "4|12|2" "4 contacts, 12 messages, 2 metrics rows"
 
 # contacts: id/telegram_id/platform_id/user_id, username/handle, name/display_name
 is "$(q "SELECT platform_id, handle, name, timezone, consent, status FROM contacts
@@ -72,7 +72,8 @@ is "$(q "SELECT count(DISTINCT platform_msg_id) FROM messages WHERE contact = $l
 zoe="(SELECT id FROM contacts WHERE platform_id = '4004')"
 is "$(q "SELECT created_at FROM messages WHERE contact = $zoe ORDER BY id")" \
     "1741200000000
-1741200300000" "epoch seconds and milliseconds as strings"
+1741200300000
+1741197600123" "epoch seconds and milliseconds as strings, a time without an offset as UTC"
 is "$(q "SELECT last_inbound_at, last_outbound_at, unanswered, initiated_at
     FROM contacts WHERE platform_id = '1001'")" \
     "1740825015250|1740825060000|1|1740823200000" \
@@ -90,7 +91,7 @@ q .dump >"$TMP/dump1"
 imp "$FIX/good"
 is "$RC" 0 "a second import exits 0"
 like "$OUT" "^contacts +0 imported +0 updated +4 skipped" "second run: contacts skipped"
-like "$OUT" "^messages +0 imported +0 updated +12 skipped" "second run: messages skipped"
+like "$OUT" "^messages +0 imported +0 updated +13 skipped" "second run: messages skipped"
 like "$OUT" "^metrics +0 imported +0 updated +2 skipped" "second run: metrics skipped"
 is "$(counts)" "$before" "a second import keeps the row counts"
 q .dump >"$TMP/dump2"
@@ -152,7 +153,7 @@ DB=$TMP/mixed.db
 migrate || die "migrate up (mixed)"
 imp "$MIX"
 is "$RC" 65 "bad files make the run exit 65"
-is "$(counts)" "4|11|0" "the good files are imported all the same"
+is "$(counts)" "4|12|0" "the good files are imported all the same"
 like "$OUT" "^files +[0-9]+ read +10 bad" "the summary counts 10 bad files"
 like "$ERR" "girls_data/truncated\.json: line 1 column 25: premature end of input" \
     "truncated JSON: named with line and column"
