@@ -567,6 +567,33 @@ is "$RC" 1 "an exhausted budget makes health exit 1"
 like "$OUT" "^budget:demo +FAIL .*budget exhausted" "the reason names the bot"
 report health --max-due-age soon
 is "$RC" 64 "a bad duration exits 64"
+python3 -c '
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("UPDATE metrics_daily SET cost_usd = 0 WHERE bot = ?", ("demo",))
+c.execute("INSERT INTO workers (id, pid, host, started_at, heartbeat_at) VALUES (?, 1, ?, 0, 0)", ("gone:1", "gone"))
+c.commit()' "$DB"
+report --json health --max-due-age 4000d
+jis '[(c["check"], c["value"]) for c in d["checks"] if not c["ok"]]' \
+    '[["workers", 0]]' "a registered worker without a recent heartbeat fails"
+jis '[c["detail"] for c in d["checks"] if c["check"] == "workers"]' \
+    '["1 workers registered, none sent a heartbeat in the last 30s"]' \
+    "the reason says so"
+python3 -c '
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("DELETE FROM workers")
+c.execute("UPDATE metrics_daily SET cost_usd = 6.5 WHERE bot = ?", ("demo",))
+c.commit()' "$DB"
+
+# queue and jobs as CSV
+report --csv queue
+is "$(csvpy 'ok_shape and [(r["type"], r["dead"]) for r in rows if r["type"] == "send"]')" \
+    "[[\"send\", \"$(sql "SELECT count(*) FROM jobs WHERE type = 'send' AND state = 'dead'")\"]]" \
+    "queue CSV: a row per type"
+report --csv jobs --limit 500
+is "$(csvpy 'ok_shape and len(rows)')" "$(sql "SELECT count(*) FROM jobs")" \
+    "jobs CSV: a row per job"
 
 # prometheus: a strict parser of the text exposition format
 PROM_PY='
