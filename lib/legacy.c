@@ -523,8 +523,10 @@ write_contacts(struct run *run, const struct contact_rec *c, size_t n,
 		if ((exists = legacy_contact_same(run->db, &c[i], &same)) < 0)
 			return -1;
 		snprintf(key, sizeof(key), "%s/%s", c[i].bot, c[i].platform_id);
-		if (json_object_set_new(run->seen, key, json_string(rel)) < 0)
+		if (json_object_set_new(run->seen, key, json_string(rel)) < 0) {
+			log_err("out of memory");
 			return -1;
+		}
 		if (exists && same) {
 			run->r->contacts.skipped++;
 			continue;
