@@ -386,13 +386,25 @@ esc(FILE *out, const char *s)
 {
 	for (; s != NULL && *s != '\0'; s++) {
 		switch (*s) {
-		case '&': fputs("&amp;", out); break;
-		case '<': fputs("&lt;", out); break;
-		case '>': fputs("&gt;", out); break;
-		case '"': fputs("&quot;", out); break;
-		case '\'': fputs("&#39;", out); break;
+		case '&':
+			fputs("&amp;", out);
+			break;
+		case '<':
+			fputs("&lt;", out);
+			break;
+		case '>':
+			fputs("&gt;", out);
+			break;
+		case '"':
+			fputs("&quot;", out);
+			break;
+		case '\'':
+			fputs("&#39;", out);
+			break;
 		case '\t':
-		case '\n': fputc(*s, out); break;
+		case '\n':
+			fputc(*s, out);
+			break;
 		default:
 			if ((unsigned char)*s < 0x20 || *s == 0x7f)
 				fputs("&#xFFFD;", out);
@@ -484,7 +496,7 @@ fmt_hour(char *buf, size_t len, int64_t ms)
 
 #define SVG_W 640
 #define SVG_H 330
-#define PLOT_TOP 54		/* above: the legend */
+#define PLOT_TOP 54		/* above: one row of legend */
 #define PLOT_BOTTOM 46		/* below: tick labels and the axis title */
 #define PLOT_LEFT 64
 #define PLOT_RIGHT 16
@@ -620,9 +632,6 @@ axis_y(FILE *out, const struct plot *p, const struct scale *s,
 	    right ? (double)SVG_W - 10 : 14.0, p->y + p->h / 2, title);
 }
 
-/* Tick label of slot i, or NULL for none. */
-typedef const char *(*label_fn)(const struct dash *, int, char *, size_t);
-
 static const char *
 hour_label(const struct dash *d, int i, char *buf, size_t len)
 {
@@ -650,10 +659,12 @@ day_label(const struct dash *d, int i, char *buf, size_t len)
 	return buf;
 }
 
-/* The category axis along the bottom: n slots, some labelled. */
+/* The category axis along the bottom: n slots; label(d, i, ...) gives
+ * slot i's tick label, or NULL for none. */
 static void
 axis_x(FILE *out, const struct plot *p, const struct dash *d, int n,
-    label_fn label, const char *title)
+    const char *(*label)(const struct dash *, int, char *, size_t),
+    const char *title)
 {
 	double base = p->y + p->h, x;
 	const char *s;
@@ -726,6 +737,14 @@ legend_add(struct legend *l, enum swatch sw, const char *cls,
 	l->x += w;
 }
 
+/* After the last entry: the plot starts below the legend's rows. */
+static void
+legend_end(struct legend *l, struct plot *p)
+{
+	p->y = l->y + PLOT_TOP - 16;
+	p->h = SVG_H - PLOT_BOTTOM - p->y;
+}
+
 static void
 chart_begin(FILE *out, const char *id, const char *title, const char *sub)
 {
@@ -787,6 +806,7 @@ chart_jobs(FILE *out, const struct dash *d)
 		snprintf(cls, sizeof(cls), "st-%s", report_states[i]);
 		legend_add(&l, SW_BOX, cls, NULL, report_states[i]);
 	}
+	legend_end(&l, &p);
 	axis_y(out, &p, &s, "jobs", 0);
 	axis_x(out, &p, d, NHOURS, hour_label, "hour (UTC)");
 	for (h = 0; h < NHOURS; h++) {
@@ -861,6 +881,7 @@ chart_messages(FILE *out, const struct dash *d)
 		    d->bots[b].name);
 	legend_add(&l, SW_OUTLINE, "recv", "#7b8794", "received (light)");
 	legend_add(&l, SW_BOX, "sent", "#7b8794", "sent (solid)");
+	legend_end(&l, &p);
 	axis_y(out, &p, &s, "messages", 0);
 	axis_x(out, &p, d, NDAYS, day_label, "day (UTC)");
 	for (i = 0; i < NDAYS; i++) {
@@ -941,6 +962,7 @@ chart_latency(FILE *out, const struct dash *d)
 	legend_init(&l, out, &p);
 	legend_add(&l, SW_LINE, "l-p50", NULL, "median");
 	legend_add(&l, SW_LINE, "l-p90", NULL, "90th percentile");
+	legend_end(&l, &p);
 	axis_y(out, &p, &s, "time to reply", 0);
 	axis_x(out, &p, d, NDAYS, day_label, "day (UTC)");
 	if (any) {
@@ -996,6 +1018,7 @@ chart_tokens(FILE *out, const struct dash *d)
 	legend_add(&l, SW_BOX, "tk-in", NULL, "tokens in");
 	legend_add(&l, SW_BOX, "tk-out", NULL, "tokens out");
 	legend_add(&l, SW_LINE, "l-cost", NULL, "cost (USD)");
+	legend_end(&l, &p);
 	axis_y(out, &p, &s, "tokens", 0);
 	axis_y(out, &p, &c, "USD", 1);
 	axis_x(out, &p, d, NDAYS, day_label, "day (UTC)");

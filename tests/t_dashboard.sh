@@ -319,7 +319,7 @@ print([c for c in sorted(full["hits"])
 	is "$(py "$PNG" 'all(b > 0.01 for b in d["bands"][:8])')" true \
 	    "no empty band down the page: $(py "$PNG" 'd["bands"]')"
 	if [ -n "${DASHBOARD_KEEP:-}" ]; then
-		cp "$TMP/dash.png" "$TMP/dash.html" "$TMP/empty.png" \
+		cp "$TMP/dash.png" "$TMP/dash.html" "$TMP/empty.png" "$DB" "$CONF" \
 		    "$DASHBOARD_KEEP/" && echo "# kept in $DASHBOARD_KEEP"
 	fi
 fi
