@@ -780,6 +780,33 @@ bar(FILE *out, double x, double y, double w, double h, const char *cls,
 	fputs("</title></rect>\n", out);
 }
 
+/* One stacked bar per hour, a segment per state. */
+static void
+job_bars(FILE *out, const struct dash *d, const struct plot *p,
+    const struct scale *s)
+{
+	char cls[32], hour[32], tip[96];
+	double x, w, y, hh;
+	int h, i;
+
+	for (h = 0; h < NHOURS; h++) {
+		x = xslot(p, NHOURS, h);
+		w = xslot(p, NHOURS, h + 1) - x;
+		y = p->y + p->h;
+		fmt_hour(hour, sizeof(hour), d->hour0 + h * HOUR_MS);
+		for (i = 0; i < NSTATES; i++) {
+			if (d->jobs[h][i] == 0)
+				continue;
+			hh = (double)d->jobs[h][i] / s->top * p->h;
+			y -= hh;
+			snprintf(cls, sizeof(cls), "st-%s", report_states[i]);
+			snprintf(tip, sizeof(tip), "%s UTC: %lld %s", hour,
+			    (long long)d->jobs[h][i], report_states[i]);
+			bar(out, x + w * 0.12, y, w * 0.76, hh, cls, NULL, tip);
+		}
+	}
+}
+
 static void
 chart_jobs(FILE *out, const struct dash *d)
 {
@@ -787,9 +814,8 @@ chart_jobs(FILE *out, const struct dash *d)
 	    SVG_H - PLOT_TOP - PLOT_BOTTOM };
 	struct scale s;
 	struct legend l;
-	char cls[32], hour[32], tip[96];
+	char cls[32];
 	int64_t max = 0, tot;
-	double x, w, y, hh;
 	int h, i;
 
 	for (h = 0; h < NHOURS; h++) {
@@ -809,22 +835,7 @@ chart_jobs(FILE *out, const struct dash *d)
 	legend_end(&l, &p);
 	axis_y(out, &p, &s, "jobs", 0);
 	axis_x(out, &p, d, NHOURS, hour_label, "hour (UTC)");
-	for (h = 0; h < NHOURS; h++) {
-		x = xslot(&p, NHOURS, h);
-		w = xslot(&p, NHOURS, h + 1) - x;
-		y = p.y + p.h;
-		fmt_hour(hour, sizeof(hour), d->hour0 + h * HOUR_MS);
-		for (i = 0; i < NSTATES; i++) {
-			if (d->jobs[h][i] == 0)
-				continue;
-			hh = (double)d->jobs[h][i] / s.top * p.h;
-			y -= hh;
-			snprintf(cls, sizeof(cls), "st-%s", report_states[i]);
-			snprintf(tip, sizeof(tip), "%s UTC: %lld %s", hour,
-			    (long long)d->jobs[h][i], report_states[i]);
-			bar(out, x + w * 0.12, y, w * 0.76, hh, cls, NULL, tip);
-		}
-	}
+	job_bars(out, d, &p, &s);
 	chart_end(out, &p, max == 0);
 }
 
@@ -989,6 +1000,31 @@ cost_line(FILE *out, const struct dash *d, const struct plot *p,
 	series(out, p, s, d->cost, has, "l-cost", tips.p);
 }
 
+/* Per day, tokens in with tokens out stacked on top. */
+static void
+token_bars(FILE *out, const struct dash *d, const struct plot *p,
+    const struct scale *s)
+{
+	char tip[160];
+	double x, w, y, hi, ho;
+	int i;
+
+	for (i = 0; i < NDAYS; i++) {
+		if (d->tok_in[i] + d->tok_out[i] == 0)
+			continue;
+		x = xslot(p, NDAYS, i);
+		w = xslot(p, NDAYS, i + 1) - x;
+		hi = (double)d->tok_in[i] / s->top * p->h;
+		ho = (double)d->tok_out[i] / s->top * p->h;
+		y = p->y + p->h - hi;
+		snprintf(tip, sizeof(tip), "%s: %lld tokens in, %lld out"
+		    " (%lld LLM calls)", d->day[i], (long long)d->tok_in[i],
+		    (long long)d->tok_out[i], (long long)d->calls[i]);
+		bar(out, x + w * 0.15, y, w * 0.7, hi, "tk-in", NULL, tip);
+		bar(out, x + w * 0.15, y - ho, w * 0.7, ho, "tk-out", NULL, tip);
+	}
+}
+
 static void
 chart_tokens(FILE *out, const struct dash *d)
 {
@@ -996,17 +1032,15 @@ chart_tokens(FILE *out, const struct dash *d)
 	    PLOT_RIGHT_AXIS, SVG_H - PLOT_TOP - PLOT_BOTTOM };
 	struct scale s, c;
 	struct legend l;
-	char tip[160];
-	double x, w, y, hi, ho, maxc = 0;
-	int64_t max = 0;
+	double maxc = 0;
+	int64_t max = 0, tok;
 	int has[NDAYS], i, any = 0;
 
 	for (i = 0; i < NDAYS; i++) {
-		has[i] = d->tok_in[i] + d->tok_out[i] + d->calls[i] > 0 ||
-		    d->cost[i] > 0;
+		tok = d->tok_in[i] + d->tok_out[i];
+		has[i] = tok + d->calls[i] > 0 || d->cost[i] > 0;
 		any |= has[i];
-		max = d->tok_in[i] + d->tok_out[i] > max ?
-		    d->tok_in[i] + d->tok_out[i] : max;
+		max = tok > max ? tok : max;
 		maxc = d->cost[i] > maxc ? d->cost[i] : maxc;
 	}
 	scale_init(&s, (double)max, SCALE_COUNT);
@@ -1022,20 +1056,7 @@ chart_tokens(FILE *out, const struct dash *d)
 	axis_y(out, &p, &s, "tokens", 0);
 	axis_y(out, &p, &c, "USD", 1);
 	axis_x(out, &p, d, NDAYS, day_label, "day (UTC)");
-	for (i = 0; i < NDAYS; i++) {
-		if (d->tok_in[i] + d->tok_out[i] == 0)
-			continue;
-		x = xslot(&p, NDAYS, i);
-		w = xslot(&p, NDAYS, i + 1) - x;
-		hi = (double)d->tok_in[i] / s.top * p.h;
-		ho = (double)d->tok_out[i] / s.top * p.h;
-		y = p.y + p.h - hi;
-		snprintf(tip, sizeof(tip), "%s: %lld tokens in, %lld out"
-		    " (%lld LLM calls)", d->day[i], (long long)d->tok_in[i],
-		    (long long)d->tok_out[i], (long long)d->calls[i]);
-		bar(out, x + w * 0.15, y, w * 0.7, hi, "tk-in", NULL, tip);
-		bar(out, x + w * 0.15, y - ho, w * 0.7, ho, "tk-out", NULL, tip);
-	}
+	token_bars(out, d, &p, &s);
 	if (any)
 		cost_line(out, d, &p, &c, has);
 	chart_end(out, &p, !any);
