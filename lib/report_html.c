@@ -1257,7 +1257,7 @@ static const char css[] =
     ".line.l-cost,.pt.l-cost{stroke:#2e9e5b}.pt.l-cost{fill:#2e9e5b}\n"
     ".pt{stroke-width:1;stroke:#fff}\n"
     ".tables{display:grid;gap:16px;"
-    "grid-template-columns:repeat(auto-fit,minmax(360px,1fr))}\n"
+    "grid-template-columns:repeat(auto-fit,minmax(440px,1fr))}\n"
     ".tables .card{overflow-x:auto}\n"
     ".wide{grid-column:1/-1}\n"
     "table{width:100%;border-collapse:collapse}\n"
