@@ -323,3 +323,50 @@ fail:
 	db_rollback(db);
 	return -1;
 }
+
+int
+db_tx_open(struct db *db, int *own)
+{
+	*own = sqlite3_get_autocommit(db->sql);
+	return *own ? db_begin(db) : 0;
+}
+
+int
+db_tx_close(struct db *db, int own, int ok)
+{
+	if (!own)
+		return ok ? 0 : -1;
+	if (ok)
+		return db_commit(db);
+	db_rollback(db);
+	return -1;
+}
+
+int
+db_run(struct db *db, sqlite3_stmt *st, const char *what, int *changes)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, what);
+	if (changes != NULL)
+		*changes = sqlite3_changes(db->sql);
+	return 0;
+}
+
+void
+db_col_copy(sqlite3_stmt *st, int col, char *out, size_t len)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	strlcpy(out, t != NULL ? (const char *)t : "", len);
+}
+
+char *
+db_col_dup(sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	return t != NULL ? strdup((const char *)t) : NULL;
+}

@@ -10,6 +10,7 @@
 #define DATER_DB_H
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sqlite3.h>
 
@@ -64,6 +65,24 @@ sqlite3_stmt *db_stmt(struct db *db, const char *sql);
 int db_begin(struct db *db);
 int db_commit(struct db *db);
 void db_rollback(struct db *db);
+
+/*
+ * For modules that work inside the caller's transaction when one is open
+ * (queue, store): db_tx_open begins one only if none is open (*own says
+ * whether it did); db_tx_close commits (ok) or rolls back what it began,
+ * and returns 0 only if ok and the commit worked.
+ */
+int db_tx_open(struct db *db, int *own);
+int db_tx_close(struct db *db, int own, int ok);
+
+/* Step a statement that returns no rows and reset it; *changes (may be
+ * NULL) gets the rows changed. 0, or -1 logged as "what 'path': ...". */
+int db_run(struct db *db, sqlite3_stmt *st, const char *what, int *changes);
+
+/* A text column copied into out (truncated, "" for NULL), or strdup'ed
+ * (NULL for NULL or out of memory; the caller frees it). */
+void db_col_copy(sqlite3_stmt *st, int col, char *out, size_t len);
+char *db_col_dup(sqlite3_stmt *st, int col);
 
 /* Run SQL without results (may hold several statements). -1 logged. */
 int db_exec(struct db *db, const char *sql);

@@ -42,41 +42,25 @@ queue_new_init(struct queue_new *q)
 	q->priority = -1;
 }
 
-static char *
-dup_col(sqlite3_stmt *st, int col)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-
-	return t != NULL ? strdup((const char *)t) : NULL;
-}
-
-static void
-copy_col(sqlite3_stmt *st, int col, char *out, size_t len)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-
-	strlcpy(out, t != NULL ? (const char *)t : "", len);
-}
-
 /* Read a row of JOB_COLUMNS into job. Returns 0 or -1 (out of memory). */
 static int
 read_job(sqlite3_stmt *st, struct queue_job *job)
 {
 	memset(job, 0, sizeof(*job));
 	job->id = sqlite3_column_int64(st, 0);
-	copy_col(st, 1, job->type, sizeof(job->type));
-	copy_col(st, 2, job->queue, sizeof(job->queue));
-	copy_col(st, 3, job->bot, sizeof(job->bot));
-	job->payload = dup_col(st, 4);
+	db_col_copy(st, 1, job->type, sizeof(job->type));
+	db_col_copy(st, 2, job->queue, sizeof(job->queue));
+	db_col_copy(st, 3, job->bot, sizeof(job->bot));
+	job->payload = db_col_dup(st, 4);
 	job->priority = sqlite3_column_int(st, 5);
 	job->run_at = sqlite3_column_int64(st, 6);
 	job->attempts = sqlite3_column_int(st, 7);
 	job->max_attempts = sqlite3_column_int(st, 8);
 	if (sqlite3_column_type(st, 9) != SQLITE_NULL)
-		job->unique_key = dup_col(st, 9);
+		job->unique_key = db_col_dup(st, 9);
 	job->created_at = sqlite3_column_int64(st, 10);
 	job->lease_until = sqlite3_column_int64(st, 11);
-	copy_col(st, 12, job->worker, sizeof(job->worker));
+	db_col_copy(st, 12, job->worker, sizeof(job->worker));
 	if (job->payload == NULL ||
 	    (sqlite3_column_type(st, 9) != SQLITE_NULL &&
 	    job->unique_key == NULL)) {
@@ -85,39 +69,6 @@ read_job(sqlite3_stmt *st, struct queue_job *job)
 		return -1;
 	}
 	return 0;
-}
-
-/* Run a cached statement that returns no rows; *changes gets the count. */
-static int
-run(struct db *db, sqlite3_stmt *st, const char *what, int *changes)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, what);
-	if (changes != NULL)
-		*changes = sqlite3_changes(db->sql);
-	return 0;
-}
-
-/* Begin a transaction if none is open; *own says whether we did. */
-static int
-tx_start(struct db *db, int *own)
-{
-	*own = sqlite3_get_autocommit(db->sql);
-	return *own ? db_begin(db) : 0;
-}
-
-static int
-tx_end(struct db *db, int own, int ok)
-{
-	if (!own)
-		return ok ? 0 : -1;
-	if (ok)
-		return db_commit(db);
-	db_rollback(db);
-	return -1;
 }
 
 static const char sql_find_unique[] =
@@ -167,7 +118,7 @@ insert(struct db *db, const struct queue_new *q, int64_t now, int64_t *id)
 	if (q->unique_key != NULL)
 		sqlite3_bind_text(st, 8, q->unique_key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 9, now);
-	if (run(db, st, "enqueue into", NULL) < 0)
+	if (db_run(db, st, "enqueue into", NULL) < 0)
 		return -1;
 	*id = sqlite3_last_insert_rowid(db->sql);
 	return 0;
@@ -180,7 +131,7 @@ queue_add(struct db *db, const struct queue_new *q, int64_t *id,
 	int64_t found = 0, newid = 0;
 	int own, rc = -1, dup = 0;
 
-	if (tx_start(db, &own) < 0)
+	if (db_tx_open(db, &own) < 0)
 		return -1;
 	if (q->unique_key != NULL &&
 	    (dup = find_unique(db, q->unique_key, &found)) < 0)
@@ -189,7 +140,7 @@ queue_add(struct db *db, const struct queue_new *q, int64_t *id,
 		goto out;
 	rc = 0;
 out:
-	if (tx_end(db, own, rc == 0) < 0)
+	if (db_tx_close(db, own, rc == 0) < 0)
 		return -1;
 	*id = dup ? found : newid;
 	if (existed != NULL)
@@ -268,7 +219,7 @@ insert_rows(struct db *db, const struct queue_new *items, int n,
 		sqlite3_bind_int64(st, c + 9, now);
 		ids[i] = first + i;
 	}
-	return run(db, st, "enqueue into", NULL);
+	return db_run(db, st, "enqueue into", NULL);
 }
 
 /* Insert a run of items without unique keys, in the biggest chunks. */
@@ -300,7 +251,7 @@ queue_add_many(struct db *db, const struct queue_new *items, size_t n,
 	size_t i = 0, j;
 	int own, ok = 0;
 
-	if (tx_start(db, &own) < 0)
+	if (db_tx_open(db, &own) < 0)
 		return -1;
 	while (i < n) {
 		if (items[i].unique_key != NULL) {
@@ -317,7 +268,7 @@ queue_add_many(struct db *db, const struct queue_new *items, size_t n,
 	}
 	ok = 1;
 out:
-	return tx_end(db, own, ok);
+	return db_tx_close(db, own, ok);
 }
 
 static const char sql_claim_all[] =
@@ -441,7 +392,7 @@ fenced(struct db *db, sqlite3_stmt *st, const struct queue_job *job,
 {
 	int changes = 0;
 
-	if (run(db, st, what, &changes) < 0)
+	if (db_run(db, st, what, &changes) < 0)
 		return -1;
 	if (changes == 0) {
 		log_warn("job %lld: no longer held by %s (lease lost or "
@@ -569,21 +520,21 @@ queue_heartbeat(struct db *db, const char *worker, int64_t lease_ms)
 	int64_t now = clock_now_ms();
 	int own, n = 0, ok = 0;
 
-	if (tx_start(db, &own) < 0)
+	if (db_tx_open(db, &own) < 0)
 		return -1;
 	if ((st = db_stmt(db, sql_heartbeat_jobs)) == NULL)
 		goto out;
 	sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, now + lease_ms);
-	if (run(db, st, "renew leases in", &n) < 0)
+	if (db_run(db, st, "renew leases in", &n) < 0)
 		goto out;
 	if ((st = db_stmt(db, sql_heartbeat_worker)) == NULL)
 		goto out;
 	sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, now);
-	ok = run(db, st, "heartbeat in", NULL) == 0;
+	ok = db_run(db, st, "heartbeat in", NULL) == 0;
 out:
-	if (tx_end(db, own, ok) < 0)
+	if (db_tx_close(db, own, ok) < 0)
 		return -1;
 	return n;
 }
@@ -622,7 +573,7 @@ release(struct db *db, const char *worker, const char *reason, int64_t now,
 	sqlite3_bind_text(st, 4, reason, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, clock_format(now, at, sizeof(at)), -1,
 	    SQLITE_STATIC);
-	return run(db, st, "release jobs in", n);
+	return db_run(db, st, "release jobs in", n);
 }
 
 int
@@ -631,16 +582,16 @@ queue_release_worker(struct db *db, const char *worker, const char *reason)
 	sqlite3_stmt *st;
 	int own, n = 0, ok = 0;
 
-	if (tx_start(db, &own) < 0)
+	if (db_tx_open(db, &own) < 0)
 		return -1;
 	if (release(db, worker, reason, clock_now_ms(), &n) < 0)
 		goto out;
 	if ((st = db_stmt(db, sql_forget_worker)) == NULL)
 		goto out;
 	sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
-	ok = run(db, st, "remove worker from", NULL) == 0;
+	ok = db_run(db, st, "remove worker from", NULL) == 0;
 out:
-	if (tx_end(db, own, ok) < 0)
+	if (db_tx_close(db, own, ok) < 0)
 		return -1;
 	if (n > 0)
 		log_warn("released %d job%s of %s: %s", n, n == 1 ? "" : "s",
@@ -655,7 +606,7 @@ queue_reap(struct db *db, int64_t stale_ms)
 	int64_t now = clock_now_ms();
 	int own, n = 0, ok = 0;
 
-	if (tx_start(db, &own) < 0)
+	if (db_tx_open(db, &own) < 0)
 		return -1;
 	if (release(db, NULL, "lease expired (worker stopped heartbeating)",
 	    now, &n) < 0)
@@ -663,9 +614,9 @@ queue_reap(struct db *db, int64_t stale_ms)
 	if ((st = db_stmt(db, sql_forget_stale)) == NULL)
 		goto out;
 	sqlite3_bind_int64(st, 1, now - stale_ms);
-	ok = run(db, st, "remove stale workers from", NULL) == 0;
+	ok = db_run(db, st, "remove stale workers from", NULL) == 0;
 out:
-	if (tx_end(db, own, ok) < 0)
+	if (db_tx_close(db, own, ok) < 0)
 		return -1;
 	if (n > 0)
 		log_warn("released %d job%s whose lease expired", n,
@@ -692,7 +643,7 @@ admin(struct db *db, const char *sql, const int64_t *ids, int n,
 	int i, changes, rc, own;
 	char state[32];
 
-	if (tx_start(db, &own) < 0)
+	if (db_tx_open(db, &own) < 0)
 		return -1;
 	for (i = 0; i < n; i++) {
 		if ((st = db_stmt(db, sql)) == NULL)
@@ -717,7 +668,7 @@ admin(struct db *db, const char *sql, const int64_t *ids, int n,
 			goto fail;
 		sqlite3_bind_int64(st, 1, ids[i]);
 		if (sqlite3_step(st) == SQLITE_ROW) {
-			copy_col(st, 0, state, sizeof(state));
+			db_col_copy(st, 0, state, sizeof(state));
 			log_err("job %lld is %s: only %s jobs can be %s",
 			    (long long)ids[i], state, from, verb);
 		} else {
@@ -726,9 +677,9 @@ admin(struct db *db, const char *sql, const int64_t *ids, int n,
 		sqlite3_reset(st);
 		goto fail;
 	}
-	return tx_end(db, own, 1);
+	return db_tx_close(db, own, 1);
 fail:
-	tx_end(db, own, 0);
+	db_tx_close(db, own, 0);
 	return -1;
 }
 
@@ -767,7 +718,7 @@ queue_cancel_where(struct db *db, const char *types, const char *field,
 	sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, value);
 	sqlite3_bind_int64(st, 4, clock_now_ms());
-	if (run(db, st, "cancel jobs in", &n) < 0)
+	if (db_run(db, st, "cancel jobs in", &n) < 0)
 		return -1;
 	return n;
 }
@@ -827,7 +778,7 @@ queue_get(struct db *db, int64_t id, struct queue_job *job, char *state,
 			return -1;
 		}
 		if (state != NULL)
-			copy_col(st, 13, state, statelen);
+			db_col_copy(st, 13, state, statelen);
 		found = 1;
 	}
 	sqlite3_reset(st);
@@ -854,7 +805,7 @@ queue_worker_register(struct db *db, const char *worker, const char *host,
 	sqlite3_bind_text(st, 4, queues != NULL ? queues : "", -1,
 	    SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, clock_now_ms());
-	return run(db, st, "register worker in", NULL);
+	return db_run(db, st, "register worker in", NULL);
 }
 
 int
@@ -865,5 +816,5 @@ queue_worker_unregister(struct db *db, const char *worker)
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
-	return run(db, st, "unregister worker from", NULL);
+	return db_run(db, st, "unregister worker from", NULL);
 }

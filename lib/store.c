@@ -26,53 +26,6 @@
 #define CONTACT_JOBS "respond,initiate,followup,summarize"
 
 static void
-copy_col(sqlite3_stmt *st, int col, char *out, size_t len)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-
-	strlcpy(out, t != NULL ? (const char *)t : "", len);
-}
-
-static char *
-dup_col(sqlite3_stmt *st, int col)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-
-	return t != NULL ? strdup((const char *)t) : NULL;
-}
-
-static int
-step_done(struct db *db, sqlite3_stmt *st, const char *what, int *changes)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, what);
-	if (changes != NULL)
-		*changes = sqlite3_changes(db->sql);
-	return 0;
-}
-
-static int
-tx_start(struct db *db, int *own)
-{
-	*own = sqlite3_get_autocommit(db->sql);
-	return *own ? db_begin(db) : 0;
-}
-
-static int
-tx_end(struct db *db, int own, int ok)
-{
-	if (!own)
-		return ok ? 0 : -1;
-	if (ok)
-		return db_commit(db);
-	db_rollback(db);
-	return -1;
-}
-
-static void
 bind_opt(sqlite3_stmt *st, int i, const char *v)
 {
 	if (v != NULL)
@@ -107,15 +60,15 @@ read_contact(sqlite3_stmt *st, struct store_contact *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->id = sqlite3_column_int64(st, 0);
-	copy_col(st, 1, c->bot, sizeof(c->bot));
-	copy_col(st, 2, c->platform_id, sizeof(c->platform_id));
-	copy_col(st, 3, c->handle, sizeof(c->handle));
-	copy_col(st, 4, c->name, sizeof(c->name));
-	c->profile = dup_col(st, 5);
-	copy_col(st, 6, c->status, sizeof(c->status));
+	db_col_copy(st, 1, c->bot, sizeof(c->bot));
+	db_col_copy(st, 2, c->platform_id, sizeof(c->platform_id));
+	db_col_copy(st, 3, c->handle, sizeof(c->handle));
+	db_col_copy(st, 4, c->name, sizeof(c->name));
+	c->profile = db_col_dup(st, 5);
+	db_col_copy(st, 6, c->status, sizeof(c->status));
 	c->consent = sqlite3_column_int(st, 7);
-	copy_col(st, 8, c->timezone, sizeof(c->timezone));
-	c->summary = dup_col(st, 9);
+	db_col_copy(st, 8, c->timezone, sizeof(c->timezone));
+	c->summary = db_col_dup(st, 9);
 	c->summary_upto = sqlite3_column_int64(st, 10);
 	c->unanswered = sqlite3_column_int(st, 11);
 	c->last_inbound_at = sqlite3_column_int64(st, 12);
@@ -168,11 +121,11 @@ store_contact_upsert(struct db *db, const struct store_contact_in *in,
 	sqlite3_stmt *st;
 	int rc, own, existed;
 
-	if (tx_start(db, &own) < 0)
+	if (db_tx_open(db, &own) < 0)
 		return -1;
 	if ((existed = contact_exists(db, in->bot, in->platform_id)) < 0 ||
 	    (st = db_stmt(db, sql_contact_upsert)) == NULL)
-		return tx_end(db, own, 0);
+		return db_tx_close(db, own, 0);
 	sqlite3_bind_text(st, 1, in->bot, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, in->platform_id, -1, SQLITE_STATIC);
 	bind_opt(st, 3, in->handle);
@@ -191,9 +144,9 @@ store_contact_upsert(struct db *db, const struct store_contact_in *in,
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
 		db_fail(db, "store contact in");
-		return tx_end(db, own, 0);
+		return db_tx_close(db, own, 0);
 	}
-	return tx_end(db, own, 1);
+	return db_tx_close(db, own, 1);
 }
 
 static const char sql_contact_get[] =
@@ -262,14 +215,14 @@ store_contact_stop(struct db *db, int64_t id, const char *status)
 	sqlite3_stmt *st;
 	int own, changed = 0, ok = 0;
 
-	if (tx_start(db, &own) < 0)
+	if (db_tx_open(db, &own) < 0)
 		return -1;
 	if ((st = db_stmt(db, sql_contact_stop)) == NULL)
 		goto out;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, clock_now_ms());
-	if (step_done(db, st, "update contact in", &changed) < 0)
+	if (db_run(db, st, "update contact in", &changed) < 0)
 		goto out;
 	if (changed) {
 		if (queue_cancel_where(db, CONTACT_JOBS, "contact", id) < 0 ||
@@ -281,12 +234,12 @@ store_contact_stop(struct db *db, int64_t id, const char *status)
 		sqlite3_bind_text(st, 2, strcmp(status, "blocked") == 0 ?
 		    "contact blocked the bot" : "contact opted out", -1,
 		    SQLITE_STATIC);
-		if (step_done(db, st, "update messages in", NULL) < 0)
+		if (db_run(db, st, "update messages in", NULL) < 0)
 			goto out;
 	}
 	ok = 1;
 out:
-	if (tx_end(db, own, ok) < 0)
+	if (db_tx_close(db, own, ok) < 0)
 		return -1;
 	return changed;
 }
@@ -307,7 +260,7 @@ store_contact_summary(struct db *db, int64_t id, const char *summary,
 	sqlite3_bind_text(st, 2, summary, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, upto);
 	sqlite3_bind_int64(st, 4, clock_now_ms());
-	return step_done(db, st, "store summary in", NULL);
+	return db_run(db, st, "store summary in", NULL);
 }
 
 /* ---- messages -------------------------------------------------------- */
@@ -335,12 +288,12 @@ read_msg(sqlite3_stmt *st, struct store_msg *m)
 	memset(m, 0, sizeof(*m));
 	m->id = sqlite3_column_int64(st, 0);
 	m->contact = sqlite3_column_int64(st, 1);
-	copy_col(st, 2, m->bot, sizeof(m->bot));
+	db_col_copy(st, 2, m->bot, sizeof(m->bot));
 	m->inbound = sqlite3_column_int(st, 3);
-	copy_col(st, 4, m->kind, sizeof(m->kind));
-	m->text = dup_col(st, 5);
-	copy_col(st, 6, m->status, sizeof(m->status));
-	copy_col(st, 7, m->platform_msg_id, sizeof(m->platform_msg_id));
+	db_col_copy(st, 4, m->kind, sizeof(m->kind));
+	m->text = db_col_dup(st, 5);
+	db_col_copy(st, 6, m->status, sizeof(m->status));
+	db_col_copy(st, 7, m->platform_msg_id, sizeof(m->platform_msg_id));
 	m->job_id = sqlite3_column_int64(st, 8);
 	m->created_at = sqlite3_column_int64(st, 9);
 	m->sent_at = sqlite3_column_int64(st, 10);
@@ -401,7 +354,7 @@ store_inbound_add(struct db *db, const struct store_inbound *in,
 	int64_t now = clock_now_ms(), cid, mid = 0;
 	int own, ok = 0, n = 0, first = 0;
 
-	if (tx_start(db, &own) < 0)
+	if (db_tx_open(db, &own) < 0)
 		return -1;
 	memset(&ci, 0, sizeof(ci));
 	ci.bot = in->bot;
@@ -418,7 +371,7 @@ store_inbound_add(struct db *db, const struct store_inbound *in,
 	sqlite3_bind_text(st, 3, in->text, -1, SQLITE_STATIC);
 	bind_opt(st, 4, in->message_id);
 	sqlite3_bind_int64(st, 5, in->at > 0 ? in->at : now);
-	if (step_done(db, st, "store message in", &n) < 0)
+	if (db_run(db, st, "store message in", &n) < 0)
 		goto out;
 	if (n == 1) {
 		mid = sqlite3_last_insert_rowid(db->sql);
@@ -434,7 +387,7 @@ store_inbound_add(struct db *db, const struct store_inbound *in,
 	}
 	ok = 1;
 out:
-	if (tx_end(db, own, ok) < 0)
+	if (db_tx_close(db, own, ok) < 0)
 		return -1;
 	*contact = cid;
 	*msg = mid;
@@ -466,7 +419,7 @@ store_out_add(struct db *db, const struct store_out *o, int64_t *id)
 	sqlite3_bind_int(st, 9, o->tokens_out);
 	sqlite3_bind_double(st, 10, o->cost_usd);
 	sqlite3_bind_int64(st, 11, clock_now_ms());
-	if (step_done(db, st, "store message in", NULL) < 0)
+	if (db_run(db, st, "store message in", NULL) < 0)
 		return -1;
 	*id = sqlite3_last_insert_rowid(db->sql);
 	return 0;
@@ -595,7 +548,7 @@ store_msg_transition(struct db *db, int64_t id, const char *from,
 	sqlite3_bind_text(st, 2, from, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, to, -1, SQLITE_STATIC);
 	bind_opt(st, 4, error);
-	if (step_done(db, st, "update message in", &n) < 0)
+	if (db_run(db, st, "update message in", &n) < 0)
 		return -1;
 	return n;
 }
@@ -621,7 +574,7 @@ store_msg_sent(struct db *db, int64_t id, const char *platform_msg_id)
 	int64_t now = clock_now_ms(), contact = 0;
 	int own, ok = 0, rc, moved = 0;
 
-	if (tx_start(db, &own) < 0)
+	if (db_tx_open(db, &own) < 0)
 		return -1;
 	if ((st = db_stmt(db, sql_msg_sent)) == NULL)
 		goto out;
@@ -633,8 +586,8 @@ store_msg_sent(struct db *db, int64_t id, const char *platform_msg_id)
 	if (rc == SQLITE_ROW) {
 		moved = 1;
 		contact = sqlite3_column_int64(st, 0);
-		copy_col(st, 1, bot, sizeof(bot));
-		copy_col(st, 2, kind, sizeof(kind));
+		db_col_copy(st, 1, bot, sizeof(bot));
+		db_col_copy(st, 2, kind, sizeof(kind));
 		rc = sqlite3_step(st);
 	}
 	sqlite3_reset(st);
@@ -648,7 +601,7 @@ store_msg_sent(struct db *db, int64_t id, const char *platform_msg_id)
 		sqlite3_bind_int64(st, 1, contact);
 		sqlite3_bind_int64(st, 2, now);
 		sqlite3_bind_int(st, 3, strcmp(kind, "opener") == 0);
-		if (step_done(db, st, "update contact in", NULL) < 0)
+		if (db_run(db, st, "update contact in", NULL) < 0)
 			goto out;
 		memset(&d, 0, sizeof(d));
 		d.sent = 1;
@@ -659,7 +612,7 @@ store_msg_sent(struct db *db, int64_t id, const char *platform_msg_id)
 	}
 	ok = 1;
 out:
-	if (tx_end(db, own, ok) < 0)
+	if (db_tx_close(db, own, ok) < 0)
 		return -1;
 	return moved;
 }
@@ -828,7 +781,7 @@ store_metrics_add(struct db *db, const char *bot, const char *day,
 	sqlite3_bind_int(st, 9, d->tokens_out);
 	sqlite3_bind_double(st, 10, d->cost_usd);
 	sqlite3_bind_int(st, 11, d->job_failures);
-	return step_done(db, st, "update metrics in", NULL);
+	return db_run(db, st, "update metrics in", NULL);
 }
 
 int
@@ -894,7 +847,7 @@ store_kv_get(struct db *db, const char *key, char *value, size_t len)
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		copy_col(st, 0, value, len);
+		db_col_copy(st, 0, value, len);
 		found = 1;
 	}
 	sqlite3_reset(st);
@@ -913,5 +866,5 @@ store_kv_set(struct db *db, const char *key, const char *value)
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, clock_now_ms());
-	return step_done(db, st, "store state in", NULL);
+	return db_run(db, st, "store state in", NULL);
 }
