@@ -498,23 +498,31 @@ jobs_args(int argc, char **argv, struct opts *o)
 	return EX_OK;
 }
 
+/* The argument of a view about one thing: `VIEW ID` (a job, a contact). */
 static int
-job_args(int argc, char **argv, struct opts *o)
+id_arg(int argc, char **argv, struct opts *o, const char *view,
+    const char *what)
 {
 	const char *errstr;
 
 	if (view_args(argc, argv, NULL, 0, no_opt, o) != EX_OK)
 		return EX_USAGE;
 	if (optind + 1 != argc) {
-		log_err("job: expected one job id");
+		log_err("%s: expected one %s", view, what);
 		return EX_USAGE;
 	}
 	o->id = strtonum(argv[optind], 1, LLONG_MAX, &errstr);
 	if (errstr != NULL) {
-		log_err("job: id '%s' is %s", argv[optind], errstr);
+		log_err("%s: %s '%s' is %s", view, what, argv[optind], errstr);
 		return EX_USAGE;
 	}
 	return EX_OK;
+}
+
+static int
+job_args(int argc, char **argv, struct opts *o)
+{
+	return id_arg(argc, argv, o, "job", "job id");
 }
 
 /* ---- views: building ---- */
@@ -1391,21 +1399,7 @@ contacts_args(int argc, char **argv, struct opts *o)
 static int
 conversation_args(int argc, char **argv, struct opts *o)
 {
-	const char *errstr;
-
-	if (view_args(argc, argv, NULL, 0, no_opt, o) != EX_OK)
-		return EX_USAGE;
-	if (optind + 1 != argc) {
-		log_err("conversation: expected one contact id");
-		return EX_USAGE;
-	}
-	o->id = strtonum(argv[optind], 1, LLONG_MAX, &errstr);
-	if (errstr != NULL) {
-		log_err("conversation: contact id '%s' is %s", argv[optind],
-		    errstr);
-		return EX_USAGE;
-	}
-	return EX_OK;
+	return id_arg(argc, argv, o, "conversation", "contact id");
 }
 
 /* Whether s is a date YYYY-MM-DD. */

@@ -621,10 +621,11 @@ static const char sql_has_outbound[] =
     "SELECT EXISTS (SELECT 1 FROM messages WHERE contact = ?1"
     " AND direction = 'out' AND status <> 'failed')";
 
-int
-store_has_outbound(struct db *db, int64_t contact, int *yes)
+/* A one-row, one-integer query about a contact (EXISTS ...) into *yes. */
+static int
+contact_flag(struct db *db, const char *sql, int64_t contact, int *yes)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_has_outbound);
+	sqlite3_stmt *st = db_stmt(db, sql);
 	int rc;
 
 	if (st == NULL)
@@ -637,6 +638,12 @@ store_has_outbound(struct db *db, int64_t contact, int *yes)
 	return rc == SQLITE_ROW ? 0 : db_fail(db, "read messages from");
 }
 
+int
+store_has_outbound(struct db *db, int64_t contact, int *yes)
+{
+	return contact_flag(db, sql_has_outbound, contact, yes);
+}
+
 static const char sql_has_pending[] =
     "SELECT EXISTS (SELECT 1 FROM messages WHERE contact = ?1"
     " AND direction = 'out' AND status IN ('draft', 'queued', 'sending'))";
@@ -644,17 +651,7 @@ static const char sql_has_pending[] =
 int
 store_has_pending(struct db *db, int64_t contact, int *yes)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_has_pending);
-	int rc;
-
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, contact);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*yes = sqlite3_column_int(st, 0);
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : db_fail(db, "read messages from");
+	return contact_flag(db, sql_has_pending, contact, yes);
 }
 
 static const char sql_due_openers[] =
