@@ -1150,6 +1150,36 @@ find_file(const char *path, char *out, size_t len)
 	return 0;
 }
 
+/*
+ * Refuse @include: libconfig 1.5 ends the process (flex's fatal error,
+ * exit 2) on an include of a directory, and resolves a relative one
+ * against the working directory, not the file's. 0, or -1 logged with
+ * the line.
+ */
+static int
+no_includes(const char *file)
+{
+	FILE *f;
+	char *line = NULL;
+	size_t cap = 0, n = 0;
+	int rc = 0;
+
+	if ((f = fopen(file, "r")) == NULL) {
+		log_err("config '%s': %s", file, strerror(errno));
+		return -1;
+	}
+	while (rc == 0 && getline(&line, &cap, f) != -1) {
+		n++;
+		if (strncmp(line + strspn(line, " \t"), "@include", 8) == 0) {
+			log_err("%s:%zu: @include is not supported", file, n);
+			rc = -1;
+		}
+	}
+	free(line);
+	fclose(f);
+	return rc;
+}
+
 int
 cfg_load(struct cfg *cfg, const char *path, const char *const *job_types)
 {
@@ -1171,6 +1201,8 @@ cfg_load(struct cfg *cfg, const char *path, const char *const *job_types)
 		return 0;
 	}
 	config_init(&lc);
+	if (no_includes(file) < 0)
+		goto out;
 	if (config_read_file(&lc, file) != CONFIG_TRUE) {
 		log_err("%s:%d: %s", config_error_file(&lc) != NULL ?
 		    config_error_file(&lc) : file, config_error_line(&lc),

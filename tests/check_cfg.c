@@ -477,6 +477,18 @@ START_TEST(refuse_syntax_error)
 }
 END_TEST
 
+/* libconfig 1.5 ends the process ("input in flex scanner failed", exit
+ * 2) on an @include of a directory, and would resolve a relative one
+ * against the working directory: includes are refused, naming the line
+ * (a libconfig bug met while fuzzing the loader; its input is in
+ * tests/fuzz/regress/cfg). */
+START_TEST(refuse_include)
+{
+	refused("busy_timeout = 1;\n@include \".\"\n", 2, "@include");
+	refused("\n\n  @include \"other.conf\"\n", 3, "@include");
+}
+END_TEST
+
 /* --- llm, defaults and bots --- */
 
 START_TEST(bots_inherit_defaults)
@@ -590,6 +602,7 @@ suite_cfg(void)
 	tcase_add_test(tc, refuse_inconsistent);
 	tcase_add_test(tc, refuse_unknown_job_type);
 	tcase_add_test(tc, refuse_syntax_error);
+	tcase_add_test(tc, refuse_include);
 	suite_add_tcase(s, tc);
 
 	tc = t_tcase("bots");
