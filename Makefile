@@ -7,6 +7,11 @@
 #   make demo       run the main job on the built-in defaults
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make SANITIZE=1 check    the same under ASan + UBSan
+#   make fuzz       libFuzzer harnesses (clang, ASan + UBSan) in build/fuzz/,
+#                   each run FUZZ_SECONDS (30); a crash fails and its input
+#                   is kept in tests/fuzz/regress/NAME/
+#   make fuzz-regress   replay tests/fuzz/corpus and regress through the
+#                   harnesses built with $(CC) (part of make check)
 
 VERSION = 0.1.0
 PREFIX ?= /usr/local
@@ -100,14 +105,15 @@ $(BUILD)/tests/%.o: tests/%.c $(HDRS) tests/check_dater.h $(BUILD)/tests/suites.
 # Keep the programs' objects (make would delete them as intermediates).
 .SECONDARY: $(patsubst bin/%,$(BUILD)/bin/%.o,$(BINS))
 
-.PHONY: all check unit blackbox bench demo deps install clean lint
+.PHONY: all check unit blackbox bench demo deps install clean lint \
+	fuzz fuzz-regress
 
 # The integration tests' HTTP peers (node packages pinned in tests/).
 PEERS = tests/node_modules/.package-lock.json
 $(PEERS): tests/package.json tests/package-lock.json
 	cd tests && npm ci --no-audit --no-fund --loglevel=error
 
-check: all tests/check_all $(PEERS)
+check: all tests/check_all $(PEERS) fuzz-regress
 	./tests/check_all
 	./tests/run-blackbox.sh
 
@@ -126,6 +132,59 @@ demo: all
 
 deps:
 	@./.ci/deps.sh
+
+# Fuzzing: one harness per parser in tests/fuzz/fuzz_NAME.c, seed inputs
+# in tests/fuzz/corpus/NAME/, crashes kept in tests/fuzz/regress/NAME/.
+# libFuzzer builds use their own objects (clang, coverage + sanitizers)
+# in build/fuzz/; the replayers use this build's objects and compiler.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 30
+FUZZ_NAMES = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+FUZZ_CFLAGS = -g -O1 -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror \
+	-Wno-unused-parameter -DDATER_VERSION='"$(VERSION)"' $(FUZZ_SAN) \
+	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+FUZZ_LIB = build/fuzz/libdater.a
+FUZZ_BINS = $(addprefix build/fuzz/fuzz_,$(FUZZ_NAMES))
+REPLAY_BINS = $(addprefix $(BUILD)/fuzz/replay_,$(FUZZ_NAMES))
+
+build/fuzz/%.o: %.c $(HDRS) tests/fuzz/fuzz.h
+	@mkdir -p $(dir $@)
+	@test "$(Q)" = "" || echo "  FUZZCC  $<"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_LIB): $(patsubst %.c,build/fuzz/%.o,$(LIB_SRC))
+	@rm -f $@
+	$(Q)$(AR) rcs $@ $^
+
+# fake_http.o comes before the archive, so lib/http.o is never linked.
+build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o \
+    build/fuzz/tests/fuzz/fake_http.o $(FUZZ_LIB)
+	@test "$(Q)" = "" || echo "  LINK    $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+$(BUILD)/fuzz/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o \
+    $(BUILD)/tests/fuzz/replay.o $(BUILD)/tests/fuzz/fake_http.o $(LIBDATER)
+	@mkdir -p $(dir $@)
+	@test "$(Q)" = "" || echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/fuzz/%.o: tests/fuzz/%.c $(HDRS) tests/fuzz/fuzz.h
+	@mkdir -p $(dir $@)
+	@test "$(Q)" = "" || echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+.SECONDARY: $(patsubst %,build/fuzz/tests/fuzz/fuzz_%.o,$(FUZZ_NAMES)) \
+	build/fuzz/tests/fuzz/fake_http.o $(BUILD)/tests/fuzz/fake_http.o \
+	$(BUILD)/tests/fuzz/replay.o \
+	$(patsubst %,$(BUILD)/tests/fuzz/fuzz_%.o,$(FUZZ_NAMES))
+
+fuzz: $(FUZZ_BINS)
+	./tests/fuzz/run.sh fuzz build/fuzz $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+fuzz-regress: $(REPLAY_BINS)
+	./tests/fuzz/run.sh replay $(BUILD)/fuzz 0 $(FUZZ_NAMES)
 
 # Where `make install` puts the service files; @BINDIR@, @SYSCONFDIR@
 # and @LOCALSTATEDIR@ in them become the paths above.
