@@ -1,15 +1,18 @@
 /*
  * transport_console: "deliver" a message by appending one JSON line to a
  * file (the demo's outbox). The line is built in memory and written with
- * a single write(2) on an O_APPEND descriptor, so lines from concurrent
- * workers never interleave. No fsync: the outbox is a demo and a log,
- * not a mailbox.
+ * a single write(2) on an O_APPEND descriptor, under flock(2), so lines
+ * from concurrent workers never interleave; a short write (a full disk)
+ * is cut off again, so the file never holds part of a line. No fsync:
+ * the outbox is a demo and a log, not a mailbox.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -61,6 +64,7 @@ console_send(const struct cfg_transport *t, const struct transport_out *m,
     struct transport_result *res)
 {
 	const char *path = t->path[0] != '\0' ? t->path : CONSOLE_DEFAULT_PATH;
+	struct stat st;
 	char *line;
 	size_t len;
 	ssize_t w;
@@ -75,6 +79,14 @@ console_send(const struct cfg_transport *t, const struct transport_out *m,
 		    "open '%s': %s", path, strerror(errno));
 		goto out;
 	}
+	/* Under the lock the line goes at st_size, where a short write
+	 * is cut back to. */
+	if (flock(fd, LOCK_EX) == -1 || fstat(fd, &st) == -1) {
+		(void)transport_result_set(res, TRANSPORT_RETRY,
+		    "lock '%s': %s", path, strerror(errno));
+		(void)close(fd);
+		goto out;
+	}
 	do
 		w = write(fd, line, len);
 	while (w == -1 && errno == EINTR);
@@ -83,8 +95,9 @@ console_send(const struct cfg_transport *t, const struct transport_out *m,
 		    "write '%s': %s", path, strerror(errno));
 	else if ((size_t)w != len)
 		(void)transport_result_set(res, TRANSPORT_RETRY,
-		    "write '%s': short write (%zd of %zu bytes)", path, w,
-		    len);
+		    "write '%s': short write (%zd of %zu bytes; %s)", path, w,
+		    len, ftruncate(fd, st.st_size) == 0 ? "cut off again" :
+		    "could not cut it off");
 	else
 		rc = 0;
 	/* After a full write the line is in the file unless close says
