@@ -138,10 +138,12 @@ add(struct db *db, struct batch *b)
 		log_err("out of memory");
 		return EX_OSERR;
 	}
+	/* A locked database or a full disk: the same batch may go in
+	 * later. */
 	if (batch_enqueue(b, db, ids) < 0)
-		rc = (sqlite3_errcode(db->sql) & 0xff) == SQLITE_BUSY ?
-		    EX_TEMPFAIL :
-		    EX_UNAVAILABLE;
+		rc = (sqlite3_errcode(db->sql) & 0xff) == SQLITE_BUSY ||
+		    (sqlite3_errcode(db->sql) & 0xff) == SQLITE_FULL ?
+		    EX_TEMPFAIL : EX_UNAVAILABLE;
 	for (i = 0; rc == EX_OK && i < b->n; i++)
 		printf("%lld\n", (long long)ids[i]);
 	free(ids);
