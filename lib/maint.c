@@ -474,6 +474,21 @@ out:
 	closedir(d);
 }
 
+/* Remove a failed copy and what SQLite may have left beside it (a
+ * rollback that a full disk cut short leaves its -journal). */
+static void
+unlink_part(const char *part)
+{
+	static const char *const sfx[] = { "", "-journal", "-wal", "-shm" };
+	char p[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++)
+		if (snprintf(p, sizeof(p), "%s%s", part, sfx[i]) <
+		    (int)sizeof(p))
+			(void)unlink(p);
+}
+
 int
 maint_backup(struct db *db, const char *dir, int keep, struct maint_backup *r)
 {
@@ -516,7 +531,7 @@ maint_backup(struct db *db, const char *dir, int keep, struct maint_backup *r)
 	rc = 0;
 out:
 	if (made)
-		unlink(part);
+		unlink_part(part);
 	return rc;
 }
 
