@@ -30,6 +30,9 @@
  *              first half, then close the connection
  *   times      serve this step this many times before moving on
  *              (default 1; the last step repeats forever)
+ *   seq        true: every "{{seq}}" in the body becomes the request's
+ *              number (0, 1, ...: its place in the log), so that each
+ *              answer is different (a reply a test can trace)
  *
  * Different paths may have different scripts: a script may instead be
  *
@@ -40,6 +43,14 @@
  * (with its query string) and "method" is optional; the first route that
  * matches a request serves it from its own steps. A request that matches
  * no route gets 404. The array form is one route that matches everything.
+ *
+ * A route may also hold "updates": an array of Telegram updates (objects
+ * with an integer "update_id"). A step of that route with "updates": true
+ * answers as getUpdates does: {"ok": true, "result": [...]} with the
+ * updates whose update_id is at least the request's JSON "offset" (all
+ * without one), at most its "limit" (default 100) and at most the
+ * route's "page" (if given), so a client that loses an answer gets the
+ * same updates again until it moves past them.
  *
  * Every request (but the control ones below) is appended, before it is
  * answered, as one JSON line to the --log FILE:
@@ -113,6 +124,9 @@ function compile(text, where) {
 			method: r.method ? String(r.method).toUpperCase() : null,
 			path: new RegExp(r.path || ''),
 			steps: r.steps,
+			updates: Array.isArray(r.updates) ? r.updates : [],
+			page: Number.isInteger(r.page) && r.page > 0 ? r.page :
+			    Infinity,
 			at: 0,
 			served: 0
 		};
@@ -142,7 +156,7 @@ function nextStep(route) {
 	return { step, i };
 }
 
-function answer(req, res, step) {
+function answer(req, res, step, seq) {
 	const headers = Object.assign({}, step.headers || {});
 	let body = '';
 
@@ -155,6 +169,8 @@ function answer(req, res, step) {
 	} else if (step.body !== undefined) {
 		body = String(step.body);
 	}
+	if (step.seq)
+		body = body.split('{{seq}}').join(String(seq));
 	if (Number.isInteger(step.repeat) && step.repeat > 1)
 		body = body.repeat(step.repeat);
 	if (step.drop) {
@@ -203,6 +219,21 @@ function control(state, req, res, body) {
 	return reply(404, { error: 'unknown control request' });
 }
 
+/* getUpdates: the updates from the request's offset on, up to its limit. */
+function pending(route, body) {
+	let q = {};
+
+	try {
+		q = JSON.parse(body || '{}') || {};
+	} catch (e) {
+		q = {};
+	}
+	const offset = Number.isInteger(q.offset) ? q.offset : -Infinity;
+	const limit = Number.isInteger(q.limit) && q.limit > 0 ? q.limit : 100;
+	return route.updates.filter((u) => u.update_id >= offset)
+	    .slice(0, Math.min(limit, route.page));
+}
+
 function serve(state, req, res, body, at) {
 	const ri = state.routes.findIndex((r) =>
 	    (r.method === null || r.method === req.method) &&
@@ -214,19 +245,24 @@ function serve(state, req, res, body, at) {
 		({ step, i: si } = nextStep(state.routes[ri]));
 	const entry = { method: req.method, path: req.url,
 	    headers: req.headers, body, at_ms: at, route: ri, step: si };
+	const seq = state.requests.length;
+
 	state.requests.push(entry);
 	if (state.log !== null)
 		fs.appendFileSync(state.log, JSON.stringify(entry) + '\n');
 	if (step === null)
 		step = { status: 404, json: { error: 'fault.js: no route for ' +
 		    req.method + ' ' + req.url } };
+	else if (step.updates === true)
+		step = Object.assign({}, step, { json: { ok: true,
+		    result: pending(state.routes[ri], body) } });
 
 	const delay = Number(step.delay_ms) || 0;
 	if (delay <= 0)
-		return answer(req, res, step);
+		return answer(req, res, step, seq);
 	const timer = setTimeout(() => {
 		if (!req.socket.destroyed)
-			answer(req, res, step);
+			answer(req, res, step, seq);
 	}, delay);
 	/* The client gave up: nothing left to answer. */
 	res.on('close', () => clearTimeout(timer));
