@@ -19,6 +19,7 @@
 #include "cron.h"
 #include "log.h"
 #include "policy.h"
+#include "redact.h"
 #include "transport.h"
 #include "banned.h"
 
@@ -1180,8 +1181,8 @@ no_includes(const char *file)
 	return rc;
 }
 
-int
-cfg_load(struct cfg *cfg, const char *path, const char *const *job_types)
+static int
+cfg_read(struct cfg *cfg, const char *path, const char *const *job_types)
 {
 	struct cfg *c;
 	config_t lc;
@@ -1260,4 +1261,24 @@ cfg_job_settings(const struct cfg *cfg, const char *type,
 		out->retry_cap_ms = j->retry_cap_ms;
 	if (out->retry_cap_ms < out->retry_base_ms)
 		out->retry_cap_ms = out->retry_base_ms;
+}
+
+int
+cfg_load(struct cfg *cfg, const char *path, const char *const *job_types)
+{
+	struct cfg *c;
+	int rc = -1;
+
+	if ((c = malloc(sizeof(*c))) == NULL) {
+		log_err("config: out of memory");
+		return -1;
+	}
+	/* Every load and reload registers the secrets it names, so no
+	 * program can log or store one unredacted. */
+	if (cfg_read(c, path, job_types) == 0 && redact_config(c) == 0) {
+		*cfg = *c;
+		rc = 0;
+	}
+	free(c);
+	return rc;
 }

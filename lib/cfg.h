@@ -171,7 +171,8 @@ void cfg_defaults(struct cfg *cfg);
  * else by the search order above. job_types, if not NULL, is a
  * NULL-terminated list of the known job type names; a "jobs" entry for
  * any other name is an error. On error, logs "file:line: why" and
- * returns -1 with *cfg untouched.
+ * returns -1 with *cfg untouched. On success the secrets the
+ * configuration names replace the process's set (redact_config).
  */
 int cfg_load(struct cfg *cfg, const char *path, const char *const *job_types);
 
