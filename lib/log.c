@@ -1,6 +1,12 @@
 /*
  * log: one write(2) per line, so lines from several worker processes
  * sharing stderr never interleave.
+ *
+ * A message may quote a peer (an error body, a name), so it is first
+ * redacted (redact.h) and then escaped: control characters (C0, DEL, and
+ * C1 as UTF-8) and bytes that are not valid UTF-8 are written as \n, \t,
+ * \r, \xHH or \u00HH, so that one call is always one line and nothing
+ * reaches a terminal as an escape sequence. Valid UTF-8 text is kept.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "redact.h"
 #include "banned.h"
 
 static struct {
@@ -43,31 +50,99 @@ log_level_parse(const char *s)
 	return -1;
 }
 
+#define LOG_MSG_MAX 2048
+
+/* Length of the valid UTF-8 sequence at s (NUL-terminated) of 2 to 4
+ * bytes, 0 if s does not start one (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF). */
+static size_t
+log_utf8_len(const unsigned char *s)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		if (s[0] == 0xe0)
+			lo = 0xa0;
+		else if (s[0] == 0xed)
+			hi = 0x9f;
+		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ?
+		    3 : 0;
+	}
+	if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		if (s[0] == 0xf0)
+			lo = 0x90;
+		else if (s[0] == 0xf4)
+			hi = 0x8f;
+		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 &&
+		    (s[3] & 0xc0) == 0x80 ? 4 : 0;
+	}
+	return 0;
+}
+
+/*
+ * Copy src into dst (cap bytes, no NUL added) with the controls and
+ * invalid bytes escaped; an escape or a character that does not fit is
+ * left out with all after it. Returns the bytes written.
+ */
+static size_t
+log_escape(char *dst, size_t cap, const char *src)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	char esc[8];
+	const char *p;
+	size_t n = 0, k;
+
+	while (*s != '\0') {
+		p = esc;
+		k = *s < 0x80 ? 1 : log_utf8_len(s);
+		if (*s == '\n' || *s == '\r' || *s == '\t')
+			k = (size_t)snprintf(esc, sizeof(esc), "\\%c",
+			    *s == '\n' ? 'n' : *s == '\r' ? 'r' : 't');
+		else if (*s < 0x20 || *s == 0x7f || k == 0)
+			k = (size_t)snprintf(esc, sizeof(esc), "\\x%02x", *s);
+		else if (*s == 0xc2 && s[1] < 0xa0)	/* C1: U+0080..009F */
+			k = (size_t)snprintf(esc, sizeof(esc), "\\u00%02x",
+			    s[1]);
+		else
+			p = (const char *)s;
+		if (k > cap - n)
+			break;
+		memcpy(dst + n, p, k);
+		n += k;
+		if (p != esc)
+			s += k;
+		else
+			s += *s == 0xc2 && s[1] >= 0x80 && s[1] < 0xa0 ? 2 : 1;
+	}
+	return n;
+}
+
 static void
 log_emit(enum log_level level, const char *fmt, va_list ap)
 {
 	static const char *tags[] = { "error: ", "warning: ", "", "debug: " };
-	char line[2048];
-	int n, m;
+	char msg[LOG_MSG_MAX], clean[LOG_MSG_MAX];
+	char line[128 + 4 * LOG_MSG_MAX];
+	int n;
 
 	if (level > log_state.level)
 		return;
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+		return;
+	(void)redact_str(clean, sizeof(clean), msg, NULL);
 	if (log_state.with_pid)
-		n = snprintf(line, sizeof(line), "%s[%ld]: %s", log_state.prog,
+		n = snprintf(line, 128, "%s[%ld]: %s", log_state.prog,
 		    (long)getpid(), tags[level]);
 	else
-		n = snprintf(line, sizeof(line), "%s: %s", log_state.prog,
+		n = snprintf(line, 128, "%s: %s", log_state.prog,
 		    tags[level]);
 	if (n < 0)
 		return;
-	if ((size_t)n >= sizeof(line) - 2)
-		n = sizeof(line) - 2;
-	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-	if (m < 0)
-		return;
-	n += m;
-	if ((size_t)n > sizeof(line) - 2)
-		n = sizeof(line) - 2;	/* truncated: keep what fits */
+	if (n > 127)
+		n = 127;	/* a long program name: keep what fits */
+	n += (int)log_escape(line + n, sizeof(line) - (size_t)n - 1, clean);
 	line[n++] = '\n';
 	(void)!write(STDERR_FILENO, line, (size_t)n);
 }
