@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "log.h"
 #include "queue.h"
+#include "redact.h"
 #include "banned.h"
 
 #define JOB_COLUMNS \
@@ -437,15 +438,17 @@ queue_fail(struct db *db, const struct queue_job *job, const char *error,
     int permanent, int64_t retry_at, int *dead)
 {
 	sqlite3_stmt *st = db_stmt(db, sql_fail);
-	char at[CLOCK_RFC3339_LEN];
+	char at[CLOCK_RFC3339_LEN], clean[QUEUE_ERROR_MAX];
 	int64_t now = clock_now_ms();
 	int rc;
 
 	if (st == NULL)
 		return -1;
 	bind_fence(st, job);
-	sqlite3_bind_text(st, 4, error != NULL ? error : "failed", -1,
-	    SQLITE_STATIC);
+	/* An error may quote a peer that echoed a secret. */
+	(void)redact_str(clean, sizeof(clean), error != NULL ? error :
+	    "failed", NULL);
+	sqlite3_bind_text(st, 4, clean, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, clock_format(now, at, sizeof(at)), -1,
 	    SQLITE_STATIC);
 	sqlite3_bind_int(st, 6, permanent != 0);
@@ -563,14 +566,15 @@ release(struct db *db, const char *worker, const char *reason, int64_t now,
     int *n)
 {
 	sqlite3_stmt *st = db_stmt(db, sql_release);
-	char at[CLOCK_RFC3339_LEN];
+	char at[CLOCK_RFC3339_LEN], clean[QUEUE_ERROR_MAX];
 
 	if (st == NULL)
 		return -1;
 	if (worker != NULL)
 		sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now);
-	sqlite3_bind_text(st, 4, reason, -1, SQLITE_STATIC);
+	(void)redact_str(clean, sizeof(clean), reason, NULL);
+	sqlite3_bind_text(st, 4, clean, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, clock_format(now, at, sizeof(at)), -1,
 	    SQLITE_STATIC);
 	return db_run(db, st, "release jobs in", n);

@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "log.h"
 #include "queue.h"
+#include "redact.h"
 #include "store.h"
 #include "banned.h"
 
@@ -540,6 +541,7 @@ store_msg_transition(struct db *db, int64_t id, const char *from,
     const char *to, const char *error)
 {
 	sqlite3_stmt *st = db_stmt(db, sql_msg_transition);
+	char clean[QUEUE_ERROR_MAX];
 	int n = 0;
 
 	if (st == NULL)
@@ -547,7 +549,10 @@ store_msg_transition(struct db *db, int64_t id, const char *from,
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, from, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, to, -1, SQLITE_STATIC);
-	bind_opt(st, 4, error);
+	/* An error may quote a peer that echoed a secret. */
+	if (error != NULL)
+		(void)redact_str(clean, sizeof(clean), error, NULL);
+	bind_opt(st, 4, error != NULL ? clean : NULL);
 	if (db_run(db, st, "update message in", &n) < 0)
 		return -1;
 	return n;

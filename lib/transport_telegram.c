@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "redact.h"
 #include "transport_impl.h"
 #include "banned.h"
 
@@ -46,31 +47,19 @@ struct tg_call {
 };
 
 /*
- * Replace every occurrence of token in s (size len) by "<redacted>", and
- * a token cut short at the end of s (a truncated message) as well.
+ * Replace every occurrence of token in s (size len), and a token cut
+ * short at the end of s (a truncated message), by "<redacted>". The
+ * process's registered secrets hold the token too when the configuration
+ * was loaded; this call does not depend on that.
  */
 static void
 tg_redact(char *s, size_t len, const char *token)
 {
-	static const char mark[] = "<redacted>";
 	char buf[sizeof(((struct transport_result *)0)->error)];
-	size_t tl = strlen(token), o = 0, k, rest;
-	const char *p = s;
 
-	if (tl == 0)
-		return;
-	while (*p != '\0' && o + 1 < sizeof(buf)) {
-		rest = strlen(p);
-		if (strncmp(p, token, rest < tl ? rest : tl) == 0 &&
-		    (rest >= tl || rest >= 4)) {
-			for (k = 0; mark[k] != '\0' && o + 1 < sizeof(buf); k++)
-				buf[o++] = mark[k];
-			p += rest < tl ? rest : tl;
-		} else
-			buf[o++] = *p++;
-	}
-	buf[o] = '\0';
-	transport_copy_utf8(s, buf, len);
+	(void)strlcpy(buf, s, sizeof(buf));
+	(void)redact_str(s, len, buf, token);
+	explicit_bzero(buf, sizeof(buf));
 }
 
 /* A token may only hold what Telegram's do ("123456:ABC-def_..."), so it
