@@ -352,6 +352,14 @@ mark_secrets(const char *src, size_t n, const char *extra, size_t el,
 				memset(hide + i, 1, n - i);
 		}
 	}
+	/* Widen each run to whole UTF-8 characters, so valid text stays
+	 * valid (a percent-decoded secret may be any bytes). */
+	for (i = 1; i < n; i++)
+		if (hide[i - 1] && ((unsigned char)src[i] & 0xc0) == 0x80)
+			hide[i] = 1;
+	for (i = n; i-- > 1; )
+		if (hide[i] && ((unsigned char)src[i] & 0xc0) == 0x80)
+			hide[i - 1] = 1;
 }
 
 /* Bytes of a URL's user info at s (the authority up to and with its last

@@ -175,6 +175,10 @@ START_TEST(test_utf8_cut)
 	    "\xe2\x82\xac");
 	ck_assert_str_eq(red("abc", NULL, 1), "");
 	ck_assert_str_eq(red("abcdef", NULL, 4), "abc");
+	/* A secret of bytes inside a character takes the character. */
+	ck_assert_int_eq(redact_add("%A9%C3%A9x"), 0);
+	ck_assert_str_eq(red("caf\xc3\xa9\xc3\xa9x!", NULL, 64),
+	    "caf<redacted>!");
 }
 END_TEST
 
