@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "redact.h"
 #include "report.h"
 #include "banned.h"
 
@@ -90,6 +91,19 @@ static const char *
 col_text(sqlite3_stmt *st, int col)
 {
 	return (const char *)sqlite3_column_text(st, col);
+}
+
+/* An error text column redacted into buf (rows stored before the
+ * redaction, or a secret configured since); NULL for SQL NULL. */
+static const char *
+col_error(sqlite3_stmt *st, int col, char *buf, size_t len)
+{
+	const char *s = col_text(st, col);
+
+	if (s == NULL)
+		return NULL;
+	(void)redact_str(buf, len, s, NULL);
+	return buf;
 }
 
 static json_int_t
@@ -461,6 +475,7 @@ out:
 static json_t *
 row_job(sqlite3_stmt *st)
 {
+	char err[1024];
 	json_t *o;
 
 	o = json_pack("{s:I, s:s?, s:s?, s:s?, s:s?, s:I, s:I, s:I,"
@@ -480,7 +495,7 @@ row_job(sqlite3_stmt *st)
 	    "lease_until", report_col_time(st, 12),
 	    "worker", col_text(st, 13),
 	    "unique_key", col_text(st, 14),
-	    "last_error", col_text(st, 15));
+	    "last_error", col_error(st, 15, err, sizeof(err)));
 	if (o == NULL)
 		oom();
 	return o;
@@ -608,11 +623,14 @@ parse_payload(int64_t id, const char *text)
 	return json_string(text);
 }
 
-/* The errors array parsed, with any numeric "at" as RFC 3339. */
+/* The errors array parsed, with any numeric "at" as RFC 3339 and the
+ * error texts redacted. */
 static json_t *
 parse_errors(int64_t id, const char *text)
 {
 	json_t *a, *e, *at;
+	const char *msg;
+	char buf[1024];
 	size_t i;
 
 	a = text != NULL ? json_loads(text, 0, NULL) : NULL;
@@ -623,6 +641,15 @@ parse_errors(int64_t id, const char *text)
 		return json_array();
 	}
 	json_array_foreach(a, i, e) {
+		msg = json_string_value(json_object_get(e, "error"));
+		if (msg != NULL) {
+			(void)redact_str(buf, sizeof(buf), msg, NULL);
+			if (json_object_set_new(e, "error", json_string(buf)) <
+			    0) {
+				json_decref(a);
+				return NULL;
+			}
+		}
 		at = json_object_get(e, "at");
 		if (json_is_integer(at) &&
 		    json_object_set_new(e, "at",

@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "redact.h"
 #include "report.h"
 #include "banned.h"
 
@@ -464,7 +465,12 @@ static int
 conv_msg_row(sqlite3_stmt *st, void *arg)
 {
 	json_t *rows = arg, *o;
+	char err[1024];
+	const char *e = col_text(st, 10);
 
+	/* Rows stored before the redaction, or a secret configured since. */
+	if (e != NULL)
+		(void)redact_str(err, sizeof(err), e, NULL);
 	o = json_pack("{s:I, s:o?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o?,"
 	    " s:o?, s:o?, s:s?, s:o?, s:o?}",
 	    "id", col_int(st, 0), "at", report_col_time(st, 1),
@@ -473,7 +479,8 @@ conv_msg_row(sqlite3_stmt *st, void *arg)
 	    "text", col_text(st, 5), "model", col_text(st, 6),
 	    "tokens_in", col_int_null(st, 7), "tokens_out",
 	    col_int_null(st, 8), "cost_usd", col_real_null(st, 9),
-	    "error", col_text(st, 10), "created_at", report_col_time(st, 11),
+	    "error", e != NULL ? err : NULL, "created_at",
+	    report_col_time(st, 11),
 	    "sent_at", report_col_time(st, 12));
 	if (o == NULL || json_array_append_new(rows, o) < 0) {
 		oom_null();

@@ -6,7 +6,8 @@
 # worker log line, jobs.errors, messages.error, `dater-report job ID`,
 # `dater-report --json jobs`, nor the database file, on a permanent (404)
 # and a retried (500) failure alike; what is left of the error still says
-# what happened. A Telegram error description holding a newline and a
+# what happened. Rows stored before the redaction are redacted by the
+# reports. A Telegram error description holding a newline and a
 # terminal escape comes out of the worker as one escaped log line.
 . "$(dirname "$0")/blackbox-lib.sh"
 
@@ -124,6 +125,21 @@ for f in "$LOGS" "$TMP/jobs.errors" "$TMP/messages.error" "$TMP/report.txt" "$DB
 		check "'$s' is nowhere in $(basename "$f")" eval '! grep -qaF "$s" "$f"'
 	done
 done
+
+# Rows stored before the redaction existed (an upgraded database): the
+# reports redact them as they read them.
+q "UPDATE jobs SET errors = json_array(json_object('attempt', 1, 'error',
+   'webhook: HTTP 404: Cannot POST /hook?token=$HOOK_TOKEN')) WHERE id = $sh;
+   UPDATE messages SET error = 'old: /hook?token=$HOOK_TOKEN' WHERE error IS NOT NULL;"
+c=$(q "SELECT contact FROM messages WHERE error IS NOT NULL LIMIT 1")
+{
+	"$BIN/dater-report" -c "$CONF" -d "$DB" job "$sh"
+	"$BIN/dater-report" -c "$CONF" -d "$DB" --json job "$sh"
+	"$BIN/dater-report" -c "$CONF" -d "$DB" --json jobs --limit 1000
+	"$BIN/dater-report" -c "$CONF" -d "$DB" --json conversation "$c"
+} >"$TMP/report-old.txt" 2>&1
+like "$(cat "$TMP/report-old.txt")" 'old: /hook\?<redacted>' "an old row's message error is redacted in the report"
+check "an old row's token is in no report" eval '! grep -qaF "$HOOK_TOKEN" "$TMP/report-old.txt"'
 
 # Log injection: Telegram's description, "\n" and ESC [2J included, is one
 # log line with both escaped; no line was forged and no escape reached
