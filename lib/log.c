@@ -51,6 +51,7 @@ log_level_parse(const char *s)
 }
 
 #define LOG_MSG_MAX 2048
+#define LOG_PREFIX_MAX 128
 
 /* Length of the valid UTF-8 sequence at s (NUL-terminated) of 2 to 4
  * bytes, 0 if s does not start one (RFC 3629: no overlong forms, no
@@ -92,29 +93,29 @@ log_escape(char *dst, size_t cap, const char *src)
 	const unsigned char *s = (const unsigned char *)src;
 	char esc[8];
 	const char *p;
-	size_t n = 0, k;
+	size_t n = 0, k, adv;
 
 	while (*s != '\0') {
+		adv = *s < 0x80 ? 1 : log_utf8_len(s);	/* bytes read */
 		p = esc;
-		k = *s < 0x80 ? 1 : log_utf8_len(s);
 		if (*s == '\n' || *s == '\r' || *s == '\t')
 			k = (size_t)snprintf(esc, sizeof(esc), "\\%c",
 			    *s == '\n' ? 'n' : *s == '\r' ? 'r' : 't');
-		else if (*s < 0x20 || *s == 0x7f || k == 0)
+		else if (*s < 0x20 || *s == 0x7f || adv == 0) {
 			k = (size_t)snprintf(esc, sizeof(esc), "\\x%02x", *s);
-		else if (*s == 0xc2 && s[1] < 0xa0)	/* C1: U+0080..009F */
+			adv = 1;
+		} else if (*s == 0xc2 && s[1] < 0xa0)	/* C1: U+0080..009F */
 			k = (size_t)snprintf(esc, sizeof(esc), "\\u00%02x",
 			    s[1]);
-		else
+		else {
 			p = (const char *)s;
+			k = adv;
+		}
 		if (k > cap - n)
 			break;
 		memcpy(dst + n, p, k);
 		n += k;
-		if (p != esc)
-			s += k;
-		else
-			s += *s == 0xc2 && s[1] >= 0x80 && s[1] < 0xa0 ? 2 : 1;
+		s += adv;
 	}
 	return n;
 }
@@ -123,8 +124,9 @@ static void
 log_emit(enum log_level level, const char *fmt, va_list ap)
 {
 	static const char *tags[] = { "error: ", "warning: ", "", "debug: " };
-	char msg[LOG_MSG_MAX], clean[LOG_MSG_MAX];
-	char line[128 + 4 * LOG_MSG_MAX];
+	/* A line of at most LOG_MSG_MAX bytes (< PIPE_BUF) is written
+	 * whole even to a pipe; escapes that do not fit are cut. */
+	char msg[LOG_MSG_MAX], clean[LOG_MSG_MAX], line[LOG_MSG_MAX];
 	int n;
 
 	if (level > log_state.level)
@@ -133,15 +135,15 @@ log_emit(enum log_level level, const char *fmt, va_list ap)
 		return;
 	(void)redact_str(clean, sizeof(clean), msg, NULL);
 	if (log_state.with_pid)
-		n = snprintf(line, 128, "%s[%ld]: %s", log_state.prog,
-		    (long)getpid(), tags[level]);
+		n = snprintf(line, LOG_PREFIX_MAX, "%s[%ld]: %s",
+		    log_state.prog, (long)getpid(), tags[level]);
 	else
-		n = snprintf(line, 128, "%s: %s", log_state.prog,
+		n = snprintf(line, LOG_PREFIX_MAX, "%s: %s", log_state.prog,
 		    tags[level]);
 	if (n < 0)
 		return;
-	if (n > 127)
-		n = 127;	/* a long program name: keep what fits */
+	if (n >= LOG_PREFIX_MAX)
+		n = LOG_PREFIX_MAX - 1;	/* a long program name: cut */
 	n += (int)log_escape(line + n, sizeof(line) - (size_t)n - 1, clean);
 	line[n++] = '\n';
 	(void)!write(STDERR_FILENO, line, (size_t)n);
