@@ -103,9 +103,11 @@ unreserved(int c)
 static int
 set_put_forms(struct redact_set *set, const char *p, size_t n, size_t min)
 {
-	static const char up[] = "0123456789ABCDEF", lo[] = "0123456789abcdef";
+	static const char *const digits[] = { "0123456789ABCDEF",
+		"0123456789abcdef" };
+	const char *d;
 	char *b;
-	size_t i, k;
+	size_t i, k, c;
 	int hi, lw, rc = -1;
 
 	if (n == 0 || n < min)
@@ -122,15 +124,16 @@ set_put_forms(struct redact_set *set, const char *p, size_t n, size_t min)
 	}
 	if (k >= min && set_put(set, b, k) < 0)
 		goto out;
-	for (hi = 0; hi < 2; hi++) {
+	for (c = 0; c < 2; c++) {
+		d = digits[c];
 		for (i = k = 0; i < n; i++) {
 			if (unreserved((unsigned char)p[i])) {
 				b[k++] = p[i];
 				continue;
 			}
 			b[k++] = '%';
-			b[k++] = (hi ? lo : up)[(unsigned char)p[i] >> 4];
-			b[k++] = (hi ? lo : up)[(unsigned char)p[i] & 15];
+			b[k++] = d[(unsigned char)p[i] >> 4];
+			b[k++] = d[(unsigned char)p[i] & 15];
 		}
 		if (set_put(set, b, k) < 0)
 			goto out;
