@@ -307,6 +307,35 @@ opt_string(const json_t *obj, const char *const *keys, const char *path,
 	return 0;
 }
 
+/*
+ * A bot name read from a file, at JSON path jp: the form a configured
+ * bot's name has (cfg_valid_name), so it is never cut short (two bots
+ * would merge) and never odd text.
+ */
+static int
+check_bot(const char *name, const char *jp, char *err, size_t len)
+{
+	if (cfg_valid_name(name, strlen(name)))
+		return 0;
+	/* the name itself stays out: it may hold anything */
+	return errf(err, len, "%s%snot a bot name (%zu bytes; 1 to %d "
+	    "letters, digits, '-', '_' or '.')", JP(jp), strlen(name),
+	    CFG_NAME_MAX - 1);
+}
+
+/* The bot under "bot" in obj into out, checked; "" when absent. */
+static int
+opt_bot(const json_t *obj, const char *path, char *out, size_t len,
+    char *err, size_t errlen)
+{
+	char jp[JPATH_MAX];
+
+	if (opt_string(obj, k_bot, path, out, len, err, errlen) < 0)
+		return -1;
+	jkey(jp, sizeof(jp), path, "bot");
+	return out[0] == '\0' ? 0 : check_bot(out, jp, err, errlen);
+}
+
 /* Check a profile against definitions; err gets "path.field: why". */
 static int
 check_profile(const json_t *defs, const json_t *profile, const char *path,
@@ -332,8 +361,7 @@ parse_contact_ids(struct contact_rec *c, const json_t *obj, const char *path,
 	const char *which;
 	json_t *v;
 
-	if (opt_string(obj, k_bot, path, c->bot, sizeof(c->bot), err,
-	    len) < 0)
+	if (opt_bot(obj, path, c->bot, sizeof(c->bot), err, len) < 0)
 		return -1;
 	if (c->bot[0] == '\0')
 		strlcpy(c->bot, bot, sizeof(c->bot));
@@ -1055,14 +1083,18 @@ parse_metric(const json_t *obj, const char *path, const char *bot,
 	memset(r, 0, sizeof(*r));
 	if (!json_is_object(obj))
 		return errf(err, len, "%s%sexpected an object", JP(path));
-	if (opt_string(obj, k_bot, path, r->bot, sizeof(r->bot), err,
-	    len) < 0 || opt_string(obj, k_day, path, r->day, sizeof(r->day),
-	    err, len) < 0)
+	if (opt_bot(obj, path, r->bot, sizeof(r->bot), err, len) < 0 ||
+	    opt_string(obj, k_day, path, r->day, sizeof(r->day), err,
+	    len) < 0)
 		return -1;
-	if (r->bot[0] == '\0')
-		strlcpy(r->bot, bot, sizeof(r->bot));
-	if (r->day[0] == '\0' && day != NULL)
-		strlcpy(r->day, day, sizeof(r->day));
+	/* from outside: checked by the caller, never cut short here */
+	if (r->bot[0] == '\0' &&
+	    strlcpy(r->bot, bot, sizeof(r->bot)) >= sizeof(r->bot))
+		return errf(err, len, "%s%sbot name too long", JP(path));
+	if (r->day[0] == '\0' && day != NULL &&
+	    strlcpy(r->day, day, sizeof(r->day)) >= sizeof(r->day))
+		return errf(err, len, "%s%s'%.*s...' is not a day "
+		    "(YYYY-MM-DD)", JP(path), 20, day);
 	if (r->day[0] == '\0')
 		return errf(err, len, "%s%sno day", JP(path));
 	if (maint_parse_day(r->day, &ms) < 0)
@@ -1133,11 +1165,13 @@ parse_metrics(const json_t *j, const char *bot, struct metric_rows *rows,
 		return errf(err, len, "expected an array of daily rows or an "
 		    "object of bots");
 	json_object_foreach((json_t *)j, b, days) {
+		jkey(bp, sizeof(bp), "", b);
+		if (check_bot(b, bp, err, len) < 0)
+			return -1;
 		if (!json_is_object(days))
 			return errf(err, len, "%s: expected an object of days",
-			    b);
+			    bp);
 		json_object_foreach(days, d, v) {
-			jkey(bp, sizeof(bp), "", b);
 			jkey(jp, sizeof(jp), bp, d);
 			if (parse_metric(v, jp, b, d, &r, err, len) < 0 ||
 			    add_metric(rows, &r, jp, err, len) < 0)
