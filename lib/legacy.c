@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic.h"
 #include "clock.h"
 #include "fields.h"
 #include "legacy.h"
@@ -1372,6 +1373,9 @@ legacy_backup(struct db *db, const char *file, char *err, size_t len)
 		    (int)(slash - file), file);
 	if (n < 0 || (size_t)n >= sizeof(tmp))
 		return errf(err, len, "'%s': path too long", file);
+	/* refuse a device, a FIFO, a link ... before the long copy */
+	if (atomic_check(file, err, len) != ATOMIC_OK)
+		return -1;
 	if (mkdtemp(tmp) == NULL)
 		return errf(err, len, "create a folder beside '%s': %s", file,
 		    strerror(errno));
@@ -1380,9 +1384,8 @@ legacy_backup(struct db *db, const char *file, char *err, size_t len)
 		errf(err, len, "%s", b.error);
 		goto out;
 	}
-	if (rename(b.path, file) < 0) {
-		errf(err, len, "rename '%s' to '%s': %s", b.path, file,
-		    strerror(errno));
+	/* the copy is fsynced and verified: check again, rename, sync */
+	if (atomic_replace(b.path, file, err, len) != ATOMIC_OK) {
 		unlink(b.path);
 		goto out;
 	}

@@ -75,8 +75,11 @@ int legacy_import(struct db *db, const struct legacy_opts *o,
 /*
  * Copy the open database into file with the online backup API through
  * maint_backup (0600, one self-contained file, verified with
- * integrity_check), then rename it to file (replacing it). Returns 0, or
- * -1 with the reason in err.
+ * integrity_check), then rename it to file and fsync its directory
+ * (atomic_replace). file must be a regular file (replaced) or a new
+ * name: a symbolic link, a device, a FIFO, a directory ... is refused
+ * before anything is copied (atomic_check). Returns 0, or -1 with the
+ * reason in err; file is untouched on failure.
  */
 int legacy_backup(struct db *db, const char *file, char *err, size_t len);
 

@@ -37,6 +37,38 @@ is "$(ls -A "$TMP" | grep -c dater-backup)" 0 "backup leaves no temporary folder
 check "the backup is one file (no -wal beside it)" test ! -e "$TMP/b1.db-wal"
 mig backup "$TMP/nodir/b.db"
 is "$RC" 73 "backup into a missing directory exits 73"
+# FILE: a regular file or a new name, nothing else (lstat)
+# The device: as root, a null device made in $TMP (a regression must not
+# replace the real /dev/null on the machine that runs the tests).
+DEV=/dev/null
+if [ "$(id -u)" = 0 ] && mknod -m 666 "$TMP/null" c 1 3 2>/dev/null; then
+	DEV=$TMP/null
+fi
+mig backup "$DEV"
+is "$RC" 73 "backup to $DEV (a device) exits 73"
+like "$ERR" "'$DEV' is a character device: refusing" "... and says why"
+check "$DEV is still a character device" test -c "$DEV"
+mkfifo "$TMP/fifo"
+mig backup "$TMP/fifo"
+is "$RC" 73 "backup to a FIFO exits 73"
+check "the FIFO is still a FIFO" test -p "$TMP/fifo"
+echo "keep me" >"$TMP/target"
+ln -s "$TMP/target" "$TMP/link"
+mig backup "$TMP/link"
+is "$RC" 73 "backup to a symbolic link exits 73"
+like "$ERR" "is a symbolic link" "... and says so"
+check "the link is still a link" test -L "$TMP/link"
+is "$(cat "$TMP/target")" "keep me" "the link's target is unchanged"
+mkdir "$TMP/adir"
+mig backup "$TMP/adir"
+is "$RC" 73 "backup to a directory exits 73"
+check "the directory is still an empty directory" test -z "$(ls -A "$TMP/adir")"
+is "$(ls -A "$TMP" | grep -c dater-backup)" 0 "a refused backup leaves no temporary folder"
+echo "old" >"$TMP/b2.db"
+mig backup "$TMP/b2.db"
+is "$RC" 0 "backup over an existing regular file exits 0"
+is "$(sqlite3 "$TMP/b2.db" 'PRAGMA integrity_check')" ok "... and replaces it with the copy"
+is "$(stat -c %a "$TMP/b2.db")" 600 "... mode 0600"
 
 # ---- restore: round trip ------------------------------------------------------
 
@@ -56,11 +88,11 @@ is "$(DB=$NEWDB snapshot)" "$before" "... with equal data"
 
 # ---- restore: refused while a worker holds a lease ------------------------------
 
-id=$(enqueue noop '{"sleep_ms": 20000}')
+id=$(enqueue noop '{"sleep_ms": 3600000}')	# held: killed below
 start_bg "$TMP/worker.log" "$BIN/dater-worker" -c "$CONF" -d "$DB" -n 1
 WPID=$BG
 is_running() { [ "$(state_of "$id")" = running ]; }
-wait_for 15 is_running || fail "the slow job did not start"
+wait_for 60 is_running || fail "the slow job did not start"
 mig restore "$TMP/b1.db"
 is "$RC" 75 "restore while a worker holds a lease exits 75"
 like "$ERR" "running job.*lease|worker" "the refusal says why"

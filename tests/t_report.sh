@@ -56,6 +56,17 @@ isnt() {
 	fi
 }
 fail() { N_FAIL=$((N_FAIL + 1)); echo "not ok - $*"; }
+# check DESC CMD...: passes if CMD succeeds.
+check() {
+	local desc=$1
+	shift
+	if "$@"; then
+		ok "$desc"
+	else
+		fail "$desc"
+		echo "#   command failed: $*"
+	fi
+}
 
 # is ACTUAL EXPECTED DESC
 is() {
@@ -681,6 +692,46 @@ is "$(stat -c %a "$TMP/dater.prom")" 644 "the file is mode 0644"
 is "$(ls -a "$TMP" | grep -c '^\.dater\.prom\.')" 0 "no temporary file is left"
 report --prometheus -o "$TMP/nodir/x.prom"
 is "$RC" 73 "an uncreatable -o exits 73"
+
+# -o FILE: a regular file or a new name, nothing else (lstat)
+# The device: as root, a null device made in $TMP (a regression must not
+# replace the real /dev/null on the machine that runs the tests).
+DEV=/dev/null
+if [ "$(id -u)" = 0 ] && mknod -m 666 "$TMP/null" c 1 3 2>/dev/null; then
+	DEV=$TMP/null
+fi
+report prometheus -o "$DEV"
+is "$RC" 73 "-o $DEV (a device) exits 73"
+like "$ERR" "'$DEV' is a character device: refusing" "... and says why"
+check "$DEV is still a character device" test -c "$DEV"
+mkfifo "$TMP/fifo"
+report prometheus -o "$TMP/fifo"
+is "$RC" 73 "-o a FIFO exits 73"
+check "the FIFO is still a FIFO" test -p "$TMP/fifo"
+echo "keep me" >"$TMP/target"
+ln -s "$TMP/target" "$TMP/link"
+report prometheus -o "$TMP/link"
+is "$RC" 73 "-o a symbolic link to a file exits 73"
+like "$ERR" "is a symbolic link" "... and says so"
+check "the link is still a link" test -L "$TMP/link"
+is "$(cat "$TMP/target")" "keep me" "the link's target is unchanged"
+ln -s "$TMP/nowhere" "$TMP/dangling"
+report prometheus -o "$TMP/dangling"
+is "$RC" 73 "-o a dangling symbolic link exits 73"
+check "nothing was created where it points" test ! -e "$TMP/nowhere"
+mkdir "$TMP/adir"
+report prometheus -o "$TMP/adir"
+is "$RC" 73 "-o a directory exits 73"
+check "the directory is still a directory" test -d "$TMP/adir"
+is "$(ls -a "$TMP" | grep -c '^\.\(fifo\|link\|dangling\|adir\)\.')" 0 \
+    "no temporary file is left by a refusal"
+echo "old" >"$TMP/regular.prom"
+report prometheus -o "$TMP/regular.prom"
+is "$RC" 0 "-o an existing regular file replaces it"
+like "$(cat "$TMP/regular.prom")" "^# TYPE dater_" "... with the new text"
+report prometheus -o "$TMP/new.prom"
+is "$RC" 0 "-o a new name creates it"
+check "... as a regular file" test -f "$TMP/new.prom"
 report --prometheus queue
 is "$RC" 64 "--prometheus with another view exits 64"
 report --csv job 1
