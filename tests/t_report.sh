@@ -147,7 +147,8 @@ enqueue() { "$BIN/dater-enqueue" -q -c "$CONF" -d "$DB" "$@"; }
 # ---- a database with known contents ----------------------------------------
 
 cat >"$CONF" <<'EOF'
-worker = { heartbeat = "200ms"; lease = "5s"; poll_interval = "200ms"; };
+worker = { heartbeat = "200ms"; lease = "5s"; poll_interval = "200ms";
+    shutdown_grace = "100ms"; };
 EOF
 "$BIN/dater-migrate" -q -c "$CONF" -d "$DB" up >/dev/null ||
     { fail "dater-migrate up"; done_; }
@@ -280,18 +281,22 @@ is "$OUT" "" "nothing on stdout for an unknown id"
 report --json workers
 jis 'd["workers"], d["orphaned"]' '[[], []]' "no workers after the drain"
 
-slow=$(enqueue noop '{"sleep_ms": 2000}')
+# The job is held by the test, not by a clock: it sleeps for an hour, and
+# the test cancels it and stops the worker itself after the assertions.
+# The loops only wait (bounded) for a state, never for time to pass.
+slow=$(enqueue noop '{"sleep_ms": 3600000}')
 setsid "$BIN/dater-worker" -q -c "$CONF" -d "$DB" -n 1 --drain \
     >"$TMP/worker.log" 2>&1 &
 BG=$!
 seen=
-for _ in $(seq 100); do
+for _ in $(seq 1200); do
 	report --json workers
 	if [ "$(py '[j["id"] for w in d["workers"] for j in w["jobs"]]')" = \
 	    "[$slow]" ]; then
 		seen=1
 		break
 	fi
+	kill -0 "$BG" 2>/dev/null || break
 	sleep 0.05
 done
 if [ -n "$seen" ]; then
@@ -310,13 +315,18 @@ else
 	fail "workers shows the worker running the slow job"
 	sed 's/^/#   /' "$TMP/worker.log"
 fi
-for _ in $(seq 200); do
-	kill -0 "$BG" 2>/dev/null || break
-	sleep 0.05
-done
+# End it: cancel the job, then SIGTERM the tree; the supervisor kills the
+# worker (still in its hour-long job) once shutdown_grace is over.
+"$BIN/dater-enqueue" -q -c "$CONF" -d "$DB" --cancel "$slow" >/dev/null
+is "$?" 0 "the held job is cancelled"
+kill -TERM "$BG"
 wait "$BG"
-is "$?" 0 "the worker drained and exited"
+is "$?" 0 "the worker tree stopped on SIGTERM"
 BG=
+report --json job "$slow"
+jis 'd["state"]' cancelled "the held job stays cancelled"
+report --json workers
+jis 'd["workers"], d["orphaned"]' '[[], []]' "no worker rows left behind"
 
 # ---- usage and refusals --------------------------------------------------
 
