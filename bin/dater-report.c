@@ -1275,20 +1275,46 @@ config_print(const json_t *doc)
 
 /* ---- CSV (RFC 4180) ---- */
 
-/* One field: quoted when it holds a comma, a quote, CR or LF (quotes
- * doubled). */
+/*
+ * The one CSV field writer every view goes through. Names and texts come
+ * from remote users, so a field is made safe for a spreadsheet (OWASP,
+ * CSV injection): one that starts with '=', '+', '-', '@', a tab or a CR
+ * gets a single quote in front, inside the quotes, so no formula runs.
+ * Control characters (C0 but newline, so tab and CR too; DEL; the C1
+ * range U+0080..U+009F in UTF-8) cannot reach a terminal or a parser:
+ * each becomes "\xHH" (its byte, or its code point for C1); a backslash
+ * stays as it is. Quoted when it holds a comma, a quote, a newline, a
+ * quote mark in front or an escape; quotes are doubled.
+ */
 static void
 csv_field(FILE *out, const char *s)
 {
-	if (strpbrk(s, ",\"\r\n") == NULL) {
+	const unsigned char *p;
+	int formula = strchr("=+-@\t\r", s[0]) != NULL && s[0] != '\0';
+	int quote = formula || strpbrk(s, ",\"\n") != NULL;
+
+	for (p = (const unsigned char *)s; *p != '\0' && !quote; p++)
+		if ((*p < 0x20 && *p != '\n') || *p == 0x7f ||
+		    (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+			quote = 1;
+	if (!quote) {
 		fputs(s, out);
 		return;
 	}
 	fputc('"', out);
-	for (; *s != '\0'; s++) {
-		if (*s == '"')
-			fputc('"', out);
-		fputc(*s, out);
+	if (formula)
+		fputc('\'', out);
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '"') {
+			fputs("\"\"", out);
+		} else if ((*p < 0x20 && *p != '\n') || *p == 0x7f) {
+			fprintf(out, "\\x%02x", *p);
+		} else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			fprintf(out, "\\x%02x", p[1]);
+			p++;
+		} else {
+			fputc(*p, out);
+		}
 	}
 	fputc('"', out);
 }

@@ -535,6 +535,34 @@ like "$OUT" '\[UNCERTAIN\]' "an uncertain send is marked"
 report --csv conversation "$mia"
 is "$(csvpy 'ok_shape and [r["mark"] for r in rows if r["direction"] == "out"]')" \
     '["UNCERTAIN"]' "conversation CSV has the mark"
+# CSV injection (OWASP): names and texts come from remote users. On a copy
+# of the database, a contact whose name is a formula and messages that
+# start with =, +, -, @, tab or CR or hold terminal escapes.
+python3 -c '
+import sqlite3, sys
+src = sqlite3.connect(sys.argv[1])
+dst = sqlite3.connect(sys.argv[2])
+src.backup(dst)
+c = dst.execute("INSERT INTO contacts (bot, platform_id, name, created_at, updated_at) VALUES (?, ?, ?, 0, 0)",
+    ("demo", "6666", "=HYPERLINK(\"http://evil.example/\",\"x\")"))
+for i, t in enumerate(["@SUM(1)", "\x1b[31mred", "+1", "-2", "\tTAB", "\rCR",
+    "a\x1b]0;title\x07b", "c\u009bd", "two\nlines", "plain"]):
+    dst.execute("INSERT INTO messages (contact, bot, direction, text, created_at) VALUES (?, ?, ?, ?, ?)",
+        (c.lastrowid, "demo", "in", t, i))
+dst.commit()
+print(c.lastrowid)' "$DB" "$TMP/inj.db" >"$TMP/inj.id"
+inj=$(cat "$TMP/inj.id")
+run "$BIN/dater-report" -c "$CONF" -d "$TMP/inj.db" --csv contacts
+is "$(csvpy '[r["name"] for r in rows if r["platform_id"] == "6666"]')" \
+    '["'"'"'=HYPERLINK(\"http://evil.example/\",\"x\")"]' \
+    "a name that is a formula gets a quote in front (CSV injection)"
+like "$OUT" ",\"'=HYPERLINK\(" "... inside the quoted field"
+run "$BIN/dater-report" -c "$CONF" -d "$TMP/inj.db" --csv conversation "$inj"
+is "$(csvpy 'ok_shape and [r["text"] for r in rows]')" \
+    '["'"'"'@SUM(1)", "\\x1b[31mred", "'"'"'+1", "'"'"'-2", "'"'"'\\x09TAB", "'"'"'\\x0dCR", "a\\x1b]0;title\\x07b", "c\\x9bd", "two\nlines", "plain"]' \
+    "texts starting with = + - @ tab CR are quoted; control characters escaped"
+is "$(python3 -c 'import sys; b = open(sys.argv[1], "rb").read(); print(any(c < 32 and c not in (10, 13) or c == 127 for c in b), b"\xc2\x9b" in b, b.count(b"\r") == b.count(b"\r\n"))' "$TMP/.out")" \
+    "False False True" "no control byte but the line ends reaches the CSV"
 report conversation 99999
 is "$RC" 66 "an unknown contact exits 66"
 like "$ERR" 99999 "the error names the contact"
