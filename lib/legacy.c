@@ -1521,18 +1521,65 @@ legacy_leases(struct db *db, int64_t now, int64_t live_ms, int *jobs,
 	return rc == SQLITE_ROW ? 0 : db_fail(db, "read jobs from");
 }
 
-/* Copy src over the open database in one step. */
+/*
+ * In the private copy tmp: no process of the backup's time is alive, so
+ * its worker rows go and its running jobs go back to the queue the way
+ * a lost lease does (queue.c release): the attempt counts (the job may
+ * have done part of its work), the job is queued to run now, or dead
+ * when that was its last attempt, with an error entry saying why.
+ */
+static const char sql_restore_jobs[] =
+    "UPDATE jobs SET"
+    " state = CASE WHEN attempts >= max_attempts THEN 'dead'"
+    "  ELSE 'queued' END,"
+    " finished_at = CASE WHEN attempts >= max_attempts THEN ?1"
+    "  ELSE NULL END,"
+    " run_at = CASE WHEN attempts >= max_attempts THEN run_at"
+    "  ELSE ?1 END,"
+    " errors = json_insert(errors, '$[#]', json_object('attempt', attempts,"
+    "  'at', ?2, 'worker', worker, 'error', ?3)),"
+    " lease_until = NULL, worker = NULL"
+    " WHERE state = 'running'";
+
 static int
-restore_from(struct db *db, sqlite3 *src, const char *file, char *err,
-    size_t len)
+restore_fix(sqlite3 *tmp, int64_t now, char *err, size_t len)
+{
+	sqlite3_stmt *st = NULL;
+	char at[CLOCK_RFC3339_LEN];
+	int rc = -1;
+
+	if (sqlite3_exec(tmp, "BEGIN; DELETE FROM workers", NULL, NULL,
+	    NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(tmp, sql_restore_jobs, -1, &st, NULL) !=
+	    SQLITE_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_text(st, 2, clock_format(now, at, sizeof(at)), -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, "restored from a backup while running", -1,
+	    SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE ||
+	    sqlite3_exec(tmp, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto out;
+	rc = 0;
+out:
+	if (rc < 0)
+		errf(err, len, "restore: clear workers and running jobs: %s",
+		    sqlite3_errmsg(tmp));
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* One step of the online backup API: all of from's pages into to. */
+static int
+copy_db(sqlite3 *to, sqlite3 *from)
 {
 	sqlite3_backup *b;
 	int rc, tries = 0;
 
-	if ((b = sqlite3_backup_init(db->sql, "main", src, "main")) == NULL)
-		return errf(err, len, "restore '%s' into '%s': %s", file,
-		    db->path, sqlite3_errmsg(db->sql));
-	/* -1: every page in one step, one write transaction on db */
+	if ((b = sqlite3_backup_init(to, "main", from, "main")) == NULL)
+		return sqlite3_errcode(to);
+	/* -1: every page in one step, one write transaction on to */
 	while ((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY ||
 	    rc == SQLITE_LOCKED) {
 		if (++tries > 100)
@@ -1540,10 +1587,44 @@ restore_from(struct db *db, sqlite3 *src, const char *file, char *err,
 		usleep(50000);
 	}
 	sqlite3_backup_finish(b);
-	if (rc != SQLITE_DONE)
-		return errf(err, len, "restore '%s' into '%s': %s", file,
-		    db->path, sqlite3_errstr(rc));
-	return 0;
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/*
+ * Copy src into a private temporary database (SQLite's "" file, removed
+ * on close), fix it there (restore_fix), then copy that over the open
+ * database in one step: other connections see the old database or the
+ * fixed restored one, never the backup's running jobs and workers.
+ */
+static int
+restore_from(struct db *db, sqlite3 *src, const char *file, int64_t now,
+    char *err, size_t len)
+{
+	sqlite3 *tmp = NULL;
+	int rc = -1, e;
+
+	if (sqlite3_open_v2("", &tmp, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		errf(err, len, "restore: a temporary database: %s",
+		    tmp != NULL ? sqlite3_errmsg(tmp) : "out of memory");
+		goto out;
+	}
+	if ((e = copy_db(tmp, src)) != SQLITE_OK) {
+		errf(err, len, "restore: copy '%s': %s", file,
+		    sqlite3_errstr(e));
+		goto out;
+	}
+	if (restore_fix(tmp, now, err, len) < 0)
+		goto out;
+	if ((e = copy_db(db->sql, tmp)) != SQLITE_OK) {
+		errf(err, len, "restore '%s' into '%s': %s", file, db->path,
+		    sqlite3_errstr(e));
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_close(tmp);
+	return rc;
 }
 
 int
@@ -1565,7 +1646,7 @@ legacy_restore(struct db *db, const char *file, int force, int64_t now,
 		    workers, workers == 1 ? " is" : "s are");
 		rc = LEGACY_BUSY;
 	} else
-		rc = restore_from(db, src, file, err, len) < 0 ? -1 :
+		rc = restore_from(db, src, file, now, err, len) < 0 ? -1 :
 		    LEGACY_OK;
 	sqlite3_close(src);
 	return rc;

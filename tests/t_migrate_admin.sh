@@ -140,6 +140,45 @@ is "$RC" 65 "restore of some other SQLite database exits 65"
 mig restore "$TMP/missing.db"
 is "$RC" 66 "restore of a missing file exits 66"
 
+# ---- restore of a backup the backup job made ----------------------------------
+# The copy holds the backup job itself as running and its worker's row.
+# A restore must give the job back to the queue and drop the worker rows,
+# so nothing ghostly is counted as alive.
+
+MAINDB=$DB
+DB=$TMP/bj.db
+migrate || die "migrate up (backup job)"
+write_conf '' 'bots = ( { name = "anna"; transport = { driver = "console"; }; } );
+maintenance = { backup_dir = "bj"; backup_keep = 5; };'
+bj=$(enqueue backup)
+drain -q -n 1 >"$TMP/bj.log" 2>&1
+is "$(state_of "$bj")" succeeded "the backup job ran"
+copy=$(find "$TMP/bj" -name '*.db' | head -1)
+is "$(sqlite3 "$copy" "SELECT state FROM jobs WHERE id = $bj")" running \
+    "its copy holds the backup job as running"
+isnt "$(sqlite3 "$copy" 'SELECT count(*) FROM workers')" 0 \
+    "... and the worker's row"
+mig restore "$copy"
+is "$RC" 0 "restore of the job's backup exits 0"
+is "$(q "SELECT count(*) FROM jobs WHERE state = 'running'")" 0 \
+    "no job is running after the restore"
+is "$(q 'SELECT count(*) FROM workers')" 0 "no worker row is left"
+is "$(q "SELECT state || ' ' || attempts || ' ' || (lease_until IS NULL) ||
+    ' ' || (worker IS NULL) FROM jobs WHERE id = $bj")" "queued 1 1 1" \
+    "the backup job is queued again, its attempt counted, lease and worker cleared"
+like "$(q "SELECT json_extract(errors, '\$[#-1].error') FROM jobs WHERE id = $bj")" \
+    "restored from a backup while running" "... with an error entry saying why"
+run "$BIN/dater-report" -c "$CONF" -d "$DB" --json health \
+    --max-heartbeat-age 4000d --max-due-age 4000d
+is "$(printf '%s' "$OUT" | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+print([c["value"] for c in d["checks"] if c["check"] == "workers"])')" "[0]" \
+    "health counts no ghost worker as alive"
+mig check
+is "$RC" 0 "the restored database checks clean"
+DB=$MAINDB
+write_conf '' 'bots = ( { name = "anna"; transport = { driver = "console"; }; } );'
+
 # ---- check on a broken database ------------------------------------------------------
 
 q "INSERT INTO jobs (type, state, run_at, created_at) VALUES ('noop', 'running', 0, 0);
