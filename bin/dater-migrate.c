@@ -172,6 +172,12 @@ cmd_import(const struct cfg *cfg, const char *dbpath, const struct opts *o,
 		    "has %d bots)", cfg->nbots);
 		return EX_USAGE;
 	}
+	if (!cfg_valid_name(lo.bot, strlen(lo.bot))) {
+		log_err("import-legacy: --bot '%s': not a bot name (1 to %d "
+		    "letters, digits, '-', '_' or '.')", lo.bot,
+		    CFG_NAME_MAX - 1);
+		return EX_USAGE;
+	}
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		log_err("'%s': %s", dir, errno == ENOENT ? strerror(errno) :
 		    "not a directory");

@@ -29,6 +29,7 @@
 
 #include "../jobs/jobs.h"
 #include "../lib/app.h"
+#include "../lib/atomic.h"
 #include "../lib/clock.h"
 #include "../lib/log.h"
 #include "../lib/report.h"
@@ -1274,20 +1275,46 @@ config_print(const json_t *doc)
 
 /* ---- CSV (RFC 4180) ---- */
 
-/* One field: quoted when it holds a comma, a quote, CR or LF (quotes
- * doubled). */
+/*
+ * The one CSV field writer every view goes through. Names and texts come
+ * from remote users, so a field is made safe for a spreadsheet (OWASP,
+ * CSV injection): one that starts with '=', '+', '-', '@', a tab or a CR
+ * gets a single quote in front, inside the quotes, so no formula runs.
+ * Control characters (C0 but newline, so tab and CR too; DEL; the C1
+ * range U+0080..U+009F in UTF-8) cannot reach a terminal or a parser:
+ * each becomes "\xHH" (its byte, or its code point for C1); a backslash
+ * stays as it is. Quoted when it holds a comma, a quote, a newline, a
+ * quote mark in front or an escape; quotes are doubled.
+ */
 static void
 csv_field(FILE *out, const char *s)
 {
-	if (strpbrk(s, ",\"\r\n") == NULL) {
+	const unsigned char *p;
+	int formula = strchr("=+-@\t\r", s[0]) != NULL && s[0] != '\0';
+	int quote = formula || strpbrk(s, ",\"\n") != NULL;
+
+	for (p = (const unsigned char *)s; *p != '\0' && !quote; p++)
+		if ((*p < 0x20 && *p != '\n') || *p == 0x7f ||
+		    (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+			quote = 1;
+	if (!quote) {
 		fputs(s, out);
 		return;
 	}
 	fputc('"', out);
-	for (; *s != '\0'; s++) {
-		if (*s == '"')
-			fputc('"', out);
-		fputc(*s, out);
+	if (formula)
+		fputc('\'', out);
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '"') {
+			fputs("\"\"", out);
+		} else if ((*p < 0x20 && *p != '\n') || *p == 0x7f) {
+			fprintf(out, "\\x%02x", *p);
+		} else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			fprintf(out, "\\x%02x", p[1]);
+			p++;
+		} else {
+			fputc(*p, out);
+		}
 	}
 	fputc('"', out);
 }
@@ -2105,51 +2132,38 @@ output(const struct view *v, const json_t *doc, int format)
 }
 
 /*
- * Run v->write into path atomically: a temporary file beside it (so the
- * rename stays on one file system), mode 0644, flushed and fsynced, then
- * renamed over path. A reader (node_exporter, a browser) sees the old
- * file or the new one, never half of one. EX_OK or a code (logged).
+ * Run v->write into path atomically (lib/atomic.h): path must be a
+ * regular file or a new name; a temporary file beside it, mode 0644,
+ * flushed and fsynced, then renamed over path. A reader (node_exporter,
+ * a browser) sees the old file or the new one, never half of one.
+ * EX_OK, EX_CANTCREAT (refused or cannot create) or EX_IOERR (logged).
  */
 static int
 write_file(const struct view *v, struct db *db, const struct opts *o,
     int64_t now, const char *path)
 {
-	char tmp[PATH_MAX], dir[PATH_MAX];
-	FILE *f = NULL;
-	int fd, rc;
+	struct atomic_file af;
+	char err[PATH_MAX + 128];
+	int rc;
 
-	strlcpy(dir, path, sizeof(dir));
-	if (snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dirname(dir),
-	    basename((char *)path)) >= (int)sizeof(tmp)) {
-		log_err("output '%s': path too long", path);
+	if (atomic_open(&af, path, 0644, err, sizeof(err)) != ATOMIC_OK) {
+		log_err("output %s", err);
 		return EX_CANTCREAT;
 	}
-	if ((fd = mkstemp(tmp)) < 0 || fchmod(fd, 0644) < 0 ||
-	    (f = fdopen(fd, "w")) == NULL) {
-		log_err("create '%s': %s", tmp, strerror(errno));
-		if (fd >= 0) {
-			close(fd);
-			unlink(tmp);
-		}
+	if ((rc = v->write(db, o, now, af.f)) != EX_OK) {
+		atomic_abort(&af);
+		return rc;
+	}
+	switch (atomic_commit(&af, err, sizeof(err))) {
+	case ATOMIC_OK:
+		return EX_OK;
+	case ATOMIC_CANTCREAT:
+		log_err("output %s", err);
 		return EX_CANTCREAT;
+	default:
+		log_err("output %s", err);
+		return EX_IOERR;
 	}
-	rc = v->write(db, o, now, f);
-	if (rc == EX_OK && (fflush(f) == EOF || ferror(f) ||
-	    fsync(fileno(f)) < 0)) {
-		log_err("write '%s': %s", tmp, strerror(errno));
-		rc = EX_IOERR;
-	}
-	if (fclose(f) == EOF && rc == EX_OK) {
-		log_err("write '%s': %s", tmp, strerror(errno));
-		rc = EX_IOERR;
-	}
-	if (rc == EX_OK && rename(tmp, path) < 0) {
-		log_err("rename '%s' to '%s': %s", tmp, path, strerror(errno));
-		rc = EX_CANTCREAT;
-	}
-	if (rc != EX_OK)
-		unlink(tmp);
-	return rc;
 }
 
 /* A view with its own text format: to -o FILE or stdout. */

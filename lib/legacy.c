@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic.h"
 #include "clock.h"
 #include "fields.h"
 #include "legacy.h"
@@ -307,6 +308,35 @@ opt_string(const json_t *obj, const char *const *keys, const char *path,
 	return 0;
 }
 
+/*
+ * A bot name read from a file, at JSON path jp: the form a configured
+ * bot's name has (cfg_valid_name), so it is never cut short (two bots
+ * would merge) and never odd text.
+ */
+static int
+check_bot(const char *name, const char *jp, char *err, size_t len)
+{
+	if (cfg_valid_name(name, strlen(name)))
+		return 0;
+	/* the name itself stays out: it may hold anything */
+	return errf(err, len, "%s%snot a bot name (%zu bytes; 1 to %d "
+	    "letters, digits, '-', '_' or '.')", JP(jp), strlen(name),
+	    CFG_NAME_MAX - 1);
+}
+
+/* The bot under "bot" in obj into out, checked; "" when absent. */
+static int
+opt_bot(const json_t *obj, const char *path, char *out, size_t len,
+    char *err, size_t errlen)
+{
+	char jp[JPATH_MAX];
+
+	if (opt_string(obj, k_bot, path, out, len, err, errlen) < 0)
+		return -1;
+	jkey(jp, sizeof(jp), path, "bot");
+	return out[0] == '\0' ? 0 : check_bot(out, jp, err, errlen);
+}
+
 /* Check a profile against definitions; err gets "path.field: why". */
 static int
 check_profile(const json_t *defs, const json_t *profile, const char *path,
@@ -332,8 +362,7 @@ parse_contact_ids(struct contact_rec *c, const json_t *obj, const char *path,
 	const char *which;
 	json_t *v;
 
-	if (opt_string(obj, k_bot, path, c->bot, sizeof(c->bot), err,
-	    len) < 0)
+	if (opt_bot(obj, path, c->bot, sizeof(c->bot), err, len) < 0)
 		return -1;
 	if (c->bot[0] == '\0')
 		strlcpy(c->bot, bot, sizeof(c->bot));
@@ -1055,14 +1084,18 @@ parse_metric(const json_t *obj, const char *path, const char *bot,
 	memset(r, 0, sizeof(*r));
 	if (!json_is_object(obj))
 		return errf(err, len, "%s%sexpected an object", JP(path));
-	if (opt_string(obj, k_bot, path, r->bot, sizeof(r->bot), err,
-	    len) < 0 || opt_string(obj, k_day, path, r->day, sizeof(r->day),
-	    err, len) < 0)
+	if (opt_bot(obj, path, r->bot, sizeof(r->bot), err, len) < 0 ||
+	    opt_string(obj, k_day, path, r->day, sizeof(r->day), err,
+	    len) < 0)
 		return -1;
-	if (r->bot[0] == '\0')
-		strlcpy(r->bot, bot, sizeof(r->bot));
-	if (r->day[0] == '\0' && day != NULL)
-		strlcpy(r->day, day, sizeof(r->day));
+	/* from outside: checked by the caller, never cut short here */
+	if (r->bot[0] == '\0' &&
+	    strlcpy(r->bot, bot, sizeof(r->bot)) >= sizeof(r->bot))
+		return errf(err, len, "%s%sbot name too long", JP(path));
+	if (r->day[0] == '\0' && day != NULL &&
+	    strlcpy(r->day, day, sizeof(r->day)) >= sizeof(r->day))
+		return errf(err, len, "%s%s'%.*s...' is not a day "
+		    "(YYYY-MM-DD)", JP(path), 20, day);
 	if (r->day[0] == '\0')
 		return errf(err, len, "%s%sno day", JP(path));
 	if (maint_parse_day(r->day, &ms) < 0)
@@ -1133,11 +1166,13 @@ parse_metrics(const json_t *j, const char *bot, struct metric_rows *rows,
 		return errf(err, len, "expected an array of daily rows or an "
 		    "object of bots");
 	json_object_foreach((json_t *)j, b, days) {
+		jkey(bp, sizeof(bp), "", b);
+		if (check_bot(b, bp, err, len) < 0)
+			return -1;
 		if (!json_is_object(days))
 			return errf(err, len, "%s: expected an object of days",
-			    b);
+			    bp);
 		json_object_foreach(days, d, v) {
-			jkey(bp, sizeof(bp), "", b);
 			jkey(jp, sizeof(jp), bp, d);
 			if (parse_metric(v, jp, b, d, &r, err, len) < 0 ||
 			    add_metric(rows, &r, jp, err, len) < 0)
@@ -1338,6 +1373,9 @@ legacy_backup(struct db *db, const char *file, char *err, size_t len)
 		    (int)(slash - file), file);
 	if (n < 0 || (size_t)n >= sizeof(tmp))
 		return errf(err, len, "'%s': path too long", file);
+	/* refuse a device, a FIFO, a link ... before the long copy */
+	if (atomic_check(file, err, len) != ATOMIC_OK)
+		return -1;
 	if (mkdtemp(tmp) == NULL)
 		return errf(err, len, "create a folder beside '%s': %s", file,
 		    strerror(errno));
@@ -1346,9 +1384,8 @@ legacy_backup(struct db *db, const char *file, char *err, size_t len)
 		errf(err, len, "%s", b.error);
 		goto out;
 	}
-	if (rename(b.path, file) < 0) {
-		errf(err, len, "rename '%s' to '%s': %s", b.path, file,
-		    strerror(errno));
+	/* the copy is fsynced and verified: check again, rename, sync */
+	if (atomic_replace(b.path, file, err, len) != ATOMIC_OK) {
 		unlink(b.path);
 		goto out;
 	}
@@ -1484,18 +1521,65 @@ legacy_leases(struct db *db, int64_t now, int64_t live_ms, int *jobs,
 	return rc == SQLITE_ROW ? 0 : db_fail(db, "read jobs from");
 }
 
-/* Copy src over the open database in one step. */
+/*
+ * In the private copy tmp: no process of the backup's time is alive, so
+ * its worker rows go and its running jobs go back to the queue the way
+ * a lost lease does (queue.c release): the attempt counts (the job may
+ * have done part of its work), the job is queued to run now, or dead
+ * when that was its last attempt, with an error entry saying why.
+ */
+static const char sql_restore_jobs[] =
+    "UPDATE jobs SET"
+    " state = CASE WHEN attempts >= max_attempts THEN 'dead'"
+    "  ELSE 'queued' END,"
+    " finished_at = CASE WHEN attempts >= max_attempts THEN ?1"
+    "  ELSE NULL END,"
+    " run_at = CASE WHEN attempts >= max_attempts THEN run_at"
+    "  ELSE ?1 END,"
+    " errors = json_insert(errors, '$[#]', json_object('attempt', attempts,"
+    "  'at', ?2, 'worker', worker, 'error', ?3)),"
+    " lease_until = NULL, worker = NULL"
+    " WHERE state = 'running'";
+
 static int
-restore_from(struct db *db, sqlite3 *src, const char *file, char *err,
-    size_t len)
+restore_fix(sqlite3 *tmp, int64_t now, char *err, size_t len)
+{
+	sqlite3_stmt *st = NULL;
+	char at[CLOCK_RFC3339_LEN];
+	int rc = -1;
+
+	if (sqlite3_exec(tmp, "BEGIN; DELETE FROM workers", NULL, NULL,
+	    NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(tmp, sql_restore_jobs, -1, &st, NULL) !=
+	    SQLITE_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_text(st, 2, clock_format(now, at, sizeof(at)), -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, "restored from a backup while running", -1,
+	    SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE ||
+	    sqlite3_exec(tmp, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto out;
+	rc = 0;
+out:
+	if (rc < 0)
+		errf(err, len, "restore: clear workers and running jobs: %s",
+		    sqlite3_errmsg(tmp));
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* One step of the online backup API: all of from's pages into to. */
+static int
+copy_db(sqlite3 *to, sqlite3 *from)
 {
 	sqlite3_backup *b;
 	int rc, tries = 0;
 
-	if ((b = sqlite3_backup_init(db->sql, "main", src, "main")) == NULL)
-		return errf(err, len, "restore '%s' into '%s': %s", file,
-		    db->path, sqlite3_errmsg(db->sql));
-	/* -1: every page in one step, one write transaction on db */
+	if ((b = sqlite3_backup_init(to, "main", from, "main")) == NULL)
+		return sqlite3_errcode(to);
+	/* -1: every page in one step, one write transaction on to */
 	while ((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY ||
 	    rc == SQLITE_LOCKED) {
 		if (++tries > 100)
@@ -1503,10 +1587,44 @@ restore_from(struct db *db, sqlite3 *src, const char *file, char *err,
 		usleep(50000);
 	}
 	sqlite3_backup_finish(b);
-	if (rc != SQLITE_DONE)
-		return errf(err, len, "restore '%s' into '%s': %s", file,
-		    db->path, sqlite3_errstr(rc));
-	return 0;
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/*
+ * Copy src into a private temporary database (SQLite's "" file, removed
+ * on close), fix it there (restore_fix), then copy that over the open
+ * database in one step: other connections see the old database or the
+ * fixed restored one, never the backup's running jobs and workers.
+ */
+static int
+restore_from(struct db *db, sqlite3 *src, const char *file, int64_t now,
+    char *err, size_t len)
+{
+	sqlite3 *tmp = NULL;
+	int rc = -1, e;
+
+	if (sqlite3_open_v2("", &tmp, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		errf(err, len, "restore: a temporary database: %s",
+		    tmp != NULL ? sqlite3_errmsg(tmp) : "out of memory");
+		goto out;
+	}
+	if ((e = copy_db(tmp, src)) != SQLITE_OK) {
+		errf(err, len, "restore: copy '%s': %s", file,
+		    sqlite3_errstr(e));
+		goto out;
+	}
+	if (restore_fix(tmp, now, err, len) < 0)
+		goto out;
+	if ((e = copy_db(db->sql, tmp)) != SQLITE_OK) {
+		errf(err, len, "restore '%s' into '%s': %s", file, db->path,
+		    sqlite3_errstr(e));
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_close(tmp);
+	return rc;
 }
 
 int
@@ -1528,7 +1646,7 @@ legacy_restore(struct db *db, const char *file, int force, int64_t now,
 		    workers, workers == 1 ? " is" : "s are");
 		rc = LEGACY_BUSY;
 	} else
-		rc = restore_from(db, src, file, err, len) < 0 ? -1 :
+		rc = restore_from(db, src, file, now, err, len) < 0 ? -1 :
 		    LEGACY_OK;
 	sqlite3_close(src);
 	return rc;

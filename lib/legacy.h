@@ -75,8 +75,11 @@ int legacy_import(struct db *db, const struct legacy_opts *o,
 /*
  * Copy the open database into file with the online backup API through
  * maint_backup (0600, one self-contained file, verified with
- * integrity_check), then rename it to file (replacing it). Returns 0, or
- * -1 with the reason in err.
+ * integrity_check), then rename it to file and fsync its directory
+ * (atomic_replace). file must be a regular file (replaced) or a new
+ * name: a symbolic link, a device, a FIFO, a directory ... is refused
+ * before anything is copied (atomic_check). Returns 0, or -1 with the
+ * reason in err; file is untouched on failure.
  */
 int legacy_backup(struct db *db, const char *file, char *err, size_t len);
 
@@ -86,8 +89,14 @@ int legacy_backup(struct db *db, const char *file, char *err, size_t len);
  * old or the new database). file is first opened read-only and must pass
  * integrity_check and have this build's schema version. Unless force,
  * refuse while a running job holds a lease ending after now or a worker
- * row has a heartbeat since now - live_ms. Call with no transaction
- * open. Returns LEGACY_OK, LEGACY_BAD_INPUT (the file is not a good
+ * row has a heartbeat since now - live_ms. The backup is first copied
+ * into a private temporary database where its worker rows are deleted
+ * (no process of that time is alive) and its running jobs are given
+ * back the way a lost lease is: the attempt counts, the job is queued
+ * to run at now (dead if that was its last attempt) with an error entry
+ * "restored from a backup while running", lease and worker cleared;
+ * that fixed copy is what replaces the database. Call with no
+ * transaction open. Returns LEGACY_OK, LEGACY_BAD_INPUT (the file is not a good
  * backup), LEGACY_BUSY, or -1; the reason is in err for all but OK.
  */
 int legacy_restore(struct db *db, const char *file, int force, int64_t now,

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomic.h"
 #include "clock.h"
 #include "log.h"
 #include "maint.h"
@@ -235,6 +236,7 @@ create_part(const char *dir, const char *stem, int64_t now, char *part,
     char *final, size_t len, char *err, size_t errlen)
 {
 	char name[PATH_MAX];
+	struct stat st;
 	int fd, i, n;
 
 	for (i = 0; i < BACKUP_TRIES; i++) {
@@ -245,7 +247,8 @@ create_part(const char *dir, const char *stem, int64_t now, char *part,
 		    snprintf(part, len, "%s/%s.db.part", dir, name) >=
 		    (int)len)
 			return errf(err, errlen, "backup: path too long");
-		if (access(final, F_OK) == 0)
+		/* anything there, a dangling link too, takes the name */
+		if (lstat(final, &st) == 0 || errno != ENOENT)
 			continue;
 		fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, 0600);
@@ -515,14 +518,17 @@ maint_backup(struct db *db, const char *dir, int keep, struct maint_backup *r)
 	    fsync_path(part, 0, r->error, sizeof(r->error)) < 0 ||
 	    verify(part, r->error, sizeof(r->error)) < 0)
 		goto out;
-	if (rename(part, final) < 0) {
-		errf(r->error, sizeof(r->error), "rename '%s': %s", part,
-		    strerror(errno));
+	/* a link or a device put at final meanwhile is refused */
+	switch (atomic_replace(part, final, r->error, sizeof(r->error))) {
+	case ATOMIC_OK:
+		break;
+	case ATOMIC_CANTCREAT:
+		goto out;
+	default:		/* renamed; the directory fsync failed */
+		made = 0;
 		goto out;
 	}
 	made = 0;
-	if (fsync_path(bdir, O_DIRECTORY, r->error, sizeof(r->error)) < 0)
-		goto out;
 	if (stat(final, &st) == 0)
 		r->bytes = (int64_t)st.st_size;
 	strlcpy(r->path, final, sizeof(r->path));

@@ -180,6 +180,63 @@ is "$(q "SELECT count(*) FROM messages WHERE text IN ('one', 'two', 'three', 'x'
 is "$(q "SELECT name FROM contacts WHERE platform_id = '1001'")" "Anna" \
     "a duplicate in a later file does not overwrite the first"
 
+# ---- bot names and days: rejected, never cut short -------------------------
+# Each export holds one bad metrics.json (or profile); the file is named
+# with its JSON path, exit 65, and nothing of it is imported.
+
+long_bot=$(printf 'b%.0s' $(seq 70))	# 70 bytes: longer than a bot name
+DB=$TMP/names.db
+migrate || die "migrate up (names)"
+bad_export() {	# NAME FILE JSON: an export with one file
+	mkdir -p "$TMP/$1/$(dirname "$2")"
+	printf '%s\n' "$3" >"$TMP/$1/$2"
+}
+bad_export longday metrics.json \
+    '{"anna": {"2025-03-05-and-then-some": {"received": 1}}}'
+imp "$TMP/longday"
+is "$RC" 65 "an over-long day in the object form exits 65"
+like "$ERR" "metrics\.json: anna\.2025-03-05-and-then-some: .*is not a day" \
+    "... named with the file and JSON path"
+is "$(q "SELECT count(*) FROM metrics_daily")" 0 "... and nothing of it is imported"
+
+bad_export longbot metrics.json \
+    "{\"${long_bot}x\": {\"2025-03-05\": {\"received\": 1}},
+      \"${long_bot}y\": {\"2025-03-06\": {\"received\": 2}}}"
+imp "$TMP/longbot"
+is "$RC" 65 "an over-long bot name in the object form exits 65"
+like "$ERR" "metrics\.json: ${long_bot}x: not a bot name \(71 bytes" \
+    "... named with the file and JSON path"
+is "$(q "SELECT count(*) FROM metrics_daily")" 0 "... no two bots merged into one"
+
+bad_export oddbot metrics.json \
+    '[{"bot": "an\nna", "day": "2025-03-05", "received": 1}]'
+imp "$TMP/oddbot"
+is "$RC" 65 "a bot name with a newline (array form) exits 65"
+like "$ERR" "metrics\.json: \[0\]\.bot: not a bot name" \
+    "... named with the file and JSON path"
+bad_export oddkey metrics.json '{"../x y": {"2025-03-05": {"received": 1}}}'
+imp "$TMP/oddkey"
+is "$RC" 65 "a bot name that is not a name (object form) exits 65"
+like "$ERR" "metrics\.json: \.\./x y: not a bot name" \
+    "... named with the file and JSON path"
+bad_export longbot_arr metrics.json \
+    "[{\"bot\": \"${long_bot}\", \"day\": \"2025-03-05\", \"received\": 1}]"
+imp "$TMP/longbot_arr"
+is "$RC" 65 "an over-long bot name (array form) exits 65"
+like "$ERR" "metrics\.json: \[0\]\.bot: longer than" "... named with its JSON path"
+is "$(q "SELECT count(*) FROM metrics_daily")" 0 "no metrics row from any of them"
+
+bad_export profbot girls_data/p.json '{"id": 7107, "name": "P", "bot": "no bot!"}'
+imp "$TMP/profbot"
+is "$RC" 65 "a profile with a bad bot name exits 65"
+like "$ERR" "girls_data/p\.json: bot: not a bot name" \
+    "... named with the file and JSON path"
+is "$(q "SELECT count(*) FROM contacts")" 0 "... and the profile is not imported"
+
+imp --bot 'no/bot' "$FIX/good"
+is "$RC" 64 "--bot that is not a bot name exits 64"
+is "$(q "SELECT count(*) FROM contacts")" 0 "... before anything is imported"
+
 # ---- the progress bar: on a terminal only ------------------------------------
 
 if command -v script >/dev/null; then

@@ -108,7 +108,7 @@ BG=$!
 BG_PIDS+=("$BG")
 echo "SELECT count(*) FROM jobs;" >&7
 holds_db() { ls -l "/proc/$BG/fd" 2>/dev/null | grep -q "$DB\$"; }
-wait_for 10 holds_db || fail "the holding connection did not open the database"
+wait_for 60 holds_db || fail "the holding connection did not open the database"
 
 for i in $(seq 1 3000); do echo '{"type": "noop"}'; done >"$TMP/many.jsonl"
 run_in "$TMP/many.jsonl" enqueue -

@@ -37,6 +37,38 @@ is "$(ls -A "$TMP" | grep -c dater-backup)" 0 "backup leaves no temporary folder
 check "the backup is one file (no -wal beside it)" test ! -e "$TMP/b1.db-wal"
 mig backup "$TMP/nodir/b.db"
 is "$RC" 73 "backup into a missing directory exits 73"
+# FILE: a regular file or a new name, nothing else (lstat)
+# The device: as root, a null device made in $TMP (a regression must not
+# replace the real /dev/null on the machine that runs the tests).
+DEV=/dev/null
+if [ "$(id -u)" = 0 ] && mknod -m 666 "$TMP/null" c 1 3 2>/dev/null; then
+	DEV=$TMP/null
+fi
+mig backup "$DEV"
+is "$RC" 73 "backup to $DEV (a device) exits 73"
+like "$ERR" "'$DEV' is a character device: refusing" "... and says why"
+check "$DEV is still a character device" test -c "$DEV"
+mkfifo "$TMP/fifo"
+mig backup "$TMP/fifo"
+is "$RC" 73 "backup to a FIFO exits 73"
+check "the FIFO is still a FIFO" test -p "$TMP/fifo"
+echo "keep me" >"$TMP/target"
+ln -s "$TMP/target" "$TMP/link"
+mig backup "$TMP/link"
+is "$RC" 73 "backup to a symbolic link exits 73"
+like "$ERR" "is a symbolic link" "... and says so"
+check "the link is still a link" test -L "$TMP/link"
+is "$(cat "$TMP/target")" "keep me" "the link's target is unchanged"
+mkdir "$TMP/adir"
+mig backup "$TMP/adir"
+is "$RC" 73 "backup to a directory exits 73"
+check "the directory is still an empty directory" test -z "$(ls -A "$TMP/adir")"
+is "$(ls -A "$TMP" | grep -c dater-backup)" 0 "a refused backup leaves no temporary folder"
+echo "old" >"$TMP/b2.db"
+mig backup "$TMP/b2.db"
+is "$RC" 0 "backup over an existing regular file exits 0"
+is "$(sqlite3 "$TMP/b2.db" 'PRAGMA integrity_check')" ok "... and replaces it with the copy"
+is "$(stat -c %a "$TMP/b2.db")" 600 "... mode 0600"
 
 # ---- restore: round trip ------------------------------------------------------
 
@@ -56,11 +88,11 @@ is "$(DB=$NEWDB snapshot)" "$before" "... with equal data"
 
 # ---- restore: refused while a worker holds a lease ------------------------------
 
-id=$(enqueue noop '{"sleep_ms": 20000}')
+id=$(enqueue noop '{"sleep_ms": 3600000}')	# held: killed below
 start_bg "$TMP/worker.log" "$BIN/dater-worker" -c "$CONF" -d "$DB" -n 1
 WPID=$BG
 is_running() { [ "$(state_of "$id")" = running ]; }
-wait_for 15 is_running || fail "the slow job did not start"
+wait_for 60 is_running || fail "the slow job did not start"
 mig restore "$TMP/b1.db"
 is "$RC" 75 "restore while a worker holds a lease exits 75"
 like "$ERR" "running job.*lease|worker" "the refusal says why"
@@ -107,6 +139,45 @@ mig restore "$TMP/other.db"
 is "$RC" 65 "restore of some other SQLite database exits 65"
 mig restore "$TMP/missing.db"
 is "$RC" 66 "restore of a missing file exits 66"
+
+# ---- restore of a backup the backup job made ----------------------------------
+# The copy holds the backup job itself as running and its worker's row.
+# A restore must give the job back to the queue and drop the worker rows,
+# so nothing ghostly is counted as alive.
+
+MAINDB=$DB
+DB=$TMP/bj.db
+migrate || die "migrate up (backup job)"
+write_conf '' 'bots = ( { name = "anna"; transport = { driver = "console"; }; } );
+maintenance = { backup_dir = "bj"; backup_keep = 5; };'
+bj=$(enqueue backup)
+drain -q -n 1 >"$TMP/bj.log" 2>&1
+is "$(state_of "$bj")" succeeded "the backup job ran"
+copy=$(find "$TMP/bj" -name '*.db' | head -1)
+is "$(sqlite3 "$copy" "SELECT state FROM jobs WHERE id = $bj")" running \
+    "its copy holds the backup job as running"
+isnt "$(sqlite3 "$copy" 'SELECT count(*) FROM workers')" 0 \
+    "... and the worker's row"
+mig restore "$copy"
+is "$RC" 0 "restore of the job's backup exits 0"
+is "$(q "SELECT count(*) FROM jobs WHERE state = 'running'")" 0 \
+    "no job is running after the restore"
+is "$(q 'SELECT count(*) FROM workers')" 0 "no worker row is left"
+is "$(q "SELECT state || ' ' || attempts || ' ' || (lease_until IS NULL) ||
+    ' ' || (worker IS NULL) FROM jobs WHERE id = $bj")" "queued 1 1 1" \
+    "the backup job is queued again, its attempt counted, lease and worker cleared"
+like "$(q "SELECT json_extract(errors, '\$[#-1].error') FROM jobs WHERE id = $bj")" \
+    "restored from a backup while running" "... with an error entry saying why"
+run "$BIN/dater-report" -c "$CONF" -d "$DB" --json health \
+    --max-heartbeat-age 4000d --max-due-age 4000d
+is "$(printf '%s' "$OUT" | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+print([c["value"] for c in d["checks"] if c["check"] == "workers"])')" "[0]" \
+    "health counts no ghost worker as alive"
+mig check
+is "$RC" 0 "the restored database checks clean"
+DB=$MAINDB
+write_conf '' 'bots = ( { name = "anna"; transport = { driver = "console"; }; } );'
 
 # ---- check on a broken database ------------------------------------------------------
 

@@ -56,6 +56,17 @@ isnt() {
 	fi
 }
 fail() { N_FAIL=$((N_FAIL + 1)); echo "not ok - $*"; }
+# check DESC CMD...: passes if CMD succeeds.
+check() {
+	local desc=$1
+	shift
+	if "$@"; then
+		ok "$desc"
+	else
+		fail "$desc"
+		echo "#   command failed: $*"
+	fi
+}
 
 # is ACTUAL EXPECTED DESC
 is() {
@@ -136,7 +147,8 @@ enqueue() { "$BIN/dater-enqueue" -q -c "$CONF" -d "$DB" "$@"; }
 # ---- a database with known contents ----------------------------------------
 
 cat >"$CONF" <<'EOF'
-worker = { heartbeat = "200ms"; lease = "5s"; poll_interval = "200ms"; };
+worker = { heartbeat = "200ms"; lease = "5s"; poll_interval = "200ms";
+    shutdown_grace = "100ms"; };
 EOF
 "$BIN/dater-migrate" -q -c "$CONF" -d "$DB" up >/dev/null ||
     { fail "dater-migrate up"; done_; }
@@ -269,18 +281,22 @@ is "$OUT" "" "nothing on stdout for an unknown id"
 report --json workers
 jis 'd["workers"], d["orphaned"]' '[[], []]' "no workers after the drain"
 
-slow=$(enqueue noop '{"sleep_ms": 2000}')
+# The job is held by the test, not by a clock: it sleeps for an hour, and
+# the test cancels it and stops the worker itself after the assertions.
+# The loops only wait (bounded) for a state, never for time to pass.
+slow=$(enqueue noop '{"sleep_ms": 3600000}')
 setsid "$BIN/dater-worker" -q -c "$CONF" -d "$DB" -n 1 --drain \
     >"$TMP/worker.log" 2>&1 &
 BG=$!
 seen=
-for _ in $(seq 100); do
+for _ in $(seq 1200); do
 	report --json workers
 	if [ "$(py '[j["id"] for w in d["workers"] for j in w["jobs"]]')" = \
 	    "[$slow]" ]; then
 		seen=1
 		break
 	fi
+	kill -0 "$BG" 2>/dev/null || break
 	sleep 0.05
 done
 if [ -n "$seen" ]; then
@@ -299,13 +315,18 @@ else
 	fail "workers shows the worker running the slow job"
 	sed 's/^/#   /' "$TMP/worker.log"
 fi
-for _ in $(seq 200); do
-	kill -0 "$BG" 2>/dev/null || break
-	sleep 0.05
-done
+# End it: cancel the job, then SIGTERM the tree; the supervisor kills the
+# worker (still in its hour-long job) once shutdown_grace is over.
+"$BIN/dater-enqueue" -q -c "$CONF" -d "$DB" --cancel "$slow" >/dev/null
+is "$?" 0 "the held job is cancelled"
+kill -TERM "$BG"
 wait "$BG"
-is "$?" 0 "the worker drained and exited"
+is "$?" 0 "the worker tree stopped on SIGTERM"
 BG=
+report --json job "$slow"
+jis 'd["state"]' cancelled "the held job stays cancelled"
+report --json workers
+jis 'd["workers"], d["orphaned"]' '[[], []]' "no worker rows left behind"
 
 # ---- usage and refusals --------------------------------------------------
 
@@ -514,6 +535,34 @@ like "$OUT" '\[UNCERTAIN\]' "an uncertain send is marked"
 report --csv conversation "$mia"
 is "$(csvpy 'ok_shape and [r["mark"] for r in rows if r["direction"] == "out"]')" \
     '["UNCERTAIN"]' "conversation CSV has the mark"
+# CSV injection (OWASP): names and texts come from remote users. On a copy
+# of the database, a contact whose name is a formula and messages that
+# start with =, +, -, @, tab or CR or hold terminal escapes.
+python3 -c '
+import sqlite3, sys
+src = sqlite3.connect(sys.argv[1])
+dst = sqlite3.connect(sys.argv[2])
+src.backup(dst)
+c = dst.execute("INSERT INTO contacts (bot, platform_id, name, created_at, updated_at) VALUES (?, ?, ?, 0, 0)",
+    ("demo", "6666", "=HYPERLINK(\"http://evil.example/\",\"x\")"))
+for i, t in enumerate(["@SUM(1)", "\x1b[31mred", "+1", "-2", "\tTAB", "\rCR",
+    "a\x1b]0;title\x07b", "c\u009bd", "two\nlines", "plain"]):
+    dst.execute("INSERT INTO messages (contact, bot, direction, text, created_at) VALUES (?, ?, ?, ?, ?)",
+        (c.lastrowid, "demo", "in", t, i))
+dst.commit()
+print(c.lastrowid)' "$DB" "$TMP/inj.db" >"$TMP/inj.id"
+inj=$(cat "$TMP/inj.id")
+run "$BIN/dater-report" -c "$CONF" -d "$TMP/inj.db" --csv contacts
+is "$(csvpy '[r["name"] for r in rows if r["platform_id"] == "6666"]')" \
+    '["'"'"'=HYPERLINK(\"http://evil.example/\",\"x\")"]' \
+    "a name that is a formula gets a quote in front (CSV injection)"
+like "$OUT" ",\"'=HYPERLINK\(" "... inside the quoted field"
+run "$BIN/dater-report" -c "$CONF" -d "$TMP/inj.db" --csv conversation "$inj"
+is "$(csvpy 'ok_shape and [r["text"] for r in rows]')" \
+    '["'"'"'@SUM(1)", "\\x1b[31mred", "'"'"'+1", "'"'"'-2", "'"'"'\\x09TAB", "'"'"'\\x0dCR", "a\\x1b]0;title\\x07b", "c\\x9bd", "two\nlines", "plain"]' \
+    "texts starting with = + - @ tab CR are quoted; control characters escaped"
+is "$(python3 -c 'import sys; b = open(sys.argv[1], "rb").read(); print(any(c < 32 and c not in (10, 13) or c == 127 for c in b), b"\xc2\x9b" in b, b.count(b"\r") == b.count(b"\r\n"))' "$TMP/.out")" \
+    "False False True" "no control byte but the line ends reaches the CSV"
 report conversation 99999
 is "$RC" 66 "an unknown contact exits 66"
 like "$ERR" 99999 "the error names the contact"
@@ -681,6 +730,46 @@ is "$(stat -c %a "$TMP/dater.prom")" 644 "the file is mode 0644"
 is "$(ls -a "$TMP" | grep -c '^\.dater\.prom\.')" 0 "no temporary file is left"
 report --prometheus -o "$TMP/nodir/x.prom"
 is "$RC" 73 "an uncreatable -o exits 73"
+
+# -o FILE: a regular file or a new name, nothing else (lstat)
+# The device: as root, a null device made in $TMP (a regression must not
+# replace the real /dev/null on the machine that runs the tests).
+DEV=/dev/null
+if [ "$(id -u)" = 0 ] && mknod -m 666 "$TMP/null" c 1 3 2>/dev/null; then
+	DEV=$TMP/null
+fi
+report prometheus -o "$DEV"
+is "$RC" 73 "-o $DEV (a device) exits 73"
+like "$ERR" "'$DEV' is a character device: refusing" "... and says why"
+check "$DEV is still a character device" test -c "$DEV"
+mkfifo "$TMP/fifo"
+report prometheus -o "$TMP/fifo"
+is "$RC" 73 "-o a FIFO exits 73"
+check "the FIFO is still a FIFO" test -p "$TMP/fifo"
+echo "keep me" >"$TMP/target"
+ln -s "$TMP/target" "$TMP/link"
+report prometheus -o "$TMP/link"
+is "$RC" 73 "-o a symbolic link to a file exits 73"
+like "$ERR" "is a symbolic link" "... and says so"
+check "the link is still a link" test -L "$TMP/link"
+is "$(cat "$TMP/target")" "keep me" "the link's target is unchanged"
+ln -s "$TMP/nowhere" "$TMP/dangling"
+report prometheus -o "$TMP/dangling"
+is "$RC" 73 "-o a dangling symbolic link exits 73"
+check "nothing was created where it points" test ! -e "$TMP/nowhere"
+mkdir "$TMP/adir"
+report prometheus -o "$TMP/adir"
+is "$RC" 73 "-o a directory exits 73"
+check "the directory is still a directory" test -d "$TMP/adir"
+is "$(ls -a "$TMP" | grep -c '^\.\(fifo\|link\|dangling\|adir\)\.')" 0 \
+    "no temporary file is left by a refusal"
+echo "old" >"$TMP/regular.prom"
+report prometheus -o "$TMP/regular.prom"
+is "$RC" 0 "-o an existing regular file replaces it"
+like "$(cat "$TMP/regular.prom")" "^# TYPE dater_" "... with the new text"
+report prometheus -o "$TMP/new.prom"
+is "$RC" 0 "-o a new name creates it"
+check "... as a regular file" test -f "$TMP/new.prom"
 report --prometheus queue
 is "$RC" 64 "--prometheus with another view exits 64"
 report --csv job 1
