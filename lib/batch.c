@@ -197,6 +197,7 @@ batch_add_json(struct batch *b, const json_t *obj, int64_t now, char *err,
 	struct cfg_job js;
 	char why[QUEUE_ERROR_MAX];
 
+	b->config_error = 0;
 	if (!json_is_object(obj)) {
 		snprintf(err, errlen, "expected a JSON object");
 		return -1;
@@ -216,7 +217,6 @@ batch_add_json(struct batch *b, const json_t *obj, int64_t now, char *err,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	b->config_error = 0;
 	checked = payload != NULL ? payload : empty;
 	rc = job_check(type, b->cfg, checked, why, sizeof(why));
 	if (rc == 0)
