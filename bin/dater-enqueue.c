@@ -264,13 +264,14 @@ main(int argc, char *argv[])
 	batch_init(&b, jobs_table, &cfg);
 	if (mode == MODE_ADD && strcmp(argv[0], "-") == 0) {
 		if (batch_read(&b, stdin, "stdin") < 0)
-			rc = ferror(stdin) ? EX_IOERR : EX_DATAERR;
+			rc = ferror(stdin) ? EX_IOERR : b.config_error ?
+			    EX_CONFIG : EX_DATAERR;
 	} else if (mode == MODE_ADD) {
 		if ((rc = argv_job(job, argc, argv)) == EX_OK &&
 		    batch_add_json(&b, job, clock_now_ms(), err,
 		    sizeof(err)) < 0) {
 			log_err("%s", err);
-			rc = EX_DATAERR;
+			rc = b.config_error ? EX_CONFIG : EX_DATAERR;
 		}
 	}
 	json_decref(job);

@@ -7,6 +7,8 @@
 #include "jobs.h"
 #include "../lib/banned.h"
 
+static const char *const approve_keys[] = { "message", NULL };
+
 static int
 approve_check(const struct cfg *cfg, const json_t *p, char *err, size_t len)
 {
@@ -44,6 +46,7 @@ approve_run(struct job_ctx *ctx, struct job_outcome *out)
 const struct job_type job_approve = {
 	.name = "approve",
 	.summary = "send a draft (review mode); {\"message\": ID}",
+	.keys = approve_keys,
 	.check = approve_check,
 	.run = approve_run,
 };

@@ -14,20 +14,6 @@
 #include "../lib/maint.h"
 #include "../lib/banned.h"
 
-static int
-backup_check(const struct cfg *cfg, const json_t *p, char *err, size_t len)
-{
-	const char *key;
-	const json_t *v;
-
-	json_object_foreach((json_t *)p, key, v) {
-		snprintf(err, len, ".%s: unknown field (backup takes none: "
-		    "see maintenance.backup_dir and backup_keep)", key);
-		return -1;
-	}
-	return 0;
-}
-
 static enum job_result
 backup_run(struct job_ctx *ctx, struct job_outcome *out)
 {
@@ -44,6 +30,5 @@ backup_run(struct job_ctx *ctx, struct job_outcome *out)
 const struct job_type job_backup = {
 	.name = "backup",
 	.summary = "back up the database (verified, rotated); {}",
-	.check = backup_check,
 	.run = backup_run,
 };

@@ -3,8 +3,10 @@
  * {"bot", "platform_id", "handle", "name", "profile": {...}, "consent",
  *  "timezone"}
  *
- * The profile is checked against the field definitions (etc/fields.json):
- * an unknown field or a wrong type fails the job, naming the field.
+ * The profile is checked against the field definitions (etc/fields.json)
+ * when the job is enqueued and again when it runs (the file may change in
+ * between): an unknown field or a wrong type is refused, naming the
+ * field. The time zone must be one the system knows (clock_zone_known).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,8 +14,15 @@
 
 #include "conv.h"
 #include "jobs.h"
+#include "../lib/clock.h"
 #include "../lib/fields.h"
 #include "../lib/banned.h"
+
+/* The payload's keys (job_check refuses others). */
+static const char *const contact_keys[] = {
+	"bot", "platform_id", "handle", "name", "profile", "consent",
+	"timezone", NULL
+};
 
 static int
 contact_check(const struct cfg *cfg, const json_t *p, char *err, size_t len)
@@ -26,6 +35,13 @@ contact_check(const struct cfg *cfg, const json_t *p, char *err, size_t len)
 	    conv_check_string(p, "name", 0, err, len) < 0 ||
 	    conv_check_string(p, "timezone", 0, err, len) < 0)
 		return -1;
+	v = json_object_get(p, "timezone");
+	if (v != NULL && !clock_zone_known(json_string_value(v))) {
+		snprintf(err, len, ".timezone: unknown time zone '%s' (not in "
+		    "the system's zoneinfo; an IANA name such as "
+		    "\"Europe/Berlin\", or \"UTC\")", json_string_value(v));
+		return -1;
+	}
 	v = json_object_get(p, "profile");
 	if (v != NULL && !json_is_object(v)) {
 		snprintf(err, len, ".profile: expected an object");
@@ -37,6 +53,20 @@ contact_check(const struct cfg *cfg, const json_t *p, char *err, size_t len)
 		return -1;
 	}
 	return 0;
+}
+
+static int
+contact_check_fields(const json_t *defs, const json_t *p, char *err,
+    size_t len)
+{
+	const json_t *profile = json_object_get(p, "profile");
+	char why[256];
+
+	if (profile == NULL || fields_validate(defs, profile, why,
+	    sizeof(why)) == 0)
+		return 0;
+	snprintf(err, len, ".%s", why);
+	return -1;
 }
 
 static enum job_result
@@ -85,6 +115,8 @@ const struct job_type job_contact = {
 	.name = "contact",
 	.summary = "create or update a contact; {\"bot\", \"platform_id\", "
 	    "\"name\", \"profile\", \"consent\", \"timezone\"}",
+	.keys = contact_keys,
 	.check = contact_check,
+	.check_fields = contact_check_fields,
 	.run = contact_run,
 };

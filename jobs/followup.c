@@ -17,6 +17,8 @@
 	"Write one short, light follow-up that is easy to answer. Do not " \
 	"repeat yourself and do not push."
 
+static const char *const followup_keys[] = { "contact", NULL };
+
 static int
 followup_check(const struct cfg *cfg, const json_t *p, char *err, size_t len)
 {
@@ -71,6 +73,7 @@ followup_run(struct job_ctx *ctx, struct job_outcome *out)
 const struct job_type job_followup = {
 	.name = "followup",
 	.summary = "nudge a quiet conversation; {\"contact\": ID}",
+	.keys = followup_keys,
 	.check = followup_check,
 	.run = followup_run,
 };

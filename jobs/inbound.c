@@ -18,6 +18,12 @@
 #include "../lib/queue.h"
 #include "../lib/banned.h"
 
+/* The payload's keys (job_check refuses others). */
+static const char *const inbound_keys[] = {
+	"bot", "platform_id", "text", "message_id", "at", "name", "handle",
+	NULL
+};
+
 static int
 inbound_check(const struct cfg *cfg, const json_t *p, char *err, size_t len)
 {
@@ -164,6 +170,7 @@ const struct job_type job_inbound = {
 	.name = "inbound",
 	.summary = "store a contact's message and answer it; {\"bot\", "
 	    "\"platform_id\", \"text\", \"message_id\", \"at\", \"name\"}",
+	.keys = inbound_keys,
 	.check = inbound_check,
 	.run = inbound_run,
 };

@@ -18,6 +18,8 @@
 	"friendly conversation. Refer to something from their profile if " \
 	"it fits. One or two short sentences, no greeting formula."
 
+static const char *const initiate_keys[] = { "contact", NULL };
+
 static int
 initiate_check(const struct cfg *cfg, const json_t *p, char *err, size_t len)
 {
@@ -92,6 +94,7 @@ const struct job_type job_initiate = {
 	.name = "initiate",
 	.summary = "open a conversation with a consenting contact; "
 	    "{\"contact\": ID}",
+	.keys = initiate_keys,
 	.check = initiate_check,
 	.run = initiate_run,
 };

@@ -18,40 +18,31 @@
 #include "jobs.h"
 #include "../lib/banned.h"
 
+static const char *const noop_keys[] = { "sleep_ms", "fail", "trace", NULL };
+
 static int
 noop_check(const struct cfg *cfg, const json_t *p, char *err, size_t len)
 {
 	const json_t *v;
-	const char *key;
 
-	json_object_foreach((json_t *)p, key, v) {
-		if (strcmp(key, "sleep_ms") == 0) {
-			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-			    json_integer_value(v) > 3600000) {
-				snprintf(err, len, ".sleep_ms: expected an "
-				    "integer 0..3600000");
-				return -1;
-			}
-		} else if (strcmp(key, "fail") == 0) {
-			if (!json_is_string(v) ||
-			    (strcmp(json_string_value(v), "retry") != 0 &&
-			    strcmp(json_string_value(v), "permanent") != 0)) {
-				snprintf(err, len, ".fail: expected \"retry\" "
-				    "or \"permanent\"");
-				return -1;
-			}
-		} else if (strcmp(key, "trace") == 0) {
-			if (!json_is_string(v) ||
-			    json_string_length(v) == 0) {
-				snprintf(err, len, ".trace: expected a file "
-				    "path");
-				return -1;
-			}
-		} else {
-			snprintf(err, len, ".%s: unknown field (known: "
-			    "sleep_ms, fail, trace)", key);
-			return -1;
-		}
+	if ((v = json_object_get(p, "sleep_ms")) != NULL &&
+	    (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > 3600000)) {
+		snprintf(err, len, ".sleep_ms: expected an integer "
+		    "0..3600000");
+		return -1;
+	}
+	if ((v = json_object_get(p, "fail")) != NULL && (!json_is_string(v) ||
+	    (strcmp(json_string_value(v), "retry") != 0 &&
+	    strcmp(json_string_value(v), "permanent") != 0))) {
+		snprintf(err, len, ".fail: expected \"retry\" or "
+		    "\"permanent\"");
+		return -1;
+	}
+	if ((v = json_object_get(p, "trace")) != NULL && (!json_is_string(v) ||
+	    json_string_length(v) == 0)) {
+		snprintf(err, len, ".trace: expected a file path");
+		return -1;
 	}
 	return 0;
 }
@@ -104,6 +95,7 @@ const struct job_type job_noop = {
 	.name = "noop",
 	.summary = "do nothing (health checks, benchmarks); "
 	    "{\"sleep_ms\", \"fail\", \"trace\"}",
+	.keys = noop_keys,
 	.check = noop_check,
 	.run = noop_run,
 };

@@ -14,21 +14,6 @@
 #include "../lib/maint.h"
 #include "../lib/banned.h"
 
-static int
-optimize_check(const struct cfg *cfg, const json_t *p, char *err,
-    size_t len)
-{
-	const char *key;
-	const json_t *v;
-
-	json_object_foreach((json_t *)p, key, v) {
-		snprintf(err, len, ".%s: unknown field (optimize takes none: "
-		    "see maintenance.journal_size_limit)", key);
-		return -1;
-	}
-	return 0;
-}
-
 static enum job_result
 optimize_run(struct job_ctx *ctx, struct job_outcome *out)
 {
@@ -51,6 +36,5 @@ optimize_run(struct job_ctx *ctx, struct job_outcome *out)
 const struct job_type job_optimize = {
 	.name = "optimize",
 	.summary = "PRAGMA optimize and a truncating WAL checkpoint; {}",
-	.check = optimize_check,
 	.run = optimize_run,
 };

@@ -17,6 +17,8 @@
 #include "../lib/transport.h"
 #include "../lib/banned.h"
 
+static const char *const poll_keys[] = { "bot", NULL };
+
 static int
 poll_check(const struct cfg *cfg, const json_t *p, char *err, size_t len)
 {
@@ -38,6 +40,12 @@ enqueue_update(struct db *db, const char *bot,
 	    "", "message_id", u->message_id, "name", u->name, "handle",
 	    u->handle, "at", clock_format(u->at_ms > 0 ? u->at_ms :
 	    clock_now_ms(), at, sizeof(at)));
+	/* No name or username: the keys are left out (inbound's check
+	 * wants a non-empty string where one is given). */
+	if (j != NULL && u->name[0] == '\0')
+		json_object_del(j, "name");
+	if (j != NULL && u->handle[0] == '\0')
+		json_object_del(j, "handle");
 	if (j == NULL || (payload = json_dumps(j, JSON_COMPACT)) == NULL) {
 		json_decref(j);
 		return -1;
@@ -101,6 +109,7 @@ out:
 const struct job_type job_poll = {
 	.name = "poll",
 	.summary = "fetch a bot's new messages; {\"bot\": NAME}",
+	.keys = poll_keys,
 	.check = poll_check,
 	.run = poll_run,
 };

@@ -14,21 +14,6 @@
 #include "../lib/maint.h"
 #include "../lib/banned.h"
 
-static int
-prune_check(const struct cfg *cfg, const json_t *p, char *err, size_t len)
-{
-	const char *key;
-	const json_t *v;
-
-	json_object_foreach((json_t *)p, key, v) {
-		snprintf(err, len, ".%s: unknown field (prune takes none: "
-		    "see maintenance.prune_jobs_after and "
-		    "prune_messages_after)", key);
-		return -1;
-	}
-	return 0;
-}
-
 static enum job_result
 prune_run(struct job_ctx *ctx, struct job_outcome *out)
 {
@@ -48,6 +33,5 @@ prune_run(struct job_ctx *ctx, struct job_outcome *out)
 const struct job_type job_prune = {
 	.name = "prune",
 	.summary = "delete old finished jobs (and old messages if set); {}",
-	.check = prune_check,
 	.run = prune_run,
 };

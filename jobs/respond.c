@@ -17,6 +17,8 @@
 #include "../lib/transport.h"
 #include "../lib/banned.h"
 
+static const char *const respond_keys[] = { "contact", NULL };
+
 static int
 respond_check(const struct cfg *cfg, const json_t *p, char *err, size_t len)
 {
@@ -102,6 +104,7 @@ respond_run(struct job_ctx *ctx, struct job_outcome *out)
 const struct job_type job_respond = {
 	.name = "respond",
 	.summary = "reply to a contact with the LLM; {\"contact\": ID}",
+	.keys = respond_keys,
 	.check = respond_check,
 	.run = respond_run,
 };

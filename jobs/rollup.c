@@ -17,25 +17,19 @@
 #include "../lib/maint.h"
 #include "../lib/banned.h"
 
+static const char *const rollup_keys[] = { "day", NULL };
+
 static int
 rollup_check(const struct cfg *cfg, const json_t *p, char *err, size_t len)
 {
-	const char *key;
-	const json_t *v;
+	const json_t *v = json_object_get(p, "day");
 	int64_t start;
 
-	json_object_foreach((json_t *)p, key, v) {
-		if (strcmp(key, "day") != 0) {
-			snprintf(err, len, ".%s: unknown field (known: day)",
-			    key);
-			return -1;
-		}
-		if (!json_is_string(v) ||
-		    maint_parse_day(json_string_value(v), &start) < 0) {
-			snprintf(err, len, ".day: expected a date "
-			    "\"YYYY-MM-DD\" (UTC)");
-			return -1;
-		}
+	if (v != NULL && (!json_is_string(v) ||
+	    maint_parse_day(json_string_value(v), &start) < 0)) {
+		snprintf(err, len, ".day: expected a date \"YYYY-MM-DD\" "
+		    "(UTC)");
+		return -1;
 	}
 	return 0;
 }
@@ -72,6 +66,7 @@ const struct job_type job_rollup = {
 	.name = "rollup",
 	.summary = "recompute a day's metrics from the sources; "
 	    "{\"day\": \"YYYY-MM-DD\"} (default yesterday, UTC)",
+	.keys = rollup_keys,
 	.check = rollup_check,
 	.run = rollup_run,
 };

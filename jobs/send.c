@@ -23,6 +23,8 @@
 
 #define HOUR_MS (3600LL * 1000)
 
+static const char *const send_keys[] = { "message", NULL };
+
 static int
 send_check(const struct cfg *cfg, const json_t *p, char *err, size_t len)
 {
@@ -181,6 +183,7 @@ send_run(struct job_ctx *ctx, struct job_outcome *out)
 const struct job_type job_send = {
 	.name = "send",
 	.summary = "deliver a stored message; {\"message\": ID}",
+	.keys = send_keys,
 	.check = send_check,
 	.run = send_run,
 };

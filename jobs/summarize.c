@@ -21,6 +21,8 @@
 	"facts about the other person, topics, plans, tone. Write plain " \
 	"notes, no preamble."
 
+static const char *const summarize_keys[] = { "contact", NULL };
+
 static int
 summarize_check(const struct cfg *cfg, const json_t *p, char *err, size_t len)
 {
@@ -120,6 +122,7 @@ const struct job_type job_summarize = {
 	.name = "summarize",
 	.summary = "fold old history into the contact's summary; "
 	    "{\"contact\": ID}",
+	.keys = summarize_keys,
 	.check = summarize_check,
 	.run = summarize_run,
 };

@@ -4,6 +4,7 @@
 
 #include "batch.h"
 #include "clock.h"
+#include "fields.h"
 #include "log.h"
 #include "banned.h"
 
@@ -37,6 +38,33 @@ batch_release(struct batch *b)
 	free(b->items);
 	b->items = NULL;
 	b->n = b->cap = 0;
+	json_decref(b->fields);
+	b->fields = NULL;
+	b->fields_state = 0;
+}
+
+/* The profile check of payload for type, reading the definitions on the
+ * first job that needs them. */
+static int
+check_fields(struct batch *b, const struct job_type *type,
+    const json_t *payload, char *err, size_t len)
+{
+	if (type->check_fields == NULL)
+		return 0;
+	if (b->fields_state == 0) {
+		b->fields_state = 1;
+		if (b->cfg != NULL && b->cfg->fields[0] != '\0' &&
+		    (b->fields = fields_load(b->cfg->fields)) == NULL)
+			b->fields_state = -1;
+	}
+	if (b->fields_state < 0) {
+		b->config_error = 1;
+		/* fields_load said which file and why */
+		snprintf(err, len, "the profile field definitions could not "
+		    "be read");
+		return -1;
+	}
+	return job_check_fields(type, b->fields, payload, err, len);
 }
 
 /* "at": RFC 3339 / unix seconds; "in": duration. Into *run_at. */
@@ -162,12 +190,14 @@ batch_add_json(struct batch *b, const json_t *obj, int64_t now, char *err,
 {
 	struct queue_new q, *it;
 	const struct job_type *type;
-	const json_t *payload = NULL;
+	const json_t *payload = NULL, *checked;
 	const char *bot;
 	json_t *empty = NULL;
+	int rc;
 	struct cfg_job js;
 	char why[QUEUE_ERROR_MAX];
 
+	b->config_error = 0;
 	if (!json_is_object(obj)) {
 		snprintf(err, errlen, "expected a JSON object");
 		return -1;
@@ -187,14 +217,18 @@ batch_add_json(struct batch *b, const json_t *obj, int64_t now, char *err,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (job_check(type, b->cfg, payload != NULL ? payload : empty, why,
-	    sizeof(why))) {
-		snprintf(err, errlen, "payload%s%s", why[0] == '.' ? "" : ": ",
+	checked = payload != NULL ? payload : empty;
+	rc = job_check(type, b->cfg, checked, why, sizeof(why));
+	if (rc == 0)
+		rc = check_fields(b, type, checked, why, sizeof(why));
+	json_decref(empty);
+	if (rc < 0) {
+		/* payload paths read "payload.x"; a config error stands alone */
+		snprintf(err, errlen, "%s%s%s", b->config_error ? "" :
+		    "payload", b->config_error || why[0] == '.' ? "" : ": ",
 		    why);
-		json_decref(empty);
 		return -1;
 	}
-	json_decref(empty);
 	cfg_job_settings(b->cfg, q.type, &js);
 	if (grow(b) < 0) {
 		snprintf(err, errlen, "out of memory");

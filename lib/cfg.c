@@ -137,6 +137,22 @@ get_str(const config_setting_t *s, const char *file, char *out, size_t len)
 	return 0;
 }
 
+/* A time zone: "" (none: UTC) or a name clock_zone_known accepts. */
+static int
+get_zone(const config_setting_t *s, const char *file, char *out, size_t len)
+{
+	char tz[CLOCK_ZONE_MAX];
+
+	if (get_str(s, file, tz, sizeof(tz)) < 0)
+		return -1;
+	if (tz[0] != '\0' && !clock_zone_known(tz))
+		return bad(s, file, "unknown time zone '%s' (not in the "
+		    "system's zoneinfo; an IANA name such as "
+		    "\"Europe/Berlin\", or \"UTC\")", tz);
+	return strlcpy(out, tz, len) < len ? 0 :
+	    bad(s, file, "too long (at most %zu bytes)", len - 1);
+}
+
 /* A duration: "90s", "250ms", "2h" or an integer number of seconds. */
 static int
 get_duration(const config_setting_t *s, const char *file, int64_t lo,
@@ -693,7 +709,7 @@ load_policy_key(const config_setting_t *s, const char *k, const char *file,
 	if (strcmp(k, "quiet_hours") == 0)
 		return load_quiet(s, file, p);
 	if (strcmp(k, "timezone") == 0)
-		return get_str(s, file, p->timezone, sizeof(p->timezone));
+		return get_zone(s, file, p->timezone, sizeof(p->timezone));
 	if (strcmp(k, "max_per_hour") == 0)
 		return get_intv(s, file, 0, 100000, &p->max_per_hour);
 	if (strcmp(k, "max_per_chat_hour") == 0)
@@ -1007,7 +1023,7 @@ load_scheduler(const config_setting_t *g, const char *file, struct cfg *c)
 		const char *k = config_setting_name(s);
 
 		if (strcmp(k, "timezone") == 0)
-			rc = get_str(s, file, c->sched_timezone,
+			rc = get_zone(s, file, c->sched_timezone,
 			    sizeof(c->sched_timezone));
 		else if (strcmp(k, "initiate") == 0)
 			rc = get_bool(s, file, &c->sched_initiate);

@@ -1,8 +1,12 @@
+#include <sys/stat.h>
+
 #include <ctype.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "banned.h"
@@ -242,4 +246,53 @@ clock_format_duration(int64_t ms, char *buf, size_t len)
 		snprintf(buf, len, "%s%lldd%lldh", sign, (long long)(s / 86400),
 		    (long long)(s % 86400 / 3600));
 	return buf;
+}
+
+/* The shape of an IANA zone name: see clock_zone_known. */
+static int
+zone_name_ok(const char *name)
+{
+	const char *s;
+
+	if (*name == '\0' || strlen(name) >= CLOCK_ZONE_MAX)
+		return 0;
+	for (s = name; *s != '\0'; s++) {
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || strchr("/_-+.", *s) != NULL))
+			return 0;
+		/* a component may not start with '.' or be empty */
+		if ((s == name || s[-1] == '/') && (*s == '.' || *s == '/'))
+			return 0;
+	}
+	return s[-1] != '/';
+}
+
+int
+clock_zone_known(const char *name)
+{
+	const char *dir;
+	char path[CLOCK_ZONE_MAX + 4096], magic[4];
+	struct stat st;
+	int fd, ok;
+
+	if (name == NULL)
+		return 0;
+	if (strcmp(name, "UTC") == 0)
+		return 1;
+	if (!zone_name_ok(name))
+		return 0;
+	if ((dir = getenv("TZDIR")) == NULL || *dir == '\0')
+		dir = CLOCK_ZONEINFO;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    sizeof(path))
+		return 0;
+	/* O_NONBLOCK: a FIFO planted in the tree must not hang us. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) < 0)
+		return 0;
+	ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    read(fd, magic, sizeof(magic)) == (ssize_t)sizeof(magic) &&
+	    memcmp(magic, "TZif", sizeof(magic)) == 0;
+	close(fd);
+	return ok;
 }

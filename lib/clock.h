@@ -37,6 +37,19 @@ int clock_parse_duration(const char *s, int64_t *out);
 #define CLOCK_RFC3339_LEN 32
 char *clock_format(int64_t ms, char *buf, size_t len);
 
+/*
+ * Whether name is a time zone this system can load: "UTC" (needs no
+ * data), or an IANA name such as "Europe/Berlin" that resolves to a TZif
+ * file under $TZDIR when that is set, else /usr/share/zoneinfo (where
+ * the C library looks). Names are at most CLOCK_ZONE_MAX - 1 bytes of
+ * A-Z a-z 0-9 / _ - + . with no component that starts with '.' (so no
+ * "..") and no leading '/': never a file path, nor a POSIX TZ string
+ * such as "<+06>-6". Returns 1 or 0; logs nothing.
+ */
+#define CLOCK_ZONE_MAX 64
+#define CLOCK_ZONEINFO "/usr/share/zoneinfo"
+int clock_zone_known(const char *name);
+
 /* Format a duration in ms compactly for humans ("850ms", "12s", "3m20s",
  * "2h5m", "4d3h") into buf. Returns buf. */
 char *clock_format_duration(int64_t ms, char *buf, size_t len);

@@ -26,9 +26,10 @@
  * utc_of never decreases as W grows, so the next firing after t is
  * utc_of of the first matching W past wall(t) whose instant is past t,
  * and the previous one the mirror image. The zone's offsets come from
- * localtime_r under TZ (set for the call, then restored); a name the C
- * library cannot load is UTC (glibc's fallback), and UTC itself needs
- * no zone at all.
+ * localtime_r under TZ (set for the call, then restored); UTC itself
+ * needs no zone at all. The configuration refuses zones the system does
+ * not have (clock_zone_known); one whose data went away after it was
+ * loaded is UTC, with a warning, rather than glibc's silent fallback.
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -38,7 +39,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clock.h"
 #include "cron.h"
+#include "log.h"
 #include "banned.h"
 
 #define MINUTE 60
@@ -549,7 +552,13 @@ zone_enter(struct zone *z, const char *tz)
 	const char *cur;
 
 	memset(z, 0, sizeof(*z));
-	if (tz == NULL || *tz == '\0') {
+	if (tz == NULL || *tz == '\0' || strcmp(tz, "UTC") == 0) {
+		z->utc = 1;
+		return 0;
+	}
+	if (!clock_zone_known(tz)) {
+		log_warn("time zone '%s' is not in the system's zoneinfo: "
+		    "using UTC", tz);
 		z->utc = 1;
 		return 0;
 	}

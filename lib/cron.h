@@ -37,7 +37,8 @@ int cron_parse(const char *expr, struct cron *c, char *err, size_t len);
  * -1 if it never fires within five years (e.g. "0 0 30 2 *").
  *
  * tz is set in TZ for the call and the old TZ restored (not thread-safe);
- * a zone the C library does not know is UTC.
+ * a zone that clock_zone_known refuses (a bad name, or zone data removed
+ * since the configuration was checked) is UTC, with a warning logged.
  */
 int cron_next(const struct cron *c, const char *tz, int64_t after_s,
     int64_t *next_s);

@@ -54,15 +54,61 @@ job_find(const struct job_type *const *table, const char *name)
 	return NULL;
 }
 
+static int
+known_key(const char *const *keys, const char *key)
+{
+	for (; keys != NULL && *keys != NULL; keys++)
+		if (strcmp(*keys, key) == 0)
+			return 1;
+	return 0;
+}
+
+/* ".key: unknown field (known: a, b)" into err. */
+static void
+unknown_key(const struct job_type *type, const char *key, char *err,
+    size_t errlen)
+{
+	const char *const *k;
+
+	if (type->keys == NULL || type->keys[0] == NULL) {
+		snprintf(err, errlen, ".%s: unknown field (%s takes no "
+		    "payload)", key, type->name);
+		return;
+	}
+	snprintf(err, errlen, ".%s: unknown field (known: ", key);
+	for (k = type->keys; *k != NULL; k++) {
+		strlcat(err, *k, errlen);
+		strlcat(err, k[1] != NULL ? ", " : ")", errlen);
+	}
+}
+
 int
 job_check(const struct job_type *type, const struct cfg *cfg,
     const json_t *payload, char *err, size_t errlen)
 {
+	const char *key;
+	const json_t *v;
+
 	if (!json_is_object(payload)) {
 		snprintf(err, errlen, "payload must be a JSON object");
 		return -1;
 	}
+	json_object_foreach((json_t *)payload, key, v) {
+		if (!known_key(type->keys, key)) {
+			unknown_key(type, key, err, errlen);
+			return -1;
+		}
+	}
 	if (type->check != NULL)
 		return type->check(cfg, payload, err, errlen);
 	return 0;
+}
+
+int
+job_check_fields(const struct job_type *type, const json_t *defs,
+    const json_t *payload, char *err, size_t errlen)
+{
+	if (defs == NULL || type->check_fields == NULL)
+		return 0;
+	return type->check_fields(defs, payload, err, errlen);
 }

@@ -1,8 +1,9 @@
 /*
  * job: the interface between the worker loop (lib) and the job types
- * (jobs/). A job type is a name, an optional payload check run at enqueue
- * time, and a handler. The table of all types lives in jobs/jobs.c and is
- * passed to the worker; lib never names a job type.
+ * (jobs/). A job type is a name, the keys its payload may have, optional
+ * payload checks run at enqueue time, and a handler. The table of all
+ * types lives in jobs/jobs.c and is passed to the worker; lib never names
+ * a job type.
  */
 #ifndef DATER_JOB_H
 #define DATER_JOB_H
@@ -48,6 +49,16 @@ struct job_type {
 	    size_t errlen);
 	/* Run the job. Returns a result; fills out for RETRY/DEFER/FAIL. */
 	enum job_result (*run)(struct job_ctx *ctx, struct job_outcome *out);
+	/* The keys a payload may have, NULL-terminated; NULL: none (the
+	 * payload must be {}). job_check refuses any other key, for every
+	 * type alike, before the type's own check runs. */
+	const char *const *keys;
+	/* Check a payload against the contact profile field definitions
+	 * (etc/fields.json, as fields_load returns them; never NULL here) at
+	 * enqueue time. NULL: the type carries no profile. See
+	 * job_check_fields. */
+	int (*check_fields)(const json_t *defs, const json_t *payload,
+	    char *err, size_t errlen);
 };
 
 /* Helpers for handlers: fill out and return the result. */
@@ -64,9 +75,20 @@ const struct job_type *job_find(const struct job_type *const *table,
 
 /*
  * Check a payload for a type before it is enqueued: it must be a JSON
- * object and pass the type's check. Returns 0 or -1 with err filled.
+ * object with only the type's keys and pass the type's check. Returns 0
+ * or -1 with err filled, naming the JSON path below the payload
+ * (".status: unknown field (known: ...)").
  */
 int job_check(const struct job_type *type, const struct cfg *cfg,
+    const json_t *payload, char *err, size_t errlen);
+
+/*
+ * The profile half of the enqueue check, apart because it needs the
+ * field definitions, which callers load (cfg->fields) only when a type
+ * in hand has check_fields. defs NULL (no definitions configured) or a
+ * type without the hook: 0. Else as job_check.
+ */
+int job_check_fields(const struct job_type *type, const json_t *defs,
     const json_t *payload, char *err, size_t errlen);
 
 #endif

@@ -14,13 +14,16 @@
  * Quiet hours need local time in the contact's zone. The C library only
  * converts through the TZ variable, so policy_quiet sets TZ, converts,
  * and puts the old value back (dater's processes are single-threaded).
- * A zone the C library cannot load behaves as UTC.
+ * Zones are checked where they come in (the config, contact payloads);
+ * one the system cannot load now (its data removed since, or stored
+ * before those checks) behaves as UTC, with a warning.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "policy.h"
 #include "log.h"
 #include "banned.h"
@@ -286,23 +289,6 @@ policy_is_opt_out(const struct cfg_policy *p, const char *text)
 	return 0;
 }
 
-/* A zone name worth handing to the C library: an IANA name or a POSIX
- * TZ string, never a file path. */
-static int
-valid_zone(const char *tz)
-{
-	const char *s;
-
-	if (tz == NULL || *tz == '\0' || *tz == '/' || *tz == ':' ||
-	    strlen(tz) >= 64 || strstr(tz, "..") != NULL)
-		return 0;
-	for (s = tz; *s != '\0'; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= '0' && *s <= '9') || strchr("/_-+,.<>", *s) != NULL))
-			return 0;
-	return 1;
-}
-
 /* Run the local-time conversion of now in zone and, if quiet, the end of
  * the window. Called with TZ set to the zone. */
 static int
@@ -353,8 +339,13 @@ policy_quiet(const struct cfg_policy *p, const char *tz, int64_t now_ms,
 	    p->quiet_start_min == p->quiet_end_min)
 		return 0;
 	zone = tz != NULL && *tz != '\0' ? tz : p->timezone;
-	if (!valid_zone(zone))
+	if (*zone == '\0') {
 		zone = "UTC";
+	} else if (!clock_zone_known(zone)) {
+		log_warn("quiet hours: time zone '%s' is not in the system's "
+		    "zoneinfo: using UTC", zone);
+		zone = "UTC";
+	}
 	if ((old = getenv("TZ")) != NULL && (saved = strdup(old)) == NULL) {
 		log_err("quiet hours: out of memory");
 		return 0;

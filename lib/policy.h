@@ -32,9 +32,10 @@ int policy_is_opt_out(const struct cfg_policy *p, const char *text);
 
 /*
  * Whether now falls in the quiet hours: 1 or 0. Local time is in the
- * zone tz (an IANA name such as "Europe/Berlin", or a POSIX TZ string;
- * NULL or "" uses p->timezone, then UTC); a zone the C library does not
- * know, or that looks like a file path, is UTC. When quiet, *until_ms
+ * zone tz (an IANA name such as "Europe/Berlin"; NULL or "" uses
+ * p->timezone, then UTC); a zone clock_zone_known refuses (a file path,
+ * a POSIX TZ string, zone data removed since it was checked) is UTC, with
+ * a warning logged. When quiet, *until_ms
  * (may be NULL; else untouched) gets the end of the window, by that
  * zone's rules on that day (DST included). Windows may wrap midnight
  * ("23:00-08:00"); start == end or !has_quiet is never quiet. The TZ

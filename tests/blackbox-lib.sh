@@ -150,6 +150,18 @@ migrate() { "$BIN/dater-migrate" -q -c "$CONF" -d "$DB" up >/dev/null; }
 enqueue() { "$BIN/dater-enqueue" -c "$CONF" -d "$DB" "$@"; }
 drain() { "$BIN/dater-worker" -c "$CONF" -d "$DB" --drain "$@"; }
 
+# replay_jobs: feed every job in $DB (type and payload) to dater-enqueue,
+# into a scratch database: the jobs dater made itself must pass the
+# checks a user's job gets. Sets OUT, ERR and RC as run does.
+replay_jobs() {
+	local db=$TMP/replay.db
+	rm -f "$db" "$db-wal" "$db-shm"
+	"$BIN/dater-migrate" -q -c "$CONF" -d "$db" up >/dev/null || return 1
+	q "SELECT json_object('type', type, 'payload', json(payload))
+	   FROM jobs ORDER BY id" >"$TMP/replay.jsonl"
+	run_in "$TMP/replay.jsonl" "$BIN/dater-enqueue" -q -c "$CONF" -d "$db" -
+}
+
 # q SQL: query the test database (prints rows, '|' between columns).
 q() {
 	sqlite3 -batch -cmd '.timeout 10000' "$DB" "$@"

@@ -2,8 +2,12 @@
  * check_clock: parsing and formatting of times and durations, the forms
  * users type on command lines and in the config.
  */
+#include <sys/stat.h>
+
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check_dater.h"
 #include "../lib/clock.h"
@@ -264,6 +268,93 @@ START_TEST(now_is_wall_clock)
 }
 END_TEST
 
+/* A zoneinfo tree of our own under TZDIR, so the test needs no tzdata:
+ * Test/Zone and Test/Link (a symlink to it) are TZif files, the others
+ * are not zones. */
+static void
+fake_zoneinfo(char *dir, size_t len)
+{
+	char p[PATH_MAX], q[PATH_MAX];
+
+	t_tmpdir(dir, len);
+	t_path(p, sizeof(p), dir, "Test");
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+	t_path(p, sizeof(p), dir, "Test/Zone");
+	t_write_file(p, "TZif2\n(zone data)");
+	t_path(q, sizeof(q), dir, "Test/Link");
+	ck_assert_int_eq(symlink(p, q), 0);
+	t_path(p, sizeof(p), dir, "zone.tab");
+	t_write_file(p, "# not a zone\n");
+	t_path(p, sizeof(p), dir, "Test/Short");
+	t_write_file(p, "TZ");
+	t_path(p, sizeof(p), dir, "Test/Fifo");
+	ck_assert_int_eq(mkfifo(p, 0644), 0);
+	t_path(p, sizeof(p), dir, "Test/.hidden");
+	t_write_file(p, "TZif2\n");
+	ck_assert_int_eq(setenv("TZDIR", dir, 1), 0);
+}
+
+START_TEST(zone_known)
+{
+	char dir[PATH_MAX];
+
+	fake_zoneinfo(dir, sizeof(dir));
+	ck_assert_int_eq(clock_zone_known("UTC"), 1);
+	ck_assert_int_eq(clock_zone_known("Test/Zone"), 1);
+	ck_assert_int_eq(clock_zone_known("Test/Link"), 1);
+	/* only TZDIR is searched when it is set, as the C library does */
+	ck_assert_int_eq(clock_zone_known("Europe/Berlin"), 0);
+	t_rmtree(dir);
+}
+END_TEST
+
+START_TEST(zone_unknown)
+{
+	static const char *bad[] = { "", "Test", "Test/", "Test/Nope",
+	    "test/zone", "zone.tab", "Test/Short", "Test/Fifo",
+	    "Test/.hidden", "Test//Zone", "./Test/Zone", "Test/./Zone",
+	    "Test/../Test/Zone", "../Test/Zone", "/Test/Zone", ":Test/Zone",
+	    "Test/Zone ", "Test/Zone\n", "<+06>-6", "CET-1CEST", "utc",
+	    NULL };
+	char dir[PATH_MAX], abs[PATH_MAX], longname[CLOCK_ZONE_MAX + 8];
+	size_t i;
+
+	fake_zoneinfo(dir, sizeof(dir));
+	for (i = 0; bad[i] != NULL; i++)
+		ck_assert_msg(clock_zone_known(bad[i]) == 0, "'%s' accepted",
+		    bad[i]);
+	ck_assert_int_eq(clock_zone_known(NULL), 0);
+	/* a full path is refused even though it names a zone file */
+	t_path(abs, sizeof(abs), dir, "Test/Zone");
+	ck_assert_int_eq(clock_zone_known(abs), 0);
+	/* over-long names never reach the file system */
+	memset(longname, 'A', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	ck_assert_int_eq(clock_zone_known(longname), 0);
+	/* UTC needs no zone data at all */
+	t_path(abs, sizeof(abs), dir, "nowhere");
+	ck_assert_int_eq(setenv("TZDIR", abs, 1), 0);
+	ck_assert_int_eq(clock_zone_known("UTC"), 1);
+	ck_assert_int_eq(clock_zone_known("Test/Zone"), 0);
+	t_rmtree(dir);
+}
+END_TEST
+
+/* The system's own tzdata (the tests machine installs it). */
+START_TEST(zone_system)
+{
+	ck_assert_int_eq(unsetenv("TZDIR"), 0);
+	ck_assert_int_eq(clock_zone_known("Europe/Berlin"), 1);
+	ck_assert_int_eq(clock_zone_known("America/Argentina/Buenos_Aires"),
+	    1);
+	ck_assert_int_eq(clock_zone_known("Etc/GMT-6"), 1);
+	ck_assert_int_eq(clock_zone_known("Europe/Berln"), 0);
+	ck_assert_int_eq(clock_zone_known("zone1970.tab"), 0);
+	ck_assert_int_eq(setenv("TZDIR", "", 1), 0);
+	ck_assert_int_eq(clock_zone_known("Asia/Tokyo"), 1);
+}
+END_TEST
+
 Suite *
 suite_clock(void)
 {
@@ -291,6 +382,12 @@ suite_clock(void)
 	tcase_add_test(tc, format_round_trip);
 	tcase_add_test(tc, format_duration);
 	tcase_add_test(tc, now_is_wall_clock);
+	suite_add_tcase(s, tc);
+
+	tc = t_tcase("zone_known");
+	tcase_add_test(tc, zone_known);
+	tcase_add_test(tc, zone_unknown);
+	tcase_add_test(tc, zone_system);
 	suite_add_tcase(s, tc);
 	return s;
 }

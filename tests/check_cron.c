@@ -5,9 +5,12 @@
  * and cron_prev against brute-force references: minute by minute across
  * daylight-saving changes, day by day for random expressions in UTC.
  */
+#include <sys/stat.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check_dater.h"
 #include "../lib/clock.h"
@@ -151,7 +154,7 @@ static const struct row table[] = {
 	    "2026-03-11T00:00:00Z", "2026-03-10T00:00:00Z" },
 	{ "0 0 1 1 *", "Asia/Tokyo", "2026-06-01T00:00:00Z",
 	    "2026-12-31T15:00:00Z", "2025-12-31T15:00:00Z" },
-	/* an unknown zone is UTC */
+	/* an unknown zone is UTC (with a warning) */
 	{ "0 9 * * *", "Nowhere/Atlantis", "2026-03-10T12:00:00Z",
 	    "2026-03-11T09:00:00Z", "2026-03-10T09:00:00Z" },
 	/*
@@ -388,6 +391,61 @@ START_TEST(parse_error_buffer)
 	ck_assert(cron_parse("61 * * * *", &c, err, sizeof(err)) == -1);
 	ck_assert_str_eq(err, "minute:");
 	ck_assert(cron_parse("61 * * * *", &c, NULL, 0) == -1);
+}
+END_TEST
+
+/* Copy a binary file (t_write_file stops at a NUL). */
+static void
+copy_file(const char *from, const char *to)
+{
+	char buf[4096];
+	FILE *in, *out;
+	size_t n;
+
+	ck_assert_ptr_nonnull(in = fopen(from, "rb"));
+	ck_assert_ptr_nonnull(out = fopen(to, "wb"));
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
+	ck_assert(!ferror(in));
+	fclose(in);
+	ck_assert_int_eq(fclose(out), 0);
+}
+
+/*
+ * Zone data removed after the configuration was checked: the schedule
+ * runs in UTC, and says so (glibc alone would fall back silently).
+ */
+START_TEST(zone_removed_warns)
+{
+	struct cron c = parsed("0 9 * * *");
+	struct t_capture cap;
+	char dir[PATH_MAX], sub[PATH_MAX], zone[PATH_MAX], *log;
+	int64_t t, now = 1773144000;	/* 2026-03-10T12:00:00Z */
+
+	t_tmpdir(dir, sizeof(dir));
+	t_path(sub, sizeof(sub), dir, "Asia");
+	ck_assert_int_eq(mkdir(sub, 0755), 0);
+	t_path(zone, sizeof(zone), dir, "Asia/Tokyo");
+	copy_file("/usr/share/zoneinfo/Asia/Tokyo", zone);
+	ck_assert_int_eq(setenv("TZDIR", dir, 1), 0);
+	ck_assert(cron_next(&c, "Asia/Tokyo", now, &t) == 0);
+	ck_assert_int_eq(t, secs("2026-03-11T00:00:00Z"));
+	ck_assert_int_eq(unlink(zone), 0);
+	t_stderr_begin(&cap);
+	ck_assert(cron_next(&c, "Asia/Tokyo", now, &t) == 0);
+	log = t_stderr_end(&cap);
+	ck_assert_int_eq(t, secs("2026-03-11T09:00:00Z"));
+	ck_assert_msg(strstr(log, "time zone 'Asia/Tokyo' is not in the "
+	    "system's zoneinfo: using UTC") != NULL, "log: '%s'", log);
+	free(log);
+	/* UTC needs no data and no word */
+	t_stderr_begin(&cap);
+	ck_assert(cron_prev(&c, "UTC", now, &t) == 0);
+	log = t_stderr_end(&cap);
+	ck_assert_int_eq(t, secs("2026-03-10T09:00:00Z"));
+	ck_assert_str_eq(log, "");
+	free(log);
+	t_rmtree(dir);
 }
 END_TEST
 
@@ -709,6 +767,7 @@ suite_cron(void)
 
 	tc = t_tcase("zones");
 	tcase_add_test(tc, tz_restored);
+	tcase_add_test(tc, zone_removed_warns);
 	tcase_add_test(tc, far_times);
 	tcase_add_loop_test(tc, dst_reference, 0,
 	    sizeof(dst_changes) / sizeof(dst_changes[0]));

@@ -100,8 +100,8 @@ START_TEST(payload_must_be_object)
 {
 	static const char *bad[] = { "[]", "[{}]", "\"x\"", "5", "null",
 	    "true" };
-	static const struct job_type plain = { "plain", "no check", NULL,
-	    NULL };
+	static const struct job_type plain = { .name = "plain",
+	    .summary = "no check" };
 	char err[256];
 	size_t i;
 
@@ -112,9 +112,156 @@ START_TEST(payload_must_be_object)
 		ck_assert_int_eq(check(&plain, bad[i], err, sizeof(err)), -1);
 		ck_assert_ptr_nonnull(strstr(err, "object"));
 	}
-	/* without a check of its own a type takes any object */
+	/* without keys a type takes only {} */
+	ck_assert_int_eq(check(&plain, "{}", err, sizeof(err)), 0);
 	ck_assert_int_eq(check(&plain, "{\"anything\": [1, 2]}", err,
+	    sizeof(err)), -1);
+	ck_assert_str_eq(err, ".anything: unknown field (plain takes no "
+	    "payload)");
+}
+END_TEST
+
+/* A type with keys and no check of its own: those keys, any values. */
+START_TEST(keys_without_check)
+{
+	static const char *const keys[] = { "a", "b", NULL };
+	static const struct job_type keyed = { .name = "keyed",
+	    .summary = "keys only", .keys = keys };
+	char err[256];
+
+	ck_assert_int_eq(check(&keyed, "{}", err, sizeof(err)), 0);
+	ck_assert_int_eq(check(&keyed, "{\"a\": [1], \"b\": null}", err,
 	    sizeof(err)), 0);
+	ck_assert_int_eq(check(&keyed, "{\"a\": 1, \"c\": 2}", err,
+	    sizeof(err)), -1);
+	ck_assert_str_eq(err, ".c: unknown field (known: a, b)");
+	/* a cut message stays a string */
+	ck_assert_int_eq(check(&keyed, "{\"c\": 2}", err, 12), -1);
+	ck_assert_str_eq(err, ".c: unknown");
+}
+END_TEST
+
+/*
+ * Every type refuses a key it does not know, naming it (issue: "status"
+ * in a contact job was stored and ignored), and none of its own keys is
+ * called unknown.
+ */
+START_TEST(unknown_keys_every_type)
+{
+	const struct job_type *const *t;
+	const char *const *k;
+	char err[512], listed[512], text[128];
+
+	for (t = jobs_table; *t != NULL; t++) {
+		ck_assert_int_eq(check(*t, "{\"status\": \"active\"}",
+		    listed, sizeof(listed)), -1);
+		ck_assert_msg(strncmp(listed, ".status: unknown field (", 24) ==
+		    0, "%s: '%s'", (*t)->name, listed);
+		for (k = (*t)->keys; k != NULL && *k != NULL; k++) {
+			ck_assert_msg(strstr(listed, *k) != NULL, "%s: '%s' "
+			    "not listed in '%s'", (*t)->name, *k, listed);
+			snprintf(text, sizeof(text), "{\"%s\": 1}", *k);
+			(void)check(*t, text, err, sizeof(err));
+			ck_assert_msg(strstr(err, "unknown field") == NULL,
+			    "%s: own key '%s' refused: %s", (*t)->name, *k,
+			    err);
+		}
+	}
+	ck_assert_int_eq(check(&job_contact, "{\"bot\": \"a\", "
+	    "\"platform_id\": \"1\", \"status\": \"active\"}", err,
+	    sizeof(err)), -1);
+	ck_assert_str_eq(err, ".status: unknown field (known: bot, "
+	    "platform_id, handle, name, profile, consent, timezone)");
+	ck_assert_int_eq(check(&job_backup, "{\"dir\": \"/tmp\"}", err,
+	    sizeof(err)), -1);
+	ck_assert_str_eq(err, ".dir: unknown field (backup takes no payload)");
+}
+END_TEST
+
+/* The payloads dater builds itself (respond, inbound, scheduler, poll)
+ * are ones their types accept. */
+START_TEST(internal_payloads_pass)
+{
+	char err[256];
+
+	ck_assert_int_eq(check(&job_send, "{\"message\":12}", err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(check(&job_respond, "{\"contact\":3}", err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(check(&job_summarize, "{\"contact\":3}", err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(check(&job_initiate, "{\"contact\":3}", err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(check(&job_followup, "{\"contact\":3}", err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(check(&job_inbound, "{\"bot\":\"anna\","
+	    "\"platform_id\":\"42\",\"text\":\"hi\",\"message_id\":\"7\","
+	    "\"name\":\"Mia\",\"handle\":\"mia\","
+	    "\"at\":\"2026-12-05T08:00:00.000Z\"}", err, sizeof(err)), 0);
+}
+END_TEST
+
+/* A contact's time zone must be one the system has. */
+START_TEST(contact_timezone)
+{
+	char err[256];
+
+	ck_assert_int_eq(check(&job_contact, "{\"bot\": \"a\", "
+	    "\"platform_id\": \"1\", \"timezone\": \"UTC\"}", err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(check(&job_contact, "{\"bot\": \"a\", "
+	    "\"platform_id\": \"1\", \"timezone\": \"Europe/Berlin\"}",
+	    err, sizeof(err)), 0);
+	ck_assert_int_eq(check(&job_contact, "{\"bot\": \"a\", "
+	    "\"platform_id\": \"1\", \"timezone\": \"Europe/Berln\"}",
+	    err, sizeof(err)), -1);
+	ck_assert_msg(strncmp(err, ".timezone: unknown time zone "
+	    "'Europe/Berln'", 40) == 0, "'%s'", err);
+	ck_assert_int_eq(check(&job_contact, "{\"bot\": \"a\", "
+	    "\"platform_id\": \"1\", \"timezone\": \"<+06>-6\"}", err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, ".timezone"));
+	ck_assert_int_eq(check(&job_contact, "{\"bot\": \"a\", "
+	    "\"platform_id\": \"1\", \"timezone\": \"../../etc/passwd\"}",
+	    err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, ".timezone"));
+}
+END_TEST
+
+/* The profile half: only contact has it; defs NULL accepts anything. */
+START_TEST(contact_fields)
+{
+	json_t *defs = parse("[{\"name\": \"age\", \"type\": \"integer\"},"
+	    " {\"name\": \"likes\", \"type\": \"list\"}]");
+	json_t *good = parse("{\"bot\": \"a\", \"platform_id\": \"1\", "
+	    "\"profile\": {\"age\": 30, \"likes\": [\"jazz\"]}}");
+	json_t *bad = parse("{\"bot\": \"a\", \"platform_id\": \"1\", "
+	    "\"profile\": {\"age\": \"thirty\"}}");
+	json_t *odd = parse("{\"bot\": \"a\", \"platform_id\": \"1\", "
+	    "\"profile\": {\"shoe\": 42}}");
+	json_t *none = parse("{\"bot\": \"a\", \"platform_id\": \"1\"}");
+	char err[256];
+
+	ck_assert_ptr_nonnull(job_contact.check_fields);
+	ck_assert_int_eq(job_check_fields(&job_contact, defs, good, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(job_check_fields(&job_contact, defs, none, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(job_check_fields(&job_contact, defs, bad, err,
+	    sizeof(err)), -1);
+	ck_assert_str_eq(err, ".profile.age: expected an integer");
+	ck_assert_int_eq(job_check_fields(&job_contact, defs, odd, err,
+	    sizeof(err)), -1);
+	ck_assert_str_eq(err, ".profile.shoe: unknown field");
+	ck_assert_int_eq(job_check_fields(&job_contact, NULL, bad, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(job_check_fields(&job_noop, defs, bad, err,
+	    sizeof(err)), 0);
+	json_decref(defs);
+	json_decref(good);
+	json_decref(bad);
+	json_decref(odd);
+	json_decref(none);
 }
 END_TEST
 
@@ -316,6 +463,11 @@ suite_job(void)
 
 	tc = t_tcase("check");
 	tcase_add_test(tc, payload_must_be_object);
+	tcase_add_test(tc, keys_without_check);
+	tcase_add_test(tc, unknown_keys_every_type);
+	tcase_add_test(tc, internal_payloads_pass);
+	tcase_add_test(tc, contact_timezone);
+	tcase_add_test(tc, contact_fields);
 	tcase_add_test(tc, noop_payloads_accepted);
 	tcase_add_test(tc, noop_payloads_refused);
 	tcase_add_test(tc, find_types);

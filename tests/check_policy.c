@@ -233,10 +233,10 @@ START_TEST(quiet_same_instant_other_zones)
 	/* 02:00 in Tokyo: quiet until 08:00 JST, 23:00 UTC the day before */
 	is_quiet(&p, "Asia/Tokyo", "2026-01-15T17:00:00Z",
 	    "2026-01-15T23:00:00Z");
-	/* A POSIX zone with a fixed offset, which needs no tzdata:
-	 * "<+03>-3" is UTC+3. 04:30Z is 07:30 there. */
-	is_quiet(&p, "<+03>-3", now, "2026-01-16T05:00:00Z");
-	not_quiet(&p, "<+03>-3", "2026-01-16T05:00:00Z");
+	/* A zone with a fixed offset: "Etc/GMT-3" is UTC+3 (POSIX signs).
+	 * 04:30Z is 07:30 there. */
+	is_quiet(&p, "Etc/GMT-3", now, "2026-01-16T05:00:00Z");
+	not_quiet(&p, "Etc/GMT-3", "2026-01-16T05:00:00Z");
 }
 END_TEST
 
@@ -258,6 +258,8 @@ END_TEST
 START_TEST(quiet_zone_fallbacks)
 {
 	struct cfg_policy p;
+	struct t_capture cap;
+	char *log;
 
 	/* no contact zone: the policy's, then UTC */
 	quiet_policy(&p, "23:00-08:00", "Asia/Tokyo");
@@ -270,13 +272,30 @@ START_TEST(quiet_zone_fallbacks)
 	p.timezone[0] = '\0';
 	is_quiet(&p, NULL, "2026-01-16T04:30:00Z", "2026-01-16T08:00:00Z");
 	not_quiet(&p, NULL, "2026-01-15T17:00:00Z");
-	/* unknown zones and file paths are UTC */
+	/* unknown zones, file paths and POSIX TZ strings are UTC, and
+	 * each time that happens it is said */
+	t_stderr_begin(&cap);
 	is_quiet(&p, "Mars/Olympus_Mons", "2026-01-16T04:30:00Z",
 	    "2026-01-16T08:00:00Z");
 	is_quiet(&p, "../../../etc/passwd", "2026-01-16T04:30:00Z",
 	    "2026-01-16T08:00:00Z");
 	is_quiet(&p, "/usr/share/zoneinfo/Asia/Tokyo", "2026-01-16T04:30:00Z",
 	    "2026-01-16T08:00:00Z");
+	is_quiet(&p, "<+09>-9", "2026-01-16T04:30:00Z",
+	    "2026-01-16T08:00:00Z");
+	log = t_stderr_end(&cap);
+	ck_assert_msg(strstr(log, "time zone 'Mars/Olympus_Mons' is not in "
+	    "the system's zoneinfo: using UTC") != NULL, "log: '%s'", log);
+	ck_assert_ptr_nonnull(strstr(log, "'../../../etc/passwd'"));
+	ck_assert_ptr_nonnull(strstr(log, "'<+09>-9'"));
+	free(log);
+	/* UTC and no zone at all are not worth a word */
+	t_stderr_begin(&cap);
+	is_quiet(&p, "UTC", "2026-01-16T04:30:00Z", "2026-01-16T08:00:00Z");
+	is_quiet(&p, NULL, "2026-01-16T04:30:00Z", "2026-01-16T08:00:00Z");
+	log = t_stderr_end(&cap);
+	ck_assert_str_eq(log, "");
+	free(log);
 }
 END_TEST
 

@@ -5,7 +5,8 @@
 # priority); secrets appear only as the variable's name and set/unset,
 # never their values, in the JSON, the tables or on stderr; URLs lose
 # their credentials; the view reads no database (none need exist); a
-# broken file is refused with its line (exit 78).
+# broken file is refused with its line (exit 78), and so is a time zone
+# the system does not have, for every program.
 #
 # Needs python3 (to read the JSON).
 . "$(dirname "$0")/blackbox-lib.sh"
@@ -202,5 +203,57 @@ like "$ERR" "bad.conf:[0-9]+: .*no transport" "the error names file and line"
 
 run "$BIN/dater-report" -c "$CONF" config extra
 is "$RC" 64 "an extra argument is a usage error"
+
+# ---- time zones the system does not have ---------------------------------
+
+# bad_zone DESC SED ZONE: the config edited by SED is refused by every
+# program (exit 78, on a database that is ready) with file:line of the
+# zone, and the zone named.
+"$BIN/dater-migrate" -q -c "$CONF" -d "$TMP/zone.db" up >/dev/null ||
+    die "dater-migrate up failed"
+bad_zone() {
+	local desc=$1 line prog
+	sed "$2" "$CONF" >"$TMP/zone.conf"
+	line=$(grep -n 'BADZONE' "$TMP/zone.conf" | cut -d: -f1)
+	sed -i 's/BADZONE//' "$TMP/zone.conf"
+	[ -n "$line" ] || die "bad_zone $desc: the edit did not apply"
+	for prog in "dater-report config" "dater-enqueue noop" \
+	    "dater-scheduler --once --dry-run" "dater-worker --drain"; do
+		run env -u TZDIR "$BIN/${prog%% *}" -c "$TMP/zone.conf" \
+		    -d "$TMP/zone.db" ${prog#* }
+		is "$RC" 78 "$desc: ${prog%% *} exits 78"
+	done
+	like "$ERR" "zone\.conf:$line: 'timezone': unknown time zone '$3'" \
+	    "$desc: the error names file:line and the zone"
+}
+bad_zone "a misspelt scheduler.timezone" \
+    's|^scheduler = { timezone = "Europe/Berlin"; initiate = false; };|scheduler = { initiate = false;\n\ttimezone = "Europe/Berln"; }; # BADZONE|' \
+    'Europe/Berln'
+bad_zone "an unknown defaults.timezone" \
+    's|^\ttimezone = "Europe/Berlin";|\ttimezone = "Mars/Olympus_Mons"; # BADZONE|' \
+    'Mars/Olympus_Mons'
+bad_zone "a POSIX TZ string as a bot's timezone" \
+    's|^\t\tdisclosure = false;|&\n\t\ttimezone = "<+06>-6"; # BADZONE|' \
+    '<\+06>-6'
+bad_zone "a file path as a time zone" \
+    's|^\ttimezone = "Europe/Berlin";|\ttimezone = "/usr/share/zoneinfo/UTC"; # BADZONE|' \
+    '/usr/share/zoneinfo/UTC'
+bad_zone "a zoneinfo file that is not a zone" \
+    's|^\ttimezone = "Europe/Berlin";|\ttimezone = "zone1970.tab"; # BADZONE|' \
+    'zone1970\.tab'
+is "$(sqlite3 "$TMP/zone.db" 'SELECT count(*) FROM jobs')" 0 \
+    "nothing was enqueued with a refused config"
+
+# A zone only $TZDIR has (the C library reads it there too).
+mkdir -p "$TMP/zi/Test"
+cp /usr/share/zoneinfo/Asia/Tokyo "$TMP/zi/Test/Tokyo"
+sed 's|"Europe/Berlin"|"Test/Tokyo"|' "$CONF" >"$TMP/tzdir.conf"
+run env -u TZDIR "$BIN/dater-report" -c "$TMP/tzdir.conf" config
+is "$RC" 78 "a zone outside the zoneinfo tree is unknown"
+run env TZDIR="$TMP/zi" "$BIN/dater-report" -c "$TMP/tzdir.conf" --json config
+is "$RC" 0 "... and known with TZDIR pointing at it"
+is "$(get "$OUT" 'd["scheduler"]["timezone"]')" "Test/Tokyo" "... and shown"
+run env TZDIR="$TMP/zi" "$BIN/dater-report" -c "$CONF" config
+is "$RC" 78 "with TZDIR set, only TZDIR is searched, as the C library does"
 
 bb_done

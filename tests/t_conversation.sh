@@ -262,4 +262,9 @@ is "$(q "SELECT count(*) FROM messages m JOIN contacts c ON c.id = m.contact
 is "$(sent_to 7171)" 1 "... and answered"
 is "$(q "SELECT count(*) FROM messages WHERE text = 'I am a bot'")" 0 "a message from a bot is ignored"
 
+# The jobs dater enqueued itself pass dater-enqueue's payload checks.
+replay_jobs
+is "$RC" 0 "every job made here (poll, inbound, respond and send) passes dater-enqueue's checks"
+is "$ERR" "" "... with nothing to say"
+
 bb_done

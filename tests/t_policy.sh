@@ -152,7 +152,7 @@ is "$(q "SELECT status FROM messages WHERE id = $m")" queued "... and the messag
 settle
 is "$(sent quiet 200)" 0 "draining again sends nothing"
 
-new_contact quiet 201 '"timezone": "<+06>-6"'
+new_contact quiet 201 '"timezone": "Etc/GMT-6"'
 say quiet 201 "hello from far east"
 is "$(sent quiet 201)" 1 "a contact whose local time (UTC+6) is outside the window is answered"
 
@@ -273,6 +273,11 @@ say talk 601 "oh hi"
 check "the reply after it does not" eval '[[ "$(sent_text talk 601 2)" != *"$DISC"* ]]'
 say plain 602 "hello plain"
 check "a bot with disclosure = false adds none" eval '[[ "$(sent_text plain 602 1)" != *"$DISC"* ]]'
+
+# The jobs dater enqueued itself pass dater-enqueue's payload checks.
+replay_jobs
+is "$RC" 0 "every job made here (inbound, respond, initiate and send (opt-out confirmations included)) passes dater-enqueue's checks"
+is "$ERR" "" "... with nothing to say"
 
 # ---- the daily budget defers respond ----------------------------------------
 

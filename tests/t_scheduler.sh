@@ -112,4 +112,9 @@ is "$(q "SELECT count(*) FROM messages WHERE kind = 'followup' AND status = 'sen
 run sched
 is "$(count_jobs "type = 'followup'")" 2 "a fresh follow-up is not due again at once"
 
+# The jobs dater enqueued itself pass dater-enqueue's payload checks.
+replay_jobs
+is "$RC" 0 "every job made here (the scheduler's initiate and followup, and their sends) passes dater-enqueue's checks"
+is "$ERR" "" "... with nothing to say"
+
 bb_done
