@@ -5,7 +5,8 @@
  *   dater-worker [-c file] [-d db] [-n N] [--queues a,b] [--drain]
  *
  * SIGTERM/SIGINT: finish running jobs and exit 0. SIGHUP: reload the
- * configuration. --drain: exit 0 once no job is due.
+ * configuration. --drain: exit 0 once no job is due, 69 when workers
+ * keep failing to use the database.
  */
 #include <getopt.h>
 #include <stdio.h>

@@ -22,7 +22,10 @@ static struct {
 	const char *prog;
 	enum log_level level;
 	int with_pid;
-} log_state = { "dater", LOG_LEVEL_INFO, 0 };
+	char *keep;		/* log_capture: the last error's text */
+	size_t keeplen;
+	int quiet;		/* log_capture: errors are not printed */
+} log_state = { "dater", LOG_LEVEL_INFO, 0, NULL, 0, 0 };
 
 void
 log_init(const char *progname, enum log_level level, int with_pid)
@@ -36,6 +39,16 @@ void
 log_set_level(enum log_level level)
 {
 	log_state.level = level;
+}
+
+void
+log_capture(char *buf, size_t len, int quiet)
+{
+	log_state.keep = len > 0 ? buf : NULL;
+	log_state.keeplen = len;
+	log_state.quiet = buf != NULL && quiet;
+	if (log_state.keep != NULL)
+		*log_state.keep = '\0';
 }
 
 int
@@ -129,6 +142,15 @@ log_emit(enum log_level level, const char *fmt, va_list ap)
 	char msg[LOG_MSG_MAX], clean[LOG_MSG_MAX], line[LOG_MSG_MAX];
 	int n;
 
+	if (level == LOG_LEVEL_ERROR && log_state.keep != NULL) {
+		va_list aq;
+
+		va_copy(aq, ap);
+		(void)vsnprintf(log_state.keep, log_state.keeplen, fmt, aq);
+		va_end(aq);
+		if (log_state.quiet)
+			return;
+	}
 	if (level > log_state.level)
 		return;
 	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)

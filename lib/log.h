@@ -6,6 +6,8 @@
 #ifndef DATER_LOG_H
 #define DATER_LOG_H
 
+#include <stddef.h>
+
 enum log_level {
 	LOG_LEVEL_ERROR = 0,
 	LOG_LEVEL_WARN,
@@ -19,6 +21,15 @@ void log_init(const char *progname, enum log_level level, int with_pid);
 
 /* Change the level only. */
 void log_set_level(enum log_level level);
+
+/*
+ * Keep the text of every error logged from now on (without the prefix,
+ * truncated to fit) in buf, len bytes, borrowed: it must outlive the
+ * capture. If quiet, errors are kept but not printed. buf NULL ends the
+ * capture. A worker process uses it to tell its supervisor why it
+ * failed, and to stay quiet while it retries a failure already shown.
+ */
+void log_capture(char *buf, size_t len, int quiet);
 
 /* Parse "error", "warn", "info", "debug"; -1 if unknown. */
 int log_level_parse(const char *s);

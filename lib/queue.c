@@ -791,6 +791,34 @@ queue_get(struct db *db, int64_t id, struct queue_job *job, char *state,
 	return found;
 }
 
+static const char sql_worker_job[] =
+    "SELECT id, type, started_at FROM jobs"
+    " WHERE state = 'running' AND worker = ?1"
+    " ORDER BY started_at DESC LIMIT 1";
+
+int
+queue_worker_job(struct db *db, const char *worker, int64_t *id,
+    char *type, size_t typelen, int64_t *started_at)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_worker_job);
+	int rc, found = 0;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		db_col_copy(st, 1, type, typelen);
+		*started_at = sqlite3_column_int64(st, 2);
+		found = 1;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, "read the running job of a worker from");
+	return found;
+}
+
 static const char sql_register[] =
     "INSERT OR REPLACE INTO workers (id, pid, host, queues, started_at,"
     " heartbeat_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)";

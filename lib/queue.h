@@ -178,6 +178,16 @@ int queue_next_due(struct db *db, const char *queues, int64_t *at);
 int queue_get(struct db *db, int64_t id, struct queue_job *job, char *state,
     size_t statelen);
 
+/*
+ * The job a worker is running (the one it claimed last): its id into
+ * *id, its type into type (typelen bytes) and when the claim was made
+ * (ms since epoch) into *started_at. A read: the supervisor asks it to
+ * enforce the job's timeout. Returns 1 (found), 0 (none; outputs
+ * untouched) or -1.
+ */
+int queue_worker_job(struct db *db, const char *worker, int64_t *id,
+    char *type, size_t typelen, int64_t *started_at);
+
 /* Worker rows (the workers table): register at start, the current job
  * after each claim, unregister at a clean exit. 0 or -1. */
 int queue_worker_register(struct db *db, const char *worker, const char *host,

@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE		/* ppoll */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <libgen.h>
 #include <poll.h>
@@ -32,6 +33,20 @@
 #define WORKER_REPROBE_MS 1	/* re-probe after an empty wake-up */
 #define WORKER_STABLE_MS 10000	/* a worker that lived this long is fine */
 #define WORKER_FINISH_TRIES 20	/* attempts to record a job's result */
+#define WORKER_FAIL_TRIES 20	/* failed looks or claims in a row: give up */
+#define WORKER_DRAIN_FAILS 5	/* failed starts in a row: --drain gives up */
+#define WORKER_KILL_GRACE_MS 2000	/* past a job's timeout: kill its worker */
+
+/*
+ * What a worker tells its supervisor on its status pipe: one byte when
+ * it has registered (the database takes its writes) and one when it has
+ * recorded its first job; before a failing exit, "E" and the last error
+ * it logged, up to a newline. The supervisor reads the pipe when the
+ * worker exits, and while the worker's slot is failing.
+ */
+#define WORKER_SAID_READY 'R'
+#define WORKER_SAID_DONE 'C'
+#define WORKER_SAID_WHY 'E'
 
 static volatile sig_atomic_t got_term;
 static volatile sig_atomic_t got_hup;
@@ -127,7 +142,49 @@ struct wk {
 	char queues[256];
 	char wal_name[NAME_MAX + 1];	/* basename of the -wal file */
 	int ino;			/* inotify fd, -1 without */
+	int status_fd;			/* to the supervisor; -1 without */
+	int fails;			/* failed looks or claims in a row */
+	int quiet;			/* errors not printed (log_capture) */
+	int completed;			/* a job's result was recorded */
+	char why[256];			/* the last error logged */
 };
+
+/* A look or claim failed: print the first error of a run of them only. */
+static void
+failed_once_more(struct wk *w)
+{
+	if (w->fails++ == 0)
+		log_capture(w->why, sizeof(w->why), 1);
+}
+
+/* A look or claim worked: print errors again (unless quiet). */
+static void
+failures_over(struct wk *w)
+{
+	if (w->fails > 0)
+		log_capture(w->why, sizeof(w->why), w->quiet);
+	w->fails = 0;
+}
+
+/* Tell the supervisor something (see WORKER_SAID_*); text may be NULL. */
+static void
+tell(const struct wk *w, char what, const char *text)
+{
+	char buf[300];
+	int n;
+
+	if (w->status_fd < 0)
+		return;
+	n = snprintf(buf, sizeof(buf), "%c%s%s", what,
+	    text != NULL ? text : "", text != NULL ? "\n" : "");
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(buf)) {
+		n = sizeof(buf) - 1;
+		buf[n - 1] = '\n';
+	}
+	(void)!write(w->status_fd, buf, (size_t)n);
+}
 
 /* Watch the database's directory for writes to its -wal file. Without
  * inotify the worker still runs, on the slow poll. */
@@ -344,12 +401,14 @@ idle(struct wk *w, int *reprobe)
 	if (wake_drain(w))
 		*reprobe = 1;
 	if ((found = queue_next_due(&w->db, w->queues, &next)) < 0) {
+		failed_once_more(w);
 		sleep_on(-1, 100, &w->wait_mask);
 		return 0;
 	}
 	now = clock_now_ms();
 	if (found && next <= now)
 		return 1;
+	failures_over(w);
 	if (w->opts->drain)
 		return -1;
 	if (*reprobe) {
@@ -381,14 +440,21 @@ worker_loop(struct wk *w)
 		if (got_hup)
 			reload(w);
 		if (!have) {
+			/* The database keeps failing: exit, and let the
+			 * supervisor back off and say why. */
+			if (w->fails >= WORKER_FAIL_TRIES)
+				return EX_UNAVAILABLE;
 			if ((rc = idle(w, &reprobe)) < 0)
 				break;
 			if (rc == 0)
 				continue;
 			rc = queue_claim(&w->db, w->id, w->queues,
 			    w->cfg.worker.lease_ms, &job, 1, &n);
-			if (rc < 0)
+			if (rc < 0) {
+				failed_once_more(w);
 				sleep_on(-1, 100, &w->wait_mask);
+			} else
+				failures_over(w);
 			have = rc == QUEUE_CLAIMED;
 			continue;
 		}
@@ -397,6 +463,13 @@ worker_loop(struct wk *w)
 		queue_job_release(&job);
 		if (rc < 0)
 			return EX_TEMPFAIL;
+		if (!w->completed) {
+			/* It works: say so, and log errors again. */
+			w->completed = 1;
+			w->quiet = 0;
+			tell(w, WORKER_SAID_DONE, NULL);
+			log_capture(w->why, sizeof(w->why), 0);
+		}
 		have = rc > 0;
 		if (have)
 			job = next;
@@ -406,9 +479,23 @@ worker_loop(struct wk *w)
 	return EX_OK;
 }
 
+/* Exit with a failure, telling the supervisor why. */
+static void __attribute__((noreturn))
+worker_fail(struct wk *w, int rc)
+{
+	tell(w, WORKER_SAID_WHY, w->why[0] != '\0' ? w->why :
+	    "no error was logged");
+	_exit(rc);
+}
+
+/*
+ * A worker process. status_fd (-1: none) is its status pipe; quiet: the
+ * last worker in this slot failed, so errors are not printed until a job
+ * is done (the supervisor prints why, once per restart).
+ */
 static void __attribute__((noreturn))
 worker_main(const struct worker_opts *opts, const struct cfg *cfg,
-    pid_t parent, const char *host)
+    pid_t parent, const char *host, int status_fd, int quiet)
 {
 	struct wk *w;
 	struct sigaction sa;
@@ -427,28 +514,34 @@ worker_main(const struct worker_opts *opts, const struct cfg *cfg,
 		_exit(EX_OSERR);
 	w->opts = opts;
 	w->cfg = *cfg;
+	w->status_fd = status_fd;
+	w->quiet = quiet;
 	sigprocmask(SIG_BLOCK, NULL, &w->wait_mask);
 	sigdelset(&w->wait_mask, SIGTERM);
 	sigdelset(&w->wait_mask, SIGINT);
 	sigdelset(&w->wait_mask, SIGHUP);
 	log_init("dater-worker", (enum log_level)cfg->log_level, 1);
+	log_capture(w->why, sizeof(w->why), quiet);
 	strlcpy(w->queues, opts->queues != NULL ? opts->queues :
 	    cfg->worker.queues, sizeof(w->queues));
 	snprintf(w->id, sizeof(w->id), "%s:%ld", host, (long)getpid());
 	if (db_open(&w->db, opts->db_path, &w->cfg, 0) != 0)
-		_exit(EX_UNAVAILABLE);
+		worker_fail(w, EX_UNAVAILABLE);
 	wake_setup(w);
 	if (queue_worker_register(&w->db, w->id, host, (long)getpid(),
 	    w->queues) < 0) {
 		db_close(&w->db);
-		_exit(EX_UNAVAILABLE);
+		worker_fail(w, EX_UNAVAILABLE);
 	}
+	tell(w, WORKER_SAID_READY, NULL);
 	rc = worker_loop(w);
 	if (rc == EX_OK)
 		(void)queue_worker_unregister(&w->db, w->id);
 	db_close(&w->db);
 	if (w->ino >= 0)
 		close(w->ino);
+	if (rc != EX_OK)
+		worker_fail(w, rc);
 	free(w);
 	_exit(rc);
 }
@@ -462,6 +555,16 @@ struct child {
 	int64_t restart_at;	/* mono ms; 0: none pending */
 	int crashes;		/* consecutive short lives */
 	int done;		/* exited for good (drained or stopped) */
+	int fd;			/* its status pipe; -1: none */
+	int ready;		/* it said it registered */
+	int completed;		/* it said it recorded a job */
+	int fails;		/* failed lives in a row (see child_exited) */
+	char why[256];		/* why it failed, as it said */
+	int64_t job;		/* the job it runs, as last read; 0: none */
+	int64_t job_started;	/* that attempt's started_at (epoch ms) */
+	int64_t job_timeout;	/* its type's timeout, ms */
+	int64_t deadline;	/* mono ms: killed past this; 0: none */
+	int timed_out;		/* we killed it for its job's timeout */
 };
 
 struct sv {
@@ -473,21 +576,49 @@ struct sv {
 	int stopping;
 	int64_t stop_deadline;	/* mono ms */
 	int64_t next_tick;	/* mono ms */
+	int tick_failing;	/* the last heartbeat failed */
+	int exit_code;		/* worker_run's result */
 };
 
 static int
 spawn(struct sv *s, struct child *c)
 {
 	pid_t pid, parent = getpid();
+	int fds[2], i;
 
+	/* Without a pipe the worker still runs; it just cannot say why it
+	 * failed. */
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		log_warn("pipe: %s", strerror(errno));
+		fds[0] = fds[1] = -1;
+	} else
+		(void)fcntl(fds[0], F_SETFL, O_NONBLOCK);
 	fflush(NULL);
 	if ((pid = fork()) < 0) {
 		log_err("fork: %s", strerror(errno));
+		if (fds[0] >= 0) {
+			close(fds[0]);
+			close(fds[1]);
+		}
 		c->restart_at = clock_mono_ms() + 1000;
 		return -1;
 	}
-	if (pid == 0)
-		worker_main(s->opts, s->cfg, parent, s->host);
+	if (pid == 0) {
+		for (i = 0; i < s->opts->n; i++)
+			if (s->kids[i].fd >= 0)
+				close(s->kids[i].fd);
+		if (fds[0] >= 0)
+			close(fds[0]);
+		worker_main(s->opts, s->cfg, parent, s->host, fds[1],
+		    c->fails > 0);
+	}
+	if (fds[1] >= 0)
+		close(fds[1]);
+	c->fd = fds[0];
+	c->ready = fds[0] < 0;	/* unknown: assume it may hold a job */
+	c->completed = c->timed_out = 0;
+	c->why[0] = '\0';
+	c->job = c->job_started = c->deadline = 0;
 	c->pid = pid;
 	c->started = clock_mono_ms();
 	c->restart_at = 0;
@@ -496,55 +627,152 @@ spawn(struct sv *s, struct child *c)
 	return 0;
 }
 
-/* Give back the jobs of a worker that died. */
+/*
+ * Read what a worker said on its status pipe (see WORKER_SAID_*). A
+ * worker of a failing slot that registers says the database works again;
+ * one that records a job ends the slot's failures.
+ */
 static void
-release(struct sv *s, const char *id, const char *reason)
+read_status(struct child *c)
+{
+	char buf[512], *p, *end;
+	ssize_t n;
+	size_t k;
+
+	if (c->fd < 0)
+		return;
+	while ((n = read(c->fd, buf, sizeof(buf))) > 0) {
+		for (p = buf, end = buf + n; p < end; p++) {
+			if (*p == WORKER_SAID_READY && !c->ready) {
+				c->ready = 1;
+				if (c->fails > 0)
+					log_info("worker %s started after %d "
+					    "failed start%s: the database "
+					    "takes writes again", c->id,
+					    c->fails, c->fails == 1 ? "" : "s");
+			} else if (*p == WORKER_SAID_DONE) {
+				c->completed = 1;
+				c->fails = 0;
+			} else if (*p == WORKER_SAID_WHY) {
+				for (k = 0, p++; p < end && *p != '\n' &&
+				    k + 1 < sizeof(c->why); p++)
+					c->why[k++] = (*p >= ' ' && *p != 0x7f) ?
+					    *p : '?';
+				c->why[k] = '\0';
+			}
+		}
+	}
+}
+
+/* Give back the jobs of a worker that died. quiet: errors are not
+ * printed (the same failure was shown already). */
+static void
+release(struct sv *s, const char *id, const char *reason, int quiet)
 {
 	struct db db;
+	char why[256];
 
+	if (quiet)
+		log_capture(why, sizeof(why), 1);
 	if (db_open(&db, s->opts->db_path, s->cfg, 0) != 0) {
-		log_err("cannot release the jobs of %s now; their leases will "
-		    "expire", id);
-		return;
+		if (!quiet)
+			log_err("cannot release the jobs of %s now; their "
+			    "leases will expire", id);
+	} else {
+		(void)queue_release_worker(&db, id, reason);
+		db_close(&db);
 	}
-	(void)queue_release_worker(&db, id, reason);
-	db_close(&db);
+	if (quiet)
+		log_capture(NULL, 0, 0);
 }
 
 static void
-describe_exit(int status, char *buf, size_t len)
+describe_exit(const struct child *c, int status, char *buf, size_t len)
 {
+	char d[32];
+
 	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
 		snprintf(buf, len, "timed out: the job ran past its type's "
 		    "timeout and its worker was killed");
+	else if (c->timed_out)
+		snprintf(buf, len, "timed out: the job ran past its type's "
+		    "timeout (%s) and its worker, stopped or stuck, was "
+		    "killed by the supervisor", clock_format_duration(
+		    c->job_timeout, d, sizeof(d)));
 	else if (WIFSIGNALED(status))
 		snprintf(buf, len, "worker died: killed by signal %d (%s)",
 		    WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else if (c->why[0] != '\0')
+		snprintf(buf, len, "worker died: exit status %d (%s)",
+		    WEXITSTATUS(status), c->why);
 	else
 		snprintf(buf, len, "worker died: exit status %d",
 		    WEXITSTATUS(status));
 }
 
+static void signal_all(struct sv *s, int sig);
+
+/* --drain: workers keep failing, so stop them all and exit 69. */
+static void
+give_up(struct sv *s, const struct child *c, int status)
+{
+	log_err("giving up after %d failed starts in a row without a job "
+	    "done: worker %s exited %d (%s)", c->fails, c->id,
+	    WEXITSTATUS(status), c->why[0] != '\0' ? c->why :
+	    "no reason given");
+	s->stopping = 1;
+	s->stop_deadline = clock_mono_ms() + s->cfg->worker.grace_ms;
+	s->exit_code = EX_UNAVAILABLE;
+	signal_all(s, SIGTERM);
+}
+
+/*
+ * A worker exited. One that exits with an error status without having
+ * recorded a job failed (it could not use the database): the slot
+ * counts its failures, the next worker in it stays quiet, and the
+ * supervisor prints one line per restart instead (--drain gives up
+ * after WORKER_DRAIN_FAILS). A worker killed by a signal gives its job
+ * back with the signal as the attempt's error.
+ */
 static void
 child_exited(struct sv *s, struct child *c, int status)
 {
-	char why[256];
+	char why[512], d[32];
 	int64_t now = clock_mono_ms(), delay;
 	int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	int failed;
 
 	c->pid = 0;
+	read_status(c);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	failed = WIFEXITED(status) && !clean && !c->completed;
+	if (failed)
+		c->fails++;
 	if (!clean) {
-		describe_exit(status, why, sizeof(why));
-		log_warn("%s: %s", c->id, why);
-		release(s, c->id, why);
+		describe_exit(c, status, why, sizeof(why));
+		if (!failed)
+			log_warn("%s: %s", c->id, why);
+		/* One that never registered holds nothing. */
+		if (c->ready || c->job > 0 || !failed)
+			release(s, c->id, why, failed && c->fails > 1);
 	}
+	if (failed && s->opts->drain && !s->stopping &&
+	    c->fails >= WORKER_DRAIN_FAILS)
+		give_up(s, c, status);
 	if (s->stopping || (clean && s->opts->drain)) {
+		if (failed && c->fails < WORKER_DRAIN_FAILS)
+			log_warn("worker %s exited %d (%s)", c->id,
+			    WEXITSTATUS(status), c->why[0] != '\0' ? c->why :
+			    "no reason given");
 		c->done = 1;
 		return;
 	}
 	/* Unexpected: restart, backing off while it keeps dying young. A
 	 * job timeout is the job's fault, not the worker's: no backoff. */
-	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+	if ((WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) ||
+	    c->timed_out)
 		c->crashes = 0;
 	else if (now - c->started < WORKER_STABLE_MS)
 		c->crashes++;
@@ -555,7 +783,13 @@ child_exited(struct sv *s, struct child *c, int status)
 	if (delay > s->cfg->worker.restart_max_ms)
 		delay = s->cfg->worker.restart_max_ms;
 	c->restart_at = now + delay;
-	if (delay > 0)
+	if (failed)
+		log_warn("worker %s exited %d (%s); restarting %s%s", c->id,
+		    WEXITSTATUS(status), c->why[0] != '\0' ? c->why :
+		    "no reason given", delay > 0 ? "in " : "now",
+		    delay > 0 ? clock_format_duration(delay, d, sizeof(d)) :
+		    "");
+	else if (delay > 0)
 		log_warn("restarting worker in %lld ms", (long long)delay);
 }
 
@@ -573,23 +807,92 @@ reap_children(struct sv *s)
 	}
 }
 
-/* The heartbeat: renew our workers' leases, release expired ones. */
+/*
+ * Enforce the timeout of each worker's job here too: a stopped or stuck
+ * worker's own timer never fires. Learn the job each worker runs (an
+ * attempt is its id and started_at) and kill the worker once the job is
+ * WORKER_KILL_GRACE_MS past its type's timeout; its lease is then no
+ * longer renewed, and child_exited records the attempt as timed out.
+ * The deadline is kept on the monotonic clock from when it was learned.
+ */
+static void
+enforce_timeouts(struct sv *s, struct db *db)
+{
+	struct cfg_job js;
+	char type[QUEUE_NAME_MAX], d[32];
+	int64_t id, started, now = clock_mono_ms(), wall = clock_now_ms();
+	int i, found;
+
+	for (i = 0; i < s->opts->n; i++) {
+		struct child *c = &s->kids[i];
+
+		if (c->pid <= 0 || c->timed_out)
+			continue;
+		found = queue_worker_job(db, c->id, &id, type, sizeof(type),
+		    &started);
+		if (found < 0)
+			return;
+		if (found == 0) {
+			c->job = c->deadline = 0;
+			continue;
+		}
+		if (id != c->job || started != c->job_started) {
+			cfg_job_settings(s->cfg, type, &js);
+			c->job = id;
+			c->job_started = started;
+			c->job_timeout = js.timeout_ms;
+			c->deadline = now + started + js.timeout_ms +
+			    WORKER_KILL_GRACE_MS - wall;
+		}
+		if (now < c->deadline)
+			continue;
+		log_warn("job %lld (%s) ran past its timeout (%s) and worker "
+		    "%s did not stop it: killing the worker", (long long)id,
+		    type, clock_format_duration(c->job_timeout, d, sizeof(d)),
+		    c->id);
+		kill(c->pid, SIGKILL);
+		c->timed_out = 1;
+		c->deadline = 0;
+	}
+}
+
+/*
+ * The heartbeat: enforce job timeouts, renew our workers' leases,
+ * release expired ones. While it keeps failing (the database takes no
+ * writes) it says so once, and again when it works.
+ */
 static int
 tick(struct sv *s)
 {
 	struct db db;
-	int i, rc;
+	char why[256], d[32];
+	int i, rc, bad = 0;
 
+	if (s->tick_failing)
+		log_capture(why, sizeof(why), 1);
 	rc = db_open(&db, s->opts->db_path, s->cfg, 0);
-	if (rc != 0)
-		return rc;
-	for (i = 0; i < s->opts->n; i++)
-		if (s->kids[i].pid > 0)
-			(void)queue_heartbeat(&db, s->kids[i].id,
-			    s->cfg->worker.lease_ms);
-	(void)queue_reap(&db, 2 * s->cfg->worker.lease_ms);
-	db_close(&db);
-	return 0;
+	if (rc == 0) {
+		enforce_timeouts(s, &db);
+		for (i = 0; i < s->opts->n && !bad; i++)
+			if (s->kids[i].pid > 0 && !s->kids[i].timed_out)
+				bad = queue_heartbeat(&db, s->kids[i].id,
+				    s->cfg->worker.lease_ms) < 0;
+		if (!bad)
+			bad = queue_reap(&db, 2 * s->cfg->worker.lease_ms) < 0;
+		db_close(&db);
+	}
+	if (s->tick_failing)
+		log_capture(NULL, 0, 0);
+	if ((rc != 0 || bad) && !s->tick_failing) {
+		s->tick_failing = 1;
+		log_warn("heartbeat failed: leases not renewed; trying every "
+		    "%s, quietly until it works", clock_format_duration(
+		    s->cfg->worker.heartbeat_ms, d, sizeof(d)));
+	} else if (rc == 0 && !bad && s->tick_failing) {
+		s->tick_failing = 0;
+		log_info("heartbeat works again");
+	}
+	return rc;
 }
 
 static void
@@ -622,6 +925,25 @@ sv_reload(struct sv *s)
 	signal_all(s, SIGHUP);
 }
 
+/* Is a worker's job past its deadline? *wake gets the earliest deadline
+ * still ahead if that is sooner (one past stays for the next tick). */
+static int
+deadline_due(const struct sv *s, int64_t now, int64_t *wake)
+{
+	int i, due = 0;
+
+	for (i = 0; i < s->opts->n; i++) {
+		const struct child *c = &s->kids[i];
+
+		if (c->pid <= 0 || c->deadline == 0)
+			continue;
+		due |= c->deadline <= now;
+		if (c->deadline > now && c->deadline < *wake)
+			*wake = c->deadline;
+	}
+	return due;
+}
+
 /* One pass of the supervisor's loop; returns 1 when all workers are done. */
 static int
 sv_step(struct sv *s)
@@ -639,6 +961,9 @@ sv_step(struct sv *s)
 	}
 	if (got_hup)
 		sv_reload(s);
+	for (i = 0; i < s->opts->n; i++)
+		if (s->kids[i].pid > 0 && s->kids[i].fails > 0)
+			read_status(&s->kids[i]);
 	now = clock_mono_ms();
 	if (s->stopping && now >= s->stop_deadline) {
 		log_warn("shutdown grace over: killing workers");
@@ -656,11 +981,13 @@ sv_step(struct sv *s)
 	}
 	if (alive == 0 && pending == 0)
 		return 1;
-	if (now >= s->next_tick) {
+	wake = s->next_tick;
+	if (now >= s->next_tick || deadline_due(s, now, &wake)) {
 		(void)tick(s);
 		s->next_tick = now + s->cfg->worker.heartbeat_ms;
+		wake = s->next_tick;
+		(void)deadline_due(s, now, &wake);
 	}
-	wake = s->next_tick;
 	if (s->stopping && s->stop_deadline < wake)
 		wake = s->stop_deadline;
 	for (i = 0; i < s->opts->n; i++)
@@ -690,6 +1017,9 @@ worker_run(const struct worker_opts *opts, struct cfg *cfg)
 	}
 	s->opts = opts;
 	s->cfg = cfg;
+	s->exit_code = EX_OK;
+	for (i = 0; i < WORKER_MAX; i++)
+		s->kids[i].fd = -1;
 	if (gethostname(s->host, sizeof(s->host)) < 0)
 		strlcpy(s->host, "localhost", sizeof(s->host));
 	s->host[sizeof(s->host) - 1] = '\0';
@@ -707,6 +1037,7 @@ worker_run(const struct worker_opts *opts, struct cfg *cfg)
 	while (!sv_step(s))
 		;
 	log_debug("all workers exited");
+	rc = s->exit_code;
 	free(s);
-	return EX_OK;
+	return rc;
 }

@@ -4,7 +4,14 @@
  * The supervisor forks N workers, restarts any that die (with backoff, so
  * a crash loop does not spin), gives back at once the job of a worker
  * that died, renews the leases of its live workers' jobs (the heartbeat)
- * and releases jobs whose lease expired (a whole tree that died). Each
+ * and releases jobs whose lease expired (a whole tree that died). It also
+ * enforces job timeouts itself, for workers whose own timer cannot fire
+ * (stopped, stuck): it reads each worker's job from the jobs table at
+ * every heartbeat and kills the worker a grace past the job's timeout.
+ * A worker tells the supervisor on a pipe that it registered, that it
+ * recorded its first job, and why it exits with an error; workers that
+ * keep exiting with an error (the database takes no writes) get one
+ * line per restart, and --drain gives up after a few in a row. Each
  * worker opens its own database connection, claims a job, runs its
  * handler from the job table with the type's timeout (SIGALRM kills the
  * process; the supervisor records the attempt), then records the result
@@ -37,7 +44,8 @@ struct worker_opts {
 /*
  * Run the supervisor until stopped (or drained). cfg is the loaded
  * configuration; it is replaced on a good reload. Returns a sysexits code:
- * EX_OK after a clean stop or drain.
+ * EX_OK after a clean stop or drain, EX_UNAVAILABLE when the database is
+ * unusable at start or (drain) workers keep failing to use it.
  */
 int worker_run(const struct worker_opts *opts, struct cfg *cfg);
 

@@ -1059,6 +1059,40 @@ START_TEST(heartbeat_own_leases)
 }
 END_TEST
 
+START_TEST(worker_job_lookup)
+{
+	struct queue_job a, b;
+	char type[QUEUE_NAME_MAX] = "x";
+	int64_t id = -1, started = -1, before, after;
+
+	add_simple();
+	add_simple();
+	ck_assert_int_eq(queue_worker_job(DB, "w1", &id, type, sizeof(type),
+	    &started), 0);
+	ck_assert_int_eq(id, -1);	/* untouched when none */
+	ck_assert_str_eq(type, "x");
+	before = clock_now_ms();
+	claim_one("w1", &a);
+	after = clock_now_ms();
+	claim_one("w2", &b);
+	ck_assert_int_eq(queue_worker_job(DB, "w1", &id, type, sizeof(type),
+	    &started), 1);
+	ck_assert_int_eq(id, a.id);
+	ck_assert_str_eq(type, "noop");
+	ck_assert_int_ge(started, before);
+	ck_assert_int_le(started, after);
+	ck_assert_int_eq(queue_worker_job(DB, "w2", &id, type, sizeof(type),
+	    &started), 1);
+	ck_assert_int_eq(id, b.id);
+	/* a finished job is no longer the worker's */
+	ck_assert_int_eq(queue_complete(DB, &a), QUEUE_DONE);
+	ck_assert_int_eq(queue_worker_job(DB, "w1", &id, type, sizeof(type),
+	    &started), 0);
+	queue_job_release(&a);
+	queue_job_release(&b);
+}
+END_TEST
+
 START_TEST(release_requeues)
 {
 	struct t_capture cap;
@@ -1598,6 +1632,7 @@ suite_queue(void)
 
 	tc = tcase("leases");
 	tcase_add_test(tc, heartbeat_own_leases);
+	tcase_add_test(tc, worker_job_lookup);
 	tcase_add_test(tc, release_requeues);
 	tcase_add_test(tc, release_out_of_attempts);
 	tcase_add_test(tc, reap_expired_only);
