@@ -277,8 +277,8 @@ done:
 }
 
 int
-conv_enqueue_send(struct db *db, const char *bot, int64_t msg,
-    int priority)
+conv_enqueue_send(struct db *db, const struct cfg *cfg, const char *bot,
+    int64_t msg, int priority)
 {
 	struct queue_new q;
 	char payload[64], key[64];
@@ -294,6 +294,7 @@ conv_enqueue_send(struct db *db, const char *bot, int64_t msg,
 	q.priority = priority;
 	q.max_attempts = 10;
 	q.bot = bot;
+	queue_new_configure(&q, cfg);
 	return queue_add(db, &q, &id, NULL);
 }
 
@@ -343,7 +344,7 @@ conv_store(struct job_ctx *ctx, const struct cfg_bot *bot,
 	o.cost_usd = t->cost_usd;
 	if (store_out_add(ctx->db, &o, &id) < 0)
 		goto fail;
-	if (!review && conv_enqueue_send(ctx->db, bot->name, id,
+	if (!review && conv_enqueue_send(ctx->db, ctx->cfg, bot->name, id,
 	    ctx->job->priority) < 0)
 		goto fail;
 	if (db_commit(ctx->db) < 0)

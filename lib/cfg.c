@@ -1232,18 +1232,26 @@ out:
 	return rc;
 }
 
-void
-cfg_job_settings(const struct cfg *cfg, const char *type,
-    struct cfg_job *out)
+const struct cfg_job *
+cfg_job_entry(const struct cfg *cfg, const char *type)
 {
 	const struct cfg_job *j = NULL;
 	int i;
 
-	*out = cfg->queue;
-	strlcpy(out->type, type, sizeof(out->type));
 	for (i = 0; i < cfg->njobs; i++)
 		if (strcmp(cfg->jobs[i].type, type) == 0)
 			j = &cfg->jobs[i];
+	return j;
+}
+
+void
+cfg_job_settings(const struct cfg *cfg, const char *type,
+    struct cfg_job *out)
+{
+	const struct cfg_job *j = cfg_job_entry(cfg, type);
+
+	*out = cfg->queue;
+	strlcpy(out->type, type, sizeof(out->type));
 	if (j == NULL)
 		return;
 	if (j->set & CFG_SET_QUEUE)

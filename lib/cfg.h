@@ -180,6 +180,10 @@ int cfg_load(struct cfg *cfg, const char *path, const char *const *job_types);
 void cfg_job_settings(const struct cfg *cfg, const char *type,
     struct cfg_job *out);
 
+/* The type's own `jobs.TYPE` entry (its set bits say what the file
+ * gave), or NULL. Borrowed from cfg. */
+const struct cfg_job *cfg_job_entry(const struct cfg *cfg, const char *type);
+
 /* Whether p[0..n) is a name for a queue or job type: 1 to 63 letters,
  * digits, '-', '_' or '.'. */
 int cfg_valid_name(const char *p, size_t n);
