@@ -282,5 +282,6 @@ main(int argc, char *argv[])
 		db_close(&db);
 	}
 	batch_release(&b);
+	cfg_release(&cfg);
 	return rc;
 }

@@ -196,7 +196,7 @@ ask(struct job_ctx *ctx, const struct cfg_bot *bot, const struct prompt *p,
 	req.n = p->n;
 	req.model = bot->policy.model[0] != '\0' ? bot->policy.model : NULL;
 	memset(&r, 0, sizeof(r));
-	if (llm_complete(&ctx->cfg->llm, &req, &r) < 0) {
+	if (llm_complete(&bot->llm, &req, &r) < 0) {
 		count_call(ctx, bot->name, &r);
 		if (r.status == LLM_FATAL)
 			res = job_fail(out, "%s", r.error);

@@ -2,9 +2,12 @@
  * cfg: libconfig is read into a config_t, every setting is checked
  * against a table of known keys (type and range), and the values are
  * copied into a fresh struct cfg that replaces the caller's only when the
- * whole file is valid.
+ * whole file is valid. Arrays and long strings go into blocks on the
+ * cfg's own list (cfg_alloc), sized to what the file holds, and are freed
+ * together by cfg_release().
  */
 #include <errno.h>
+#include <stddef.h>
 #include <jansson.h>
 #include <libconfig.h>
 #include <libgen.h>
@@ -24,6 +27,62 @@
 
 #define CFG_SYSTEM_PATH "/etc/dater/dater.conf"
 #define CFG_DEFAULT_DB "/var/lib/dater/dater.db"
+
+/* One block a struct cfg owns. */
+struct cfg_mem {
+	struct cfg_mem *next;
+	max_align_t data[];
+};
+
+/* n zeroed bytes owned by c, or NULL (logged). */
+static void *
+cfg_alloc(struct cfg *c, size_t n)
+{
+	struct cfg_mem *m;
+
+	if (n > SIZE_MAX - sizeof(*m) ||
+	    (m = calloc(1, sizeof(*m) + n)) == NULL) {
+		log_err("config: out of memory");
+		return NULL;
+	}
+	m->next = c->mem;
+	c->mem = m;
+	return m->data;
+}
+
+/* A copy of s owned by c, or NULL (logged). */
+static const char *
+cfg_strdup(struct cfg *c, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p;
+
+	if ((p = cfg_alloc(c, n)) != NULL)
+		memcpy(p, s, n);
+	return p;
+}
+
+void
+cfg_release(struct cfg *cfg)
+{
+	struct cfg_mem *m, *next;
+
+	for (m = cfg->mem; m != NULL; m = next) {
+		next = m->next;
+		free(m);
+	}
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+void
+cfg_move(struct cfg *dst, struct cfg *src)
+{
+	if (dst == src)
+		return;
+	cfg_release(dst);
+	memcpy(dst, src, sizeof(*dst));
+	memset(src, 0, sizeof(*src));
+}
 
 void
 cfg_defaults(struct cfg *cfg)
@@ -54,6 +113,7 @@ cfg_defaults(struct cfg *cfg)
 	cfg->llm.timeout_ms = 60 * 1000;
 	cfg->llm.max_completion_tokens = 400;
 	policy_defaults(&cfg->defaults);
+	cfg->defaults_llm = cfg->llm;
 	cfg->sched_initiate = 1;
 	cfg->sched_followup = 1;
 	cfg->maint.backup_keep = 7;
@@ -133,6 +193,24 @@ get_str(const config_setting_t *s, const char *file, char *out, size_t len)
 	v = config_setting_get_string(s);
 	if (strlcpy(out, v, len) >= len)
 		return bad(s, file, "too long (at most %zu bytes)", len - 1);
+	return 0;
+}
+
+/* A string of fewer than max bytes, copied into c. */
+static int
+get_text(const config_setting_t *s, const char *file, struct cfg *c,
+    size_t max, const char **out)
+{
+	const char *v, *p;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return bad(s, file, "expected a string");
+	v = config_setting_get_string(s);
+	if (strlen(v) >= max)
+		return bad(s, file, "too long (at most %zu bytes)", max - 1);
+	if ((p = cfg_strdup(c, v)) == NULL)
+		return -1;
+	*out = p;
 	return 0;
 }
 
@@ -598,9 +676,10 @@ load_llm(const config_setting_t *g, const char *file, struct cfg_llm *l)
 }
 
 static int
-load_strings(const config_setting_t *s, const char *file,
+load_strings(const config_setting_t *s, const char *file, struct cfg *c,
     struct cfg_policy *p)
 {
+	const char **v;
 	int i, n;
 
 	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
@@ -610,14 +689,17 @@ load_strings(const config_setting_t *s, const char *file,
 	if (n > CFG_MAX_OPT_OUT)
 		return bad(s, file, "too many phrases (at most %d)",
 		    CFG_MAX_OPT_OUT);
+	if ((v = cfg_alloc(c, (size_t)(n + 1) * sizeof(*v))) == NULL)
+		return -1;
 	for (i = 0; i < n; i++) {
 		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 
-		if (get_str(e, file, p->opt_out[i], sizeof(p->opt_out[i])) < 0)
+		if (get_text(e, file, c, CFG_PHRASE_MAX, &v[i]) < 0)
 			return -1;
-		if (p->opt_out[i][0] == '\0')
+		if (v[i][0] == '\0')
 			return bad(e, file, "an empty opt-out phrase");
 	}
+	p->opt_out = v;
 	p->n_opt_out = n;
 	return 0;
 }
@@ -665,26 +747,26 @@ load_quiet(const config_setting_t *s, const char *file, struct cfg_policy *p)
 
 /* "disclosure": a text, or false / "" to switch it off. */
 static int
-load_disclosure(const config_setting_t *s, const char *file,
+load_disclosure(const config_setting_t *s, const char *file, struct cfg *c,
     struct cfg_policy *p)
 {
 	if (config_setting_type(s) == CONFIG_TYPE_BOOL) {
 		if (config_setting_get_bool(s))
 			return bad(s, file, "give the disclosure text, or "
 			    "false");
-		p->disclosure[0] = '\0';
+		p->disclosure = "";
 		return 0;
 	}
-	return get_str(s, file, p->disclosure, sizeof(p->disclosure));
+	return get_text(s, file, c, CFG_LINE_MAX, &p->disclosure);
 }
 
 /* One policy setting k; 1 if k is not a policy key. */
 static int
 load_policy_key(const config_setting_t *s, const char *k, const char *file,
-    struct cfg_policy *p)
+    struct cfg *c, struct cfg_policy *p)
 {
 	if (strcmp(k, "persona") == 0)
-		return get_str(s, file, p->persona, sizeof(p->persona));
+		return get_text(s, file, c, CFG_TEXT_MAX, &p->persona);
 	if (strcmp(k, "model") == 0)
 		return get_str(s, file, p->model, sizeof(p->model));
 	if (strcmp(k, "reply_delay") == 0)
@@ -704,13 +786,14 @@ load_policy_key(const config_setting_t *s, const char *k, const char *file,
 		return get_intv(s, file, 0, 100, &p->max_unanswered);
 	if (strcmp(k, "followup_after") == 0)
 		return get_duration(s, file, 60 * 1000, &p->followup_after_ms);
+	if (strcmp(k, "followup_horizon") == 0)
+		return get_duration(s, file, 0, &p->followup_horizon_ms);
 	if (strcmp(k, "opt_out") == 0)
-		return load_strings(s, file, p);
+		return load_strings(s, file, c, p);
 	if (strcmp(k, "opt_out_reply") == 0)
-		return get_str(s, file, p->opt_out_reply,
-		    sizeof(p->opt_out_reply));
+		return get_text(s, file, c, CFG_LINE_MAX, &p->opt_out_reply);
 	if (strcmp(k, "disclosure") == 0)
-		return load_disclosure(s, file, p);
+		return load_disclosure(s, file, c, p);
 	if (strcmp(k, "review") == 0)
 		return get_bool(s, file, &p->review);
 	if (strcmp(k, "daily_budget_usd") == 0)
@@ -726,12 +809,14 @@ load_policy_key(const config_setting_t *s, const char *k, const char *file,
 
 #define POLICY_KEYS "persona, model, reply_delay, quiet_hours, timezone, " \
 	"max_per_hour, max_per_chat_hour, max_initiations_per_day, " \
-	"max_unanswered, followup_after, opt_out, opt_out_reply, " \
-	"disclosure, review, daily_budget_usd, history_messages, " \
+	"max_unanswered, followup_after, followup_horizon, opt_out, " \
+	"opt_out_reply, disclosure, review, daily_budget_usd, " \
+	"history_messages, " \
 	"summary_after, max_reply_chars"
 
 static int
-load_policy(const config_setting_t *g, const char *file, struct cfg_policy *p)
+load_policy(const config_setting_t *g, const char *file, struct cfg *c,
+    struct cfg_policy *p)
 {
 	int i, n = config_setting_length(g), rc;
 
@@ -740,9 +825,11 @@ load_policy(const config_setting_t *g, const char *file, struct cfg_policy *p)
 	for (i = 0; i < n; i++) {
 		config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
 
-		rc = load_policy_key(s, config_setting_name(s), file, p);
+		if (strcmp(config_setting_name(s), "llm") == 0)
+			continue;	/* load_bots() */
+		rc = load_policy_key(s, config_setting_name(s), file, c, p);
 		if (rc > 0)
-			return bad(s, file, "unknown setting (known: "
+			return bad(s, file, "unknown setting (known: llm, "
 			    POLICY_KEYS ")");
 		if (rc < 0)
 			return -1;
@@ -752,8 +839,9 @@ load_policy(const config_setting_t *g, const char *file, struct cfg_policy *p)
 
 static int
 load_transport(const config_setting_t *g, const char *file, const char *dir,
-    struct cfg_transport *t)
+    struct cfg *c, struct cfg_transport *t)
 {
+	char path[PATH_MAX];
 	int i, n, rc;
 
 	if (!config_setting_is_group(g))
@@ -776,7 +864,9 @@ load_transport(const config_setting_t *g, const char *file, const char *dir,
 		} else if (strcmp(k, "url") == 0) {
 			rc = get_str(s, file, t->url, sizeof(t->url));
 		} else if (strcmp(k, "path") == 0) {
-			rc = resolve(s, file, dir, t->path, sizeof(t->path));
+			rc = resolve(s, file, dir, path, sizeof(path));
+			if (rc == 0 && (t->path = cfg_strdup(c, path)) == NULL)
+				rc = -1;
 		} else if (strcmp(k, "timeout") == 0) {
 			rc = get_duration(s, file, 100, &t->timeout_ms);
 		} else {
@@ -813,7 +903,8 @@ transport_defaults(struct cfg_transport *t)
 void
 cfg_use_database(struct cfg *c, const char *path)
 {
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], out[PATH_MAX];
+	const char *p;
 	int i;
 
 	if (path != c->database)
@@ -823,10 +914,15 @@ cfg_use_database(struct cfg *c, const char *path)
 	for (i = 0; i < c->nbots; i++) {
 		struct cfg_transport *t = &c->bots[i].transport;
 
-		/* beside the database: var/outbox.jsonl */
-		if (t->path_default && (size_t)snprintf(t->path,
-		    sizeof(t->path), "%s/outbox.jsonl", dir) >= sizeof(t->path))
-			t->path[0] = '\0';
+		/* beside the database: var/outbox.jsonl; "" (the console's
+		 * own default) if that cannot be had */
+		if (!t->path_default)
+			continue;
+		p = "";
+		if ((size_t)snprintf(out, sizeof(out), "%s/outbox.jsonl",
+		    dir) < sizeof(out) && (p = cfg_strdup(c, out)) == NULL)
+			p = "";
+		t->path = p;
 	}
 }
 
@@ -839,7 +935,8 @@ load_bot(const config_setting_t *g, const char *file, const char *dir,
 
 	if (!config_setting_is_group(g))
 		return bad(g, file, "expected a group { name = ...; ... }");
-	b->policy = c->defaults;
+	b->policy = c->defaults;	/* shares the defaults' strings */
+	b->transport.path = "";
 	n = config_setting_length(g);
 	for (i = 0; i < n; i++) {
 		const char *k;
@@ -849,13 +946,15 @@ load_bot(const config_setting_t *g, const char *file, const char *dir,
 		if (strcmp(k, "name") == 0) {
 			rc = get_name(s, file, b->name);
 		} else if (strcmp(k, "transport") == 0) {
-			rc = load_transport(s, file, dir, &b->transport);
+			rc = load_transport(s, file, dir, c, &b->transport);
 			has_transport = 1;
+		} else if (strcmp(k, "llm") == 0) {
+			rc = load_llm(s, file, &b->llm);
 		} else {
-			rc = load_policy_key(s, k, file, &b->policy);
+			rc = load_policy_key(s, k, file, c, &b->policy);
 			if (rc > 0)
 				return bad(s, file, "unknown setting (known: "
-				    "name, transport, " POLICY_KEYS ")");
+				    "name, transport, llm, " POLICY_KEYS ")");
 		}
 		if (rc < 0)
 			return -1;
@@ -868,16 +967,25 @@ load_bot(const config_setting_t *g, const char *file, const char *dir,
 	return 0;
 }
 
-/* `defaults` first, then `bots`, each bot starting from the defaults. */
+/*
+ * `defaults` first, then `bots`, each bot starting from the defaults: its
+ * policy from c->defaults, its LLM from the global llm overlaid with
+ * `defaults.llm` (then the bot's own `llm` in load_bot). The bots array
+ * is as long as the list.
+ */
 static int
 load_bots(const config_setting_t *root, const char *file, const char *dir,
     struct cfg *c)
 {
-	const config_setting_t *d, *bots;
+	const config_setting_t *d, *bots, *dl;
 	int i, j, n;
 
 	d = config_setting_get_member(root, "defaults");
-	if (d != NULL && load_policy(d, file, &c->defaults) < 0)
+	if (d != NULL && load_policy(d, file, c, &c->defaults) < 0)
+		return -1;
+	c->defaults_llm = c->llm;
+	if (d != NULL && (dl = config_setting_get_member(d, "llm")) != NULL &&
+	    load_llm(dl, file, &c->defaults_llm) < 0)
 		return -1;
 	if ((bots = config_setting_get_member(root, "bots")) == NULL)
 		return 0;
@@ -886,10 +994,11 @@ load_bots(const config_setting_t *root, const char *file, const char *dir,
 	    config_setting_length(bots) == 0))
 		return bad(bots, file, "expected a list ( { ... }, ... )");
 	n = config_setting_length(bots);
-	if (n > CFG_MAX_BOTS)
-		return bad(bots, file, "too many bots (at most %d)",
-		    CFG_MAX_BOTS);
+	if (n > 0 && (c->bots = cfg_alloc(c, (size_t)n *
+	    sizeof(*c->bots))) == NULL)
+		return -1;
 	for (i = 0; i < n; i++) {
+		c->bots[i].llm = c->defaults_llm;
 		if (load_bot(config_setting_get_elem(bots, (unsigned)i), file,
 		    dir, c, &c->bots[i]) < 0)
 			return -1;
@@ -977,10 +1086,12 @@ load_schedules(const config_setting_t *l, const char *file,
 	if (n > CFG_MAX_SCHEDULES)
 		return bad(l, file, "too many schedules (at most %d)",
 		    CFG_MAX_SCHEDULES);
+	if (n > 0 && (c->schedules = cfg_alloc(c, (size_t)n *
+	    sizeof(*c->schedules))) == NULL)
+		return -1;
 	for (i = 0; i < n; i++) {
 		config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
 
-		memset(&c->schedules[i], 0, sizeof(c->schedules[i]));
 		if (load_schedule(g, file, types, &c->schedules[i]) < 0)
 			return -1;
 		for (j = 0; j < i; j++)
@@ -1196,7 +1307,7 @@ cfg_load(struct cfg *cfg, const char *path, const char *const *job_types)
 	}
 	cfg_defaults(c);
 	if (file[0] == '\0') {
-		*cfg = *c;
+		memcpy(cfg, c, sizeof(*cfg));	/* owns nothing yet */
 		free(c);
 		return 0;
 	}
@@ -1224,10 +1335,12 @@ cfg_load(struct cfg *cfg, const char *path, const char *const *job_types)
 	    access(c->fields, F_OK) < 0))
 		c->fields[0] = '\0';
 	cfg_use_database(c, c->database);
-	*cfg = *c;
+	memcpy(cfg, c, sizeof(*cfg));	/* the move: c's blocks are cfg's */
+	memset(c, 0, sizeof(*c));
 	rc = 0;
 out:
 	config_destroy(&lc);
+	cfg_release(c);
 	free(c);
 	return rc;
 }
