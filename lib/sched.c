@@ -156,8 +156,9 @@ domain(struct db *db, const struct cfg *cfg, const struct cfg_bot *bot,
 			if (!cfg->sched_followup || p->max_unanswered < 2)
 				continue;
 			if (store_due_followups(db, bot->name, now_ms -
-			    p->followup_after_ms, p->max_unanswered,
-			    SCHED_DUE_MAX, ids, &n) < 0)
+			    p->followup_after_ms, p->followup_horizon_ms > 0 ?
+			    now_ms - p->followup_horizon_ms : 0,
+			    p->max_unanswered, SCHED_DUE_MAX, ids, &n) < 0)
 				return -1;
 		}
 		for (i = 0; i < n; i++) {
