@@ -105,8 +105,7 @@ cfg_defaults(struct cfg *cfg)
 	cfg->queue.retry_base_ms = 15 * 1000;
 	cfg->queue.retry_cap_ms = 6 * 3600 * 1000;
 	strlcpy(cfg->llm.provider, "offline", sizeof(cfg->llm.provider));
-	strlcpy(cfg->llm.base_url, "https://api.openai.com/v1",
-	    sizeof(cfg->llm.base_url));
+	cfg->llm.base_url = "https://api.openai.com/v1";
 	strlcpy(cfg->llm.model, "gpt-4o-mini", sizeof(cfg->llm.model));
 	strlcpy(cfg->llm.api_key_env, "OPENAI_API_KEY",
 	    sizeof(cfg->llm.api_key_env));
@@ -488,7 +487,8 @@ resolve(const config_setting_t *s, const char *file, const char *dir,
 	return 0;
 }
 
-static int load_llm(const config_setting_t *, const char *, struct cfg_llm *);
+static int load_llm(const config_setting_t *, const char *, struct cfg *,
+    struct cfg_llm *);
 static int load_schedules(const config_setting_t *, const char *,
     const char *const *, struct cfg *);
 static int load_scheduler(const config_setting_t *, const char *,
@@ -552,7 +552,7 @@ load_top(const config_setting_t *root, const char *file, const char *dir,
 		} else if (strcmp(k, "fields") == 0) {
 			rc = resolve(s, file, dir, c->fields, sizeof(c->fields));
 		} else if (strcmp(k, "llm") == 0) {
-			rc = load_llm(s, file, &c->llm);
+			rc = load_llm(s, file, c, &c->llm);
 		} else if (strcmp(k, "schedules") == 0) {
 			rc = load_schedules(s, file, types, c);
 		} else if (strcmp(k, "scheduler") == 0) {
@@ -621,7 +621,8 @@ get_intv(const config_setting_t *s, const char *file, long long lo,
 }
 
 static int
-load_llm(const config_setting_t *g, const char *file, struct cfg_llm *l)
+load_llm(const config_setting_t *g, const char *file, struct cfg *c,
+    struct cfg_llm *l)
 {
 	int i, n, rc;
 
@@ -639,7 +640,7 @@ load_llm(const config_setting_t *g, const char *file, struct cfg_llm *l)
 				return bad(s, file, "expected \"openai\" or "
 				    "\"offline\"");
 		} else if (strcmp(k, "base_url") == 0) {
-			rc = get_str(s, file, l->base_url, sizeof(l->base_url));
+			rc = get_text(s, file, c, CFG_URL_MAX, &l->base_url);
 			if (rc == 0 && strncmp(l->base_url, "http://", 7) != 0 &&
 			    strncmp(l->base_url, "https://", 8) != 0)
 				return bad(s, file, "expected an http:// or "
@@ -857,12 +858,12 @@ load_transport(const config_setting_t *g, const char *file, const char *dir,
 				return bad(s, file, "unknown driver (known: "
 				    "telegram, webhook, console)");
 		} else if (strcmp(k, "base_url") == 0) {
-			rc = get_str(s, file, t->base_url, sizeof(t->base_url));
+			rc = get_text(s, file, c, CFG_URL_MAX, &t->base_url);
 		} else if (strcmp(k, "token_env") == 0) {
 			rc = get_str(s, file, t->token_env,
 			    sizeof(t->token_env));
 		} else if (strcmp(k, "url") == 0) {
-			rc = get_str(s, file, t->url, sizeof(t->url));
+			rc = get_text(s, file, c, CFG_URL_MAX, &t->url);
 		} else if (strcmp(k, "path") == 0) {
 			rc = resolve(s, file, dir, path, sizeof(path));
 			if (rc == 0 && (t->path = cfg_strdup(c, path)) == NULL)
@@ -894,8 +895,7 @@ transport_defaults(struct cfg_transport *t)
 	if (t->timeout_ms == 0)
 		t->timeout_ms = 30 * 1000;
 	if (strcmp(t->driver, "telegram") == 0 && t->base_url[0] == '\0')
-		strlcpy(t->base_url, "https://api.telegram.org",
-		    sizeof(t->base_url));
+		t->base_url = "https://api.telegram.org";
 	if (strcmp(t->driver, "console") == 0 && t->path[0] == '\0')
 		t->path_default = 1;
 }
@@ -937,6 +937,8 @@ load_bot(const config_setting_t *g, const char *file, const char *dir,
 		return bad(g, file, "expected a group { name = ...; ... }");
 	b->policy = c->defaults;	/* shares the defaults' strings */
 	b->transport.path = "";
+	b->transport.base_url = "";
+	b->transport.url = "";
 	n = config_setting_length(g);
 	for (i = 0; i < n; i++) {
 		const char *k;
@@ -949,7 +951,7 @@ load_bot(const config_setting_t *g, const char *file, const char *dir,
 			rc = load_transport(s, file, dir, c, &b->transport);
 			has_transport = 1;
 		} else if (strcmp(k, "llm") == 0) {
-			rc = load_llm(s, file, &b->llm);
+			rc = load_llm(s, file, c, &b->llm);
 		} else {
 			rc = load_policy_key(s, k, file, c, &b->policy);
 			if (rc > 0)
@@ -985,7 +987,7 @@ load_bots(const config_setting_t *root, const char *file, const char *dir,
 		return -1;
 	c->defaults_llm = c->llm;
 	if (d != NULL && (dl = config_setting_get_member(d, "llm")) != NULL &&
-	    load_llm(dl, file, &c->defaults_llm) < 0)
+	    load_llm(dl, file, c, &c->defaults_llm) < 0)
 		return -1;
 	if ((bots = config_setting_get_member(root, "bots")) == NULL)
 		return 0;

@@ -67,7 +67,7 @@ struct cfg_mem;			/* the blocks a struct cfg owns */
  * global one overlaid with `defaults.llm`, then the bot's `llm`). */
 struct cfg_llm {
 	char provider[16];		/* "openai" or "offline" */
-	char base_url[CFG_URL_MAX];	/* POST {base_url}/chat/completions */
+	const char *base_url;		/* POST {base_url}/chat/completions */
 	char model[128];
 	char api_key_env[64];		/* the variable holding the key; "" none */
 	int64_t timeout_ms;
@@ -78,12 +78,14 @@ struct cfg_llm {
 	double price_out_per_mtok;
 };
 
-/* A bot's messaging transport. */
+/* A bot's messaging transport. The string pointers of a loaded one are
+ * never NULL ("" when unset); one built by hand must set those its driver
+ * reads. URLs are shorter than CFG_URL_MAX. */
 struct cfg_transport {
 	char driver[16];		/* "telegram", "webhook", "console" */
-	char base_url[CFG_URL_MAX];	/* telegram: https://api.telegram.org */
+	const char *base_url;		/* telegram: https://api.telegram.org */
 	char token_env[64];		/* telegram: variable with the token */
-	char url[CFG_URL_MAX];		/* webhook: where to POST */
+	const char *url;		/* webhook: where to POST */
 	const char *path;		/* console: the outbox file; "" none */
 	int path_default;		/* path is outbox.jsonl beside the db */
 	int64_t timeout_ms;
