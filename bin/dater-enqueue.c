@@ -283,5 +283,6 @@ main(int argc, char *argv[])
 		db_close(&db);
 	}
 	batch_release(&b);
+	cfg_release(&cfg);
 	return rc;
 }

@@ -405,5 +405,7 @@ main(int argc, char *argv[])
 	}
 	if ((rc = app_config(&cfg, cfgpath, dbpath, jobs_names)) != EX_OK)
 		return rc;
-	return commands[ch].run(&cfg, dbpath, &o, argv[1]);
+	rc = commands[ch].run(&cfg, dbpath, &o, argv[1]);
+	cfg_release(&cfg);
+	return rc;
 }

@@ -1006,6 +1006,18 @@ fmt_keep_messages(const json_t *row, char *buf, size_t len)
 }
 
 static void
+fmt_horizon(const json_t *row, char *buf, size_t len)
+{
+	json_int_t ms = json_integer_value(json_object_get(row,
+	    "followup_horizon_ms"));
+
+	if (ms <= 0)
+		snprintf(buf, len, "none");
+	else
+		clock_format_duration(ms, buf, len);
+}
+
+static void
 fmt_bytes(const json_t *row, char *buf, size_t len)
 {
 	json_int_t b = json_integer_value(json_object_get(row,
@@ -1059,6 +1071,8 @@ static const struct column bot_policy_fields[] = {
 	    NULL },
 	{ "max_unanswered", "max_unanswered", CELL_TEXT, 0, NULL },
 	{ "followup_after", "followup_after_ms", CELL_DURATION, 0, NULL },
+	{ "followup_horizon", "followup_horizon_ms", CELL_TEXT, 0,
+	    fmt_horizon },
 	{ "opt_out", "opt_out", CELL_TEXT, 0, fmt_opt_out },
 	{ "opt_out_reply", "opt_out_reply", CELL_TEXT, 0, NULL },
 	{ "disclosure", "disclosure", CELL_TEXT, 0, fmt_disclosure },
@@ -1067,6 +1081,22 @@ static const struct column bot_policy_fields[] = {
 	{ "history_messages", "history_messages", CELL_TEXT, 0, NULL },
 	{ "summary_after", "summary_after", CELL_TEXT, 0, NULL },
 	{ "max_reply_chars", "max_reply_chars", CELL_TEXT, 0, NULL },
+	{ NULL, NULL, 0, 0, NULL }
+};
+
+/* A bot's effective LLM (secrets only as set/unset). */
+static const struct column bot_llm_fields[] = {
+	{ "llm.provider", "provider", CELL_TEXT, 0, NULL },
+	{ "llm.base_url", "base_url", CELL_TEXT, 0, NULL },
+	{ "llm.model", "model", CELL_TEXT, 0, NULL },
+	{ "llm.api_key", "api_key_env", CELL_TEXT, 0, fmt_api_key },
+	{ "llm.timeout", "timeout_ms", CELL_DURATION, 0, NULL },
+	{ "llm.max_completion_tokens", "max_completion_tokens", CELL_TEXT, 0,
+	    NULL },
+	{ "llm.temperature", "temperature", CELL_TEXT, 0, fmt_temperature },
+	{ "llm.price_in_per_mtok", "price_in_per_mtok", CELL_REAL, 0, NULL },
+	{ "llm.price_out_per_mtok", "price_out_per_mtok", CELL_REAL, 0,
+	    NULL },
 	{ NULL, NULL, 0, 0, NULL }
 };
 
@@ -1103,7 +1133,7 @@ bots_table(const json_t *doc, int64_t now)
 {
 	const json_t *bots = json_object_get(doc, "bots");
 	size_t i, n = json_array_size(bots) + 1;
-	const json_t **trans, **pol;
+	const json_t **trans, **pol, **llm;
 	struct column *cols;
 	char (*keys)[24];
 	json_t *rows = json_array();
@@ -1111,15 +1141,17 @@ bots_table(const json_t *doc, int64_t now)
 
 	trans = calloc(n, sizeof(*trans));
 	pol = calloc(n, sizeof(*pol));
+	llm = calloc(n, sizeof(*llm));
 	cols = calloc(n + 2, sizeof(*cols));
 	keys = calloc(n, sizeof(*keys));
-	if (rows == NULL || trans == NULL || pol == NULL || cols == NULL ||
-	    keys == NULL) {
+	if (rows == NULL || trans == NULL || pol == NULL || llm == NULL ||
+	    cols == NULL || keys == NULL) {
 		log_err("out of memory printing the report");
 		goto out;
 	}
 	cols[0] = (struct column){ "SETTING", "setting", CELL_TEXT, 0, NULL };
 	pol[0] = json_object_get(doc, "defaults");
+	llm[0] = json_object_get(doc, "defaults_llm");
 	for (i = 0; i < n; i++) {
 		const json_t *b = i > 0 ? json_array_get(bots, i - 1) : NULL;
 
@@ -1130,9 +1162,11 @@ bots_table(const json_t *doc, int64_t now)
 		if (b != NULL) {
 			trans[i] = json_object_get(b, "transport");
 			pol[i] = json_object_get(b, "policy");
+			llm[i] = json_object_get(b, "llm");
 		}
 	}
 	if (bot_rows(rows, bot_transport_fields, trans, n, now) < 0 ||
+	    bot_rows(rows, bot_llm_fields, llm, n, now) < 0 ||
 	    bot_rows(rows, bot_policy_fields, pol, n, now) < 0) {
 		log_err("out of memory printing the report");
 		goto out;
@@ -1143,6 +1177,7 @@ out:
 	json_decref(rows);
 	free(trans);
 	free(pol);
+	free(llm);
 	free(cols);
 	free(keys);
 	return rc;
@@ -2209,6 +2244,7 @@ run(const struct view *v, struct opts *o)
 		db_close(&db);
 	}
 	o->cfg = NULL;		/* it lives on this stack frame */
+	cfg_release(&cfg);
 	if (rc == EX_OK && doc != NULL) {
 		rc = output(v, doc, o->json);
 		if (rc == EX_OK && v->status != NULL)

@@ -72,14 +72,16 @@ reload(struct cfg *cfg, const char *cfgpath, const char *dbpath)
 	struct cfg *c;
 
 	got_hup = 0;
-	if ((c = malloc(sizeof(*c))) == NULL ||
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    app_config(c, cfgpath, dbpath, jobs_names) != EX_OK ||
 	    sched_check(c, jobs_table) < 0) {
 		log_err("reload refused; keeping the old configuration");
+		if (c != NULL)
+			cfg_release(c);
 		free(c);
 		return;
 	}
-	*cfg = *c;
+	cfg_move(cfg, c);	/* releases the old one */
 	free(c);
 	log_info("configuration reloaded");
 }
@@ -187,7 +189,7 @@ main(int argc, char *argv[])
 		usage(stderr);
 		return EX_USAGE;
 	}
-	if ((cfg = malloc(sizeof(*cfg))) == NULL)
+	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
 		return EX_OSERR;
 	if ((rc = app_config(cfg, cfgpath, dbpath, jobs_names)) == EX_OK &&
 	    sched_check(cfg, jobs_table) < 0)
@@ -199,6 +201,7 @@ main(int argc, char *argv[])
 		rc = looping ? loop(cfg, cfgpath, dbpath, verbose) :
 		    run_once(cfg, dbpath, now != 0 ? now : clock_now_ms(), dry,
 		    verbose);
+	cfg_release(cfg);
 	free(cfg);
 	return rc;
 }

@@ -104,11 +104,14 @@ main(int argc, char *argv[])
 		wo.n = (int)strtonum(nworkers, 1, 256, &errstr);
 		if (errstr != NULL) {
 			log_err("-n '%s': %s (1..256)", nworkers, errstr);
+			cfg_release(&cfg);
 			return EX_USAGE;
 		}
 	}
 	wo.db_path = app_db_path(&cfg, dbpath);
 	wo.types = jobs_table;
 	wo.type_names = jobs_names;
-	return worker_run(&wo, &cfg);
+	rc = worker_run(&wo, &cfg);
+	cfg_release(&cfg);
+	return rc;
 }

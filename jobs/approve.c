@@ -30,7 +30,7 @@ approve_run(struct job_ctx *ctx, struct job_outcome *out)
 		return job_retry(out, 0, "database busy");
 	}
 	rc = store_msg_transition(ctx->db, id, "draft", "queued", NULL);
-	if (rc == 1 && conv_enqueue_send(ctx->db, m.bot, id, 0) < 0)
+	if (rc == 1 && conv_enqueue_send(ctx->db, ctx->cfg, m.bot, id, 0) < 0)
 		rc = -1;
 	store_msg_release(&m);
 	if (rc < 0 || db_commit(ctx->db) < 0) {

@@ -196,7 +196,7 @@ ask(struct job_ctx *ctx, const struct cfg_bot *bot, const struct prompt *p,
 	req.n = p->n;
 	req.model = bot->policy.model[0] != '\0' ? bot->policy.model : NULL;
 	memset(&r, 0, sizeof(r));
-	if (llm_complete(&ctx->cfg->llm, &req, &r) < 0) {
+	if (llm_complete(&bot->llm, &req, &r) < 0) {
 		count_call(ctx, bot->name, &r);
 		if (r.status == LLM_FATAL)
 			res = job_fail(out, "%s", r.error);
@@ -277,8 +277,8 @@ done:
 }
 
 int
-conv_enqueue_send(struct db *db, const char *bot, int64_t msg,
-    int priority)
+conv_enqueue_send(struct db *db, const struct cfg *cfg, const char *bot,
+    int64_t msg, int priority)
 {
 	struct queue_new q;
 	char payload[64], key[64];
@@ -294,6 +294,7 @@ conv_enqueue_send(struct db *db, const char *bot, int64_t msg,
 	q.priority = priority;
 	q.max_attempts = 10;
 	q.bot = bot;
+	queue_new_configure(&q, cfg);
 	return queue_add(db, &q, &id, NULL);
 }
 
@@ -343,7 +344,7 @@ conv_store(struct job_ctx *ctx, const struct cfg_bot *bot,
 	o.cost_usd = t->cost_usd;
 	if (store_out_add(ctx->db, &o, &id) < 0)
 		goto fail;
-	if (!review && conv_enqueue_send(ctx->db, bot->name, id,
+	if (!review && conv_enqueue_send(ctx->db, ctx->cfg, bot->name, id,
 	    ctx->job->priority) < 0)
 		goto fail;
 	if (db_commit(ctx->db) < 0)

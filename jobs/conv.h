@@ -69,9 +69,10 @@ enum job_result conv_store(struct job_ctx *ctx, const struct cfg_bot *bot,
     const struct conv_text *t, struct job_outcome *out);
 
 /* Enqueue the send of message id of bot (unique per message) inside the
- * open transaction. 0 or -1. */
-int conv_enqueue_send(struct db *db, const char *bot, int64_t msg,
-    int priority);
+ * open transaction, with cfg's `jobs.send` settings (priority is the
+ * default when the file sets none). 0 or -1. */
+int conv_enqueue_send(struct db *db, const struct cfg *cfg, const char *bot,
+    int64_t msg, int priority);
 
 void conv_text_release(struct conv_text *t);
 

@@ -2,8 +2,10 @@
  * followup: nudge a conversation that went quiet. {"contact": ID}
  *
  * Only when the last message is ours, older than the bot's
- * followup_after, and fewer than max_unanswered of ours are unanswered
- * (the loop guard); otherwise the job succeeds doing nothing.
+ * followup_after but not older than its followup_horizon, fewer than
+ * max_unanswered of ours are unanswered (the loop guard), and the contact
+ * is not held from nudges (imported, silent since); otherwise the job
+ * succeeds doing nothing.
  */
 #include <stdio.h>
 #include <string.h>
@@ -30,14 +32,19 @@ due(struct job_ctx *ctx, const struct cfg_bot *bot,
     const struct store_contact *c)
 {
 	const struct cfg_policy *p = &bot->policy;
-	int pending = 1;
+	int64_t now = clock_now_ms();
+	int pending = 1, hold = 1;
 
 	/* A follow-up already written and not yet out is the one. */
-	if (store_has_pending(ctx->db, c->id, &pending) < 0 || pending)
+	if (store_has_pending(ctx->db, c->id, &pending) < 0 || pending ||
+	    store_nudge_hold(ctx->db, c->id, &hold) < 0 || hold)
+		return 0;
+	if (p->followup_horizon_ms > 0 &&
+	    now - c->last_outbound_at > p->followup_horizon_ms)
 		return 0;
 	return conv_reachable(c) && strcmp(c->status, "paused") != 0 &&
 	    c->last_outbound_at > c->last_inbound_at &&
-	    clock_now_ms() - c->last_outbound_at >= p->followup_after_ms &&
+	    now - c->last_outbound_at >= p->followup_after_ms &&
 	    c->unanswered > 0 && c->unanswered < p->max_unanswered;
 }
 

@@ -63,7 +63,8 @@ when(const json_t *p)
 /* One respond per burst; a burst that arrives while the reply is being
  * written gets one more. */
 static int
-enqueue_respond(struct db *db, const struct cfg_bot *bot, int64_t contact)
+enqueue_respond(struct db *db, const struct cfg *cfg,
+    const struct cfg_bot *bot, int64_t contact)
 {
 	struct queue_new q;
 	struct queue_job j;
@@ -82,6 +83,7 @@ enqueue_respond(struct db *db, const struct cfg_bot *bot, int64_t contact)
 	q.bot = bot->name;
 	q.max_attempts = 8;
 	q.run_at = clock_now_ms() + policy_reply_delay_ms(&bot->policy);
+	queue_new_configure(&q, cfg);
 	if (queue_add(db, &q, &id, &existed) < 0)
 		return -1;
 	if (!existed)
@@ -115,7 +117,7 @@ opt_out(struct job_ctx *ctx, const struct cfg_bot *bot, int64_t contact)
 	o.job_id = ctx->job->id;
 	if (store_out_add(ctx->db, &o, &id) < 0)
 		return -1;
-	return conv_enqueue_send(ctx->db, bot->name, id, 0);
+	return conv_enqueue_send(ctx->db, ctx->cfg, bot->name, id, 0);
 }
 
 static enum job_result
@@ -157,7 +159,7 @@ inbound_run(struct job_ctx *ctx, struct job_outcome *out)
 	else if (policy_is_opt_out(&bot->policy, in.text))
 		ok = opt_out(ctx, bot, contact) >= 0;
 	else
-		ok = enqueue_respond(ctx->db, bot, contact) == 0;
+		ok = enqueue_respond(ctx->db, ctx->cfg, bot, contact) == 0;
 	store_contact_release(&c);
 out:
 	if (ok && db_commit(ctx->db) == 0)

@@ -2,8 +2,9 @@
  * initiate: open a conversation with a stored contact. {"contact": ID}
  *
  * Only with the contact's consent, never to one who opted out or blocked
- * the bot, once per contact (status `new`), within the bot's daily cap
- * (over it: deferred to tomorrow) and outside quiet hours (deferred).
+ * the bot, once per contact (status `new`), never to one held from nudges
+ * (imported by import-legacy), within the bot's daily cap (over it:
+ * deferred to tomorrow) and outside quiet hours (deferred).
  */
 #include <stdio.h>
 #include <string.h>
@@ -36,11 +37,15 @@ may_open(struct job_ctx *ctx, const struct cfg_bot *bot,
 	char day[16];
 	int64_t now = clock_now_ms(), until;
 
-	int written = 0;
+	int written = 0, hold = 0;
 
 	*skip = !c->consent || strcmp(c->status, "new") != 0 ||
 	    c->initiated_at != 0;
 	if (*skip)
+		return JOB_OK;
+	if (store_nudge_hold(ctx->db, c->id, &hold) < 0)
+		return job_retry(out, 0, "database error");
+	if ((*skip = hold))
 		return JOB_OK;
 	/* An opener already written (waiting to go out, or in review) is
 	 * the one: never a second. */

@@ -26,7 +26,7 @@ poll_check(const struct cfg *cfg, const json_t *p, char *err, size_t len)
 }
 
 static int
-enqueue_update(struct db *db, const char *bot,
+enqueue_update(struct db *db, const struct cfg *cfg, const char *bot,
     const struct transport_update *u)
 {
 	struct queue_new q;
@@ -59,6 +59,7 @@ enqueue_update(struct db *db, const char *bot,
 	q.unique_key = key;
 	q.priority = 10;
 	q.bot = bot;
+	queue_new_configure(&q, cfg);
 	rc = queue_add(db, &q, &id, NULL);
 	free(payload);
 	return rc;
@@ -93,7 +94,7 @@ poll_run(struct job_ctx *ctx, struct job_outcome *out)
 		return job_retry(out, 0, "database busy");
 	}
 	for (i = 0; i < b.n; i++)
-		if (enqueue_update(ctx->db, name, &b.ups[i]) < 0)
+		if (enqueue_update(ctx->db, ctx->cfg, name, &b.ups[i]) < 0)
 			goto out;
 	if (b.next_offset[0] != '\0' &&
 	    store_kv_set(ctx->db, key, b.next_offset) < 0)

@@ -47,6 +47,7 @@ maybe_summarize(struct job_ctx *ctx, const struct cfg_bot *bot,
 	q.unique_key = key;
 	q.priority = 200;
 	q.bot = bot->name;
+	queue_new_configure(&q, ctx->cfg);
 	(void)queue_add(ctx->db, &q, &id, NULL);
 }
 

@@ -73,7 +73,7 @@ summarize_some(struct job_ctx *ctx, const struct cfg_bot *bot,
 	req.n = 2;
 	req.model = bot->policy.model[0] != '\0' ? bot->policy.model : NULL;
 	memset(&r, 0, sizeof(r));
-	if (llm_complete(&ctx->cfg->llm, &req, &r) < 0)
+	if (llm_complete(&bot->llm, &req, &r) < 0)
 		res = r.status == LLM_FATAL ? job_fail(out, "%s", r.error) :
 		    job_retry(out, r.retry_at_ms, "%s", r.error);
 	else if (store_contact_summary(ctx->db, c->id, r.text,

@@ -14,7 +14,8 @@
 
 /* Load the configuration into cfg and point it at the database in use
  * (db_path, $DATER_DB or its own; see cfg_use_database). job_types as for
- * cfg_load (may be NULL). Returns EX_OK or EX_CONFIG (logged). */
+ * cfg_load (may be NULL). Returns EX_OK, with cfg owning what it holds
+ * (cfg_release it), or EX_CONFIG (logged) with cfg untouched. */
 int app_config(struct cfg *cfg, const char *cfg_path, const char *db_path,
     const char *const *job_types);
 

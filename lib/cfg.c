@@ -2,9 +2,12 @@
  * cfg: libconfig is read into a config_t, every setting is checked
  * against a table of known keys (type and range), and the values are
  * copied into a fresh struct cfg that replaces the caller's only when the
- * whole file is valid.
+ * whole file is valid. Arrays and long strings go into blocks on the
+ * cfg's own list (cfg_alloc), sized to what the file holds, and are freed
+ * together by cfg_release().
  */
 #include <errno.h>
+#include <stddef.h>
 #include <jansson.h>
 #include <libconfig.h>
 #include <libgen.h>
@@ -25,6 +28,62 @@
 
 #define CFG_SYSTEM_PATH "/etc/dater/dater.conf"
 #define CFG_DEFAULT_DB "/var/lib/dater/dater.db"
+
+/* One block a struct cfg owns. */
+struct cfg_mem {
+	struct cfg_mem *next;
+	max_align_t data[];
+};
+
+/* n zeroed bytes owned by c, or NULL (logged). */
+static void *
+cfg_alloc(struct cfg *c, size_t n)
+{
+	struct cfg_mem *m;
+
+	if (n > SIZE_MAX - sizeof(*m) ||
+	    (m = calloc(1, sizeof(*m) + n)) == NULL) {
+		log_err("config: out of memory");
+		return NULL;
+	}
+	m->next = c->mem;
+	c->mem = m;
+	return m->data;
+}
+
+/* A copy of s owned by c, or NULL (logged). */
+static const char *
+cfg_strdup(struct cfg *c, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p;
+
+	if ((p = cfg_alloc(c, n)) != NULL)
+		memcpy(p, s, n);
+	return p;
+}
+
+void
+cfg_release(struct cfg *cfg)
+{
+	struct cfg_mem *m, *next;
+
+	for (m = cfg->mem; m != NULL; m = next) {
+		next = m->next;
+		free(m);
+	}
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+void
+cfg_move(struct cfg *dst, struct cfg *src)
+{
+	if (dst == src)
+		return;
+	cfg_release(dst);
+	memcpy(dst, src, sizeof(*dst));
+	memset(src, 0, sizeof(*src));
+}
 
 void
 cfg_defaults(struct cfg *cfg)
@@ -47,14 +106,14 @@ cfg_defaults(struct cfg *cfg)
 	cfg->queue.retry_base_ms = 15 * 1000;
 	cfg->queue.retry_cap_ms = 6 * 3600 * 1000;
 	strlcpy(cfg->llm.provider, "offline", sizeof(cfg->llm.provider));
-	strlcpy(cfg->llm.base_url, "https://api.openai.com/v1",
-	    sizeof(cfg->llm.base_url));
+	cfg->llm.base_url = "https://api.openai.com/v1";
 	strlcpy(cfg->llm.model, "gpt-4o-mini", sizeof(cfg->llm.model));
 	strlcpy(cfg->llm.api_key_env, "OPENAI_API_KEY",
 	    sizeof(cfg->llm.api_key_env));
 	cfg->llm.timeout_ms = 60 * 1000;
 	cfg->llm.max_completion_tokens = 400;
 	policy_defaults(&cfg->defaults);
+	cfg->defaults_llm = cfg->llm;
 	cfg->sched_initiate = 1;
 	cfg->sched_followup = 1;
 	cfg->maint.backup_keep = 7;
@@ -151,6 +210,24 @@ get_zone(const config_setting_t *s, const char *file, char *out, size_t len)
 		    "\"Europe/Berlin\", or \"UTC\")", tz);
 	return strlcpy(out, tz, len) < len ? 0 :
 	    bad(s, file, "too long (at most %zu bytes)", len - 1);
+}
+
+/* A string of fewer than max bytes, copied into c. */
+static int
+get_text(const config_setting_t *s, const char *file, struct cfg *c,
+    size_t max, const char **out)
+{
+	const char *v, *p;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return bad(s, file, "expected a string");
+	v = config_setting_get_string(s);
+	if (strlen(v) >= max)
+		return bad(s, file, "too long (at most %zu bytes)", max - 1);
+	if ((p = cfg_strdup(c, v)) == NULL)
+		return -1;
+	*out = p;
+	return 0;
 }
 
 /* A duration: "90s", "250ms", "2h" or an integer number of seconds. */
@@ -427,7 +504,8 @@ resolve(const config_setting_t *s, const char *file, const char *dir,
 	return 0;
 }
 
-static int load_llm(const config_setting_t *, const char *, struct cfg_llm *);
+static int load_llm(const config_setting_t *, const char *, struct cfg *,
+    struct cfg_llm *);
 static int load_schedules(const config_setting_t *, const char *,
     const char *const *, struct cfg *);
 static int load_scheduler(const config_setting_t *, const char *,
@@ -491,7 +569,7 @@ load_top(const config_setting_t *root, const char *file, const char *dir,
 		} else if (strcmp(k, "fields") == 0) {
 			rc = resolve(s, file, dir, c->fields, sizeof(c->fields));
 		} else if (strcmp(k, "llm") == 0) {
-			rc = load_llm(s, file, &c->llm);
+			rc = load_llm(s, file, c, &c->llm);
 		} else if (strcmp(k, "schedules") == 0) {
 			rc = load_schedules(s, file, types, c);
 		} else if (strcmp(k, "scheduler") == 0) {
@@ -560,7 +638,8 @@ get_intv(const config_setting_t *s, const char *file, long long lo,
 }
 
 static int
-load_llm(const config_setting_t *g, const char *file, struct cfg_llm *l)
+load_llm(const config_setting_t *g, const char *file, struct cfg *c,
+    struct cfg_llm *l)
 {
 	int i, n, rc;
 
@@ -578,7 +657,7 @@ load_llm(const config_setting_t *g, const char *file, struct cfg_llm *l)
 				return bad(s, file, "expected \"openai\" or "
 				    "\"offline\"");
 		} else if (strcmp(k, "base_url") == 0) {
-			rc = get_str(s, file, l->base_url, sizeof(l->base_url));
+			rc = get_text(s, file, c, CFG_URL_MAX, &l->base_url);
 			if (rc == 0 && strncmp(l->base_url, "http://", 7) != 0 &&
 			    strncmp(l->base_url, "https://", 8) != 0)
 				return bad(s, file, "expected an http:// or "
@@ -615,9 +694,10 @@ load_llm(const config_setting_t *g, const char *file, struct cfg_llm *l)
 }
 
 static int
-load_strings(const config_setting_t *s, const char *file,
+load_strings(const config_setting_t *s, const char *file, struct cfg *c,
     struct cfg_policy *p)
 {
+	const char **v;
 	int i, n;
 
 	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
@@ -627,14 +707,17 @@ load_strings(const config_setting_t *s, const char *file,
 	if (n > CFG_MAX_OPT_OUT)
 		return bad(s, file, "too many phrases (at most %d)",
 		    CFG_MAX_OPT_OUT);
+	if ((v = cfg_alloc(c, (size_t)(n + 1) * sizeof(*v))) == NULL)
+		return -1;
 	for (i = 0; i < n; i++) {
 		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 
-		if (get_str(e, file, p->opt_out[i], sizeof(p->opt_out[i])) < 0)
+		if (get_text(e, file, c, CFG_PHRASE_MAX, &v[i]) < 0)
 			return -1;
-		if (p->opt_out[i][0] == '\0')
+		if (v[i][0] == '\0')
 			return bad(e, file, "an empty opt-out phrase");
 	}
+	p->opt_out = v;
 	p->n_opt_out = n;
 	return 0;
 }
@@ -682,26 +765,26 @@ load_quiet(const config_setting_t *s, const char *file, struct cfg_policy *p)
 
 /* "disclosure": a text, or false / "" to switch it off. */
 static int
-load_disclosure(const config_setting_t *s, const char *file,
+load_disclosure(const config_setting_t *s, const char *file, struct cfg *c,
     struct cfg_policy *p)
 {
 	if (config_setting_type(s) == CONFIG_TYPE_BOOL) {
 		if (config_setting_get_bool(s))
 			return bad(s, file, "give the disclosure text, or "
 			    "false");
-		p->disclosure[0] = '\0';
+		p->disclosure = "";
 		return 0;
 	}
-	return get_str(s, file, p->disclosure, sizeof(p->disclosure));
+	return get_text(s, file, c, CFG_LINE_MAX, &p->disclosure);
 }
 
 /* One policy setting k; 1 if k is not a policy key. */
 static int
 load_policy_key(const config_setting_t *s, const char *k, const char *file,
-    struct cfg_policy *p)
+    struct cfg *c, struct cfg_policy *p)
 {
 	if (strcmp(k, "persona") == 0)
-		return get_str(s, file, p->persona, sizeof(p->persona));
+		return get_text(s, file, c, CFG_TEXT_MAX, &p->persona);
 	if (strcmp(k, "model") == 0)
 		return get_str(s, file, p->model, sizeof(p->model));
 	if (strcmp(k, "reply_delay") == 0)
@@ -721,13 +804,14 @@ load_policy_key(const config_setting_t *s, const char *k, const char *file,
 		return get_intv(s, file, 0, 100, &p->max_unanswered);
 	if (strcmp(k, "followup_after") == 0)
 		return get_duration(s, file, 60 * 1000, &p->followup_after_ms);
+	if (strcmp(k, "followup_horizon") == 0)
+		return get_duration(s, file, 0, &p->followup_horizon_ms);
 	if (strcmp(k, "opt_out") == 0)
-		return load_strings(s, file, p);
+		return load_strings(s, file, c, p);
 	if (strcmp(k, "opt_out_reply") == 0)
-		return get_str(s, file, p->opt_out_reply,
-		    sizeof(p->opt_out_reply));
+		return get_text(s, file, c, CFG_LINE_MAX, &p->opt_out_reply);
 	if (strcmp(k, "disclosure") == 0)
-		return load_disclosure(s, file, p);
+		return load_disclosure(s, file, c, p);
 	if (strcmp(k, "review") == 0)
 		return get_bool(s, file, &p->review);
 	if (strcmp(k, "daily_budget_usd") == 0)
@@ -743,12 +827,14 @@ load_policy_key(const config_setting_t *s, const char *k, const char *file,
 
 #define POLICY_KEYS "persona, model, reply_delay, quiet_hours, timezone, " \
 	"max_per_hour, max_per_chat_hour, max_initiations_per_day, " \
-	"max_unanswered, followup_after, opt_out, opt_out_reply, " \
-	"disclosure, review, daily_budget_usd, history_messages, " \
+	"max_unanswered, followup_after, followup_horizon, opt_out, " \
+	"opt_out_reply, disclosure, review, daily_budget_usd, " \
+	"history_messages, " \
 	"summary_after, max_reply_chars"
 
 static int
-load_policy(const config_setting_t *g, const char *file, struct cfg_policy *p)
+load_policy(const config_setting_t *g, const char *file, struct cfg *c,
+    struct cfg_policy *p)
 {
 	int i, n = config_setting_length(g), rc;
 
@@ -757,9 +843,11 @@ load_policy(const config_setting_t *g, const char *file, struct cfg_policy *p)
 	for (i = 0; i < n; i++) {
 		config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
 
-		rc = load_policy_key(s, config_setting_name(s), file, p);
+		if (strcmp(config_setting_name(s), "llm") == 0)
+			continue;	/* load_bots() */
+		rc = load_policy_key(s, config_setting_name(s), file, c, p);
 		if (rc > 0)
-			return bad(s, file, "unknown setting (known: "
+			return bad(s, file, "unknown setting (known: llm, "
 			    POLICY_KEYS ")");
 		if (rc < 0)
 			return -1;
@@ -769,8 +857,9 @@ load_policy(const config_setting_t *g, const char *file, struct cfg_policy *p)
 
 static int
 load_transport(const config_setting_t *g, const char *file, const char *dir,
-    struct cfg_transport *t)
+    struct cfg *c, struct cfg_transport *t)
 {
+	char path[PATH_MAX];
 	int i, n, rc;
 
 	if (!config_setting_is_group(g))
@@ -786,14 +875,16 @@ load_transport(const config_setting_t *g, const char *file, const char *dir,
 				return bad(s, file, "unknown driver (known: "
 				    "telegram, webhook, console)");
 		} else if (strcmp(k, "base_url") == 0) {
-			rc = get_str(s, file, t->base_url, sizeof(t->base_url));
+			rc = get_text(s, file, c, CFG_URL_MAX, &t->base_url);
 		} else if (strcmp(k, "token_env") == 0) {
 			rc = get_str(s, file, t->token_env,
 			    sizeof(t->token_env));
 		} else if (strcmp(k, "url") == 0) {
-			rc = get_str(s, file, t->url, sizeof(t->url));
+			rc = get_text(s, file, c, CFG_URL_MAX, &t->url);
 		} else if (strcmp(k, "path") == 0) {
-			rc = resolve(s, file, dir, t->path, sizeof(t->path));
+			rc = resolve(s, file, dir, path, sizeof(path));
+			if (rc == 0 && (t->path = cfg_strdup(c, path)) == NULL)
+				rc = -1;
 		} else if (strcmp(k, "timeout") == 0) {
 			rc = get_duration(s, file, 100, &t->timeout_ms);
 		} else {
@@ -821,8 +912,7 @@ transport_defaults(struct cfg_transport *t)
 	if (t->timeout_ms == 0)
 		t->timeout_ms = 30 * 1000;
 	if (strcmp(t->driver, "telegram") == 0 && t->base_url[0] == '\0')
-		strlcpy(t->base_url, "https://api.telegram.org",
-		    sizeof(t->base_url));
+		t->base_url = "https://api.telegram.org";
 	if (strcmp(t->driver, "console") == 0 && t->path[0] == '\0')
 		t->path_default = 1;
 }
@@ -830,7 +920,8 @@ transport_defaults(struct cfg_transport *t)
 void
 cfg_use_database(struct cfg *c, const char *path)
 {
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], out[PATH_MAX];
+	const char *p;
 	int i;
 
 	if (path != c->database)
@@ -840,10 +931,15 @@ cfg_use_database(struct cfg *c, const char *path)
 	for (i = 0; i < c->nbots; i++) {
 		struct cfg_transport *t = &c->bots[i].transport;
 
-		/* beside the database: var/outbox.jsonl */
-		if (t->path_default && (size_t)snprintf(t->path,
-		    sizeof(t->path), "%s/outbox.jsonl", dir) >= sizeof(t->path))
-			t->path[0] = '\0';
+		/* beside the database: var/outbox.jsonl; "" (the console's
+		 * own default) if that cannot be had */
+		if (!t->path_default)
+			continue;
+		p = "";
+		if ((size_t)snprintf(out, sizeof(out), "%s/outbox.jsonl",
+		    dir) < sizeof(out) && (p = cfg_strdup(c, out)) == NULL)
+			p = "";
+		t->path = p;
 	}
 }
 
@@ -856,7 +952,10 @@ load_bot(const config_setting_t *g, const char *file, const char *dir,
 
 	if (!config_setting_is_group(g))
 		return bad(g, file, "expected a group { name = ...; ... }");
-	b->policy = c->defaults;
+	b->policy = c->defaults;	/* shares the defaults' strings */
+	b->transport.path = "";
+	b->transport.base_url = "";
+	b->transport.url = "";
 	n = config_setting_length(g);
 	for (i = 0; i < n; i++) {
 		const char *k;
@@ -866,13 +965,15 @@ load_bot(const config_setting_t *g, const char *file, const char *dir,
 		if (strcmp(k, "name") == 0) {
 			rc = get_name(s, file, b->name);
 		} else if (strcmp(k, "transport") == 0) {
-			rc = load_transport(s, file, dir, &b->transport);
+			rc = load_transport(s, file, dir, c, &b->transport);
 			has_transport = 1;
+		} else if (strcmp(k, "llm") == 0) {
+			rc = load_llm(s, file, c, &b->llm);
 		} else {
-			rc = load_policy_key(s, k, file, &b->policy);
+			rc = load_policy_key(s, k, file, c, &b->policy);
 			if (rc > 0)
 				return bad(s, file, "unknown setting (known: "
-				    "name, transport, " POLICY_KEYS ")");
+				    "name, transport, llm, " POLICY_KEYS ")");
 		}
 		if (rc < 0)
 			return -1;
@@ -885,16 +986,25 @@ load_bot(const config_setting_t *g, const char *file, const char *dir,
 	return 0;
 }
 
-/* `defaults` first, then `bots`, each bot starting from the defaults. */
+/*
+ * `defaults` first, then `bots`, each bot starting from the defaults: its
+ * policy from c->defaults, its LLM from the global llm overlaid with
+ * `defaults.llm` (then the bot's own `llm` in load_bot). The bots array
+ * is as long as the list.
+ */
 static int
 load_bots(const config_setting_t *root, const char *file, const char *dir,
     struct cfg *c)
 {
-	const config_setting_t *d, *bots;
+	const config_setting_t *d, *bots, *dl;
 	int i, j, n;
 
 	d = config_setting_get_member(root, "defaults");
-	if (d != NULL && load_policy(d, file, &c->defaults) < 0)
+	if (d != NULL && load_policy(d, file, c, &c->defaults) < 0)
+		return -1;
+	c->defaults_llm = c->llm;
+	if (d != NULL && (dl = config_setting_get_member(d, "llm")) != NULL &&
+	    load_llm(dl, file, c, &c->defaults_llm) < 0)
 		return -1;
 	if ((bots = config_setting_get_member(root, "bots")) == NULL)
 		return 0;
@@ -903,10 +1013,11 @@ load_bots(const config_setting_t *root, const char *file, const char *dir,
 	    config_setting_length(bots) == 0))
 		return bad(bots, file, "expected a list ( { ... }, ... )");
 	n = config_setting_length(bots);
-	if (n > CFG_MAX_BOTS)
-		return bad(bots, file, "too many bots (at most %d)",
-		    CFG_MAX_BOTS);
+	if (n > 0 && (c->bots = cfg_alloc(c, (size_t)n *
+	    sizeof(*c->bots))) == NULL)
+		return -1;
 	for (i = 0; i < n; i++) {
+		c->bots[i].llm = c->defaults_llm;
 		if (load_bot(config_setting_get_elem(bots, (unsigned)i), file,
 		    dir, c, &c->bots[i]) < 0)
 			return -1;
@@ -994,10 +1105,12 @@ load_schedules(const config_setting_t *l, const char *file,
 	if (n > CFG_MAX_SCHEDULES)
 		return bad(l, file, "too many schedules (at most %d)",
 		    CFG_MAX_SCHEDULES);
+	if (n > 0 && (c->schedules = cfg_alloc(c, (size_t)n *
+	    sizeof(*c->schedules))) == NULL)
+		return -1;
 	for (i = 0; i < n; i++) {
 		config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
 
-		memset(&c->schedules[i], 0, sizeof(c->schedules[i]));
 		if (load_schedule(g, file, types, &c->schedules[i]) < 0)
 			return -1;
 		for (j = 0; j < i; j++)
@@ -1213,7 +1326,7 @@ cfg_read(struct cfg *cfg, const char *path, const char *const *job_types)
 	}
 	cfg_defaults(c);
 	if (file[0] == '\0') {
-		*cfg = *c;
+		memcpy(cfg, c, sizeof(*cfg));	/* owns nothing yet */
 		free(c);
 		return 0;
 	}
@@ -1241,26 +1354,36 @@ cfg_read(struct cfg *cfg, const char *path, const char *const *job_types)
 	    access(c->fields, F_OK) < 0))
 		c->fields[0] = '\0';
 	cfg_use_database(c, c->database);
-	*cfg = *c;
+	memcpy(cfg, c, sizeof(*cfg));	/* the move: c's blocks are cfg's */
+	memset(c, 0, sizeof(*c));
 	rc = 0;
 out:
 	config_destroy(&lc);
+	cfg_release(c);
 	free(c);
 	return rc;
+}
+
+const struct cfg_job *
+cfg_job_entry(const struct cfg *cfg, const char *type)
+{
+	const struct cfg_job *j = NULL;
+	int i;
+
+	for (i = 0; i < cfg->njobs; i++)
+		if (strcmp(cfg->jobs[i].type, type) == 0)
+			j = &cfg->jobs[i];
+	return j;
 }
 
 void
 cfg_job_settings(const struct cfg *cfg, const char *type,
     struct cfg_job *out)
 {
-	const struct cfg_job *j = NULL;
-	int i;
+	const struct cfg_job *j = cfg_job_entry(cfg, type);
 
 	*out = cfg->queue;
 	strlcpy(out->type, type, sizeof(out->type));
-	for (i = 0; i < cfg->njobs; i++)
-		if (strcmp(cfg->jobs[i].type, type) == 0)
-			j = &cfg->jobs[i];
 	if (j == NULL)
 		return;
 	if (j->set & CFG_SET_QUEUE)

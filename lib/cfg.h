@@ -1,8 +1,19 @@
 /*
  * cfg: the configuration (libconfig), loaded once at start and again on
- * SIGHUP. Everything is copied out of the config_t into plain fields, so a
- * struct cfg owns no heap memory and can be copied; a failed reload leaves
- * the caller's old struct untouched.
+ * SIGHUP. Everything is copied out of the config_t.
+ *
+ * Ownership, the one rule: a struct cfg owns its bots and schedules
+ * arrays and every string its pointers lead to (or they are static
+ * text), all in one list of blocks that cfg_release() frees. So a struct
+ * cfg is never copied by value (the copy would share them): it travels
+ * as a pointer, and ownership moves only with cfg_move(). Pointers into
+ * a cfg (a bot, its persona) live until that cfg is released. A reload
+ * loads into a new struct and, on success, moves it over the old one
+ * (which releases the old); a failed reload leaves the old untouched.
+ * Within one cfg, policies may share strings (every bot starts from the
+ * defaults), which is why nothing but cfg_release() frees them.
+ *
+ * There is no fixed number of bots: the arrays are sized from the file.
  *
  * Search order when no file is given: $DATER_CONFIG, etc/dater.conf beside
  * the binaries' tree (../etc/dater.conf, then ../etc/dater/dater.conf from
@@ -43,16 +54,20 @@ enum {
 
 enum cfg_sync { CFG_SYNC_OFF = 0, CFG_SYNC_NORMAL = 1, CFG_SYNC_FULL = 2 };
 
-#define CFG_MAX_BOTS 16
-#define CFG_MAX_OPT_OUT 48
-#define CFG_TEXT_MAX 4096	/* persona */
+#define CFG_MAX_OPT_OUT 48	/* phrases per policy */
+#define CFG_PHRASE_MAX 64	/* an opt-out phrase, with its NUL */
+#define CFG_TEXT_MAX 4096	/* persona, with its NUL */
 #define CFG_LINE_MAX 512	/* short texts: disclosure, replies */
 #define CFG_URL_MAX 512
 
-/* The LLM: OpenAI-compatible Chat Completions, or the offline provider. */
+struct cfg_mem;			/* the blocks a struct cfg owns */
+
+/* The LLM: OpenAI-compatible Chat Completions, or the offline provider.
+ * The global `llm` group; every bot has its own effective copy (the
+ * global one overlaid with `defaults.llm`, then the bot's `llm`). */
 struct cfg_llm {
 	char provider[16];		/* "openai" or "offline" */
-	char base_url[CFG_URL_MAX];	/* POST {base_url}/chat/completions */
+	const char *base_url;		/* POST {base_url}/chat/completions */
 	char model[128];
 	char api_key_env[64];		/* the variable holding the key; "" none */
 	int64_t timeout_ms;
@@ -63,20 +78,24 @@ struct cfg_llm {
 	double price_out_per_mtok;
 };
 
-/* A bot's messaging transport. */
+/* A bot's messaging transport. The string pointers of a loaded one are
+ * never NULL ("" when unset); one built by hand must set those its driver
+ * reads. URLs are shorter than CFG_URL_MAX. */
 struct cfg_transport {
 	char driver[16];		/* "telegram", "webhook", "console" */
-	char base_url[CFG_URL_MAX];	/* telegram: https://api.telegram.org */
+	const char *base_url;		/* telegram: https://api.telegram.org */
 	char token_env[64];		/* telegram: variable with the token */
-	char url[CFG_URL_MAX];		/* webhook: where to POST */
-	char path[PATH_MAX];		/* console: the outbox file */
+	const char *url;		/* webhook: where to POST */
+	const char *path;		/* console: the outbox file; "" none */
 	int path_default;		/* path is outbox.jsonl beside the db */
 	int64_t timeout_ms;
 };
 
-/* A bot's policies; inherited built-in -> `defaults` -> `bots[i]`. */
+/* A bot's policies; inherited built-in -> `defaults` -> `bots[i]`.
+ * The string pointers are never NULL; they point to static text or into
+ * the cfg that holds the policy. */
 struct cfg_policy {
-	char persona[CFG_TEXT_MAX];
+	const char *persona;		/* at most CFG_TEXT_MAX - 1 bytes */
 	char model[128];		/* "" = llm.model */
 	int reply_delay_min_s, reply_delay_max_s;
 	int quiet_start_min, quiet_end_min;	/* minutes of the day */
@@ -87,10 +106,12 @@ struct cfg_policy {
 	int max_initiations_per_day;
 	int max_unanswered;		/* loop guard */
 	int64_t followup_after_ms;	/* quiet this long: a follow-up */
-	char opt_out[CFG_MAX_OPT_OUT][64];
+	int64_t followup_horizon_ms;	/* no nudges to conversations whose
+					 * last message is older; 0 = none */
+	const char *const *opt_out;	/* n_opt_out phrases */
 	int n_opt_out;
-	char opt_out_reply[CFG_LINE_MAX];
-	char disclosure[CFG_LINE_MAX];	/* "" = off */
+	const char *opt_out_reply;	/* < CFG_LINE_MAX bytes */
+	const char *disclosure;		/* "" = off; < CFG_LINE_MAX bytes */
 	int review;			/* drafts wait for approval */
 	double daily_budget_usd;	/* 0 = no budget */
 	int history_messages;
@@ -102,9 +123,10 @@ struct cfg_bot {
 	char name[CFG_NAME_MAX];
 	struct cfg_transport transport;
 	struct cfg_policy policy;
+	struct cfg_llm llm;		/* the effective LLM settings */
 };
 
-#define CFG_MAX_SCHEDULES 64
+#define CFG_MAX_SCHEDULES 64	/* a sanity bound, not a buffer */
 
 /* A periodic job: `schedules = ( { name; cron; job; payload; ... } )`. */
 struct cfg_schedule {
@@ -146,14 +168,16 @@ struct cfg {
 	char fields[PATH_MAX];		/* profile field definitions (JSON) */
 	struct cfg_llm llm;
 	struct cfg_policy defaults;	/* built-in overlaid with `defaults` */
-	struct cfg_bot bots[CFG_MAX_BOTS];
+	struct cfg_llm defaults_llm;	/* llm overlaid with `defaults.llm` */
+	struct cfg_bot *bots;		/* nbots of them, owned */
 	int nbots;
-	struct cfg_schedule schedules[CFG_MAX_SCHEDULES];
+	struct cfg_schedule *schedules;	/* nschedules of them, owned */
 	int nschedules;
 	char sched_timezone[64];	/* scheduler.timezone; "" = UTC */
 	int sched_initiate;		/* scheduler enqueues due openers */
 	int sched_followup;		/* ... and follow-ups */
 	struct cfg_maint maint;
+	struct cfg_mem *mem;		/* what the pointers above lead to */
 };
 
 /* Use the database at path (a -d or $DATER_DB override): cfg->database
@@ -163,23 +187,40 @@ void cfg_use_database(struct cfg *cfg, const char *path);
 /* The bot named name, or NULL. */
 const struct cfg_bot *cfg_bot(const struct cfg *cfg, const char *name);
 
-/* Fill cfg with the built-in defaults. */
+/* Fill cfg with the built-in defaults (no bots). cfg is overwritten,
+ * not released: it must own nothing (zeroed, released, or never used);
+ * the result owns nothing either. */
 void cfg_defaults(struct cfg *cfg);
 
 /*
  * Load the configuration: from path if not NULL (an error if missing),
  * else by the search order above. job_types, if not NULL, is a
  * NULL-terminated list of the known job type names; a "jobs" entry for
- * any other name is an error. On error, logs "file:line: why" and
- * returns -1 with *cfg untouched. On success the secrets the
- * configuration names replace the process's set (redact_config).
+ * any other name is an error. On success *cfg is overwritten (not
+ * released: give a struct that owns nothing; to reload, load into a new
+ * one and cfg_move() it over the old) and owns what it holds: release it
+ * with cfg_release(). On error, logs "file:line: why" and returns -1
+ * with *cfg untouched. On success the secrets the configuration
+ * names replace the process's set (redact_config).
  */
 int cfg_load(struct cfg *cfg, const char *path, const char *const *job_types);
+
+/* Free everything cfg owns and zero it. Safe on a zeroed struct and on
+ * one from cfg_defaults(). */
+void cfg_release(struct cfg *cfg);
+
+/* Move src's configuration into dst: dst's old one is released, src is
+ * left zeroed. The only way a configuration changes hands. */
+void cfg_move(struct cfg *dst, struct cfg *src);
 
 /* The effective settings for a job type: defaults overlaid with the
  * type's own entry. Always succeeds. */
 void cfg_job_settings(const struct cfg *cfg, const char *type,
     struct cfg_job *out);
+
+/* The type's own `jobs.TYPE` entry (its set bits say what the file
+ * gave), or NULL. Borrowed from cfg. */
+const struct cfg_job *cfg_job_entry(const struct cfg *cfg, const char *type);
 
 /* Whether p[0..n) is a name for a queue or job type: 1 to 63 letters,
  * digits, '-', '_' or '.'. */

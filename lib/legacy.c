@@ -538,6 +538,8 @@ legacy_contact_same(struct db *db, const struct contact_rec *c, int *same)
 	return rc == SQLITE_ROW;
 }
 
+static int legacy_contact_hold(struct db *, int64_t);
+
 static int
 write_contacts(struct run *run, const struct contact_rec *c, size_t n,
     const char *rel)
@@ -569,6 +571,9 @@ write_contacts(struct run *run, const struct contact_rec *c, size_t n,
 		in.timezone = nz(c[i].timezone);
 		in.consent = c[i].consent;
 		if (store_contact_upsert(run->db, &in, &id, NULL) < 0)
+			return -1;
+		/* never nudged until the person writes again */
+		if (!exists && legacy_contact_hold(run->db, id) < 0)
 			return -1;
 		if (exists)
 			run->r->contacts.updated++;
@@ -903,8 +908,10 @@ static const char sql_contact_refresh[] =
     "  AND direction = 'out' AND sent_at IS NOT NULL"
     "  AND sent_at > coalesce((SELECT li FROM s), 0)),"
     " status = CASE WHEN status = 'new' THEN 'active' ELSE status END,"
-    " updated_at = ?2"
+    " nudge_hold = 1, updated_at = ?2"
     " WHERE id = ?1";
+static const char sql_contact_hold[] =
+    "UPDATE contacts SET nudge_hold = 1 WHERE id = ?1";
 
 static int
 legacy_contact_refresh(struct db *db, int64_t contact)
@@ -916,6 +923,21 @@ legacy_contact_refresh(struct db *db, int64_t contact)
 		return -1;
 	sqlite3_bind_int64(st, 1, contact);
 	sqlite3_bind_int64(st, 2, clock_now_ms());
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(db, "update contact in");
+}
+
+/* Hold a contact the import created from nudges (openers, follow-ups). */
+static int
+legacy_contact_hold(struct db *db, int64_t contact)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_contact_hold);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, contact);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : db_fail(db, "update contact in");

@@ -71,10 +71,10 @@ static const char *const default_opt_out[] = {
 void
 policy_defaults(struct cfg_policy *p)
 {
-	size_t i, n = sizeof(default_opt_out) / sizeof(default_opt_out[0]);
+	size_t n = sizeof(default_opt_out) / sizeof(default_opt_out[0]);
 
 	memset(p, 0, sizeof(*p));
-	strlcpy(p->persona, default_persona, sizeof(p->persona));
+	p->persona = default_persona;
 	p->reply_delay_min_s = 20;
 	p->reply_delay_max_s = 90;
 	p->quiet_start_min = 23 * 60;
@@ -85,14 +85,13 @@ policy_defaults(struct cfg_policy *p)
 	p->max_initiations_per_day = 10;
 	p->max_unanswered = 2;
 	p->followup_after_ms = (int64_t)2 * 86400 * 1000;
-	for (i = 0; i < n && i < CFG_MAX_OPT_OUT; i++)
-		strlcpy(p->opt_out[i], default_opt_out[i],
-		    sizeof(p->opt_out[i]));
-	p->n_opt_out = (int)i;
-	strlcpy(p->opt_out_reply, "Understood. You won't hear from me "
-	    "again. Take care!", sizeof(p->opt_out_reply));
-	strlcpy(p->disclosure, "(Automated assistant: replies are written "
-	    "with AI help. Reply STOP to opt out.)", sizeof(p->disclosure));
+	p->followup_horizon_ms = (int64_t)14 * 86400 * 1000;
+	p->opt_out = default_opt_out;
+	p->n_opt_out = n < CFG_MAX_OPT_OUT ? (int)n : CFG_MAX_OPT_OUT;
+	p->opt_out_reply = "Understood. You won't hear from me again. "
+	    "Take care!";
+	p->disclosure = "(Automated assistant: replies are written with AI "
+	    "help. Reply STOP to opt out.)";
 	p->review = 0;
 	p->daily_budget_usd = 0;
 	p->history_messages = 20;

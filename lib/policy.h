@@ -14,10 +14,12 @@
 /* The built-in defaults into p (all of it overwritten): a warm, honest
  * persona; model ""; reply delay 20-90 s; quiet 23:00-08:00; 30 an hour
  * per bot, 6 per chat; 10 initiations a day; 2 unanswered; follow-up
- * after 2 days; 44 opt-out phrases in English, German, French, Spanish,
+ * after 2 days, none to conversations quiet for over 14 days; 44 opt-out
+ * phrases in English, German, French, Spanish,
  * Italian, Portuguese, Russian, Ukrainian and Polish (room left for 4
  * more); a confirmation reply; disclosure on; no review; no daily
- * budget (0); 20 history messages; summary after 40; 1000 characters. */
+ * budget (0); 20 history messages; summary after 40; 1000 characters.
+ * The strings are static. */
 void policy_defaults(struct cfg_policy *p);
 
 /*

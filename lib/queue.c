@@ -43,6 +43,26 @@ queue_new_init(struct queue_new *q)
 	q->priority = -1;
 }
 
+void
+queue_new_configure(struct queue_new *q, const struct cfg *cfg)
+{
+	const struct cfg_job *j = cfg_job_entry(cfg, q->type);
+	unsigned set = j != NULL ? j->set : 0;
+
+	if (set & CFG_SET_QUEUE)
+		q->queue = j->queue;
+	else if (q->queue == NULL)
+		q->queue = cfg->queue.queue;
+	if (set & CFG_SET_PRIORITY)
+		q->priority = j->priority;
+	else if (q->priority < 0)
+		q->priority = cfg->queue.priority;
+	if (set & CFG_SET_MAX_ATTEMPTS)
+		q->max_attempts = j->max_attempts;
+	else if (q->max_attempts <= 0)
+		q->max_attempts = cfg->queue.max_attempts;
+}
+
 /* Read a row of JOB_COLUMNS into job. Returns 0 or -1 (out of memory). */
 static int
 read_job(sqlite3_stmt *st, struct queue_job *job)

@@ -72,6 +72,16 @@ void queue_job_release(struct queue_job *job);
 void queue_new_init(struct queue_new *q);
 
 /*
+ * Apply the configuration to a job a program or handler is about to add:
+ * what the file gives for the type (`jobs.TYPE` queue, priority,
+ * max_attempts) replaces q's values, which are the code's own choices;
+ * what is still unset (queue NULL, priority -1, max_attempts 0) takes
+ * the global `queue` defaults. q->queue may then point into cfg
+ * (borrowed: use q before cfg is released).
+ */
+void queue_new_configure(struct queue_new *q, const struct cfg *cfg);
+
+/*
  * Add one job. If unique_key is set and a queued or running job holds it,
  * nothing is added: *id gets that job's id and *existed 1. Otherwise *id
  * gets the new id and *existed 0. existed may be NULL. Returns 0 or -1.

@@ -122,14 +122,12 @@ json_t *report_workers(struct db *db, int64_t now);
  *       "lease_ms", "heartbeat_ms", "poll_interval_ms",
  *       "restart_backoff_max_ms", "shutdown_grace_ms" },
  *     "queue": JOBSET, "jobs": { TYPE: JOBSET },
- *     "llm": { "provider", "base_url", "model", "api_key_env",
- *       "api_key_set", "timeout_ms", "max_completion_tokens",
- *       "temperature" (null: not sent), "price_in_per_mtok",
- *       "price_out_per_mtok" },
+ *     "llm": LLM (the global group),
+ *     "defaults_llm": LLM (llm overlaid with `defaults.llm`),
  *     "defaults": POLICY,
  *     "bots": [ { "name", "transport": { "driver", "base_url",
  *       "token_env", "token_set", "url", "path", "timeout_ms" },
- *       "policy": POLICY } ],
+ *       "llm": LLM (the bot's effective one), "policy": POLICY } ],
  *     "schedules": [ { "name", "cron", "job", "payload", "queue",
  *       "priority" } ],
  *     "scheduler": { "timezone", "initiate", "followup" },
@@ -137,6 +135,9 @@ json_t *report_workers(struct db *db, int64_t now);
  *       "prune_jobs_after_ms", "prune_messages_after_ms",
  *       "journal_size_limit" } }
  *
+ * LLM is { "provider", "base_url", "model", "api_key_env",
+ * "api_key_set", "timeout_ms", "max_completion_tokens", "temperature"
+ * (null: not sent), "price_in_per_mtok", "price_out_per_mtok" }.
  * JOBSET is { "queue", "priority", "max_attempts", "timeout_ms",
  * "retry_base_ms", "retry_cap_ms" }, after inheritance; "jobs" has every
  * name in types (NULL-terminated; NULL: the types the file sets).
@@ -144,7 +145,8 @@ json_t *report_workers(struct db *db, int64_t now);
  * { "persona", "model" (the effective one), "reply_delay_ms": [MIN,
  * MAX], "quiet_hours" ("HH:MM-HH:MM" or "off"), "timezone",
  * "max_per_hour", "max_per_chat_hour", "max_initiations_per_day",
- * "max_unanswered", "followup_after_ms", "opt_out": [PHRASE, ...],
+ * "max_unanswered", "followup_after_ms", "followup_horizon_ms" (0:
+ * none), "opt_out": [PHRASE, ...],
  * "opt_out_reply", "disclosure" (null: off), "review",
  * "daily_budget_usd", "history_messages", "summary_after",
  * "max_reply_chars" }. A transport's settings its driver does not use

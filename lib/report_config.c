@@ -119,6 +119,12 @@ policy_json(const struct cfg_policy *p, const struct cfg_llm *llm)
 	    "max_initiations_per_day", p->max_initiations_per_day,
 	    "max_unanswered", p->max_unanswered,
 	    "followup_after_ms", (json_int_t)p->followup_after_ms);
+	if (o != NULL && put(o, "followup_horizon_ms",
+	    json_integer(p->followup_horizon_ms)) < 0) {
+		json_decref(o);
+		json_decref(opt);
+		return NULL;
+	}
 	if (o == NULL || put(o, "opt_out", opt) < 0 ||
 	    put(o, "opt_out_reply", json_string(p->opt_out_reply)) < 0 ||
 	    put(o, "disclosure", str_or_null(p->disclosure)) < 0 ||
@@ -285,10 +291,11 @@ bots_json(const struct cfg *c)
 	for (i = 0; a != NULL && i < c->nbots; i++) {
 		const struct cfg_bot *b = &c->bots[i];
 
-		if (json_array_append_new(a, json_pack("{s:s, s:o, s:o}",
+		if (json_array_append_new(a, json_pack("{s:s, s:o, s:o, s:o}",
 		    "name", b->name,
 		    "transport", transport_json(&b->transport),
-		    "policy", policy_json(&b->policy, &c->llm))) < 0) {
+		    "llm", llm_json(&b->llm),
+		    "policy", policy_json(&b->policy, &b->llm))) < 0) {
 			json_decref(a);
 			return NULL;
 		}
@@ -334,7 +341,7 @@ report_config(const struct cfg *c, const char *const *types,
 	    "queue", job_json(&c->queue),
 	    "jobs", jobs_json(c, types),
 	    "llm", llm_json(&c->llm),
-	    "defaults", policy_json(&c->defaults, &c->llm),
+	    "defaults", policy_json(&c->defaults, &c->defaults_llm),
 	    "bots", bots_json(c),
 	    "schedules", schedules_json(c),
 	    "scheduler",
@@ -343,6 +350,11 @@ report_config(const struct cfg *c, const char *const *types,
 	    "initiate", c->sched_initiate,
 	    "followup", c->sched_followup,
 	    "maintenance", maint_json(&c->maint, db));
+	if (doc != NULL && put(doc, "defaults_llm",
+	    llm_json(&c->defaults_llm)) < 0) {
+		json_decref(doc);
+		doc = NULL;
+	}
 	if (doc == NULL)
 		log_err("out of memory building the report");
 	return doc;

@@ -50,10 +50,13 @@ sched_check(const struct cfg *cfg, const struct job_type *const *types)
 	return 0;
 }
 
-/* Enqueue one job (inside the open transaction). */
+/* Enqueue one job (inside the open transaction): the type's settings
+ * from the file, then a schedule's own queue and priority if it has
+ * them. */
 static int
-enqueue(struct db *db, const char *type, const char *payload,
-    const char *queue, int priority, const char *bot, const char *key)
+enqueue(struct db *db, const struct cfg *cfg, const char *type,
+    const char *payload, const char *queue, int priority, const char *bot,
+    const char *key)
 {
 	struct queue_new q;
 	int64_t id;
@@ -61,8 +64,11 @@ enqueue(struct db *db, const char *type, const char *payload,
 	queue_new_init(&q);
 	q.type = type;
 	q.payload = payload;
-	q.queue = queue != NULL && *queue != '\0' ? queue : NULL;
-	q.priority = priority;
+	queue_new_configure(&q, cfg);
+	if (queue != NULL && *queue != '\0')
+		q.queue = queue;
+	if (priority >= 0)
+		q.priority = priority;
 	q.bot = bot;
 	q.unique_key = key;
 	return queue_add(db, &q, &id, NULL);
@@ -112,7 +118,7 @@ schedule_one(struct db *db, const struct cfg *cfg,
 		return 0;
 	snprintf(ukey, sizeof(ukey), "schedule:%s:%lld", sc->name,
 	    (long long)slot);
-	if (enqueue(db, sc->job, sc->payload, sc->queue, sc->priority, NULL,
+	if (enqueue(db, cfg, sc->job, sc->payload, sc->queue, sc->priority, NULL,
 	    ukey) < 0)
 		return -1;
 	log_info("schedule '%s': enqueued %s", sc->name, sc->job);
@@ -150,8 +156,9 @@ domain(struct db *db, const struct cfg *cfg, const struct cfg_bot *bot,
 			if (!cfg->sched_followup || p->max_unanswered < 2)
 				continue;
 			if (store_due_followups(db, bot->name, now_ms -
-			    p->followup_after_ms, p->max_unanswered,
-			    SCHED_DUE_MAX, ids, &n) < 0)
+			    p->followup_after_ms, p->followup_horizon_ms > 0 ?
+			    now_ms - p->followup_horizon_ms : 0,
+			    p->max_unanswered, SCHED_DUE_MAX, ids, &n) < 0)
 				return -1;
 		}
 		for (i = 0; i < n; i++) {
@@ -163,7 +170,7 @@ domain(struct db *db, const struct cfg *cfg, const struct cfg_bot *bot,
 				if (out != NULL)
 					fprintf(out, "would enqueue %s %s\n",
 					    kinds[k], payload);
-			} else if (enqueue(db, kinds[k], payload, NULL, -1,
+			} else if (enqueue(db, cfg, kinds[k], payload, NULL, -1,
 			    bot->name, key) < 0) {
 				return -1;
 			}

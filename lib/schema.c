@@ -126,6 +126,12 @@ const char *const schema_migrations[] = {
 	" job_failures INTEGER NOT NULL DEFAULT 0,"
 	" PRIMARY KEY (bot, day)"
 	");",
+
+	/* 3: nudge_hold is set on contacts that dater-migrate import-legacy
+	 * brought in: no opener or follow-up goes to them until they write
+	 * again (an inbound message clears it). */
+	"ALTER TABLE contacts ADD COLUMN nudge_hold INTEGER NOT NULL"
+	" DEFAULT 0;",
 };
 
 const int schema_nmigrations =

@@ -314,7 +314,7 @@ static const char sql_inbound_contact[] =
     "UPDATE contacts SET"
     " status = CASE WHEN status = 'new' THEN 'active' ELSE status END,"
     " unanswered = 0, last_inbound_at = max(coalesce(last_inbound_at, 0),"
-    " ?2), updated_at = ?3"
+    " ?2), nudge_hold = 0, updated_at = ?3"
     " WHERE id = ?1"
     " RETURNING initiated_at IS NOT NULL AND initiated_at <= ?2"
     " AND NOT EXISTS (SELECT 1 FROM messages WHERE contact = ?1"
@@ -659,9 +659,19 @@ store_has_pending(struct db *db, int64_t contact, int *yes)
 	return contact_flag(db, sql_has_pending, contact, yes);
 }
 
+static const char sql_nudge_hold[] =
+    "SELECT nudge_hold FROM contacts WHERE id = ?1";
+
+int
+store_nudge_hold(struct db *db, int64_t contact, int *yes)
+{
+	*yes = 0;
+	return contact_flag(db, sql_nudge_hold, contact, yes) < 0 ? -1 : 0;
+}
+
 static const char sql_due_openers[] =
     "SELECT id FROM contacts c WHERE bot = ?1 AND status = 'new'"
-    " AND consent = 1 AND initiated_at IS NULL"
+    " AND consent = 1 AND initiated_at IS NULL AND nudge_hold = 0"
     " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.contact = c.id"
     "  AND m.direction = 'out' AND m.status <> 'failed')"
     " ORDER BY id LIMIT ?2";
@@ -670,6 +680,7 @@ static const char sql_due_followups[] =
     " AND last_outbound_at IS NOT NULL"
     " AND last_outbound_at > coalesce(last_inbound_at, 0)"
     " AND last_outbound_at <= ?2 AND unanswered > 0 AND unanswered < ?3"
+    " AND last_outbound_at >= ?5 AND nudge_hold = 0"
     " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.contact = c.id"
     "  AND m.direction = 'out' AND m.status IN ('draft','queued','sending'))"
     " ORDER BY last_outbound_at LIMIT ?4";
@@ -703,7 +714,7 @@ store_due_openers(struct db *db, const char *bot, int max, int64_t *ids,
 
 int
 store_due_followups(struct db *db, const char *bot, int64_t quiet_before_ms,
-    int max_unanswered, int max, int64_t *ids, int *n)
+    int64_t since_ms, int max_unanswered, int max, int64_t *ids, int *n)
 {
 	sqlite3_stmt *st = db_stmt(db, sql_due_followups);
 
@@ -713,6 +724,7 @@ store_due_followups(struct db *db, const char *bot, int64_t quiet_before_ms,
 	sqlite3_bind_int64(st, 2, quiet_before_ms);
 	sqlite3_bind_int(st, 3, max_unanswered);
 	sqlite3_bind_int(st, 4, max);
+	sqlite3_bind_int64(st, 5, since_ms);
 	return ids_of(db, st, max, ids, n);
 }
 

@@ -171,18 +171,23 @@ int store_has_outbound(struct db *db, int64_t contact, int *yes);
  * queued or sending). */
 int store_has_pending(struct db *db, int64_t contact, int *yes);
 
+/* Whether the contact is held from nudges (*yes 1: imported by
+ * import-legacy and silent since; no opener or follow-up). 0 or -1. */
+int store_nudge_hold(struct db *db, int64_t contact, int *yes);
+
 /*
  * The domain's due work, for the scheduler: up to max contacts of bot
  * that may get an opener (consenting, status new, never written to:
  * no outbound message that did not fail), and up to max whose
  * conversation went quiet (the last message is ours and was sent before
- * quiet_before_ms, 0 < unanswered < max_unanswered, nothing pending).
- * ids[0..*n) get their ids, oldest first. 0 or -1.
+ * quiet_before_ms but not before since_ms, the horizon (0: none),
+ * 0 < unanswered < max_unanswered, nothing pending). Contacts held from
+ * nudges are never due. ids[0..*n) get their ids, oldest first. 0 or -1.
  */
 int store_due_openers(struct db *db, const char *bot, int max, int64_t *ids,
     int *n);
 int store_due_followups(struct db *db, const char *bot, int64_t quiet_before_ms,
-    int max_unanswered, int max, int64_t *ids, int *n);
+    int64_t since_ms, int max_unanswered, int max, int64_t *ids, int *n);
 
 /* Messages sent by the bot (contact 0) or to one contact since since_ms:
  * *n, and the time of the oldest of them (0 if none). */

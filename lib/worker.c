@@ -135,7 +135,8 @@ sleep_on(int fd, int64_t ms, const sigset_t *mask)
 
 struct wk {
 	const struct worker_opts *opts;
-	struct cfg cfg;
+	const struct cfg *cfg;	/* the supervisor's, or own after a reload */
+	struct cfg own;		/* zeroed until the first reload */
 	struct db db;
 	sigset_t wait_mask;
 	char id[QUEUE_NAME_MAX];
@@ -202,7 +203,7 @@ wake_setup(struct wk *w)
 	w->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (w->ino < 0) {
 		log_warn("inotify: %s; polling every %lld ms instead",
-		    strerror(errno), (long long)w->cfg.worker.poll_ms);
+		    strerror(errno), (long long)w->cfg->worker.poll_ms);
 		return;
 	}
 	if (inotify_add_watch(w->ino, dirname(dir), IN_MODIFY | IN_CREATE |
@@ -269,9 +270,9 @@ run_job(struct wk *w, const struct queue_job *job, struct job_outcome *out)
 		    ctx.payload == NULL ? jerr.text : "wrong type");
 	}
 	ctx.db = &w->db;
-	ctx.cfg = &w->cfg;
+	ctx.cfg = w->cfg;
 	ctx.job = job;
-	cfg_job_settings(&w->cfg, job->type, &js);
+	cfg_job_settings(w->cfg, job->type, &js);
 	log_debug("job %lld (%s) attempt %d/%d started", (long long)job->id,
 	    job->type, job->attempts, job->max_attempts);
 	set_timer(js.timeout_ms);
@@ -303,7 +304,7 @@ record(struct wk *w, const struct queue_job *job, enum job_result r,
 		    out->error);
 		return queue_defer(&w->db, job, at);
 	case JOB_RETRY:
-		cfg_job_settings(&w->cfg, job->type, &js);
+		cfg_job_settings(w->cfg, job->type, &js);
 		at = out->at > now ? out->at : now + queue_backoff(
 		    job->attempts, js.retry_base_ms, js.retry_cap_ms);
 		rc = queue_fail(&w->db, job, out->error, 0, at, &dead);
@@ -349,7 +350,7 @@ finish(struct wk *w, const struct queue_job *job, enum job_result r,
 			continue;
 		if (record(w, job, r, out) < 0 || (claim &&
 		    queue_claim(&w->db, w->id, w->queues,
-		    w->cfg.worker.lease_ms, next, 1, &n) < 0)) {
+		    w->cfg->worker.lease_ms, next, 1, &n) < 0)) {
 			db_rollback(&w->db);
 			continue;
 		}
@@ -364,24 +365,27 @@ finish(struct wk *w, const struct queue_job *job, enum job_result r,
 	return -1;
 }
 
+/* Load into a new struct; on success it replaces the old one (the
+ * supervisor's copy inherited at fork is left alone: it is not ours). */
 static void
 reload(struct wk *w)
 {
 	struct cfg *c;
 
 	got_hup = 0;
-	if ((c = malloc(sizeof(*c))) == NULL ||
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    cfg_load(c, w->opts->cfg_path, w->opts->type_names) < 0) {
 		log_err("reload refused; keeping the old configuration");
 		free(c);
 		return;
 	}
 	cfg_use_database(c, w->opts->db_path);
-	w->cfg = *c;
+	cfg_move(&w->own, c);
 	free(c);
-	log_set_level((enum log_level)w->cfg.log_level);
+	w->cfg = &w->own;
+	log_set_level((enum log_level)w->cfg->log_level);
 	if (w->opts->queues == NULL)
-		strlcpy(w->queues, w->cfg.worker.queues, sizeof(w->queues));
+		strlcpy(w->queues, w->cfg->worker.queues, sizeof(w->queues));
 	log_debug("configuration reloaded");
 }
 
@@ -416,7 +420,7 @@ idle(struct wk *w, int *reprobe)
 		sleep_on(-1, WORKER_REPROBE_MS, &w->wait_mask);
 		return 0;
 	}
-	ms = w->cfg.worker.poll_ms;
+	ms = w->cfg->worker.poll_ms;
 	if (found && next - now < ms)
 		ms = next - now;
 	if (sleep_on(w->ino, ms, &w->wait_mask))
@@ -449,7 +453,7 @@ worker_loop(struct wk *w)
 			if (rc == 0)
 				continue;
 			rc = queue_claim(&w->db, w->id, w->queues,
-			    w->cfg.worker.lease_ms, &job, 1, &n);
+			    w->cfg->worker.lease_ms, &job, 1, &n);
 			if (rc < 0) {
 				failed_once_more(w);
 				sleep_on(-1, 100, &w->wait_mask);
@@ -510,10 +514,10 @@ worker_main(const struct worker_opts *opts, const struct cfg *cfg,
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGALRM, &sa, NULL);	/* the job timeout kills us */
 	sigaction(SIGCHLD, &sa, NULL);
-	if ((w = calloc(1, sizeof(*w))) == NULL)	/* big: the config */
+	if ((w = calloc(1, sizeof(*w))) == NULL)
 		_exit(EX_OSERR);
 	w->opts = opts;
-	w->cfg = *cfg;
+	w->cfg = cfg;	/* the supervisor's, in our copy of its memory */
 	w->status_fd = status_fd;
 	w->quiet = quiet;
 	sigprocmask(SIG_BLOCK, NULL, &w->wait_mask);
@@ -525,7 +529,7 @@ worker_main(const struct worker_opts *opts, const struct cfg *cfg,
 	strlcpy(w->queues, opts->queues != NULL ? opts->queues :
 	    cfg->worker.queues, sizeof(w->queues));
 	snprintf(w->id, sizeof(w->id), "%s:%ld", host, (long)getpid());
-	if (db_open(&w->db, opts->db_path, &w->cfg, 0) != 0)
+	if (db_open(&w->db, opts->db_path, w->cfg, 0) != 0)
 		worker_fail(w, EX_UNAVAILABLE);
 	wake_setup(w);
 	if (queue_worker_register(&w->db, w->id, host, (long)getpid(),
@@ -540,6 +544,7 @@ worker_main(const struct worker_opts *opts, const struct cfg *cfg,
 	db_close(&w->db);
 	if (w->ino >= 0)
 		close(w->ino);
+	cfg_release(&w->own);
 	if (rc != EX_OK)
 		worker_fail(w, rc);
 	free(w);
@@ -911,14 +916,14 @@ sv_reload(struct sv *s)
 	struct cfg *c;
 
 	got_hup = 0;
-	if ((c = malloc(sizeof(*c))) == NULL ||
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    cfg_load(c, s->opts->cfg_path, s->opts->type_names) < 0) {
 		log_err("reload refused; keeping the old configuration");
 		free(c);
 		return;
 	}
 	cfg_use_database(c, s->opts->db_path);
-	*s->cfg = *c;
+	cfg_move(s->cfg, c);	/* releases the old one */
 	free(c);
 	log_set_level((enum log_level)s->cfg->log_level);
 	log_info("configuration reloaded");

@@ -43,7 +43,8 @@ struct worker_opts {
 
 /*
  * Run the supervisor until stopped (or drained). cfg is the loaded
- * configuration; it is replaced on a good reload. Returns a sysexits code:
+ * configuration; a good reload cfg_move()s the new one over it (the old is
+ * released), so the caller must own it. Returns a sysexits code:
  * EX_OK after a clean stop or drain, EX_UNAVAILABLE when the database is
  * unusable at start or (drain) workers keep failing to use it.
  */

@@ -140,6 +140,7 @@ START_TEST(empty_file_gives_defaults)
 	assert_default_values(&c, &d);
 	ck_assert_ptr_nonnull(realpath(path, real));
 	ck_assert_str_eq(c.path, real);
+	cfg_release(&c);
 }
 END_TEST
 
@@ -154,6 +155,7 @@ START_TEST(env_names_the_file)
 	ck_assert_int_eq(cfg_load(&c, NULL, jobs_names), 0);
 	ck_assert_int_eq(c.busy_timeout_ms, 2000);
 	ck_assert_ptr_nonnull(strstr(c.path, "env.conf"));
+	cfg_release(&c);
 }
 END_TEST
 
@@ -174,6 +176,7 @@ START_TEST(missing_file_refused)
 	ck_assert(memcmp(&c, &old, sizeof(c)) == 0);
 	ck_assert_ptr_nonnull(strstr(err, path));
 	free(err);
+	cfg_release(&c);
 }
 END_TEST
 
@@ -220,6 +223,7 @@ START_TEST(all_settings)
 	ck_assert_int_eq(c.queue.timeout_ms, 90000);
 	ck_assert_int_eq(c.queue.retry_base_ms, 1000);
 	ck_assert_int_eq(c.queue.retry_cap_ms, 3600000);
+	cfg_release(&c);
 }
 END_TEST
 
@@ -237,6 +241,7 @@ START_TEST(durations_strings_and_ints)
 	ck_assert_int_eq(c.worker.concurrency, 1);
 	ck_assert_int_eq(c.queue.max_attempts, 25);
 	ck_assert_str_eq(c.database, "/var/lib/dater/dater.db");
+	cfg_release(&c);
 }
 END_TEST
 
@@ -252,6 +257,7 @@ START_TEST(sync_modes_and_queue_string)
 	ck_assert_str_eq(cfg_sync_name(CFG_SYNC_OFF), "off");
 	ck_assert_str_eq(cfg_sync_name(CFG_SYNC_NORMAL), "normal");
 	ck_assert_str_eq(cfg_sync_name(CFG_SYNC_FULL), "full");
+	cfg_release(&c);
 }
 END_TEST
 
@@ -281,6 +287,7 @@ START_TEST(relative_database)
 	/* a config named by a relative path still gives a path that works
 	 * from anywhere (the worker and SIGHUP reloads may run elsewhere) */
 	ck_assert_int_eq(chdir(dir), 0);
+	cfg_release(&c);
 	ck_assert_int_eq(cfg_load(&c, "etc/dater.conf", jobs_names), 0);
 	ck_assert_int_eq(chdir("/"), 0);
 	ck_assert_int_eq(c.database[0], '/');
@@ -290,8 +297,10 @@ START_TEST(relative_database)
 
 	/* an absolute path stays as written */
 	t_write_file(path, "database = \"/srv/x/dater.db\";\n");
+	cfg_release(&c);
 	ck_assert_int_eq(cfg_load(&c, path, jobs_names), 0);
 	ck_assert_str_eq(c.database, "/srv/x/dater.db");
+	cfg_release(&c);
 }
 END_TEST
 
@@ -324,6 +333,7 @@ START_TEST(job_settings_overlay)
 	ck_assert_int_eq(j.priority, 50);
 	ck_assert_int_eq(j.max_attempts, 5);
 	ck_assert_int_eq(j.timeout_ms, 300000);
+	cfg_release(&c);
 }
 END_TEST
 
@@ -339,6 +349,7 @@ START_TEST(job_priority_zero_overrides)
 	ck_assert_int_eq(j.retry_base_ms, 3600000);
 	/* the cap never ends up below the base */
 	ck_assert_int_ge(j.retry_cap_ms, j.retry_base_ms);
+	cfg_release(&c);
 }
 END_TEST
 
@@ -353,6 +364,7 @@ START_TEST(any_job_type_without_list)
 	ck_assert_int_eq(cfg_load(&c, path, NULL), 0);
 	ck_assert_int_eq(c.njobs, 1);
 	ck_assert_str_eq(c.jobs[0].type, "whatever");
+	cfg_release(&c);
 }
 END_TEST
 
@@ -376,6 +388,7 @@ START_TEST(failed_reload_keeps_old)
 	ck_assert_int_eq(c.busy_timeout_ms, 9000);
 	ck_assert_int_eq(c.worker.concurrency, 3);
 	free(err);
+	cfg_release(&c);
 }
 END_TEST
 
@@ -449,6 +462,7 @@ START_TEST(queue_lists)
 	refused("worker = { queues = \"a,\"; };\n", 1, "queues");
 	refused("worker = { queues = \",a\"; };\n", 1, "queues");
 	refused("worker = { queues = \"a\\\"b\"; };\n", 1, "queues");
+	cfg_release(&c);
 }
 END_TEST
 
@@ -540,7 +554,156 @@ START_TEST(bots_inherit_defaults)
 	ck_assert_int_eq(b->policy.n_opt_out, 1);
 	ck_assert_str_eq(b->policy.opt_out[0], "halt");
 	ck_assert_str_eq(b->transport.base_url, "https://api.telegram.org");
+	cfg_release(c);
 	free(c);
+}
+END_TEST
+
+/* A configuration of n bots, each with its own persona, a console outbox
+ * and a policy override; every 10th has its own llm group. */
+static char *
+many_bots_text(int n)
+{
+	char *text;
+	size_t len = 256 + (size_t)n * 512, off;
+	int i;
+
+	text = malloc(len);
+	ck_assert_ptr_nonnull(text);
+	off = (size_t)snprintf(text, len, "defaults = { max_per_hour = 5; };\n"
+	    "bots = (\n");
+	for (i = 1; i <= n; i++) {
+		off += (size_t)snprintf(text + off, len - off,
+		    " { name = \"bot%d\"; persona = \"I am persona number %d.\";"
+		    " transport = { driver = \"console\";"
+		    " path = \"out-%d.jsonl\"; }; max_unanswered = %d; %s }%s\n",
+		    i, i, i, i % 7 + 1, i % 10 == 0 ?
+		    "llm = { model = \"own-model\"; };" : "",
+		    i < n ? "," : "");
+		ck_assert_uint_lt(off, len);
+	}
+	snprintf(text + off, len - off, ");\n");
+	return text;
+}
+
+/* No fixed cap: 200 bots load, each with its own settings, found by
+ * name; a reload into a new struct moved over the old frees the old
+ * (ASan would see a leak or a use after free). */
+START_TEST(two_hundred_bots)
+{
+	struct cfg c, next;
+	const struct cfg_bot *b;
+	char path[PATH_MAX], name[32], persona[64], *text;
+	int i;
+
+	text = many_bots_text(200);
+	conf(path, sizeof(path), "many.conf", text);
+	free(text);
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(cfg_load(&c, path, jobs_names), 0);
+	ck_assert_int_eq(c.nbots, 200);
+	for (i = 1; i <= 200; i++) {
+		snprintf(name, sizeof(name), "bot%d", i);
+		snprintf(persona, sizeof(persona), "I am persona number %d.",
+		    i);
+		b = cfg_bot(&c, name);
+		ck_assert_ptr_nonnull(b);
+		ck_assert_ptr_eq(b, &c.bots[i - 1]);
+		ck_assert_str_eq(b->policy.persona, persona);
+		ck_assert_int_eq(b->policy.max_unanswered, i % 7 + 1);
+		ck_assert_int_eq(b->policy.max_per_hour, 5);
+		ck_assert_ptr_nonnull(strstr(b->transport.path, "/out-"));
+		ck_assert_str_eq(b->llm.model, i % 10 == 0 ? "own-model" :
+		    c.llm.model);
+	}
+	ck_assert_ptr_null(cfg_bot(&c, "bot201"));
+
+	/* SIGHUP: a smaller file into a new struct, moved over the old */
+	text = many_bots_text(3);
+	conf(path, sizeof(path), "many.conf", text);
+	free(text);
+	memset(&next, 0, sizeof(next));
+	ck_assert_int_eq(cfg_load(&next, path, jobs_names), 0);
+	cfg_move(&c, &next);
+	ck_assert_int_eq(c.nbots, 3);
+	ck_assert_str_eq(c.bots[2].policy.persona, "I am persona number 3.");
+	ck_assert_int_eq(next.nbots, 0);
+	ck_assert_ptr_null(next.bots);
+	cfg_release(&next);		/* zeroed: nothing to do */
+	cfg_release(&c);
+	ck_assert_int_eq(c.nbots, 0);
+	cfg_release(&c);		/* twice is harmless */
+}
+END_TEST
+
+/* A per-bot llm group overrides any key of the global one; `defaults`
+ * may hold one too; keys not given are inherited. */
+START_TEST(bot_llm_overrides)
+{
+	struct cfg c;
+	const struct cfg_bot *a, *l, *h;
+
+	loaded(&c,
+	    "llm = { provider = \"openai\"; base_url = \"http://127.0.0.1:9/v1\";"
+	    " model = \"global\"; api_key_env = \"GLOBAL_KEY\"; timeout = 20;"
+	    " price_in_per_mtok = 1.5; };\n"
+	    "defaults = { llm = { max_completion_tokens = 99; }; };\n"
+	    "bots = (\n"
+	    " { name = \"a\"; transport = { driver = \"console\"; }; },\n"
+	    " { name = \"local\"; transport = { driver = \"console\"; };\n"
+	    "   llm = { base_url = \"http://127.0.0.1:8080/v1\";"
+	    " model = \"llama\"; api_key_env = \"\"; temperature = 0.2;"
+	    " price_in_per_mtok = 0; price_out_per_mtok = 0; timeout = \"2m\"; }; },\n"
+	    " { name = \"off\"; transport = { driver = \"console\"; };"
+	    " llm = { provider = \"offline\"; }; model = \"policy-model\"; }\n"
+	    ");\n");
+	a = cfg_bot(&c, "a");
+	l = cfg_bot(&c, "local");
+	h = cfg_bot(&c, "off");
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(l);
+	ck_assert_ptr_nonnull(h);
+	ck_assert_str_eq(a->llm.base_url, "http://127.0.0.1:9/v1");
+	ck_assert_str_eq(a->llm.model, "global");
+	ck_assert_int_eq(a->llm.max_completion_tokens, 99);
+	ck_assert_int_eq(a->llm.timeout_ms, 20000);
+	ck_assert_int_eq(a->llm.has_temperature, 0);
+	ck_assert_str_eq(l->llm.provider, "openai");
+	ck_assert_str_eq(l->llm.base_url, "http://127.0.0.1:8080/v1");
+	ck_assert_str_eq(l->llm.model, "llama");
+	ck_assert_str_eq(l->llm.api_key_env, "");
+	ck_assert_int_eq(l->llm.has_temperature, 1);
+	ck_assert(l->llm.temperature > 0.19 && l->llm.temperature < 0.21);
+	ck_assert(l->llm.price_in_per_mtok == 0);
+	ck_assert_int_eq(l->llm.timeout_ms, 120000);
+	ck_assert_int_eq(l->llm.max_completion_tokens, 99);
+	ck_assert_str_eq(h->llm.provider, "offline");
+	ck_assert_str_eq(h->llm.api_key_env, "GLOBAL_KEY");
+	ck_assert_str_eq(h->policy.model, "policy-model");
+	/* the global group is untouched */
+	ck_assert_str_eq(c.llm.model, "global");
+	ck_assert_int_eq(c.llm.max_completion_tokens, 400);
+	ck_assert_int_eq(c.defaults_llm.max_completion_tokens, 99);
+	cfg_release(&c);
+}
+END_TEST
+
+START_TEST(followup_horizon_setting)
+{
+	struct cfg c;
+
+	loaded(&c, "defaults = { followup_horizon = \"3d\"; };\n"
+	    "bots = ( { name = \"a\"; transport = { driver = \"console\"; }; },"
+	    " { name = \"b\"; transport = { driver = \"console\"; };"
+	    " followup_horizon = 0; } );\n");
+	ck_assert_int_eq(c.defaults.followup_horizon_ms, 3LL * 86400 * 1000);
+	ck_assert_int_eq(cfg_bot(&c, "a")->policy.followup_horizon_ms,
+	    3LL * 86400 * 1000);
+	ck_assert_int_eq(cfg_bot(&c, "b")->policy.followup_horizon_ms, 0);
+	cfg_release(&c);
+	cfg_defaults(&c);
+	ck_assert_int_eq(c.defaults.followup_horizon_ms, 14LL * 86400 * 1000);
+	cfg_release(&c);
 }
 END_TEST
 
@@ -563,6 +726,16 @@ START_TEST(refuse_bad_bots)
 	refused("defaults = {\n reply_delay = [9, 3]; };\n", 2, "maximum");
 	refused("llm = {\n provider = \"magic\"; };\n", 2, "openai");
 	refused("llm = {\n temperature = 3.5; };\n", 2, "out of range");
+	refused("bots = (\n { name = \"a\"; transport = { driver ="
+	    " \"console\"; };\n llm = {\n  provider = \"x\"; }; } );\n", 4,
+	    "openai");
+	refused("bots = (\n { name = \"a\"; transport = { driver ="
+	    " \"console\"; };\n llm = {\n  colour = 1; }; } );\n", 4,
+	    "unknown setting");
+	refused("defaults = {\n llm = {\n  base_url = \"ftp://x\"; }; };\n",
+	    3, "http");
+	refused("defaults = {\n followup_horizon = \"soon\"; };\n", 2,
+	    "duration");
 }
 END_TEST
 
@@ -608,6 +781,9 @@ suite_cfg(void)
 	tc = t_tcase("bots");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, bots_inherit_defaults);
+	tcase_add_test(tc, two_hundred_bots);
+	tcase_add_test(tc, bot_llm_overrides);
+	tcase_add_test(tc, followup_horizon_setting);
 	tcase_add_test(tc, refuse_bad_bots);
 	suite_add_tcase(s, tc);
 	return s;

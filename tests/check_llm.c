@@ -42,7 +42,7 @@ cfg_for(struct cfg_llm *c, const char *base_url)
 {
 	memset(c, 0, sizeof(*c));
 	strlcpy(c->provider, "openai", sizeof(c->provider));
-	strlcpy(c->base_url, base_url, sizeof(c->base_url));
+	c->base_url = base_url;		/* the caller's, alive for the test */
 	strlcpy(c->model, "test-model", sizeof(c->model));
 	strlcpy(c->api_key_env, KEY_ENV, sizeof(c->api_key_env));
 	c->timeout_ms = 10000;
@@ -309,7 +309,7 @@ nsent(const struct t_peer *p)
 static void
 fault_cfg(struct cfg_llm *c, struct t_peer *p, const char *script)
 {
-	char url[256];
+	static char url[256];	/* c points at it: one peer per test */
 
 	t_fault_start(p, script);
 	snprintf(url, sizeof(url), "%s/api/v1/", p->url);
@@ -637,7 +637,7 @@ START_TEST(bad_requests)
 	fails(&r, LLM_FATAL, "'psychic'", NULL);
 	llm_result_release(&r);
 	strlcpy(c.provider, "openai", sizeof(c.provider));
-	c.base_url[0] = '\0';
+	c.base_url = "";
 	ck_assert_int_eq(ask(&c, "hi", &r), -1);
 	fails(&r, LLM_FATAL, "llm.base_url", NULL);
 	llm_result_release(&r);

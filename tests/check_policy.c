@@ -127,12 +127,12 @@ END_TEST
 
 START_TEST(opt_out_configured)
 {
+	static const char *const phrases[] = { "Bitte aufhören", "enough!" };
 	struct cfg_policy p;
 	char pad[200];
 
 	memset(&p, 0, sizeof(p));
-	strlcpy(p.opt_out[0], "Bitte aufhören", sizeof(p.opt_out[0]));
-	strlcpy(p.opt_out[1], "enough!", sizeof(p.opt_out[1]));
+	p.opt_out = phrases;
 	p.n_opt_out = 2;
 	opt_out(&p, "BITTE AUFHÖREN");
 	opt_out(&p, "bitte aufhoren!!");

@@ -44,7 +44,7 @@ setup(struct fixture *f)
 
 	memset(f, 0, sizeof(*f));
 	policy_defaults(&f->policy);
-	strlcpy(f->policy.persona, PERSONA, sizeof(f->policy.persona));
+	f->policy.persona = PERSONA;
 	f->defs = json_loads(defs_text, 0, &je);
 	ck_assert_ptr_nonnull(f->defs);
 	f->profile = json_pack("{s:s, s:[s,s], s:i, s:f, s:s, s:[s]}",
@@ -422,9 +422,9 @@ START_TEST(draft_persona_and_system)
 	    "river from Porto, near the old port wine cellars? Lucky!", NULL,
 	    f.out.system);
 	/* a long persona: 80 characters of it in a row */
-	strlcpy(f.policy.persona, "You are Rui, a calm and thoughtful "
+	f.policy.persona = "You are Rui, a calm and thoughtful "
 	    "bookseller from Coimbra who loves old maps, slow mornings and "
-	    "long walks by the river.", sizeof(f.policy.persona));
+	    "long walks by the river.";
 	draft_bad(&f.policy, "lol: a calm and thoughtful bookseller from "
 	    "Coimbra who loves old maps, slow mornings and long walks", NULL,
 	    NULL, "contains the persona text");

@@ -292,7 +292,7 @@ console_cfg(struct cfg_transport *t, const char *path)
 {
 	memset(t, 0, sizeof(*t));
 	(void)strlcpy(t->driver, "console", sizeof(t->driver));
-	(void)strlcpy(t->path, path, sizeof(t->path));
+	t->path = path;		/* the caller's, alive for the test */
 }
 
 /* The line at *p parsed as JSON; fails unless it is one. Advances *p
@@ -518,9 +518,12 @@ END_TEST
 static void
 webhook_cfg(struct cfg_transport *t, const char *base)
 {
+	static char url[CFG_URL_MAX];	/* one transport per test */
+
 	memset(t, 0, sizeof(*t));
 	(void)strlcpy(t->driver, "webhook", sizeof(t->driver));
-	(void)snprintf(t->url, sizeof(t->url), "%s/hook?secret=s3cr3t", base);
+	(void)snprintf(url, sizeof(url), "%s/hook?secret=s3cr3t", base);
+	t->url = url;
 	t->timeout_ms = 5000;
 }
 
@@ -678,7 +681,7 @@ START_TEST(test_webhook_refused)
 	ck_assert_int_eq(res.status, TRANSPORT_RETRY);
 	ck_assert(strstr(res.error, "s3cr3t") == NULL);
 
-	t.url[0] = '\0';
+	t.url = "";
 	ck_assert_int_eq(transport_send(&t, &m, &res), -1);
 	ck_assert_int_eq(res.status, TRANSPORT_FATAL);
 }
@@ -691,7 +694,7 @@ telegram_cfg(struct cfg_transport *t, const char *base)
 {
 	memset(t, 0, sizeof(*t));
 	(void)strlcpy(t->driver, "telegram", sizeof(t->driver));
-	(void)strlcpy(t->base_url, base, sizeof(t->base_url));
+	t->base_url = base;	/* the caller's, alive for the test */
 	(void)strlcpy(t->token_env, T_TOKEN_ENV, sizeof(t->token_env));
 	t->timeout_ms = 10000;
 	ck_assert_int_eq(setenv(T_TOKEN_ENV, T_TOKEN, 1), 0);

@@ -18,8 +18,10 @@
 # BENCH_BATCH_JOBS (50000), BENCH_LATENCY_JOBS (300), BENCH_BIG_ROWS
 # (1000000), BENCH_CLAIM_JOBS (10000), BENCH_IDLE_SECS (5), TMPDIR.
 #
-# Last, conv.sh: the conversation pipeline (inbound -> respond -> send)
+# Then conv.sh: the conversation pipeline (inbound -> respond -> send)
 # against LLM peers on loopback; see the BENCH_CONV_* settings there.
+# Last, botmem.sh: a worker's peak RSS with 1 bot and with BENCH_BOTS
+# (200) bots configured; see the BENCH_BOT_* settings there.
 
 set -u
 export LC_ALL=C
@@ -44,7 +46,7 @@ tmp=
 
 for p in "$bin/dater-migrate" "$bin/dater-enqueue" "$bin/dater-worker" \
     "$here/raw_loop" "$here/raw_insert" "$here/latency" "$here/jobstat" \
-    "$here/conv.sh"; do
+    "$here/conv.sh" "$here/botmem.sh"; do
 	if [[ ! -x $p ]]; then
 		echo "bench: $p missing: run 'make bench' from the top" >&2
 		exit 1
@@ -481,6 +483,10 @@ awk -v w="$w_hwm" -v s="$sv_hwm" -v r="$raw_rss" -v n="$DRAIN_JOBS" 'BEGIN {
 # ---- 7: conversations: the whole pipeline against LLM peers -----------
 
 "$here/conv.sh" || fail=1
+
+# ---- 8: what the number of bots costs a worker ---------------------------
+
+"$here/botmem.sh" || fail=1
 
 if ((fail)); then
 	echo "bench: something broke (see above)" >&2

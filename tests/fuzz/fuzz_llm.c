@@ -25,7 +25,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (setenv("DATER_FUZZ_LLM_KEY", KEY, 1) == -1)
 		abort();
 	strlcpy(cfg.provider, "openai", sizeof(cfg.provider));
-	strlcpy(cfg.base_url, "http://127.0.0.1:9/v1", sizeof(cfg.base_url));
+	cfg.base_url = "http://127.0.0.1:9/v1";
 	strlcpy(cfg.model, "fuzz-model", sizeof(cfg.model));
 	strlcpy(cfg.api_key_env, "DATER_FUZZ_LLM_KEY",
 	    sizeof(cfg.api_key_env));

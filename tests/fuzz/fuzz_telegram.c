@@ -26,7 +26,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (setenv("DATER_FUZZ_TG_TOKEN", TOKEN, 1) == -1)
 		abort();
 	strlcpy(t.driver, "telegram", sizeof(t.driver));
-	strlcpy(t.base_url, "http://127.0.0.1:9", sizeof(t.base_url));
+	t.base_url = "http://127.0.0.1:9";
 	strlcpy(t.token_env, "DATER_FUZZ_TG_TOKEN", sizeof(t.token_env));
 	t.timeout_ms = 1000;
 	return 0;
