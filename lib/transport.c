@@ -106,6 +106,8 @@ transport_retry_at(int64_t delay_ms)
 {
 	if (delay_ms < 0)
 		return 0;
+	if (delay_ms > HTTP_RETRY_MAX_MS)
+		delay_ms = HTTP_RETRY_MAX_MS;
 	return clock_now_ms() + delay_ms;
 }
 

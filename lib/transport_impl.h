@@ -52,7 +52,8 @@ void transport_copy_utf8(char *dst, const char *src, size_t len);
 void transport_snippet(char *dst, size_t len, const char *body,
     size_t body_len);
 
-/* retry_at_ms for a response that asks to wait delay_ms (< 0: no ask). */
+/* retry_at_ms for a response that asks to wait delay_ms (< 0: no ask),
+ * the wait capped at HTTP_RETRY_MAX_MS. */
 int64_t transport_retry_at(int64_t delay_ms);
 
 #endif

@@ -245,10 +245,11 @@ tg_fail(const struct tg_call *c, const struct http_resp *resp, json_t *root,
 	if (st == 429 || st == 409 || st >= 500) {
 		ra = json_object_get(json_object_get(root, "parameters"),
 		    "retry_after");
-		if (json_is_integer(ra) && json_integer_value(ra) >= 0 &&
-		    json_integer_value(ra) < INT64_MAX / 1000)
+		/* capped before the multiplication: never overflows */
+		if (json_is_integer(ra) && json_integer_value(ra) >= 0)
 			res->retry_at_ms = transport_retry_at(
-			    json_integer_value(ra) * 1000);
+			    json_integer_value(ra) < HTTP_RETRY_MAX_MS / 1000 ?
+			    json_integer_value(ra) * 1000 : HTTP_RETRY_MAX_MS);
 		else
 			res->retry_at_ms = transport_retry_at(
 			    resp->retry_after_ms);

@@ -950,6 +950,26 @@ START_TEST(test_tg_flood)
 	ck_assert_int_le(res.retry_at_ms, after + 5000);
 	ck_assert_ptr_nonnull(strstr(res.error, "Too Many Requests"));
 
+	/* A retry_after past the hour (or past int64 as ms) is an hour. */
+	before = clock_now_ms();
+	ck_assert_int_eq(tg_send_try("[{\"status\": 429, \"body\": "
+	    "\"{\\\"ok\\\": false, \\\"error_code\\\": 429, "
+	    "\\\"description\\\": \\\"flood\\\", \\\"parameters\\\": "
+	    "{\\\"retry_after\\\": 9223372036854775807}}\"}]",
+	    "4242", 0, &res, NULL), -1);
+	after = clock_now_ms();
+	ck_assert_int_eq(res.status, TRANSPORT_RETRY);
+	ck_assert_int_ge(res.retry_at_ms, before + HTTP_RETRY_MAX_MS);
+	ck_assert_int_le(res.retry_at_ms, after + HTTP_RETRY_MAX_MS);
+	before = clock_now_ms();
+	ck_assert_int_eq(tg_send_try("[{\"status\": 429, \"json\": {\"ok\": "
+	    "false, \"error_code\": 429, \"description\": \"flood\", "
+	    "\"parameters\": {\"retry_after\": 86400}}}]",
+	    "4242", 0, &res, NULL), -1);
+	after = clock_now_ms();
+	ck_assert_int_le(res.retry_at_ms, after + HTTP_RETRY_MAX_MS);
+	ck_assert_int_ge(res.retry_at_ms, before + HTTP_RETRY_MAX_MS);
+
 	/* Without parameters, the Retry-After header. */
 	before = clock_now_ms();
 	ck_assert_int_eq(tg_send_try("[{\"status\": 429, \"headers\": "
