@@ -76,7 +76,7 @@ poll_run(struct job_ctx *ctx, struct job_outcome *out)
 		return job_retry(out, 0, "database error");
 	memset(&b, 0, sizeof(b));
 	memset(&res, 0, sizeof(res));
-	if (transport_poll(&bot->transport, offset, &b, &res) < 0)
+	if (transport_poll(&bot->transport, offset, 0, &b, &res) < 0)
 		return res.status == TRANSPORT_FATAL ? job_fail(out, "%s",
 		    res.error) : job_retry(out, res.retry_at_ms, "%s",
 		    res.error);

@@ -151,7 +151,7 @@ transport_typing(const struct cfg_transport *t, const char *chat_id)
 
 int
 transport_poll(const struct cfg_transport *t, const char *offset,
-    struct transport_batch *out, struct transport_result *res)
+    int wait_s, struct transport_batch *out, struct transport_result *res)
 {
 	const struct transport_driver *d;
 
@@ -159,7 +159,9 @@ transport_poll(const struct cfg_transport *t, const char *offset,
 	memset(res, 0, sizeof(*res));
 	if ((d = driver_for(t, res)) == NULL)
 		return -1;
-	return d->poll(t, offset != NULL ? offset : "", out, res);
+	if (wait_s < 0)
+		wait_s = 0;
+	return d->poll(t, offset != NULL ? offset : "", wait_s, out, res);
 }
 
 void

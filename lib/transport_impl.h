@@ -20,7 +20,7 @@ struct transport_driver {
 	int (*send)(const struct cfg_transport *, const struct transport_out *,
 	    struct transport_result *);
 	int (*typing)(const struct cfg_transport *, const char *chat_id);
-	int (*poll)(const struct cfg_transport *, const char *offset,
+	int (*poll)(const struct cfg_transport *, const char *offset, int wait_s,
 	    struct transport_batch *, struct transport_result *);
 };
 

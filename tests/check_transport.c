@@ -256,7 +256,7 @@ START_TEST(test_known)
 	ck_assert_int_eq(transport_send(&t, &m, &res), -1);
 	ck_assert_int_eq(res.status, TRANSPORT_FATAL);
 	ck_assert_ptr_nonnull(strstr(res.error, "'smtp'"));
-	ck_assert_int_eq(transport_poll(&t, "", &b, &res), -1);
+	ck_assert_int_eq(transport_poll(&t, "", 0, &b, &res), -1);
 	ck_assert_int_eq(res.status, TRANSPORT_FATAL);
 	transport_batch_release(&b);
 	ck_assert_int_eq(transport_typing(&t, "1"), -1);
@@ -276,7 +276,7 @@ START_TEST(test_poll_nothing)
 		memset(&t, 0, sizeof(t));
 		(void)strlcpy(t.driver, drivers[i], sizeof(t.driver));
 		memset(&b, 0xff, sizeof(b));
-		ck_assert_int_eq(transport_poll(&t, "17", &b, &res), 0);
+		ck_assert_int_eq(transport_poll(&t, "17", 0, &b, &res), 0);
 		ck_assert_uint_eq(b.n, 0);
 		ck_assert_str_eq(b.next_offset, "");
 		transport_batch_release(&b);
@@ -745,7 +745,7 @@ START_TEST(test_tg_poll)
 	telegram_start(&pe);
 	telegram_cfg(&t, pe.url);
 	tg_say(&pe, ANN, "hello bot");
-	ck_assert_int_eq(transport_poll(&t, "", &b, &res), 0);
+	ck_assert_int_eq(transport_poll(&t, "", 0, &b, &res), 0);
 	ck_assert_uint_eq(b.n, 1);
 	u = &b.ups[0];
 	ck_assert_str_eq(u->platform_id, "4242");
@@ -759,7 +759,7 @@ START_TEST(test_tg_poll)
 	transport_batch_release(&b);
 
 	/* Nothing new: nothing returned, the offset stays. */
-	ck_assert_int_eq(transport_poll(&t, offset, &b, &res), 0);
+	ck_assert_int_eq(transport_poll(&t, offset, 0, &b, &res), 0);
 	ck_assert_uint_eq(b.n, 0);
 	ck_assert_str_eq(b.next_offset, "");
 	transport_batch_release(&b);
@@ -779,7 +779,7 @@ START_TEST(test_tg_skip_bots)
 	telegram_start(&pe);
 	telegram_cfg(&t, pe.url);
 	tg_say(&pe, ANN, "first");
-	ck_assert_int_eq(transport_poll(&t, "", &b, &res), 0);
+	ck_assert_int_eq(transport_poll(&t, "", 0, &b, &res), 0);
 	ck_assert_uint_eq(b.n, 1);
 	first = strtol(b.next_offset, NULL, 10);
 	transport_batch_release(&b);
@@ -789,7 +789,7 @@ START_TEST(test_tg_skip_bots)
 	tg_say(&pe, ANN, "second");
 	tg_say(&pe, "{\"id\": 998, \"is_bot\": true, \"first_name\": "
 	    "\"ThirdBot\"}", "boop");
-	ck_assert_int_eq(transport_poll(&t, "", &b, &res), 0);
+	ck_assert_int_eq(transport_poll(&t, "", 0, &b, &res), 0);
 	ck_assert_uint_eq(b.n, 1);
 	ck_assert_str_eq(b.ups[0].text, "second");
 	next = strtol(b.next_offset, NULL, 10);
@@ -812,7 +812,7 @@ START_TEST(test_tg_conversation)
 	telegram_start(&pe);
 	telegram_cfg(&t, pe.url);
 	tg_say(&pe, ANN, "how are you?");
-	ck_assert_int_eq(transport_poll(&t, "", &b, &res), 0);
+	ck_assert_int_eq(transport_poll(&t, "", 0, &b, &res), 0);
 	ck_assert_uint_eq(b.n, 1);
 
 	out_init(&m, b.ups[0].platform_id, "fine, thanks \xf0\x9f\x99\x82");
@@ -851,7 +851,7 @@ START_TEST(test_tg_token)
 	ck_assert_int_eq(transport_send(&t, &m, &res), -1);
 	ck_assert_int_eq(res.status, TRANSPORT_FATAL);
 	ck_assert_ptr_nonnull(strstr(res.error, "'" T_TOKEN_ENV "'"));
-	ck_assert_int_eq(transport_poll(&t, "", &b, &res), -1);
+	ck_assert_int_eq(transport_poll(&t, "", 0, &b, &res), -1);
 	ck_assert_int_eq(res.status, TRANSPORT_FATAL);
 	ck_assert_ptr_nonnull(strstr(res.error, "'" T_TOKEN_ENV "'"));
 	ck_assert_int_eq(transport_typing(&t, "4242"), -1);
@@ -1098,7 +1098,7 @@ START_TEST(test_tg_refused)
 	ck_assert_int_eq(transport_send(&t, &m, &res), -1);
 	ck_assert_int_eq(res.status, TRANSPORT_RETRY);
 	ck_assert(strstr(res.error, T_TOKEN) == NULL);
-	ck_assert_int_eq(transport_poll(&t, "", &b, &res), -1);
+	ck_assert_int_eq(transport_poll(&t, "", 0, &b, &res), -1);
 	ck_assert_int_eq(res.status, TRANSPORT_RETRY);
 	transport_batch_release(&b);
 }
@@ -1143,7 +1143,7 @@ tg_poll_try(const char *script, const char *offset, int64_t timeout_ms,
 	telegram_cfg(&t, pe.url);
 	if (timeout_ms > 0)
 		t.timeout_ms = timeout_ms;
-	rc = transport_poll(&t, offset, b, res);
+	rc = transport_poll(&t, offset, 0, b, res);
 	if (reqs != NULL)
 		*reqs = fault_requests(&pe);
 	peer_stop(&pe);
@@ -1179,18 +1179,21 @@ START_TEST(test_tg_poll_shapes)
 	json_t *reqs, *body;
 
 	ck_assert_int_eq(tg_poll_try(script, "10", 0, &b, &res, &reqs), 0);
-	ck_assert_uint_eq(b.n, 2);
+	ck_assert_uint_eq(b.n, 3);
+	ck_assert_uint_eq(b.skipped, 0);
 	ck_assert_str_eq(b.ups[0].platform_id, "5");
 	ck_assert_str_eq(b.ups[0].message_id, "100");
 	ck_assert_str_eq(b.ups[0].name, "Bo");
 	ck_assert_str_eq(b.ups[0].handle, "");
 	ck_assert_str_eq(b.ups[0].text, "plain");
 	ck_assert_int_eq(b.ups[0].at_ms, 1790000000000LL);
-	ck_assert_str_eq(b.ups[1].platform_id, "-1001234567890");
-	ck_assert_str_eq(b.ups[1].handle, "cy");
-	ck_assert_str_eq(b.ups[1].name, "Cy");
-	ck_assert_str_eq(b.ups[1].text, "ms date");
-	ck_assert_int_eq(b.ups[1].at_ms, 1790000003123LL);
+	ck_assert_str_eq(b.ups[1].message_id, "101");
+	ck_assert_str_eq(b.ups[1].text, "[sticker]");
+	ck_assert_str_eq(b.ups[2].platform_id, "-1001234567890");
+	ck_assert_str_eq(b.ups[2].handle, "cy");
+	ck_assert_str_eq(b.ups[2].name, "Cy");
+	ck_assert_str_eq(b.ups[2].text, "ms date");
+	ck_assert_int_eq(b.ups[2].at_ms, 1790000003123LL);
 	ck_assert_str_eq(b.next_offset, "15");
 	transport_batch_release(&b);
 
@@ -1215,6 +1218,154 @@ START_TEST(test_tg_poll_shapes)
 	ck_assert_ptr_null(json_object_get(body, "offset"));
 	json_decref(body);
 	json_decref(reqs);
+}
+END_TEST
+
+/* parse SRC (a getUpdates body) into b; asserts it parses. */
+static void
+tg_parse_ok(const char *src, size_t len, struct transport_batch *b)
+{
+	struct transport_result res;
+
+	ck_assert_msg(transport_telegram_parse(src, len, b, &res) == 0,
+	    "parse failed: %s", res.error);
+}
+
+#define TG_MSG(uid, rest) "{\"update_id\": " #uid ", \"message\": {" \
+	"\"from\": {\"id\": 5, \"first_name\": \"Bo\"}, \"chat\": {\"id\": 5}, " \
+	"\"date\": 1790000000, " rest "}}"
+
+/* One unreadable update skips only itself: the ones after it are read
+ * and the offset moves past all of them. */
+START_TEST(test_tg_parse_unreadable)
+{
+	static const char body[] = "{\"ok\": true, \"result\": ["
+	    TG_MSG(20, "\"message_id\": 1, \"text\": \"bad \\ud800 one\"") ","
+	    TG_MSG(21, "\"message_id\": 2, \"text\": \"nul \\u0000 here\"") ","
+	    TG_MSG(22, "\"message_id\": 3, \"text\": \"raw \xff\xfe bytes\"") ","
+	    TG_MSG(23, "\"message_id\": 4, \"text\": 42") ","
+	    "{\"update_id\": 24, \"message\": {\"message_id\": 5, "
+	    "\"text\": \"no chat\"}},"
+	    TG_MSG(25, "\"message_id\": \"" "0123456789012345678901234567890123"
+	    "456789012345678901234567890123456789\", \"text\": \"long id\"") ","
+	    "{\"message\": {\"text\": \"no update id\"}},"
+	    TG_MSG(26, "\"message_id\": 6, \"text\": \"pair \\ud83d\\ude00 ok\"")
+	    "," TG_MSG(27, "\"text\": \"no message id\"") "]}";
+	struct transport_batch b;
+
+	tg_parse_ok(body, sizeof(body) - 1, &b);
+	ck_assert_uint_eq(b.n, 2);
+	ck_assert_str_eq(b.ups[0].text, "pair \xf0\x9f\x98\x80 ok");
+	ck_assert_str_eq(b.ups[0].message_id, "6");
+	ck_assert_str_eq(b.ups[1].text, "no message id");
+	ck_assert_str_eq(b.ups[1].message_id, "u27");
+	ck_assert_uint_eq(b.skipped, 7);
+	ck_assert_ptr_nonnull(strstr(b.skip_why, "update 20"));
+	ck_assert_str_eq(b.next_offset, "28");
+	transport_batch_release(&b);
+
+	/* A lone low surrogate, an escape cut short, one bad update only. */
+	tg_parse_ok("{\"ok\": true, \"result\": [" TG_MSG(30, "\"message_id\": "
+	    "1, \"text\": \"x\\udc00\"") "]}", strlen("{\"ok\": true, "
+	    "\"result\": [" TG_MSG(30, "\"message_id\": 1, \"text\": "
+	    "\"x\\udc00\"") "]}"), &b);
+	ck_assert_uint_eq(b.n, 0);
+	ck_assert_uint_eq(b.skipped, 1);
+	ck_assert_str_eq(b.next_offset, "31");
+	transport_batch_release(&b);
+}
+END_TEST
+
+/* Structure that is not JSON at all is the whole answer's fault. */
+START_TEST(test_tg_parse_garbage)
+{
+	static const char *const bad[] = {
+		"", "{", "[]", "{\"ok\": false}", "{\"ok\": true}",
+		"{\"ok\": true, \"result\": {}}", "\xff\xff",
+		"{\"ok\": true, \"result\": [\"\\u", "{\"ok\": true, \"result\": [\"\\",
+	};
+	struct transport_result res;
+	struct transport_batch b;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(transport_telegram_parse(bad[i],
+		    strlen(bad[i]), &b, &res), -1);
+		ck_assert_int_eq(res.status, TRANSPORT_RETRY);
+		ck_assert_uint_eq(b.n, 0);
+	}
+	/* Updates that are not for us, and none at all. */
+	tg_parse_ok("{\"ok\": true, \"result\": [1, \"x\", {\"update_id\": 3}]}",
+	    strlen("{\"ok\": true, \"result\": [1, \"x\", {\"update_id\": "
+	    "3}]}"), &b);
+	ck_assert_uint_eq(b.n, 0);
+	ck_assert_uint_eq(b.skipped, 2);
+	ck_assert_str_eq(b.next_offset, "4");
+	transport_batch_release(&b);
+}
+END_TEST
+
+/* Media arrive as readable placeholders. */
+START_TEST(test_tg_parse_media)
+{
+	static const char body[] = "{\"ok\": true, \"result\": ["
+	    TG_MSG(1, "\"message_id\": 1, \"sticker\": {\"emoji\": \"\\ud83d\\ude00\"}") ","
+	    TG_MSG(2, "\"message_id\": 2, \"photo\": [{\"file_id\": \"p\"}]") ","
+	    TG_MSG(3, "\"message_id\": 3, \"photo\": [], \"caption\": \"my cat\"") ","
+	    TG_MSG(4, "\"message_id\": 4, \"voice\": {\"duration\": 5}") ","
+	    TG_MSG(5, "\"message_id\": 5, \"document\": {\"file_name\": \"cv.pdf\"}") ","
+	    TG_MSG(6, "\"message_id\": 6, \"location\": {\"latitude\": 38.72, "
+	    "\"longitude\": -9.14}") ","
+	    TG_MSG(7, "\"message_id\": 7, \"contact\": {\"first_name\": \"Al\", "
+	    "\"phone_number\": \"+1\"}") ","
+	    TG_MSG(8, "\"message_id\": 8, \"video\": {\"duration\": 12}") ","
+	    TG_MSG(9, "\"message_id\": 9, \"animation\": {}, \"document\": {}") ","
+	    TG_MSG(10, "\"message_id\": 10, \"new_chat_title\": \"x\"") "]}";
+	static const char *const want[] = {
+		"[sticker \xf0\x9f\x98\x80]", "[photo]", "[photo] my cat",
+		"[voice note 5 s]", "[document cv.pdf]",
+		"[location 38.72000, -9.14000]", "[contact Al]", "[video 12 s]",
+		"[GIF]", "[unsupported message]",
+	};
+	struct transport_batch b;
+	size_t i;
+
+	tg_parse_ok(body, sizeof(body) - 1, &b);
+	ck_assert_uint_eq(b.n, 10);
+	for (i = 0; i < b.n; i++)
+		ck_assert_str_eq(b.ups[i].text, want[i]);
+	transport_batch_release(&b);
+}
+END_TEST
+
+/* Dates far ahead, before 2000 or missing are the receive time. */
+START_TEST(test_tg_parse_dates)
+{
+	char body[1024];
+	struct transport_batch b;
+	int64_t before, after;
+
+	(void)snprintf(body, sizeof(body), "{\"ok\": true, \"result\": ["
+	    TG_MSG(1, "\"message_id\": 1, \"text\": \"ok\"") ","
+	    "{\"update_id\": 2, \"message\": {\"message_id\": 2, \"chat\": "
+	    "{\"id\": 5}, \"date\": 4102444800, \"text\": \"2100\"}},"
+	    "{\"update_id\": 3, \"message\": {\"message_id\": 3, \"chat\": "
+	    "{\"id\": 5}, \"date\": 900000000, \"text\": \"1998\"}},"
+	    "{\"update_id\": 4, \"message\": {\"message_id\": 4, \"chat\": "
+	    "{\"id\": 5}, \"date\": %lld, \"text\": \"ms, an hour ahead\"}},"
+	    "{\"update_id\": 5, \"message\": {\"message_id\": 5, \"chat\": "
+	    "{\"id\": 5}, \"date\": 9223372036854775807, \"text\": \"max\"}}"
+	    "]}", (long long)(clock_now_ms() + 3600 * 1000));
+	before = clock_now_ms();
+	tg_parse_ok(body, strlen(body), &b);
+	after = clock_now_ms();
+	ck_assert_uint_eq(b.n, 5);
+	ck_assert_int_eq(b.ups[0].at_ms, 1790000000000LL);
+	for (size_t i = 1; i < 5; i++) {
+		ck_assert_int_ge(b.ups[i].at_ms, before);
+		ck_assert_int_le(b.ups[i].at_ms, after);
+	}
+	transport_batch_release(&b);
 }
 END_TEST
 
@@ -1311,6 +1462,10 @@ suite_transport(void)
 	tcase_add_test(tc, test_tg_refused);
 	tcase_add_test(tc, test_tg_typing);
 	tcase_add_test(tc, test_tg_poll_shapes);
+	tcase_add_test(tc, test_tg_parse_unreadable);
+	tcase_add_test(tc, test_tg_parse_garbage);
+	tcase_add_test(tc, test_tg_parse_media);
+	tcase_add_test(tc, test_tg_parse_dates);
 	tcase_add_test(tc, test_tg_poll_faults);
 	suite_add_tcase(s, tc);
 	return s;
