@@ -48,20 +48,6 @@ maybe_summarize(struct job_ctx *ctx, const struct cfg_bot *bot,
 	(void)queue_add(ctx->db, &q, &id, NULL);
 }
 
-/* Whether the last message of the conversation is the contact's. */
-static int
-awaits_reply(struct job_ctx *ctx, const struct store_contact *c, int *yes)
-{
-	struct store_msg *h = NULL;
-	size_t n = 0;
-
-	if (store_history(ctx->db, c->id, 0, 1, &h, &n) < 0)
-		return -1;
-	*yes = n == 1 && h[0].inbound;
-	store_msgs_free(h, n);
-	return 0;
-}
-
 static enum job_result
 respond_run(struct job_ctx *ctx, struct job_outcome *out)
 {
@@ -83,7 +69,7 @@ respond_run(struct job_ctx *ctx, struct job_outcome *out)
 		return rc < 0 ? job_retry(out, 0, "database error") : JOB_OK;
 	}
 	if (!conv_reachable(&c) || strcmp(c.status, "paused") == 0 ||
-	    awaits_reply(ctx, &c, &yes) < 0 || !yes) {
+	    store_awaits_reply(ctx->db, c.id, &yes) < 0 || !yes) {
 		store_contact_release(&c);
 		return JOB_OK;
 	}

@@ -469,10 +469,20 @@ store_msg_by_job(struct db *db, int64_t job_id, struct store_msg *m)
 	" (direction = 'in' OR status IN ('queued','sending','sent'," \
 	"'uncertain'))"
 
+/* The platform's order: an inbound message's created_at is its platform
+ * date, then its platform id (numeric where it is one: Telegram's dates
+ * are whole seconds), then the order stored in; whatever order the
+ * workers stored them in. */
+#define HISTORY_ORDER(dir) \
+	" created_at " dir ", CASE WHEN direction = 'in' THEN" \
+	" CAST(platform_msg_id AS INTEGER) END " dir ", id " dir
+
 static const char sql_history[] =
-    "SELECT * FROM (SELECT " MSG_COLUMNS " FROM messages"
+    "SELECT * FROM (SELECT " MSG_COLUMNS ", direction AS d,"
+    " platform_msg_id AS p FROM messages"
     " WHERE contact = ?1 AND id > ?2 AND" IN_CONVERSATION
-    " ORDER BY id DESC LIMIT ?3) ORDER BY id";
+    " ORDER BY" HISTORY_ORDER("DESC") " LIMIT ?3) ORDER BY"
+    " created_at, CASE WHEN d = 'in' THEN CAST(p AS INTEGER) END, id";
 
 int
 store_history(struct db *db, int64_t contact, int64_t after, int limit,
@@ -864,4 +874,42 @@ store_kv_set(struct db *db, const char *key, const char *value)
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, clock_now_ms());
 	return db_run(db, st, "store state in", NULL);
+}
+
+static const char sql_kv_add[] =
+    "INSERT INTO kv (key, value, updated_at) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT (key) DO UPDATE SET"
+    " value = CAST(CAST(value AS INTEGER) + ?2 AS TEXT), updated_at = ?3";
+
+int
+store_kv_add(struct db *db, const char *key, int64_t delta)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_kv_add);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, delta);
+	sqlite3_bind_int64(st, 3, clock_now_ms());
+	return db_run(db, st, "store state in", NULL);
+}
+
+static const char sql_awaits[] =
+    "SELECT direction = 'in' FROM messages WHERE contact = ?1 AND"
+    IN_CONVERSATION " ORDER BY id DESC LIMIT 1";
+
+int
+store_awaits_reply(struct db *db, int64_t contact, int *yes)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_awaits);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, contact);
+	rc = sqlite3_step(st);
+	*yes = rc == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 :
+	    db_fail(db, "read messages from");
 }
