@@ -48,6 +48,7 @@ enum cfg_sync { CFG_SYNC_OFF = 0, CFG_SYNC_NORMAL = 1, CFG_SYNC_FULL = 2 };
 #define CFG_TEXT_MAX 4096	/* persona */
 #define CFG_LINE_MAX 512	/* short texts: disclosure, replies */
 #define CFG_URL_MAX 512
+#define CFG_POLL_TIMEOUT_MAX_MS (600LL * 1000)
 
 /* The LLM: OpenAI-compatible Chat Completions, or the offline provider. */
 struct cfg_llm {
@@ -72,6 +73,8 @@ struct cfg_transport {
 	char path[PATH_MAX];		/* console: the outbox file */
 	int path_default;		/* path is outbox.jsonl beside the db */
 	int64_t timeout_ms;
+	int listen;			/* telegram: a long-poll listener */
+	int64_t poll_timeout_ms;	/* its getUpdates timeout (whole s) */
 };
 
 /* A bot's policies; inherited built-in -> `defaults` -> `bots[i]`. */

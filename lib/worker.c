@@ -22,6 +22,7 @@
 
 #include "clock.h"
 #include "db.h"
+#include "listener.h"
 #include "log.h"
 #include "queue.h"
 #include "store.h"
@@ -468,6 +469,9 @@ struct sv {
 	const struct worker_opts *opts;
 	struct cfg *cfg;
 	struct child kids[WORKER_MAX];
+	struct listener_set *lst;	/* the bots' listeners; NULL: drain */
+	struct listener_env lenv;
+	char tree[64];			/* "host:pid" of this supervisor */
 	sigset_t wait_mask;
 	char host[40];
 	int stopping;
@@ -567,6 +571,9 @@ reap_children(struct sv *s)
 
 	got_chld = 0;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (s->lst != NULL && listener_reaped(s->lst, s->cfg, pid,
+		    status))
+			continue;
 		for (i = 0; i < s->opts->n; i++)
 			if (s->kids[i].pid == pid)
 				child_exited(s, &s->kids[i], status);
@@ -588,6 +595,8 @@ tick(struct sv *s)
 			(void)queue_heartbeat(&db, s->kids[i].id,
 			    s->cfg->worker.lease_ms);
 	(void)queue_reap(&db, 2 * s->cfg->worker.lease_ms);
+	if (s->lst != NULL)
+		listener_heartbeat(s->lst, &db, s->cfg);
 	db_close(&db);
 	return 0;
 }
@@ -622,6 +631,18 @@ sv_reload(struct sv *s)
 	signal_all(s, SIGHUP);
 }
 
+/* The tree stops: its listeners' leases are free for another tree. */
+static void
+drop_leases(struct sv *s)
+{
+	struct db db;
+
+	if (db_open(&db, s->opts->db_path, s->cfg, 0) != 0)
+		return;
+	(void)listener_lease_drop(&db, s->tree, NULL);
+	db_close(&db);
+}
+
 /* One pass of the supervisor's loop; returns 1 when all workers are done. */
 static int
 sv_step(struct sv *s)
@@ -636,6 +657,8 @@ sv_step(struct sv *s)
 		s->stop_deadline = clock_mono_ms() + s->cfg->worker.grace_ms;
 		log_info("stopping: waiting for running jobs");
 		signal_all(s, SIGTERM);
+		if (s->lst != NULL)
+			listener_stop(s->lst, SIGTERM);
 	}
 	if (got_hup)
 		sv_reload(s);
@@ -643,6 +666,8 @@ sv_step(struct sv *s)
 	if (s->stopping && now >= s->stop_deadline) {
 		log_warn("shutdown grace over: killing workers");
 		signal_all(s, SIGKILL);
+		if (s->lst != NULL)
+			listener_stop(s->lst, SIGKILL);
 		s->stop_deadline = now + 1000;
 	}
 	for (i = 0; i < s->opts->n; i++) {
@@ -653,6 +678,10 @@ sv_step(struct sv *s)
 			spawn(s, c);
 		alive += c->pid > 0;
 		pending += c->pid == 0 && !c->done && !s->stopping;
+	}
+	if (s->lst != NULL) {
+		listener_sync(s->lst, s->cfg);
+		alive += listener_running(s->lst);
 	}
 	if (alive == 0 && pending == 0)
 		return 1;
@@ -667,6 +696,8 @@ sv_step(struct sv *s)
 		if (s->kids[i].pid == 0 && s->kids[i].restart_at > 0 &&
 		    s->kids[i].restart_at < wake)
 			wake = s->kids[i].restart_at;
+	if (s->lst != NULL && listener_next_restart(s->lst) < wake)
+		wake = listener_next_restart(s->lst);
 	now = clock_mono_ms();
 	if (!got_chld && !got_hup && !(got_term && !s->stopping))
 		sleep_on(-1, wake > now ? wake - now : 0, &s->wait_mask);
@@ -694,10 +725,19 @@ worker_run(const struct worker_opts *opts, struct cfg *cfg)
 		strlcpy(s->host, "localhost", sizeof(s->host));
 	s->host[sizeof(s->host) - 1] = '\0';
 	signals_setup(&s->wait_mask);
+	snprintf(s->tree, sizeof(s->tree), "%s:%ld", s->host, (long)getpid());
+	s->lenv.db_path = opts->db_path;
+	s->lenv.holder = s->tree;
+	s->lenv.host = s->host;
+	if (!opts->drain && (s->lst = listener_set_new(&s->lenv)) == NULL) {
+		free(s);
+		return EX_OSERR;
+	}
 	/* Check the database before forking, and recover what a previous
 	 * tree left behind. */
 	rc = tick(s);
 	if (rc != 0) {
+		listener_set_free(s->lst);
 		free(s);
 		return rc == DB_NOT_READY ? EX_CONFIG : EX_UNAVAILABLE;
 	}
@@ -707,6 +747,9 @@ worker_run(const struct worker_opts *opts, struct cfg *cfg)
 	while (!sv_step(s))
 		;
 	log_debug("all workers exited");
+	if (s->lst != NULL)
+		drop_leases(s);
+	listener_set_free(s->lst);
 	free(s);
 	return EX_OK;
 }
