@@ -6,7 +6,8 @@
  * history and stores it for `send` (or as a draft in review mode). Runs
  * at most one reply per job: a re-run finds the message it already
  * wrote. Nothing happens if the contact opted out or the last message of
- * the conversation is already ours.
+ * the conversation is already ours. {"contact": ID, "start": true} (from
+ * a `/start`) writes the persona's greeting instead of a reply.
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,10 @@
 #include "../lib/queue.h"
 #include "../lib/transport.h"
 #include "../lib/banned.h"
+
+#define START_TASK "The person just opened the chat with you (they " \
+	"pressed Start). Greet them as yourself in one or two short, warm " \
+	"sentences that invite them to talk; do not mention commands."
 
 static int
 respond_check(const struct cfg *cfg, const json_t *p, char *err, size_t len)
@@ -75,7 +80,8 @@ respond_run(struct job_ctx *ctx, struct job_outcome *out)
 	}
 	/* "typing..." while the reply is written (best effort) */
 	(void)transport_typing(&bot->transport, c.platform_id);
-	r = conv_write(ctx, bot, &c, NULL, &t, out);
+	r = conv_write(ctx, bot, &c, json_is_true(json_object_get(ctx->payload,
+	    "start")) ? START_TASK : NULL, &t, out);
 	if (r == JOB_OK)
 		r = conv_store(ctx, bot, &c, "reply", &t, out);
 	if (r == JOB_OK)
