@@ -20,7 +20,7 @@
 #define MSG_COLUMNS \
 	"id, contact, bot, direction = 'in', kind, text, coalesce(status, '')," \
 	" coalesce(platform_msg_id, ''), coalesce(job_id, 0), created_at," \
-	" coalesce(sent_at, 0)"
+	" coalesce(sent_at, 0), parts_sent"
 
 /* The conversation jobs that concern one contact (payload "contact"). */
 #define CONTACT_JOBS "respond,initiate,followup,summarize"
@@ -297,6 +297,7 @@ read_msg(sqlite3_stmt *st, struct store_msg *m)
 	m->job_id = sqlite3_column_int64(st, 8);
 	m->created_at = sqlite3_column_int64(st, 9);
 	m->sent_at = sqlite3_column_int64(st, 10);
+	m->parts_sent = sqlite3_column_int(st, 11);
 	if (m->text == NULL) {
 		log_err("out of memory reading a message");
 		return -1;
@@ -912,4 +913,25 @@ store_awaits_reply(struct db *db, int64_t contact, int *yes)
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 :
 	    db_fail(db, "read messages from");
+}
+
+static const char sql_msg_parts[] =
+    "UPDATE messages SET parts_sent = ?2, error = coalesce(?3, error)"
+    " WHERE id = ?1 AND status = 'sending'";
+
+int
+store_msg_parts(struct db *db, int64_t id, int parts_sent, const char *error)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_msg_parts);
+	int n = 0;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, parts_sent);
+	if (error != NULL)
+		sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
+	if (db_run(db, st, "record the parts sent in", &n) < 0)
+		return -1;
+	return n;
 }

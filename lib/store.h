@@ -87,6 +87,7 @@ struct store_msg {
 	int64_t job_id;
 	int64_t created_at;
 	int64_t sent_at;
+	int parts_sent;			/* parts of a long message delivered */
 };
 
 void store_msg_release(struct store_msg *m);
@@ -170,6 +171,15 @@ int store_msg_transition(struct db *db, int64_t id, const char *from,
  * 0 (was not sending), or -1.
  */
 int store_msg_sent(struct db *db, int64_t id, const char *platform_msg_id);
+
+/*
+ * A message that goes out in parts: record, while it is `sending`, that
+ * parts_sent parts were delivered (before the next part's call, so a
+ * send that resumes never repeats one); error (may be NULL) is kept.
+ * Returns 1, 0 (not sending), or -1.
+ */
+int store_msg_parts(struct db *db, int64_t id, int parts_sent,
+    const char *error);
 
 /* Whether the contact has any outbound message that is not failed. */
 int store_has_outbound(struct db *db, int64_t contact, int *yes);

@@ -123,6 +123,25 @@ int transport_poll(const struct cfg_transport *t, const char *offset,
 int transport_telegram_parse(const char *body, size_t len,
     struct transport_batch *out, struct transport_result *res);
 
+/* Telegram's limit on a message, in UTF-16 code units. */
+#define TRANSPORT_TG_MAX_UNITS 4096
+
+/* One part of a message to send: text[off .. off + len). */
+struct transport_part {
+	size_t off, len;
+};
+
+/*
+ * Cut text (UTF-8) into the parts t delivers as separate messages:
+ * telegram, parts of at most max_units UTF-16 code units (0:
+ * TRANSPORT_TG_MAX_UNITS), cut after a sentence (". ", "! ", "? ", a
+ * newline) in the second half of a part, else at a space, else between
+ * two characters, the whitespace at the cut dropped; other drivers, one
+ * part. *parts is a new array of *n >= 1 (free it); -1 if out of memory.
+ */
+int transport_split(const struct cfg_transport *t, const char *text,
+    size_t max_units, struct transport_part **parts, size_t *n);
+
 /* Free b's updates and their texts and zero b; safe on a zeroed b. */
 void transport_batch_release(struct transport_batch *b);
 

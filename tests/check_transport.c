@@ -1369,6 +1369,87 @@ START_TEST(test_tg_parse_dates)
 }
 END_TEST
 
+/* UTF-16 code units of s[0..len). */
+static size_t
+units16(const char *s, size_t len)
+{
+	size_t i, u = 0;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c & 0xc0) != 0x80)
+			u += c >= 0xf0 ? 2 : 1;
+	}
+	return u;
+}
+
+/* Long replies: parts within the limit (in UTF-16 units), cut after a
+ * sentence or at a space, nothing lost but the whitespace at the cuts. */
+START_TEST(test_split)
+{
+	struct cfg_transport tg, con;
+	struct transport_part *p;
+	char *text, *join;
+	size_t n, i, o = 0, k;
+
+	memset(&tg, 0, sizeof(tg));
+	strlcpy(tg.driver, "telegram", sizeof(tg.driver));
+	memset(&con, 0, sizeof(con));
+	strlcpy(con.driver, "console", sizeof(con.driver));
+	/* short: one part */
+	ck_assert_int_eq(transport_split(&tg, "Hello there.", 0, &p, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(p[0].len, 12);
+	free(p);
+	/* sentences of 30 bytes with emoji (2 units, 4 bytes) */
+	text = malloc(20000);
+	ck_assert_ptr_nonnull(text);
+	for (i = 0; o + 40 < 20000 - 1; i++)
+		o += (size_t)snprintf(text + o, 20000 - o, "Sentence %04zu "
+		    "\xf0\x9f\x98\x80 here. ", i);
+	text[o - 1] = '\0';
+	ck_assert_int_eq(transport_split(&tg, text, 0, &p, &n), 0);
+	ck_assert_uint_gt(n, 4);
+	join = calloc(1, 20000);
+	for (i = 0; i < n; i++) {
+		ck_assert_uint_le(units16(text + p[i].off, p[i].len),
+		    TRANSPORT_TG_MAX_UNITS);
+		if (i + 1 < n)
+			ck_assert_uint_ge(units16(text + p[i].off, p[i].len),
+			    TRANSPORT_TG_MAX_UNITS / 2);
+		ck_assert_int_eq(text[p[i].off + p[i].len - 1], '.');
+		ck_assert_int_eq(text[p[i].off], 'S');
+		memcpy(join + strlen(join), text + p[i].off, p[i].len);
+		if (i + 1 < n)
+			join[strlen(join)] = ' ';
+	}
+	ck_assert_str_eq(join, text);
+	free(join);
+	free(p);
+	/* other drivers: one part however long */
+	ck_assert_int_eq(transport_split(&con, text, 0, &p, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	free(p);
+	free(text);
+	/* no sentence: at a space; no space: between characters */
+	ck_assert_int_eq(transport_split(&tg, "aaaa bbbb cccc", 7, &p, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(p[0].len, 4);
+	ck_assert_uint_eq(p[1].off, 5);
+	free(p);
+	ck_assert_int_eq(transport_split(&tg, "\xc3\xa9\xc3\xa9\xc3\xa9"
+	    "\xf0\x9f\x98\x80", 3, &p, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(p[0].len, 6);
+	ck_assert_uint_eq(p[1].len, 4);
+	for (k = 0; k < n; k++)
+		ck_assert_uint_le(units16("\xc3\xa9\xc3\xa9\xc3\xa9"
+		    "\xf0\x9f\x98\x80" + p[k].off, p[k].len), 3);
+	free(p);
+}
+END_TEST
+
 /* Polling delivers nothing, so every transient failure just retries. */
 START_TEST(test_tg_poll_faults)
 {
@@ -1466,6 +1547,7 @@ suite_transport(void)
 	tcase_add_test(tc, test_tg_parse_garbage);
 	tcase_add_test(tc, test_tg_parse_media);
 	tcase_add_test(tc, test_tg_parse_dates);
+	tcase_add_test(tc, test_split);
 	tcase_add_test(tc, test_tg_poll_faults);
 	suite_add_tcase(s, tc);
 	return s;
