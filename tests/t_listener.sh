@@ -10,7 +10,7 @@
 # are skipped and counted while the updates after them are stored; an
 # update without message_id gets its update's id; media arrive as
 # placeholders; a burst stored in any order reaches the LLM in the
-# platform's order.
+# platform's order, with "typing" shown after the reply delay.
 #
 # Needs node and tests/node_modules (the peers); never the internet.
 . "$(dirname "$0")/blackbox-lib.sh"
@@ -156,6 +156,10 @@ is "$(freq 'R.filter((r) => r.path === "/v1/chat/completions").map((r) => JSON.p
     "a burst reaches the LLM in the platform's order (date, then message id), once"
 is "$(freq 'R.filter((r) => r.path === "/v1/chat/completions").some((r) => r.body.includes("[sticker"))')" \
     true "... and a sticker is something the LLM is told about"
+is "$(freq '((g, t) => t.length === 1 && JSON.parse(t[0].body).action === "typing" &&
+    t[0].at_ms >= g + 1000)(R.filter((r) => /getUpdates$/.test(r.path))[2].at_ms,
+    R.filter((r) => /sendChatAction$/.test(r.path) && JSON.parse(r.body).chat_id === 77))')" true \
+    "typing is shown once for the burst, after the reply delay (1 s), not when it arrived"
 
 # ---- a second tree: one holder per bot; SIGKILL: the other takes over --------
 
