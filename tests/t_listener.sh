@@ -182,6 +182,13 @@ wait_for 60 eval '[ "$(sent_to anna 4343)" = 1 ]' ||
     fail "a message after the takeover was not answered within 60 s"
 is "$(texts_of anna 4343)" "Hello after the crash" "... it was stored once, by tree B"
 
+run "$BIN/dater-report" -c "$CONF" -d "$DB" -j bots
+is "$(jsv 'JSON.parse(a[0]).bots.map((b) => b.name + "=" + b.listener + "/" + b.updates_skipped +
+    "/" + (b.listener_since !== null)).join(" ")' "$OUT")" "anna=$HOST:$B/0/true fz=$HOST:$B/3/true" \
+    "dater-report bots shows which tree holds each listener, since when, and the skipped updates"
+run "$BIN/dater-report" -c "$CONF" -d "$DB" bots
+like "$OUT" "LISTENER.*SKIPPED" "... in its table too"
+
 kill -TERM "$B"
 wait_exit "$B" 30
 is "$RC" 0 "SIGTERM stops tree B with its listeners (a long poll is abandoned)"
