@@ -44,17 +44,28 @@ inbound_check(const struct cfg *cfg, const json_t *p, char *err, size_t len)
 	return 0;
 }
 
+/* Dates before 2000 or this far ahead of the clock are the receive
+ * time, as transport_poll does for Telegram's. */
+#define AT_MIN_MS 946684800000LL
+#define AT_SKEW_MS (10LL * 60 * 1000)
+
+/* The message's time in ms, or 0 (now) when absent or implausible. */
 static int64_t
 when(const json_t *p)
 {
 	const json_t *at = json_object_get(p, "at");
-	int64_t ms = 0;
+	int64_t ms = 0, now = clock_now_ms();
+	double s;
 
 	if (json_is_string(at))
 		(void)clock_parse_time(json_string_value(at), &ms);
-	else if (json_is_number(at))
-		ms = (int64_t)(json_number_value(at) * 1000);
-	return ms;
+	else if (json_is_number(at)) {
+		s = json_number_value(at);
+		/* range-checked before the conversion: never overflows */
+		if (s >= AT_MIN_MS / 1000.0 && s <= (now + AT_SKEW_MS) / 1000.0)
+			ms = (int64_t)(s * 1000);
+	}
+	return ms < AT_MIN_MS || ms > now + AT_SKEW_MS ? 0 : ms;
 }
 
 enum command { CMD_NONE, CMD_START, CMD_OTHER };

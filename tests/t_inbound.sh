@@ -148,4 +148,19 @@ is "$(q "SELECT status || '|' || parts_sent FROM messages WHERE id = $m")" "sent
 like "$(q "SELECT error FROM messages WHERE id = $m")" "part 2 of 3 uncertain" \
     "... and part 2 is noted as uncertain (not resent)"
 
+# ---- dates far ahead or before 2000 are the receive time ---------------------
+
+before=$(now_ms)
+enqueue -q inbound '{"bot": "tgf", "platform_id": "7171", "text": "from 2100", "message_id": "1",
+    "at": 4102444800}' >/dev/null
+enqueue -q inbound '{"bot": "tgf", "platform_id": "7171", "text": "from 1970", "message_id": "2",
+    "at": "1970-01-02T00:00:00Z"}' >/dev/null
+enqueue -q inbound '{"bot": "tgf", "platform_id": "7171", "text": "from far beyond", "message_id": "3",
+    "at": 1e300}' >/dev/null
+drain -q >>"$TMP/drain.log" 2>&1
+after=$(now_ms)
+is "$(q "SELECT count(*) FROM messages WHERE direction = 'in' AND text LIKE 'from %'
+         AND created_at BETWEEN $before AND $after")" 3 \
+    "inbound times far in the future or before 2000 are stored as the receive time"
+
 bb_done
