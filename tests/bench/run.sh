@@ -19,7 +19,9 @@
 # (1000000), BENCH_CLAIM_JOBS (10000), BENCH_IDLE_SECS (5), TMPDIR.
 #
 # Last, conv.sh: the conversation pipeline (inbound -> respond -> send)
-# against LLM peers on loopback; see the BENCH_CONV_* settings there.
+# against LLM peers on loopback; see the BENCH_CONV_* settings there; and
+# live.sh: message-to-stored and message-to-reply latency through the
+# listener against telegram-test-api (BENCH_LIVE_MSGS).
 
 set -u
 export LC_ALL=C
@@ -481,6 +483,10 @@ awk -v w="$w_hwm" -v s="$sv_hwm" -v r="$raw_rss" -v n="$DRAIN_JOBS" 'BEGIN {
 # ---- 7: conversations: the whole pipeline against LLM peers -----------
 
 "$here/conv.sh" || fail=1
+
+# ---- 8: real-time inbound: the listener against telegram-test-api ------
+
+"$here/live.sh" || fail=1
 
 if ((fail)); then
 	echo "bench: something broke (see above)" >&2
