@@ -161,6 +161,12 @@ is "$(freq '((g, t) => t.length === 1 && JSON.parse(t[0].body).action === "typin
     R.filter((r) => /sendChatAction$/.test(r.path) && JSON.parse(r.body).chat_id === 77))')" true \
     "typing is shown once for the burst, after the reply delay (1 s), not when it arrived"
 
+# A poll job while a listener holds the bot does not call getUpdates.
+p=$(enqueue -q poll '{"bot": "fz"}')
+wait_for 30 eval '[ "$(state_of "$p")" = succeeded ]' || fail "the poll job did not run"
+is "$(freq 'R.filter((r) => /getUpdates$/.test(r.path) && JSON.parse(r.body).timeout === 0).length')" 0 \
+    "a poll job stands aside while a listener holds the bot"
+
 # ---- a second tree: one holder per bot; SIGKILL: the other takes over --------
 
 start_bg "$TMP/tree-b.log" "$BIN/dater-worker" -c "$CONF" -d "$DB" -n 1
