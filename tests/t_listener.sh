@@ -4,9 +4,11 @@
 # `dater-worker -n 2` running (no scheduler, no poll job) is stored and
 # answered; with a second tree on the same database exactly one tree
 # holds each bot's listener lease; after a SIGKILL of the holding tree
-# the other takes over once the lease (1 s here) ran out. fault.js plays
-# the LLM and a second bot's Telegram: a 409 and a 429 with retry_after
-# are waited out; unreadable updates (a lone surrogate, a NUL, no chat)
+# the other takes over once the lease (1 s here) ran out; SIGHUP stops
+# the listener of a bot removed from the configuration and starts one
+# for a bot added. fault.js plays the LLM and a second bot's Telegram:
+# a 409 and a 429 with retry_after are waited out; unreadable updates
+# (a lone surrogate, a NUL, no chat)
 # are skipped and counted while the updates after them are stored; an
 # update without message_id gets its update's id; media arrive as
 # placeholders; a burst stored in any order reaches the LLM in the
@@ -21,6 +23,7 @@ trap 'peers_stop_all; bb_cleanup' EXIT
 export DATER_TEST_LLM_KEY=sk-test-listener-0c1d
 export ANNA_TG_TOKEN=123456:listener-anna
 export FZ_TG_TOKEN=654321:listener-fz
+export CY_TG_TOKEN=777777:listener-cy	# a bot added on SIGHUP
 HOST=$(hostname)
 
 # jsv EXPR ARG...: a JavaScript expression over a[] (strings printed raw).
@@ -194,6 +197,27 @@ is "$(jsv 'JSON.parse(a[0]).bots.map((b) => b.name + "=" + b.listener + "/" + b.
     "dater-report bots shows which tree holds each listener, since when, and the skipped updates"
 run "$BIN/dater-report" -c "$CONF" -d "$DB" bots
 like "$OUT" "LISTENER.*SKIPPED" "... in its table too"
+
+# SIGHUP: a bot removed loses its listener (and its lease is freed at
+# once), a bot added gets one.
+write_conf "" "
+llm = { provider = \"openai\"; base_url = \"$FAULT_URL/v1\"; model = \"m\";
+        api_key_env = \"DATER_TEST_LLM_KEY\"; timeout = \"10s\"; };
+defaults = { reply_delay = [1, 1]; quiet_hours = \"off\"; disclosure = false; };
+bots = ( { name = \"anna\"; transport = { driver = \"telegram\"; base_url = \"$TELEGRAM_URL\";
+                                         token_env = \"ANNA_TG_TOKEN\"; poll_timeout = \"2s\"; }; },
+         { name = \"cy\"; transport = { driver = \"telegram\"; base_url = \"$TELEGRAM_URL\";
+                                       token_env = \"CY_TG_TOKEN\"; }; } );
+"
+kill -HUP "$B"
+leases() { q "SELECT group_concat(bot || '=' || holder, ' ') FROM (SELECT * FROM listeners ORDER BY bot)"; }
+wait_for 30 eval '[ "$(leases)" = "anna=$HOST:$B cy=$HOST:$B" ]' ||
+    fail "after SIGHUP the listeners did not follow the configuration"
+is "$(q "SELECT group_concat(bot, ' ') FROM (SELECT bot FROM listeners ORDER BY bot)")" "anna cy" \
+    "SIGHUP: the removed bot's listener stopped and freed its lease; the new bot's listener runs"
+peers_telegram_say "$CY_TG_TOKEN" 8181 "Hello new bot" '{"id": 8181, "is_bot": false, "first_name": "Di"}'
+wait_for 60 eval '[ "$(texts_of cy 8181)" = "Hello new bot" ]' ||
+    fail "the new bot's message was not stored within 60 s"
 
 kill -TERM "$B"
 wait_exit "$B" 30
