@@ -1677,7 +1677,8 @@ static const char *const bots_keys[] = {
 	"bot", "period", "received", "sent", "initiations",
 	"initiation_replies", "reply_rate", "median_reply_ms", "llm_calls",
 	"tokens_in", "tokens_out", "cost_usd", "job_failures",
-	"daily_budget_usd", "budget_left_usd", "contacts", "opted_out", NULL
+	"daily_budget_usd", "budget_left_usd", "contacts", "opted_out",
+	"listener", "listener_since", "updates_skipped", NULL
 };
 
 /* Two rows per bot (today, 7d): the period's numbers and the bot's. */
@@ -1836,6 +1837,9 @@ bots_print(const json_t *doc)
 		{ "LEFT TODAY", "budget_left_usd", CELL_NUM, 0, fmt_left },
 		{ "FAILURES", "job_failures", CELL_NUM, 0, NULL },
 		{ "OPTED OUT", "opted_out", CELL_NUM, 0, NULL },
+		{ "LISTENER", "listener", CELL_TEXT, 32, NULL },
+		{ "SINCE", "listener_since", CELL_AGO, 0, NULL },
+		{ "SKIPPED", "updates_skipped", CELL_NUM, 0, NULL },
 		{ NULL, NULL, 0, 0, NULL }
 	};
 	json_t *rows = bots_rows(doc);

@@ -4,9 +4,12 @@
  *
  * Stored once (a re-delivered platform message id changes nothing); a new
  * contact is created. An opt-out phrase opts the contact out, cancels
- * its pending jobs and queues one confirmation. Otherwise one `respond`
- * per burst is enqueued after the bot's reply delay. All in one
- * transaction, so a re-run after a crash neither loses nor doubles.
+ * its pending jobs and queues one confirmation. `/start` (or `/start
+ * PAYLOAD`, Telegram's Start button) records the person's consent and
+ * asks `respond` for a greeting; any other bot command (`/help`,
+ * `/foo@bot`) is stored and not answered (no LLM call). Otherwise one
+ * `respond` per burst is enqueued after the bot's reply delay. All in
+ * one transaction, so a re-run after a crash neither loses nor doubles.
  */
 #include <stdio.h>
 #include <string.h>
@@ -47,24 +50,60 @@ inbound_check(const struct cfg *cfg, const json_t *p, char *err, size_t len)
 	return 0;
 }
 
+/* Dates before 2000 or this far ahead of the clock are the receive
+ * time, as transport_poll does for Telegram's. */
+#define AT_MIN_MS 946684800000LL
+#define AT_SKEW_MS (10LL * 60 * 1000)
+
+/* The message's time in ms, or 0 (now) when absent or implausible. */
 static int64_t
 when(const json_t *p)
 {
 	const json_t *at = json_object_get(p, "at");
-	int64_t ms = 0;
+	int64_t ms = 0, now = clock_now_ms();
+	double s;
 
 	if (json_is_string(at))
 		(void)clock_parse_time(json_string_value(at), &ms);
-	else if (json_is_number(at))
-		ms = (int64_t)(json_number_value(at) * 1000);
-	return ms;
+	else if (json_is_number(at)) {
+		s = json_number_value(at);
+		/* range-checked before the conversion: never overflows */
+		if (s >= AT_MIN_MS / 1000.0 && s <= (now + AT_SKEW_MS) / 1000.0)
+			ms = (int64_t)(s * 1000);
+	}
+	return ms < AT_MIN_MS || ms > now + AT_SKEW_MS ? 0 : ms;
+}
+
+enum command { CMD_NONE, CMD_START, CMD_OTHER };
+
+/* Whether text is a bot command: "/word" or "/word@bot", alone or
+ * before a space (a payload). */
+static enum command
+command_of(const char *text)
+{
+	size_t n;
+
+	if (text[0] != '/')
+		return CMD_NONE;
+	n = strspn(text + 1, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+	if (n == 0)
+		return CMD_NONE;
+	if (text[1 + n] == '@')
+		n += 1 + strspn(text + 2 + n, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+	if (text[1 + n] != '\0' && text[1 + n] != ' ' && text[1 + n] != '\n')
+		return CMD_NONE;
+	return strncmp(text, "/start", 6) == 0 && (text[6] == '\0' ||
+	    text[6] == '@' || text[6] == ' ' || text[6] == '\n') ? CMD_START :
+	    CMD_OTHER;
 }
 
 /* One respond per burst; a burst that arrives while the reply is being
- * written gets one more. */
+ * written gets one more. start: the reply is a greeting. */
 static int
 enqueue_respond(struct db *db, const struct cfg *cfg,
-    const struct cfg_bot *bot, int64_t contact)
+    const struct cfg_bot *bot, int64_t contact, int start)
 {
 	struct queue_new q;
 	struct queue_job j;
@@ -72,8 +111,8 @@ enqueue_respond(struct db *db, const struct cfg *cfg,
 	int64_t id;
 	int existed = 0, rc;
 
-	snprintf(payload, sizeof(payload), "{\"contact\":%lld}",
-	    (long long)contact);
+	snprintf(payload, sizeof(payload), "{\"contact\":%lld%s}",
+	    (long long)contact, start ? ",\"start\":true" : "");
 	snprintf(key, sizeof(key), "respond:%lld", (long long)contact);
 	queue_new_init(&q);
 	q.type = "respond";
@@ -120,6 +159,21 @@ opt_out(struct job_ctx *ctx, const struct cfg_bot *bot, int64_t contact)
 	return conv_enqueue_send(ctx->db, ctx->cfg, bot->name, id, 0);
 }
 
+/* /start: the person opened the conversation; record their consent as
+ * for a new consenting contact. */
+static int
+start(struct db *db, const struct cfg_bot *bot, const struct store_inbound *in)
+{
+	struct store_contact_in ci;
+	int64_t id;
+
+	memset(&ci, 0, sizeof(ci));
+	ci.bot = bot->name;
+	ci.platform_id = in->platform_id;
+	ci.consent = 1;
+	return store_contact_upsert(db, &ci, &id, NULL);
+}
+
 static enum job_result
 inbound_run(struct job_ctx *ctx, struct job_outcome *out)
 {
@@ -129,6 +183,7 @@ inbound_run(struct job_ctx *ctx, struct job_outcome *out)
 	const json_t *p = ctx->payload;
 	char pid[32], mid[32];
 	int64_t contact, msg;
+	enum command cmd;
 	int dup = 0, ok = 0, rc;
 
 	memset(&in, 0, sizeof(in));
@@ -154,12 +209,18 @@ inbound_run(struct job_ctx *ctx, struct job_outcome *out)
 	}
 	if ((rc = store_contact_get(ctx->db, contact, &c)) <= 0)
 		goto out;
+	cmd = command_of(in.text);
 	if (!conv_reachable(&c) || strcmp(c.status, "paused") == 0)
 		ok = 1;		/* kept, not answered */
 	else if (policy_is_opt_out(&bot->policy, in.text))
 		ok = opt_out(ctx, bot, contact) >= 0;
+	else if (cmd == CMD_OTHER)
+		ok = 1;		/* a command we do not know: no LLM call */
+	else if (cmd == CMD_START)
+		ok = start(ctx->db, bot, &in) == 0 &&
+		    enqueue_respond(ctx->db, ctx->cfg, bot, contact, 1) == 0;
 	else
-		ok = enqueue_respond(ctx->db, ctx->cfg, bot, contact) == 0;
+		ok = enqueue_respond(ctx->db, ctx->cfg, bot, contact, 0) == 0;
 	store_contact_release(&c);
 out:
 	if (ok && db_commit(ctx->db) == 0)

@@ -6,7 +6,8 @@
  * history and stores it for `send` (or as a draft in review mode). Runs
  * at most one reply per job: a re-run finds the message it already
  * wrote. Nothing happens if the contact opted out or the last message of
- * the conversation is already ours.
+ * the conversation is already ours. {"contact": ID, "start": true} (from
+ * a `/start`) writes the persona's greeting instead of a reply.
  */
 #include <stdio.h>
 #include <string.h>
@@ -17,11 +18,22 @@
 #include "../lib/transport.h"
 #include "../lib/banned.h"
 
-static const char *const respond_keys[] = { "contact", NULL };
+static const char *const respond_keys[] = { "contact", "start", NULL };
+
+#define START_TASK "The person just opened the chat with you (they " \
+	"pressed Start). Greet them as yourself in one or two short, warm " \
+	"sentences that invite them to talk; do not mention commands."
 
 static int
 respond_check(const struct cfg *cfg, const json_t *p, char *err, size_t len)
 {
+	const json_t *v = json_object_get(p, "start");
+
+	(void)cfg;
+	if (v != NULL && !json_is_boolean(v)) {
+		snprintf(err, len, ".start: expected true or false");
+		return -1;
+	}
 	return conv_check_id(p, "contact", err, len);
 }
 
@@ -51,20 +63,6 @@ maybe_summarize(struct job_ctx *ctx, const struct cfg_bot *bot,
 	(void)queue_add(ctx->db, &q, &id, NULL);
 }
 
-/* Whether the last message of the conversation is the contact's. */
-static int
-awaits_reply(struct job_ctx *ctx, const struct store_contact *c, int *yes)
-{
-	struct store_msg *h = NULL;
-	size_t n = 0;
-
-	if (store_history(ctx->db, c->id, 0, 1, &h, &n) < 0)
-		return -1;
-	*yes = n == 1 && h[0].inbound;
-	store_msgs_free(h, n);
-	return 0;
-}
-
 static enum job_result
 respond_run(struct job_ctx *ctx, struct job_outcome *out)
 {
@@ -86,13 +84,14 @@ respond_run(struct job_ctx *ctx, struct job_outcome *out)
 		return rc < 0 ? job_retry(out, 0, "database error") : JOB_OK;
 	}
 	if (!conv_reachable(&c) || strcmp(c.status, "paused") == 0 ||
-	    awaits_reply(ctx, &c, &yes) < 0 || !yes) {
+	    store_awaits_reply(ctx->db, c.id, &yes) < 0 || !yes) {
 		store_contact_release(&c);
 		return JOB_OK;
 	}
 	/* "typing..." while the reply is written (best effort) */
 	(void)transport_typing(&bot->transport, c.platform_id);
-	r = conv_write(ctx, bot, &c, NULL, &t, out);
+	r = conv_write(ctx, bot, &c, json_is_true(json_object_get(ctx->payload,
+	    "start")) ? START_TASK : NULL, &t, out);
 	if (r == JOB_OK)
 		r = conv_store(ctx, bot, &c, "reply", &t, out);
 	if (r == JOB_OK)

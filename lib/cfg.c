@@ -864,6 +864,8 @@ load_transport(const config_setting_t *g, const char *file, const char *dir,
 
 	if (!config_setting_is_group(g))
 		return bad(g, file, "expected a group { driver = ...; }");
+	t->listen = 1;
+	t->poll_timeout_ms = 25 * 1000;
 	n = config_setting_length(g);
 	for (i = 0; i < n; i++) {
 		config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
@@ -887,9 +889,18 @@ load_transport(const config_setting_t *g, const char *file, const char *dir,
 				rc = -1;
 		} else if (strcmp(k, "timeout") == 0) {
 			rc = get_duration(s, file, 100, &t->timeout_ms);
+		} else if (strcmp(k, "listen") == 0) {
+			rc = get_bool(s, file, &t->listen);
+		} else if (strcmp(k, "poll_timeout") == 0) {
+			rc = get_duration(s, file, 0, &t->poll_timeout_ms);
+			if (rc == 0 && (t->poll_timeout_ms % 1000 != 0 ||
+			    t->poll_timeout_ms > CFG_POLL_TIMEOUT_MAX_MS))
+				return bad(s, file, "expected whole seconds "
+				    "from 0s to 600s");
 		} else {
 			return bad(s, file, "unknown setting (known: driver, "
-			    "base_url, token_env, url, path, timeout)");
+			    "base_url, token_env, url, path, timeout, listen, "
+			    "poll_timeout)");
 		}
 		if (rc < 0)
 			return -1;

@@ -59,6 +59,7 @@ enum cfg_sync { CFG_SYNC_OFF = 0, CFG_SYNC_NORMAL = 1, CFG_SYNC_FULL = 2 };
 #define CFG_TEXT_MAX 4096	/* persona, with its NUL */
 #define CFG_LINE_MAX 512	/* short texts: disclosure, replies */
 #define CFG_URL_MAX 512
+#define CFG_POLL_TIMEOUT_MAX_MS (600LL * 1000)
 
 struct cfg_mem;			/* the blocks a struct cfg owns */
 
@@ -89,6 +90,8 @@ struct cfg_transport {
 	const char *path;		/* console: the outbox file; "" none */
 	int path_default;		/* path is outbox.jsonl beside the db */
 	int64_t timeout_ms;
+	int listen;			/* telegram: a long-poll listener */
+	int64_t poll_timeout_ms;	/* its getUpdates timeout (whole s) */
 };
 
 /* A bot's policies; inherited built-in -> `defaults` -> `bots[i]`.

@@ -20,8 +20,8 @@
 #define HTTP_TIMEOUT_DEFAULT_MS 30000
 #define HTTP_CONNECT_MAX_MS 10000
 
-/* A Retry-After longer than this is ignored as nonsense (a year). */
-#define HTTP_RETRY_AFTER_MAX_S (366.0 * 24 * 3600)
+/* A server may ask for any wait; none is honoured past an hour. */
+#define HTTP_RETRY_AFTER_MAX_S (HTTP_RETRY_MAX_MS / 1000.0)
 
 struct http_sink {
 	char *buf;
@@ -69,8 +69,9 @@ http_global_init(void)
 	return 0;
 }
 
-/* A number of seconds or milliseconds from a header value, at most a
- * year in ms; -1 if not (NaN fails the range check too). */
+/* A number of seconds or milliseconds from a header value, capped at
+ * the hour in ms (a bigger or overflowing number is the cap); -1 if it
+ * is not a number (NaN fails the range check too). */
 static double
 http_number(const char *s)
 {
@@ -84,9 +85,10 @@ http_number(const char *s)
 	v = strtod(s, &end);
 	while (*end == ' ' || *end == '\t')
 		end++;
-	if (*end != '\0' || !(v >= 0 && v <= HTTP_RETRY_AFTER_MAX_S * 1000))
+	if (*end != '\0' || !(v >= 0))
 		return -1;
-	return v;
+	return v < HTTP_RETRY_AFTER_MAX_S * 1000 ? v :
+	    HTTP_RETRY_AFTER_MAX_S * 1000;
 }
 
 static const char *
@@ -101,7 +103,8 @@ http_header(CURL *h, const char *name)
 
 /*
  * The delay the server asked for: retry-after-ms (OpenAI), else
- * Retry-After in seconds or as an HTTP date (RFC 9110). -1 if none.
+ * Retry-After in seconds or as an HTTP date (RFC 9110), at most an
+ * hour. -1 if none.
  */
 static int64_t
 http_retry_after(CURL *h)
@@ -118,12 +121,12 @@ http_retry_after(CURL *h)
 		return -1;
 	if ((d = http_number(v)) >= 0)
 		return d <= HTTP_RETRY_AFTER_MAX_S ? (int64_t)(d * 1000 + 0.5) :
-		    -1;
+		    (int64_t)HTTP_RETRY_AFTER_MAX_S * 1000;
 	if ((t = curl_getdate(v, NULL)) == -1)
 		return -1;
 	ms = (int64_t)t * 1000 - clock_now_ms();
 	if (ms > HTTP_RETRY_AFTER_MAX_S * 1000)
-		return -1;
+		ms = (int64_t)HTTP_RETRY_AFTER_MAX_S * 1000;
 	return ms < 0 ? 0 : ms;
 }
 

@@ -12,6 +12,7 @@
 
 #define HTTP_ERROR_MAX 256
 #define HTTP_BODY_MAX (8 << 20)	/* larger responses are an error */
+#define HTTP_RETRY_MAX_MS (3600LL * 1000)	/* no asked wait is longer */
 
 struct http_req {
 	const char *method;		/* "GET" or "POST" */
@@ -38,7 +39,8 @@ struct http_resp {
 	size_t body_len;
 	int64_t retry_after_ms;		/* retry-after-ms, else Retry-After
 					 * (seconds or an HTTP date, as a
-					 * delay >= 0); -1 if neither */
+					 * delay >= 0, capped at
+					 * HTTP_RETRY_MAX_MS); -1 if neither */
 	enum http_fail fail;
 	char error[HTTP_ERROR_MAX];	/* why, when status == 0 */
 };

@@ -173,8 +173,12 @@ json_t *report_config(const struct cfg *cfg, const char *const *types,
  *   { "generated_at", "today": "YYYY-MM-DD", "since": "YYYY-MM-DD",
  *     "bots": [ { "name", "configured", "contacts", "opted_out",
  *       "daily_budget_usd" (null: none), "budget_left_usd" (budget minus
- *       today's cost; null: no budget), "today": PERIOD,
- *       "last_7_days": PERIOD } ] }
+ *       today's cost; null: no budget), "listener" (the dater-worker
+ *       tree, "host:pid", holding the bot's listener lease; null: none),
+ *       "listener_pid", "listener_since", "listener_lease_until" (null
+ *       without a lease; a lease_until in the past: that tree died and
+ *       none took over yet), "updates_skipped" (unreadable updates
+ *       skipped so far), "today": PERIOD, "last_7_days": PERIOD } ] }
  *
  * PERIOD is { "received", "sent", "initiations", "initiation_replies",
  * "reply_rate" (initiation_replies / initiations; null when none),

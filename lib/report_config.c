@@ -149,14 +149,16 @@ transport_json(const struct cfg_transport *t)
 	int wh = strcmp(t->driver, "webhook") == 0;
 	int co = strcmp(t->driver, "console") == 0;
 
-	return json_pack("{s:s, s:o?, s:o?, s:o?, s:o?, s:o?, s:I}",
+	return json_pack("{s:s, s:o?, s:o?, s:o?, s:o?, s:o?, s:I, s:o?, s:o?}",
 	    "driver", t->driver,
 	    "base_url", tg ? url_json(t->base_url) : NULL,
 	    "token_env", tg ? str_or_null(t->token_env) : NULL,
 	    "token_set", tg ? json_boolean(env_set(t->token_env)) : NULL,
 	    "url", wh ? url_json(t->url) : NULL,
 	    "path", co ? str_or_null(t->path) : NULL,
-	    "timeout_ms", (json_int_t)t->timeout_ms);
+	    "timeout_ms", (json_int_t)t->timeout_ms,
+	    "listen", tg ? json_boolean(t->listen) : NULL,
+	    "poll_timeout_ms", tg ? json_integer(t->poll_timeout_ms) : NULL);
 }
 
 static json_t *

@@ -14,9 +14,11 @@
 #include <string.h>
 
 #include "clock.h"
+#include "listener.h"
 #include "log.h"
 #include "redact.h"
 #include "report.h"
+#include "store.h"
 #include "banned.h"
 
 #define DAY_MS (24 * 60 * 60 * 1000LL)
@@ -206,6 +208,39 @@ bot_period(struct db *db, const char *bot, const char *from, const char *to,
 	return o;
 }
 
+/* Who holds bot's listener lease (live or not) and how many updates
+ * its polls skipped, into o. 0 or -1 (logged). */
+static int
+bot_listener(struct db *db, const char *name, json_t *o)
+{
+	struct listener_lease l;
+	char key[CFG_NAME_MAX + 32], v[32];
+	const char *errstr;
+	long long skipped = 0;
+	int rc, found;
+
+	if ((rc = listener_lease_get(db, name, &l)) < 0)
+		return -1;
+	(void)snprintf(key, sizeof(key), "poll.skipped.%s", name);
+	if ((found = store_kv_get(db, key, v, sizeof(v))) < 0)
+		return -1;
+	if (found == 1)
+		skipped = strtonum(v, 0, LLONG_MAX, &errstr);
+	if (json_object_set_new(o, "listener", rc == 1 ?
+	    json_string(l.holder) : json_null()) < 0 ||
+	    json_object_set_new(o, "listener_pid", rc == 1 ?
+	    json_integer(l.pid) : json_null()) < 0 ||
+	    json_object_set_new(o, "listener_since", rc == 1 ?
+	    report_time_json(l.since) : json_null()) < 0 ||
+	    json_object_set_new(o, "listener_lease_until", rc == 1 ?
+	    report_time_json(l.lease_until) : json_null()) < 0 ||
+	    json_object_set_new(o, "updates_skipped", json_integer(skipped)) < 0) {
+		oom_null();
+		return -1;
+	}
+	return 0;
+}
+
 /* The object of one bot, or NULL (logged). */
 static json_t *
 bot_obj(struct db *db, const struct cfg *cfg, const char *name, int64_t now)
@@ -245,6 +280,10 @@ bot_obj(struct db *db, const struct cfg *cfg, const char *name, int64_t now)
 	json_decref(w);
 	if (o == NULL)
 		oom_null();
+	else if (bot_listener(db, name, o) < 0) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
 

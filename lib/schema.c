@@ -132,6 +132,23 @@ const char *const schema_migrations[] = {
 	 * again (an inbound message clears it). */
 	"ALTER TABLE contacts ADD COLUMN nudge_hold INTEGER NOT NULL"
 	" DEFAULT 0;",
+
+	/* 4: live inbound. listeners holds the lease of each bot's
+	 * long-poll listener: the dater-worker tree (holder, "host:pid" of
+	 * its supervisor) whose listener process (pid) may call getUpdates
+	 * until lease_until; since is when that tree took it. parts_sent
+	 * counts the parts of a long outbound message already delivered
+	 * (a send that resumes starts after them). */
+	"CREATE TABLE listeners ("
+	" bot TEXT PRIMARY KEY,"
+	" holder TEXT NOT NULL,"
+	" host TEXT NOT NULL,"
+	" pid INTEGER NOT NULL,"
+	" since INTEGER NOT NULL,"
+	" lease_until INTEGER NOT NULL"
+	");"
+	"ALTER TABLE messages ADD COLUMN parts_sent INTEGER NOT NULL"
+	" DEFAULT 0;",
 };
 
 const int schema_nmigrations =

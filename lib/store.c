@@ -21,7 +21,7 @@
 #define MSG_COLUMNS \
 	"id, contact, bot, direction = 'in', kind, text, coalesce(status, '')," \
 	" coalesce(platform_msg_id, ''), coalesce(job_id, 0), created_at," \
-	" coalesce(sent_at, 0)"
+	" coalesce(sent_at, 0), parts_sent"
 
 /* The conversation jobs that concern one contact (payload "contact"). */
 #define CONTACT_JOBS "respond,initiate,followup,summarize"
@@ -298,6 +298,7 @@ read_msg(sqlite3_stmt *st, struct store_msg *m)
 	m->job_id = sqlite3_column_int64(st, 8);
 	m->created_at = sqlite3_column_int64(st, 9);
 	m->sent_at = sqlite3_column_int64(st, 10);
+	m->parts_sent = sqlite3_column_int(st, 11);
 	if (m->text == NULL) {
 		log_err("out of memory reading a message");
 		return -1;
@@ -470,10 +471,20 @@ store_msg_by_job(struct db *db, int64_t job_id, struct store_msg *m)
 	" (direction = 'in' OR status IN ('queued','sending','sent'," \
 	"'uncertain'))"
 
+/* The platform's order: an inbound message's created_at is its platform
+ * date, then its platform id (numeric where it is one: Telegram's dates
+ * are whole seconds), then the order stored in; whatever order the
+ * workers stored them in. */
+#define HISTORY_ORDER(dir) \
+	" created_at " dir ", CASE WHEN direction = 'in' THEN" \
+	" CAST(platform_msg_id AS INTEGER) END " dir ", id " dir
+
 static const char sql_history[] =
-    "SELECT * FROM (SELECT " MSG_COLUMNS " FROM messages"
+    "SELECT * FROM (SELECT " MSG_COLUMNS ", direction AS d,"
+    " platform_msg_id AS p FROM messages"
     " WHERE contact = ?1 AND id > ?2 AND" IN_CONVERSATION
-    " ORDER BY id DESC LIMIT ?3) ORDER BY id";
+    " ORDER BY" HISTORY_ORDER("DESC") " LIMIT ?3) ORDER BY"
+    " created_at, CASE WHEN d = 'in' THEN CAST(p AS INTEGER) END, id";
 
 int
 store_history(struct db *db, int64_t contact, int64_t after, int limit,
@@ -881,4 +892,63 @@ store_kv_set(struct db *db, const char *key, const char *value)
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, clock_now_ms());
 	return db_run(db, st, "store state in", NULL);
+}
+
+static const char sql_kv_add[] =
+    "INSERT INTO kv (key, value, updated_at) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT (key) DO UPDATE SET"
+    " value = CAST(CAST(value AS INTEGER) + ?2 AS TEXT), updated_at = ?3";
+
+int
+store_kv_add(struct db *db, const char *key, int64_t delta)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_kv_add);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, delta);
+	sqlite3_bind_int64(st, 3, clock_now_ms());
+	return db_run(db, st, "store state in", NULL);
+}
+
+static const char sql_awaits[] =
+    "SELECT direction = 'in' FROM messages WHERE contact = ?1 AND"
+    IN_CONVERSATION " ORDER BY id DESC LIMIT 1";
+
+int
+store_awaits_reply(struct db *db, int64_t contact, int *yes)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_awaits);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, contact);
+	rc = sqlite3_step(st);
+	*yes = rc == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 :
+	    db_fail(db, "read messages from");
+}
+
+static const char sql_msg_parts[] =
+    "UPDATE messages SET parts_sent = ?2, error = coalesce(?3, error)"
+    " WHERE id = ?1 AND status = 'sending'";
+
+int
+store_msg_parts(struct db *db, int64_t id, int parts_sent, const char *error)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_msg_parts);
+	int n = 0;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, parts_sent);
+	if (error != NULL)
+		sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
+	if (db_run(db, st, "record the parts sent in", &n) < 0)
+		return -1;
+	return n;
 }

@@ -87,6 +87,7 @@ struct store_msg {
 	int64_t job_id;
 	int64_t created_at;
 	int64_t sent_at;
+	int parts_sent;			/* parts of a long message delivered */
 };
 
 void store_msg_release(struct store_msg *m);
@@ -138,10 +139,17 @@ int store_msg_by_job(struct db *db, int64_t job_id, struct store_msg *m);
  * The last `limit` messages of a contact that are part of the
  * conversation (inbound, and outbound that are queued, sending, sent or
  * uncertain; not drafts or failed ones), after message id `after`,
- * oldest first. *out is a new array of *n (free with store_msgs_free).
+ * oldest first in the platform's order (an inbound message's date, then
+ * its platform message id; ours by when they were written), whatever
+ * order they were stored in. *out is a new array of *n (free with
+ * store_msgs_free).
  */
 int store_history(struct db *db, int64_t contact, int64_t after, int limit,
     struct store_msg **out, size_t *n);
+
+/* Whether the message of the conversation stored last is the contact's
+ * (something arrived after our last message). 0 or -1. */
+int store_awaits_reply(struct db *db, int64_t contact, int *yes);
 
 /* Messages of a contact not yet in the summary (id > summary_upto) that
  * the history counts. */
@@ -163,6 +171,15 @@ int store_msg_transition(struct db *db, int64_t id, const char *from,
  * 0 (was not sending), or -1.
  */
 int store_msg_sent(struct db *db, int64_t id, const char *platform_msg_id);
+
+/*
+ * A message that goes out in parts: record, while it is `sending`, that
+ * parts_sent parts were delivered (before the next part's call, so a
+ * send that resumes never repeats one); error (may be NULL) is kept.
+ * Returns 1, 0 (not sending), or -1.
+ */
+int store_msg_parts(struct db *db, int64_t id, int parts_sent,
+    const char *error);
 
 /* Whether the contact has any outbound message that is not failed. */
 int store_has_outbound(struct db *db, int64_t contact, int *yes);
@@ -214,5 +231,9 @@ int store_count_failure(struct db *db, const char *bot);
  * copied, truncated to len), 0 not found, -1 error. */
 int store_kv_get(struct db *db, const char *key, char *value, size_t len);
 int store_kv_set(struct db *db, const char *key, const char *value);
+
+/* Add delta to the integer kept under key (a missing or non-numeric
+ * value counts as 0). 0 or -1. */
+int store_kv_add(struct db *db, const char *key, int64_t delta);
 
 #endif

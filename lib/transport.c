@@ -106,6 +106,8 @@ transport_retry_at(int64_t delay_ms)
 {
 	if (delay_ms < 0)
 		return 0;
+	if (delay_ms > HTTP_RETRY_MAX_MS)
+		delay_ms = HTTP_RETRY_MAX_MS;
 	return clock_now_ms() + delay_ms;
 }
 
@@ -149,7 +151,7 @@ transport_typing(const struct cfg_transport *t, const char *chat_id)
 
 int
 transport_poll(const struct cfg_transport *t, const char *offset,
-    struct transport_batch *out, struct transport_result *res)
+    int wait_s, struct transport_batch *out, struct transport_result *res)
 {
 	const struct transport_driver *d;
 
@@ -157,7 +159,9 @@ transport_poll(const struct cfg_transport *t, const char *offset,
 	memset(res, 0, sizeof(*res));
 	if ((d = driver_for(t, res)) == NULL)
 		return -1;
-	return d->poll(t, offset != NULL ? offset : "", out, res);
+	if (wait_s < 0)
+		wait_s = 0;
+	return d->poll(t, offset != NULL ? offset : "", wait_s, out, res);
 }
 
 void
@@ -171,4 +175,91 @@ transport_batch_release(struct transport_batch *b)
 		free(b->ups[i].text);
 	free(b->ups);
 	memset(b, 0, sizeof(*b));
+}
+
+/* Length of the UTF-8 character at p (1 for a stray byte) and its
+ * UTF-16 code units (2 past the BMP). */
+static size_t
+split_char(const unsigned char *p, size_t *units)
+{
+	size_t k = *p < 0x80 ? 1 : *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 :
+	    *p >= 0xc0 ? 2 : 1;
+	size_t i;
+
+	for (i = 1; i < k; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			k = i;		/* cut short: take what is there */
+	*units = k == 4 ? 2 : 1;
+	return k;
+}
+
+static int
+split_space(char c)
+{
+	return c == ' ' || c == '\n' || c == '\t' || c == '\r';
+}
+
+/* Where to cut the part text[off .. end) (end is the furthest that
+ * fits): after a sentence in its second half, else at a space, else
+ * end. */
+static size_t
+split_cut(const char *text, size_t off, size_t end)
+{
+	size_t i, space = 0, half = off + (end - off) / 2;
+
+	for (i = end; i > half; i--) {
+		if (text[i - 1] == '\n' || (split_space(text[i]) &&
+		    strchr(".!?", text[i - 1]) != NULL))
+			return i;
+	}
+	for (i = end; i > off && space == 0; i--)
+		if (split_space(text[i]))
+			space = i;
+	return space > off ? space : end;
+}
+
+int
+transport_split(const struct cfg_transport *t, const char *text,
+    size_t max_units, struct transport_part **parts, size_t *n)
+{
+	const unsigned char *u = (const unsigned char *)text;
+	struct transport_part *p = NULL, *np;
+	size_t len = strlen(text), off = 0, end, units, cu, cl, cap = 0, k = 0;
+
+	if (max_units == 0)
+		max_units = TRANSPORT_TG_MAX_UNITS;
+	if (strcmp(t->driver, "telegram") != 0)
+		max_units = SIZE_MAX;
+	do {
+		for (end = off, units = 0; end < len; end += cl) {
+			cl = split_char(u + end, &cu);
+			if (units + cu > max_units)
+				break;
+			units += cu;
+		}
+		if (k == cap) {
+			cap = cap == 0 ? 4 : cap * 2;
+			if ((np = reallocarray(p, cap, sizeof(*p))) == NULL) {
+				free(p);
+				return -1;
+			}
+			p = np;
+		}
+		if (end == off)
+			end += split_char(u + off, &cu);	/* max_units < 2 */
+		else if (end < len)
+			end = split_cut(text, off, end);
+		p[k].off = off;
+		p[k].len = end - off;
+		while (end < len && p[k].len > 0 &&
+		    split_space(text[off + p[k].len - 1]))
+			p[k].len--;
+		k++;
+		off = end;
+		while (off < len && split_space(text[off]))
+			off++;
+	} while (off < len);
+	*parts = p;
+	*n = k;
+	return 0;
 }

@@ -74,6 +74,8 @@ struct transport_batch {
 	struct transport_update *ups;	/* owned */
 	size_t n;
 	char next_offset[64];		/* persist this; "" = unchanged */
+	size_t skipped;			/* updates that could not be read */
+	char skip_why[192];		/* the first of them, and why */
 };
 
 /*
@@ -92,17 +94,53 @@ int transport_typing(const struct cfg_transport *t, const char *chat_id);
 
 /*
  * Fetch inbound messages newer than offset ("" or NULL = from the
- * start) without blocking (telegram: getUpdates, timeout 0, text
- * messages only). Messages from bots and updates that are not text are
- * skipped, but next_offset moves past them. *out is zeroed first and is
- * safe to release either way. Returns 0 with *out filled (release it),
- * or -1 with res set and *out empty: RETRY for anything transient
- * (polling delivers nothing, so never UNKNOWN), FATAL for a bad token,
- * configuration or offset. Drivers without inbound (webhook, console)
- * return 0 and nothing: their inbound arrives through dater-enqueue.
+ * start), waiting up to wait_s seconds for one to arrive (0: answer at
+ * once; telegram: getUpdates with timeout wait_s, the request's own
+ * timeout extended by as much). Messages from bots and updates that are
+ * not messages are skipped, but next_offset moves past them; media
+ * arrive as placeholder texts ("[photo] caption", "[sticker 😀]"); an
+ * update that cannot be read (invalid UTF-8, a NUL, a lone surrogate,
+ * missing or over-long ids) is skipped and counted in out->skipped (the
+ * first one described in out->skip_why) without holding up the others
+ * or the offset. A message without message_id gets "uUPDATE_ID". Dates
+ * before 2000 or more than 10 minutes ahead become the receive time.
+ * *out is zeroed first and is safe to release either way. Returns 0
+ * with *out filled (release it), or -1 with res set and *out empty:
+ * RETRY for anything transient (polling delivers nothing, so never
+ * UNKNOWN), FATAL for a bad token, configuration or offset. Drivers
+ * without inbound (webhook, console) return 0 and nothing: their inbound
+ * arrives through dater-enqueue.
  */
 int transport_poll(const struct cfg_transport *t, const char *offset,
+    int wait_s, struct transport_batch *out, struct transport_result *res);
+
+/*
+ * Parse one Telegram getUpdates answer (body, len bytes, any bytes at
+ * all) as transport_poll does: 0 with *out filled (release it), or -1
+ * with res set (RETRY: not {"ok": true, "result": [...]}, out of
+ * memory) and *out empty. The entry point of the fuzz harness.
+ */
+int transport_telegram_parse(const char *body, size_t len,
     struct transport_batch *out, struct transport_result *res);
+
+/* Telegram's limit on a message, in UTF-16 code units. */
+#define TRANSPORT_TG_MAX_UNITS 4096
+
+/* One part of a message to send: text[off .. off + len). */
+struct transport_part {
+	size_t off, len;
+};
+
+/*
+ * Cut text (UTF-8) into the parts t delivers as separate messages:
+ * telegram, parts of at most max_units UTF-16 code units (0:
+ * TRANSPORT_TG_MAX_UNITS), cut after a sentence (". ", "! ", "? ", a
+ * newline) in the second half of a part, else at a space, else between
+ * two characters, the whitespace at the cut dropped; other drivers, one
+ * part. *parts is a new array of *n >= 1 (free it); -1 if out of memory.
+ */
+int transport_split(const struct cfg_transport *t, const char *text,
+    size_t max_units, struct transport_part **parts, size_t *n);
 
 /* Free b's updates and their texts and zero b; safe on a zeroed b. */
 void transport_batch_release(struct transport_batch *b);

@@ -118,7 +118,7 @@ console_typing(const struct cfg_transport *t, const char *chat_id)
 
 static int
 console_poll(const struct cfg_transport *t, const char *offset,
-    struct transport_batch *out, struct transport_result *res)
+    int wait_s, struct transport_batch *out, struct transport_result *res)
 {
 	return 0;
 }

@@ -20,7 +20,7 @@ struct transport_driver {
 	int (*send)(const struct cfg_transport *, const struct transport_out *,
 	    struct transport_result *);
 	int (*typing)(const struct cfg_transport *, const char *chat_id);
-	int (*poll)(const struct cfg_transport *, const char *offset,
+	int (*poll)(const struct cfg_transport *, const char *offset, int wait_s,
 	    struct transport_batch *, struct transport_result *);
 };
 
@@ -52,7 +52,8 @@ void transport_copy_utf8(char *dst, const char *src, size_t len);
 void transport_snippet(char *dst, size_t len, const char *body,
     size_t body_len);
 
-/* retry_at_ms for a response that asks to wait delay_ms (< 0: no ask). */
+/* retry_at_ms for a response that asks to wait delay_ms (< 0: no ask),
+ * the wait capped at HTTP_RETRY_MAX_MS. */
 int64_t transport_retry_at(int64_t delay_ms);
 
 #endif

@@ -127,7 +127,7 @@ webhook_typing(const struct cfg_transport *t, const char *chat_id)
 
 static int
 webhook_poll(const struct cfg_transport *t, const char *offset,
-    struct transport_batch *out, struct transport_result *res)
+    int wait_s, struct transport_batch *out, struct transport_result *res)
 {
 	return 0;
 }

@@ -23,6 +23,7 @@
 
 #include "clock.h"
 #include "db.h"
+#include "listener.h"
 #include "log.h"
 #include "queue.h"
 #include "store.h"
@@ -576,6 +577,9 @@ struct sv {
 	const struct worker_opts *opts;
 	struct cfg *cfg;
 	struct child kids[WORKER_MAX];
+	struct listener_set *lst;	/* the bots' listeners; NULL: drain */
+	struct listener_env lenv;
+	char tree[64];			/* "host:pid" of this supervisor */
 	sigset_t wait_mask;
 	char host[40];
 	int stopping;
@@ -806,6 +810,9 @@ reap_children(struct sv *s)
 
 	got_chld = 0;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (s->lst != NULL && listener_reaped(s->lst, s->cfg, pid,
+		    status))
+			continue;
 		for (i = 0; i < s->opts->n; i++)
 			if (s->kids[i].pid == pid)
 				child_exited(s, &s->kids[i], status);
@@ -884,6 +891,8 @@ tick(struct sv *s)
 				    s->cfg->worker.lease_ms) < 0;
 		if (!bad)
 			bad = queue_reap(&db, 2 * s->cfg->worker.lease_ms) < 0;
+		if (s->lst != NULL)
+			listener_heartbeat(s->lst, &db, s->cfg);
 		db_close(&db);
 	}
 	if (s->tick_failing)
@@ -949,6 +958,18 @@ deadline_due(const struct sv *s, int64_t now, int64_t *wake)
 	return due;
 }
 
+/* The tree stops: its listeners' leases are free for another tree. */
+static void
+drop_leases(struct sv *s)
+{
+	struct db db;
+
+	if (db_open(&db, s->opts->db_path, s->cfg, 0) != 0)
+		return;
+	(void)listener_lease_drop(&db, s->tree, NULL);
+	db_close(&db);
+}
+
 /* One pass of the supervisor's loop; returns 1 when all workers are done. */
 static int
 sv_step(struct sv *s)
@@ -963,6 +984,8 @@ sv_step(struct sv *s)
 		s->stop_deadline = clock_mono_ms() + s->cfg->worker.grace_ms;
 		log_info("stopping: waiting for running jobs");
 		signal_all(s, SIGTERM);
+		if (s->lst != NULL)
+			listener_stop(s->lst, SIGTERM);
 	}
 	if (got_hup)
 		sv_reload(s);
@@ -973,6 +996,8 @@ sv_step(struct sv *s)
 	if (s->stopping && now >= s->stop_deadline) {
 		log_warn("shutdown grace over: killing workers");
 		signal_all(s, SIGKILL);
+		if (s->lst != NULL)
+			listener_stop(s->lst, SIGKILL);
 		s->stop_deadline = now + 1000;
 	}
 	for (i = 0; i < s->opts->n; i++) {
@@ -983,6 +1008,10 @@ sv_step(struct sv *s)
 			spawn(s, c);
 		alive += c->pid > 0;
 		pending += c->pid == 0 && !c->done && !s->stopping;
+	}
+	if (s->lst != NULL) {
+		listener_sync(s->lst, s->cfg);
+		alive += listener_running(s->lst);
 	}
 	if (alive == 0 && pending == 0)
 		return 1;
@@ -999,6 +1028,8 @@ sv_step(struct sv *s)
 		if (s->kids[i].pid == 0 && s->kids[i].restart_at > 0 &&
 		    s->kids[i].restart_at < wake)
 			wake = s->kids[i].restart_at;
+	if (s->lst != NULL && listener_next_restart(s->lst) < wake)
+		wake = listener_next_restart(s->lst);
 	now = clock_mono_ms();
 	if (!got_chld && !got_hup && !(got_term && !s->stopping))
 		sleep_on(-1, wake > now ? wake - now : 0, &s->wait_mask);
@@ -1029,10 +1060,19 @@ worker_run(const struct worker_opts *opts, struct cfg *cfg)
 		strlcpy(s->host, "localhost", sizeof(s->host));
 	s->host[sizeof(s->host) - 1] = '\0';
 	signals_setup(&s->wait_mask);
+	snprintf(s->tree, sizeof(s->tree), "%s:%ld", s->host, (long)getpid());
+	s->lenv.db_path = opts->db_path;
+	s->lenv.holder = s->tree;
+	s->lenv.host = s->host;
+	if (!opts->drain && (s->lst = listener_set_new(&s->lenv)) == NULL) {
+		free(s);
+		return EX_OSERR;
+	}
 	/* Check the database before forking, and recover what a previous
 	 * tree left behind. */
 	rc = tick(s);
 	if (rc != 0) {
+		listener_set_free(s->lst);
 		free(s);
 		return rc == DB_NOT_READY ? EX_CONFIG : EX_UNAVAILABLE;
 	}
@@ -1043,6 +1083,9 @@ worker_run(const struct worker_opts *opts, struct cfg *cfg)
 		;
 	log_debug("all workers exited");
 	rc = s->exit_code;
+	if (s->lst != NULL)
+		drop_leases(s);
+	listener_set_free(s->lst);
 	free(s);
 	return rc;
 }

@@ -554,6 +554,16 @@ START_TEST(bots_inherit_defaults)
 	ck_assert_int_eq(b->policy.n_opt_out, 1);
 	ck_assert_str_eq(b->policy.opt_out[0], "halt");
 	ck_assert_str_eq(b->transport.base_url, "https://api.telegram.org");
+	/* the listener is on by default, polling 25 s */
+	ck_assert_int_eq(b->transport.listen, 1);
+	ck_assert_int_eq(b->transport.poll_timeout_ms, 25000);
+	cfg_release(c);
+	loaded(c,
+	    "bots = ( { name = \"bob\"; transport = { driver = \"telegram\";"
+	    " token_env = \"T\"; listen = false; poll_timeout = \"50s\"; };"
+	    " } );\n");
+	ck_assert_int_eq(c->bots[0].transport.listen, 0);
+	ck_assert_int_eq(c->bots[0].transport.poll_timeout_ms, 50000);
 	cfg_release(c);
 	free(c);
 }
@@ -736,6 +746,15 @@ START_TEST(refuse_bad_bots)
 	    3, "http");
 	refused("defaults = {\n followup_horizon = \"soon\"; };\n", 2,
 	    "duration");
+	refused("bots = (\n { name = \"a\"; transport = { driver ="
+	    " \"telegram\"; token_env = \"T\";\n poll_timeout = \"1500ms\"; };"
+	    " } );\n", 3, "whole seconds");
+	refused("bots = (\n { name = \"a\"; transport = { driver ="
+	    " \"telegram\"; token_env = \"T\";\n poll_timeout = \"601s\"; };"
+	    " } );\n", 3, "600s");
+	refused("bots = (\n { name = \"a\"; transport = { driver ="
+	    " \"telegram\"; token_env = \"T\";\n listen = 1; }; } );\n", 3,
+	    "");
 }
 END_TEST
 

@@ -149,6 +149,24 @@ START_TEST(retry_after_seconds)
 }
 END_TEST
 
+/* No wait is honoured past an hour, and huge numbers do not overflow. */
+START_TEST(retry_after_capped)
+{
+	ck_assert_int_eq(retry_after("{\"Retry-After\": \"3600\"}"),
+	    HTTP_RETRY_MAX_MS);
+	ck_assert_int_eq(retry_after("{\"Retry-After\": \"86400\"}"),
+	    HTTP_RETRY_MAX_MS);
+	ck_assert_int_eq(retry_after("{\"Retry-After\": "
+	    "\"99999999999999999999999999999\"}"), HTTP_RETRY_MAX_MS);
+	ck_assert_int_eq(retry_after("{\"Retry-After\": \"1e308\"}"),
+	    HTTP_RETRY_MAX_MS);
+	ck_assert_int_eq(retry_after("{\"retry-after-ms\": "
+	    "\"99999999999999999999\"}"), HTTP_RETRY_MAX_MS);
+	ck_assert_int_eq(retry_after("{\"Retry-After\": "
+	    "\"Fri, 31 Dec 9999 23:59:59 GMT\"}"), HTTP_RETRY_MAX_MS);
+}
+END_TEST
+
 /* retry-after-ms (OpenAI) is finer than Retry-After and wins. */
 START_TEST(retry_after_ms_header)
 {
@@ -318,6 +336,7 @@ suite_http(void)
 	suite_add_tcase(s, tc);
 	tc = t_tcase("retry_after");
 	tcase_add_test(tc, retry_after_seconds);
+	tcase_add_test(tc, retry_after_capped);
 	tcase_add_test(tc, retry_after_ms_header);
 	tcase_add_test(tc, retry_after_http_date);
 	suite_add_tcase(s, tc);

@@ -28,13 +28,24 @@ teardown(void)
 	t_env_teardown(&env);
 }
 
+static int64_t inbound_at(const char *, const char *, const char *, int64_t,
+    int *);
+
 static int64_t
 inbound(const char *pid, const char *mid, const char *text, int *dup)
+{
+	return inbound_at(pid, mid, text, 0, dup);
+}
+
+static int64_t
+inbound_at(const char *pid, const char *mid, const char *text, int64_t at,
+    int *dup)
 {
 	struct store_inbound in;
 	int64_t contact = 0, msg = 0;
 
 	memset(&in, 0, sizeof(in));
+	in.at = at;
 	in.bot = "anna";
 	in.platform_id = pid;
 	in.message_id = mid;
@@ -259,13 +270,13 @@ START_TEST(history_order_and_filter)
 	size_t n = 0;
 	int dup, count = 0;
 
-	contact = inbound("42", "m1", "one", &dup);
+	contact = inbound_at("42", "m1", "one", clock_now_ms() - 5000, &dup);
 	q = outbound(contact, "reply", "queued", 41);
 	d = outbound(contact, "reply", "draft", 0);
 	f = outbound(contact, "reply", "queued", 0);
 	store_msg_transition(DB, f, "queued", "failed", "x");
-	inbound("42", "m2", "two", &dup);
-	inbound("42", "m3", "three", &dup);
+	inbound_at("42", "m2", "two", clock_now_ms() + 1000, &dup);
+	inbound_at("42", "m3", "three", clock_now_ms() + 2000, &dup);
 	ck_assert_int_eq(store_history(DB, contact, 0, 10, &h, &n), 0);
 	ck_assert_int_eq(n, 4);		/* no draft, no failed */
 	ck_assert_int_eq(h[0].inbound, 1);
@@ -291,6 +302,35 @@ START_TEST(history_order_and_filter)
 	store_msg_release(&m);
 	ck_assert_int_eq(store_msg_by_job(DB, 40, &m), 0);
 	(void)d;
+}
+END_TEST
+
+/* Stored out of order (workers race), shown in the platform's order:
+ * by date, then by message id within the same second. */
+START_TEST(history_platform_order)
+{
+	static const char *const want[] = { "a", "b", "c", "d", "e" };
+	struct store_msg *h = NULL;
+	int64_t contact, t = 1790000000000LL;
+	size_t n = 0, i;
+	int dup;
+
+	contact = inbound_at("7", "13", "d", t + 1000, &dup);
+	inbound_at("7", "11", "b", t, &dup);
+	inbound_at("7", "14", "e", t + 1000, &dup);
+	inbound_at("7", "12", "c", t, &dup);
+	inbound_at("7", "9", "a", t - 1000, &dup);
+	ck_assert_int_eq(store_history(DB, contact, 0, 10, &h, &n), 0);
+	ck_assert_uint_eq(n, 5);
+	for (i = 0; i < n; i++)
+		ck_assert_str_eq(h[i].text, want[i]);
+	store_msgs_free(h, n);
+	/* the newest three of them */
+	ck_assert_int_eq(store_history(DB, contact, 0, 3, &h, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(h[0].text, "c");
+	ck_assert_str_eq(h[2].text, "e");
+	store_msgs_free(h, n);
 }
 END_TEST
 
@@ -403,6 +443,7 @@ suite_store(void)
 	tcase_add_test(tc, stop_cancels_pending);
 	tcase_add_test(tc, transition_is_fenced);
 	tcase_add_test(tc, history_order_and_filter);
+	tcase_add_test(tc, history_platform_order);
 	tcase_add_test(tc, message_ids_per_chat);
 	tcase_add_test(tc, sent_since_counts);
 	tcase_add_test(tc, has_outbound_ignores_failed);

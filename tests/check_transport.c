@@ -256,7 +256,7 @@ START_TEST(test_known)
 	ck_assert_int_eq(transport_send(&t, &m, &res), -1);
 	ck_assert_int_eq(res.status, TRANSPORT_FATAL);
 	ck_assert_ptr_nonnull(strstr(res.error, "'smtp'"));
-	ck_assert_int_eq(transport_poll(&t, "", &b, &res), -1);
+	ck_assert_int_eq(transport_poll(&t, "", 0, &b, &res), -1);
 	ck_assert_int_eq(res.status, TRANSPORT_FATAL);
 	transport_batch_release(&b);
 	ck_assert_int_eq(transport_typing(&t, "1"), -1);
@@ -276,7 +276,7 @@ START_TEST(test_poll_nothing)
 		memset(&t, 0, sizeof(t));
 		(void)strlcpy(t.driver, drivers[i], sizeof(t.driver));
 		memset(&b, 0xff, sizeof(b));
-		ck_assert_int_eq(transport_poll(&t, "17", &b, &res), 0);
+		ck_assert_int_eq(transport_poll(&t, "17", 0, &b, &res), 0);
 		ck_assert_uint_eq(b.n, 0);
 		ck_assert_str_eq(b.next_offset, "");
 		transport_batch_release(&b);
@@ -748,7 +748,7 @@ START_TEST(test_tg_poll)
 	telegram_start(&pe);
 	telegram_cfg(&t, pe.url);
 	tg_say(&pe, ANN, "hello bot");
-	ck_assert_int_eq(transport_poll(&t, "", &b, &res), 0);
+	ck_assert_int_eq(transport_poll(&t, "", 0, &b, &res), 0);
 	ck_assert_uint_eq(b.n, 1);
 	u = &b.ups[0];
 	ck_assert_str_eq(u->platform_id, "4242");
@@ -762,7 +762,7 @@ START_TEST(test_tg_poll)
 	transport_batch_release(&b);
 
 	/* Nothing new: nothing returned, the offset stays. */
-	ck_assert_int_eq(transport_poll(&t, offset, &b, &res), 0);
+	ck_assert_int_eq(transport_poll(&t, offset, 0, &b, &res), 0);
 	ck_assert_uint_eq(b.n, 0);
 	ck_assert_str_eq(b.next_offset, "");
 	transport_batch_release(&b);
@@ -782,7 +782,7 @@ START_TEST(test_tg_skip_bots)
 	telegram_start(&pe);
 	telegram_cfg(&t, pe.url);
 	tg_say(&pe, ANN, "first");
-	ck_assert_int_eq(transport_poll(&t, "", &b, &res), 0);
+	ck_assert_int_eq(transport_poll(&t, "", 0, &b, &res), 0);
 	ck_assert_uint_eq(b.n, 1);
 	first = strtol(b.next_offset, NULL, 10);
 	transport_batch_release(&b);
@@ -792,7 +792,7 @@ START_TEST(test_tg_skip_bots)
 	tg_say(&pe, ANN, "second");
 	tg_say(&pe, "{\"id\": 998, \"is_bot\": true, \"first_name\": "
 	    "\"ThirdBot\"}", "boop");
-	ck_assert_int_eq(transport_poll(&t, "", &b, &res), 0);
+	ck_assert_int_eq(transport_poll(&t, "", 0, &b, &res), 0);
 	ck_assert_uint_eq(b.n, 1);
 	ck_assert_str_eq(b.ups[0].text, "second");
 	next = strtol(b.next_offset, NULL, 10);
@@ -815,7 +815,7 @@ START_TEST(test_tg_conversation)
 	telegram_start(&pe);
 	telegram_cfg(&t, pe.url);
 	tg_say(&pe, ANN, "how are you?");
-	ck_assert_int_eq(transport_poll(&t, "", &b, &res), 0);
+	ck_assert_int_eq(transport_poll(&t, "", 0, &b, &res), 0);
 	ck_assert_uint_eq(b.n, 1);
 
 	out_init(&m, b.ups[0].platform_id, "fine, thanks \xf0\x9f\x99\x82");
@@ -854,7 +854,7 @@ START_TEST(test_tg_token)
 	ck_assert_int_eq(transport_send(&t, &m, &res), -1);
 	ck_assert_int_eq(res.status, TRANSPORT_FATAL);
 	ck_assert_ptr_nonnull(strstr(res.error, "'" T_TOKEN_ENV "'"));
-	ck_assert_int_eq(transport_poll(&t, "", &b, &res), -1);
+	ck_assert_int_eq(transport_poll(&t, "", 0, &b, &res), -1);
 	ck_assert_int_eq(res.status, TRANSPORT_FATAL);
 	ck_assert_ptr_nonnull(strstr(res.error, "'" T_TOKEN_ENV "'"));
 	ck_assert_int_eq(transport_typing(&t, "4242"), -1);
@@ -952,6 +952,26 @@ START_TEST(test_tg_flood)
 	ck_assert_int_ge(res.retry_at_ms, before + 5000);
 	ck_assert_int_le(res.retry_at_ms, after + 5000);
 	ck_assert_ptr_nonnull(strstr(res.error, "Too Many Requests"));
+
+	/* A retry_after past the hour (or past int64 as ms) is an hour. */
+	before = clock_now_ms();
+	ck_assert_int_eq(tg_send_try("[{\"status\": 429, \"body\": "
+	    "\"{\\\"ok\\\": false, \\\"error_code\\\": 429, "
+	    "\\\"description\\\": \\\"flood\\\", \\\"parameters\\\": "
+	    "{\\\"retry_after\\\": 9223372036854775807}}\"}]",
+	    "4242", 0, &res, NULL), -1);
+	after = clock_now_ms();
+	ck_assert_int_eq(res.status, TRANSPORT_RETRY);
+	ck_assert_int_ge(res.retry_at_ms, before + HTTP_RETRY_MAX_MS);
+	ck_assert_int_le(res.retry_at_ms, after + HTTP_RETRY_MAX_MS);
+	before = clock_now_ms();
+	ck_assert_int_eq(tg_send_try("[{\"status\": 429, \"json\": {\"ok\": "
+	    "false, \"error_code\": 429, \"description\": \"flood\", "
+	    "\"parameters\": {\"retry_after\": 86400}}}]",
+	    "4242", 0, &res, NULL), -1);
+	after = clock_now_ms();
+	ck_assert_int_le(res.retry_at_ms, after + HTTP_RETRY_MAX_MS);
+	ck_assert_int_ge(res.retry_at_ms, before + HTTP_RETRY_MAX_MS);
 
 	/* Without parameters, the Retry-After header. */
 	before = clock_now_ms();
@@ -1081,7 +1101,7 @@ START_TEST(test_tg_refused)
 	ck_assert_int_eq(transport_send(&t, &m, &res), -1);
 	ck_assert_int_eq(res.status, TRANSPORT_RETRY);
 	ck_assert(strstr(res.error, T_TOKEN) == NULL);
-	ck_assert_int_eq(transport_poll(&t, "", &b, &res), -1);
+	ck_assert_int_eq(transport_poll(&t, "", 0, &b, &res), -1);
 	ck_assert_int_eq(res.status, TRANSPORT_RETRY);
 	transport_batch_release(&b);
 }
@@ -1126,7 +1146,7 @@ tg_poll_try(const char *script, const char *offset, int64_t timeout_ms,
 	telegram_cfg(&t, pe.url);
 	if (timeout_ms > 0)
 		t.timeout_ms = timeout_ms;
-	rc = transport_poll(&t, offset, b, res);
+	rc = transport_poll(&t, offset, 0, b, res);
 	if (reqs != NULL)
 		*reqs = fault_requests(&pe);
 	peer_stop(&pe);
@@ -1162,18 +1182,21 @@ START_TEST(test_tg_poll_shapes)
 	json_t *reqs, *body;
 
 	ck_assert_int_eq(tg_poll_try(script, "10", 0, &b, &res, &reqs), 0);
-	ck_assert_uint_eq(b.n, 2);
+	ck_assert_uint_eq(b.n, 3);
+	ck_assert_uint_eq(b.skipped, 0);
 	ck_assert_str_eq(b.ups[0].platform_id, "5");
 	ck_assert_str_eq(b.ups[0].message_id, "100");
 	ck_assert_str_eq(b.ups[0].name, "Bo");
 	ck_assert_str_eq(b.ups[0].handle, "");
 	ck_assert_str_eq(b.ups[0].text, "plain");
 	ck_assert_int_eq(b.ups[0].at_ms, 1790000000000LL);
-	ck_assert_str_eq(b.ups[1].platform_id, "-1001234567890");
-	ck_assert_str_eq(b.ups[1].handle, "cy");
-	ck_assert_str_eq(b.ups[1].name, "Cy");
-	ck_assert_str_eq(b.ups[1].text, "ms date");
-	ck_assert_int_eq(b.ups[1].at_ms, 1790000003123LL);
+	ck_assert_str_eq(b.ups[1].message_id, "101");
+	ck_assert_str_eq(b.ups[1].text, "[sticker]");
+	ck_assert_str_eq(b.ups[2].platform_id, "-1001234567890");
+	ck_assert_str_eq(b.ups[2].handle, "cy");
+	ck_assert_str_eq(b.ups[2].name, "Cy");
+	ck_assert_str_eq(b.ups[2].text, "ms date");
+	ck_assert_int_eq(b.ups[2].at_ms, 1790000003123LL);
 	ck_assert_str_eq(b.next_offset, "15");
 	transport_batch_release(&b);
 
@@ -1198,6 +1221,235 @@ START_TEST(test_tg_poll_shapes)
 	ck_assert_ptr_null(json_object_get(body, "offset"));
 	json_decref(body);
 	json_decref(reqs);
+}
+END_TEST
+
+/* parse SRC (a getUpdates body) into b; asserts it parses. */
+static void
+tg_parse_ok(const char *src, size_t len, struct transport_batch *b)
+{
+	struct transport_result res;
+
+	ck_assert_msg(transport_telegram_parse(src, len, b, &res) == 0,
+	    "parse failed: %s", res.error);
+}
+
+#define TG_MSG(uid, rest) "{\"update_id\": " #uid ", \"message\": {" \
+	"\"from\": {\"id\": 5, \"first_name\": \"Bo\"}, \"chat\": {\"id\": 5}, " \
+	"\"date\": 1790000000, " rest "}}"
+
+/* One unreadable update skips only itself: the ones after it are read
+ * and the offset moves past all of them. */
+START_TEST(test_tg_parse_unreadable)
+{
+	static const char body[] = "{\"ok\": true, \"result\": ["
+	    TG_MSG(20, "\"message_id\": 1, \"text\": \"bad \\ud800 one\"") ","
+	    TG_MSG(21, "\"message_id\": 2, \"text\": \"nul \\u0000 here\"") ","
+	    TG_MSG(22, "\"message_id\": 3, \"text\": \"raw \xff\xfe bytes\"") ","
+	    TG_MSG(23, "\"message_id\": 4, \"text\": 42") ","
+	    "{\"update_id\": 24, \"message\": {\"message_id\": 5, "
+	    "\"text\": \"no chat\"}},"
+	    TG_MSG(25, "\"message_id\": \"" "0123456789012345678901234567890123"
+	    "456789012345678901234567890123456789\", \"text\": \"long id\"") ","
+	    "{\"message\": {\"text\": \"no update id\"}},"
+	    TG_MSG(26, "\"message_id\": 6, \"text\": \"pair \\ud83d\\ude00 ok\"")
+	    "," TG_MSG(27, "\"text\": \"no message id\"") "]}";
+	struct transport_batch b;
+
+	tg_parse_ok(body, sizeof(body) - 1, &b);
+	ck_assert_uint_eq(b.n, 2);
+	ck_assert_str_eq(b.ups[0].text, "pair \xf0\x9f\x98\x80 ok");
+	ck_assert_str_eq(b.ups[0].message_id, "6");
+	ck_assert_str_eq(b.ups[1].text, "no message id");
+	ck_assert_str_eq(b.ups[1].message_id, "u27");
+	ck_assert_uint_eq(b.skipped, 7);
+	ck_assert_ptr_nonnull(strstr(b.skip_why, "update 20"));
+	ck_assert_str_eq(b.next_offset, "28");
+	transport_batch_release(&b);
+
+	/* A lone low surrogate, an escape cut short, one bad update only. */
+	tg_parse_ok("{\"ok\": true, \"result\": [" TG_MSG(30, "\"message_id\": "
+	    "1, \"text\": \"x\\udc00\"") "]}", strlen("{\"ok\": true, "
+	    "\"result\": [" TG_MSG(30, "\"message_id\": 1, \"text\": "
+	    "\"x\\udc00\"") "]}"), &b);
+	ck_assert_uint_eq(b.n, 0);
+	ck_assert_uint_eq(b.skipped, 1);
+	ck_assert_str_eq(b.next_offset, "31");
+	transport_batch_release(&b);
+}
+END_TEST
+
+/* Structure that is not JSON at all is the whole answer's fault. */
+START_TEST(test_tg_parse_garbage)
+{
+	static const char *const bad[] = {
+		"", "{", "[]", "{\"ok\": false}", "{\"ok\": true}",
+		"{\"ok\": true, \"result\": {}}", "\xff\xff",
+		"{\"ok\": true, \"result\": [\"\\u", "{\"ok\": true, \"result\": [\"\\",
+	};
+	struct transport_result res;
+	struct transport_batch b;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(transport_telegram_parse(bad[i],
+		    strlen(bad[i]), &b, &res), -1);
+		ck_assert_int_eq(res.status, TRANSPORT_RETRY);
+		ck_assert_uint_eq(b.n, 0);
+	}
+	/* Updates that are not for us, and none at all. */
+	tg_parse_ok("{\"ok\": true, \"result\": [1, \"x\", {\"update_id\": 3}]}",
+	    strlen("{\"ok\": true, \"result\": [1, \"x\", {\"update_id\": "
+	    "3}]}"), &b);
+	ck_assert_uint_eq(b.n, 0);
+	ck_assert_uint_eq(b.skipped, 2);
+	ck_assert_str_eq(b.next_offset, "4");
+	transport_batch_release(&b);
+}
+END_TEST
+
+/* Media arrive as readable placeholders. */
+START_TEST(test_tg_parse_media)
+{
+	static const char body[] = "{\"ok\": true, \"result\": ["
+	    TG_MSG(1, "\"message_id\": 1, \"sticker\": {\"emoji\": \"\\ud83d\\ude00\"}") ","
+	    TG_MSG(2, "\"message_id\": 2, \"photo\": [{\"file_id\": \"p\"}]") ","
+	    TG_MSG(3, "\"message_id\": 3, \"photo\": [], \"caption\": \"my cat\"") ","
+	    TG_MSG(4, "\"message_id\": 4, \"voice\": {\"duration\": 5}") ","
+	    TG_MSG(5, "\"message_id\": 5, \"document\": {\"file_name\": \"cv.pdf\"}") ","
+	    TG_MSG(6, "\"message_id\": 6, \"location\": {\"latitude\": 38.72, "
+	    "\"longitude\": -9.14}") ","
+	    TG_MSG(7, "\"message_id\": 7, \"contact\": {\"first_name\": \"Al\", "
+	    "\"phone_number\": \"+1\"}") ","
+	    TG_MSG(8, "\"message_id\": 8, \"video\": {\"duration\": 12}") ","
+	    TG_MSG(9, "\"message_id\": 9, \"animation\": {}, \"document\": {}") ","
+	    TG_MSG(10, "\"message_id\": 10, \"new_chat_title\": \"x\"") "]}";
+	static const char *const want[] = {
+		"[sticker \xf0\x9f\x98\x80]", "[photo]", "[photo] my cat",
+		"[voice note 5 s]", "[document cv.pdf]",
+		"[location 38.72000, -9.14000]", "[contact Al]", "[video 12 s]",
+		"[GIF]", "[unsupported message]",
+	};
+	struct transport_batch b;
+	size_t i;
+
+	tg_parse_ok(body, sizeof(body) - 1, &b);
+	ck_assert_uint_eq(b.n, 10);
+	for (i = 0; i < b.n; i++)
+		ck_assert_str_eq(b.ups[i].text, want[i]);
+	transport_batch_release(&b);
+}
+END_TEST
+
+/* Dates far ahead, before 2000 or missing are the receive time. */
+START_TEST(test_tg_parse_dates)
+{
+	char body[1024];
+	struct transport_batch b;
+	int64_t before, after;
+
+	(void)snprintf(body, sizeof(body), "{\"ok\": true, \"result\": ["
+	    TG_MSG(1, "\"message_id\": 1, \"text\": \"ok\"") ","
+	    "{\"update_id\": 2, \"message\": {\"message_id\": 2, \"chat\": "
+	    "{\"id\": 5}, \"date\": 4102444800, \"text\": \"2100\"}},"
+	    "{\"update_id\": 3, \"message\": {\"message_id\": 3, \"chat\": "
+	    "{\"id\": 5}, \"date\": 900000000, \"text\": \"1998\"}},"
+	    "{\"update_id\": 4, \"message\": {\"message_id\": 4, \"chat\": "
+	    "{\"id\": 5}, \"date\": %lld, \"text\": \"ms, an hour ahead\"}},"
+	    "{\"update_id\": 5, \"message\": {\"message_id\": 5, \"chat\": "
+	    "{\"id\": 5}, \"date\": 9223372036854775807, \"text\": \"max\"}}"
+	    "]}", (long long)(clock_now_ms() + 3600 * 1000));
+	before = clock_now_ms();
+	tg_parse_ok(body, strlen(body), &b);
+	after = clock_now_ms();
+	ck_assert_uint_eq(b.n, 5);
+	ck_assert_int_eq(b.ups[0].at_ms, 1790000000000LL);
+	for (size_t i = 1; i < 5; i++) {
+		ck_assert_int_ge(b.ups[i].at_ms, before);
+		ck_assert_int_le(b.ups[i].at_ms, after);
+	}
+	transport_batch_release(&b);
+}
+END_TEST
+
+/* UTF-16 code units of s[0..len). */
+static size_t
+units16(const char *s, size_t len)
+{
+	size_t i, u = 0;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c & 0xc0) != 0x80)
+			u += c >= 0xf0 ? 2 : 1;
+	}
+	return u;
+}
+
+/* Long replies: parts within the limit (in UTF-16 units), cut after a
+ * sentence or at a space, nothing lost but the whitespace at the cuts. */
+START_TEST(test_split)
+{
+	struct cfg_transport tg, con;
+	struct transport_part *p;
+	char *text, *join;
+	size_t n, i, o = 0, k;
+
+	memset(&tg, 0, sizeof(tg));
+	strlcpy(tg.driver, "telegram", sizeof(tg.driver));
+	memset(&con, 0, sizeof(con));
+	strlcpy(con.driver, "console", sizeof(con.driver));
+	/* short: one part */
+	ck_assert_int_eq(transport_split(&tg, "Hello there.", 0, &p, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(p[0].len, 12);
+	free(p);
+	/* sentences of 30 bytes with emoji (2 units, 4 bytes) */
+	text = malloc(20000);
+	ck_assert_ptr_nonnull(text);
+	for (i = 0; o + 40 < 20000 - 1; i++)
+		o += (size_t)snprintf(text + o, 20000 - o, "Sentence %04zu "
+		    "\xf0\x9f\x98\x80 here. ", i);
+	text[o - 1] = '\0';
+	ck_assert_int_eq(transport_split(&tg, text, 0, &p, &n), 0);
+	ck_assert_uint_gt(n, 4);
+	join = calloc(1, 20000);
+	for (i = 0; i < n; i++) {
+		ck_assert_uint_le(units16(text + p[i].off, p[i].len),
+		    TRANSPORT_TG_MAX_UNITS);
+		if (i + 1 < n)
+			ck_assert_uint_ge(units16(text + p[i].off, p[i].len),
+			    TRANSPORT_TG_MAX_UNITS / 2);
+		ck_assert_int_eq(text[p[i].off + p[i].len - 1], '.');
+		ck_assert_int_eq(text[p[i].off], 'S');
+		memcpy(join + strlen(join), text + p[i].off, p[i].len);
+		if (i + 1 < n)
+			join[strlen(join)] = ' ';
+	}
+	ck_assert_str_eq(join, text);
+	free(join);
+	free(p);
+	/* other drivers: one part however long */
+	ck_assert_int_eq(transport_split(&con, text, 0, &p, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	free(p);
+	free(text);
+	/* no sentence: at a space; no space: between characters */
+	ck_assert_int_eq(transport_split(&tg, "aaaa bbbb cccc", 7, &p, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(p[0].len, 4);
+	ck_assert_uint_eq(p[1].off, 5);
+	free(p);
+	ck_assert_int_eq(transport_split(&tg, "\xc3\xa9\xc3\xa9\xc3\xa9"
+	    "\xf0\x9f\x98\x80", 3, &p, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(p[0].len, 6);
+	ck_assert_uint_eq(p[1].len, 4);
+	for (k = 0; k < n; k++)
+		ck_assert_uint_le(units16("\xc3\xa9\xc3\xa9\xc3\xa9"
+		    "\xf0\x9f\x98\x80" + p[k].off, p[k].len), 3);
+	free(p);
 }
 END_TEST
 
@@ -1294,6 +1546,11 @@ suite_transport(void)
 	tcase_add_test(tc, test_tg_refused);
 	tcase_add_test(tc, test_tg_typing);
 	tcase_add_test(tc, test_tg_poll_shapes);
+	tcase_add_test(tc, test_tg_parse_unreadable);
+	tcase_add_test(tc, test_tg_parse_garbage);
+	tcase_add_test(tc, test_tg_parse_media);
+	tcase_add_test(tc, test_tg_parse_dates);
+	tcase_add_test(tc, test_split);
 	tcase_add_test(tc, test_tg_poll_faults);
 	suite_add_tcase(s, tc);
 	return s;

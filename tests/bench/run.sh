@@ -19,9 +19,11 @@
 # (1000000), BENCH_CLAIM_JOBS (10000), BENCH_IDLE_SECS (5), TMPDIR.
 #
 # Then conv.sh: the conversation pipeline (inbound -> respond -> send)
-# against LLM peers on loopback; see the BENCH_CONV_* settings there.
-# Last, botmem.sh: a worker's peak RSS with 1 bot and with BENCH_BOTS
-# (200) bots configured; see the BENCH_BOT_* settings there.
+# against LLM peers on loopback; see the BENCH_CONV_* settings there;
+# botmem.sh: a worker's peak RSS with 1 bot and with BENCH_BOTS (200)
+# bots configured (the BENCH_BOT_* settings there); and live.sh:
+# message-to-stored and message-to-reply latency through the listener
+# against telegram-test-api (BENCH_LIVE_MSGS).
 
 set -u
 export LC_ALL=C
@@ -487,6 +489,10 @@ awk -v w="$w_hwm" -v s="$sv_hwm" -v r="$raw_rss" -v n="$DRAIN_JOBS" 'BEGIN {
 # ---- 8: what the number of bots costs a worker ---------------------------
 
 "$here/botmem.sh" || fail=1
+
+# ---- 9: real-time inbound: the listener against telegram-test-api ------
+
+"$here/live.sh" || fail=1
 
 if ((fail)); then
 	echo "bench: something broke (see above)" >&2

@@ -51,7 +51,7 @@ poll_once(void)
 	size_t i;
 	int rc;
 
-	rc = transport_poll(&t, "", &b, &res);
+	rc = transport_poll(&t, "", 0, &b, &res);
 	check_result(rc, &res);
 	if (rc == -1 && b.n != 0)
 		abort();
