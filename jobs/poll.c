@@ -68,9 +68,10 @@ poll_run(struct job_ctx *ctx, struct job_outcome *out)
 	size_t i;
 	int ok = 0;
 
-	if (name == NULL || (bot = cfg_bot(ctx->cfg, name)) == NULL)
-		return job_fail(out, "bot '%s' is not in the configuration",
-		    name != NULL ? name : "");
+	if (name == NULL)
+		return job_fail(out, "payload needs bot");
+	if ((bot = cfg_bot(ctx->cfg, name)) == NULL)
+		return conv_no_bot(out, name);
 	snprintf(key, sizeof(key), "poll.offset.%s", name);
 	if (store_kv_get(ctx->db, key, offset, sizeof(offset)) < 0)
 		return job_retry(out, 0, "database error");

@@ -145,7 +145,7 @@ send_run(struct job_ctx *ctx, struct job_outcome *out)
 	const struct cfg_bot *bot;
 	enum job_result r;
 	int64_t id = conv_id(ctx->payload, "message");
-	int rc, drop = 0;
+	int rc, drop = 0, held = 0;
 
 	if ((rc = store_msg_get(ctx->db, id, &m)) <= 0)
 		return rc < 0 ? job_retry(out, 0, "database error") :
@@ -170,7 +170,12 @@ send_run(struct job_ctx *ctx, struct job_outcome *out)
 		store_msg_release(&m);
 		return r;
 	}
-	r = allowed(ctx, bot, &c, &m, &drop, out);
+	/* Held: the bot's message waits (no attempt spent); resume and
+	 * release wake it. A person's message goes out. */
+	if ((r = conv_hold(ctx, &c, m.id, &held, out)) == JOB_OK && held)
+		r = JOB_DEFER;
+	if (r == JOB_OK)
+		r = allowed(ctx, bot, &c, &m, &drop, out);
 	if (r == JOB_OK && !drop)
 		r = deliver(ctx, bot, &c, &m, out);
 	store_contact_release(&c);
