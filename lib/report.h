@@ -172,7 +172,8 @@ json_t *report_config(const struct cfg *cfg, const char *const *types,
  *     "bots": [ { "name", "configured", "contacts", "opted_out",
  *       "daily_budget_usd" (null: none), "budget_left_usd" (budget minus
  *       today's cost; null: no budget), "today": PERIOD,
- *       "last_7_days": PERIOD } ] }
+ *       "last_7_days": PERIOD, "state", "why", "state_since",
+ *       "state_by", "states" (see ctl_bot_state) } ] }
  *
  * PERIOD is { "received", "sent", "initiations", "initiation_replies",
  * "reply_rate" (initiation_replies / initiations; null when none),
