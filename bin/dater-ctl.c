@@ -372,7 +372,7 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 	if (argc < 1) {
-		usage(stderr);
+		log_err("expected a command (see dater-ctl --help)");
 		return EX_USAGE;
 	}
 	for (cmd = commands; cmd->name != NULL; cmd++)
