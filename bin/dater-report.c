@@ -1834,9 +1834,6 @@ bots_print(const json_t *doc)
 {
 	static const struct column cols[] = {
 		{ "BOT", "bot", CELL_TEXT, 24, NULL },
-		{ "STATE", "state", CELL_TEXT, 0, NULL },
-		{ "SINCE", "state_since", CELL_AGO, 0, NULL },
-		{ "WHY", "why", CELL_TEXT, 40, NULL },
 		{ "PERIOD", "period", CELL_TEXT, 0, NULL },
 		{ "RECV", "received", CELL_NUM, 0, NULL },
 		{ "SENT", "sent", CELL_NUM, 0, NULL },
@@ -1850,6 +1847,9 @@ bots_print(const json_t *doc)
 		{ "LEFT TODAY", "budget_left_usd", CELL_NUM, 0, fmt_left },
 		{ "FAILURES", "job_failures", CELL_NUM, 0, NULL },
 		{ "OPTED OUT", "opted_out", CELL_NUM, 0, NULL },
+		{ "STATE", "state", CELL_TEXT, 0, NULL },
+		{ "SINCE", "state_since", CELL_AGO, 0, NULL },
+		{ "WHY", "why", CELL_TEXT, 48, NULL },
 		{ NULL, NULL, 0, 0, NULL }
 	};
 	json_t *rows = bots_rows(doc);

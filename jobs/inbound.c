@@ -147,13 +147,17 @@ inbound_run(struct job_ctx *ctx, struct job_outcome *out)
 	}
 	if ((rc = store_contact_get(ctx->db, contact, &c)) <= 0)
 		goto out;
+	/* A held bot still honours an opt-out (its confirmation waits
+	 * with the bot's other sends); anything else is kept, and resume
+	 * or release answers it. */
 	if (conv_hold(ctx, &c, 0, &held, out) != JOB_OK)
 		ok = 0;
-	else if (!conv_reachable(&c) || strcmp(c.status, "paused") == 0 ||
-	    held)
-		ok = 1;		/* kept, not answered (resume answers) */
+	else if (!conv_reachable(&c) || strcmp(c.status, "paused") == 0)
+		ok = 1;		/* kept, not answered */
 	else if (policy_is_opt_out(&bot->policy, in.text))
 		ok = opt_out(ctx, bot, contact) >= 0;
+	else if (held)
+		ok = 1;
 	else
 		ok = enqueue_respond(ctx->db, bot, contact) == 0;
 	store_contact_release(&c);

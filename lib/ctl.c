@@ -635,6 +635,11 @@ static const char sql_forget_payloads[] =
     "UPDATE jobs SET payload = '{}', unique_key = NULL"
     " WHERE state <> 'queued' AND type IN ('inbound', 'contact') AND "
     JOB_OF_CONTACT;
+/* Transport errors name the chat ("telegram sendMessage to chat
+ * '42'"): the errors of the contact's other jobs that do go. */
+static const char sql_forget_errors[] =
+    "UPDATE jobs SET errors = '[]' WHERE state <> 'queued'"
+    " AND instr(errors, ?3) > 0 AND " JOB_OF_CONTACT;
 static const char sql_forget_msgs[] =
     "DELETE FROM messages WHERE contact = ?1";
 static const char sql_forget_contact[] =
@@ -649,6 +654,7 @@ static const struct {
 } forgets[] = {
 	{ sql_forget_jobs, "jobs" },
 	{ sql_forget_payloads, "job_payloads" },
+	{ sql_forget_errors, "job_errors" },
 	{ sql_forget_msgs, "messages" },
 	{ sql_forget_contact, "contacts" },
 	{ sql_forget_audit, "audit_reasons" },
@@ -679,7 +685,8 @@ ctl_forget(struct ctl *c, const char *bot, int64_t contact, json_t **res)
 		}
 		sqlite3_bind_int64(st, 1, contact);
 		if (forgets[i].sql == sql_forget_jobs ||
-		    forgets[i].sql == sql_forget_payloads) {
+		    forgets[i].sql == sql_forget_payloads ||
+		    forgets[i].sql == sql_forget_errors) {
 			sqlite3_bind_text(st, 2, sc.bot, -1, SQLITE_STATIC);
 			sqlite3_bind_text(st, 3, sc.platform_id, -1,
 			    SQLITE_STATIC);

@@ -86,8 +86,9 @@ int ctl_edit(struct ctl *c, int64_t message, const char *text,
 
 /*
  * Erase a contact: its messages, the contact row (profile, summary),
- * its queued jobs, and the payloads and unique keys of its other
- * inbound and contact jobs (they carry its text and platform id). res
+ * its queued jobs, the payloads and unique keys of its other inbound
+ * and contact jobs (they carry its text and platform id), and the
+ * errors of its other jobs that name its platform id. res
  * "deleted" counts rows per table. Metrics are per bot and day and
  * identify no one; backups keep the data until they age out.
  */

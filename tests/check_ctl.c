@@ -347,12 +347,18 @@ START_TEST(forget_leaves_nothing)
 	json_t *res = NULL, *del;
 	char payload[64];
 	int64_t c = inbound("anna", "4242", "1"), keep = inbound("anna", "7",
-	    "1"), m, fin, c2;
+	    "1"), m, fin, c2, dead;
 
 	(void)inbound("anna", "4242", "2");
 	m = outbound(c, "queued");
 	snprintf(payload, sizeof(payload), "{\"message\":%lld}", (long long)m);
 	(void)job("send", "anna", payload, 0);
+	snprintf(payload, sizeof(payload), "{\"message\":%lld}",
+	    (long long)outbound(c, "failed"));
+	dead = job("send", "anna", payload, 0);
+	t_exec(DB, "UPDATE jobs SET state = 'dead', errors = json_array("
+	    "json_object('error', 'telegram sendMessage to chat ''4242'':"
+	    " HTTP 400')) WHERE id = %lld", (long long)dead);
 	snprintf(payload, sizeof(payload), "{\"contact\":%lld}", (long long)c);
 	(void)job("respond", "anna", payload, 0);
 	(void)job("inbound", "anna", "{\"bot\":\"anna\",\"platform_id\":4242,"
@@ -368,12 +374,14 @@ START_TEST(forget_leaves_nothing)
 	ck_assert_int_eq(ctl_forget(&ctl, "anna", c, &res), 0);
 	del = json_object_get(res, "deleted");
 	ck_assert_int_eq(json_integer_value(json_object_get(del, "messages")),
-	    3);
+	    4);
 	ck_assert_int_eq(json_integer_value(json_object_get(del, "contacts")),
 	    1);
 	ck_assert_int_eq(json_integer_value(json_object_get(del, "jobs")), 3);
 	ck_assert_int_eq(json_integer_value(json_object_get(del,
 	    "job_payloads")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(del,
+	    "job_errors")), 1);
 	json_decref(res);
 	ck_assert_int_eq(t_sql_int(DB, "SELECT count(*) FROM contacts WHERE"
 	    " platform_id = '4242'"), 0);
@@ -381,7 +389,7 @@ START_TEST(forget_leaves_nothing)
 	    " contact = %lld", (long long)c), 0);
 	ck_assert_int_eq(t_sql_int(DB, "SELECT count(*) FROM jobs WHERE"
 	    " payload LIKE '%%4242%%' OR payload LIKE '%%secret%%' OR"
-	    " unique_key LIKE '%%4242%%'"), 0);
+	    " unique_key LIKE '%%4242%%' OR errors LIKE '%%4242%%'"), 0);
 	ck_assert_int_eq(t_sql_int(DB, "SELECT count(*) FROM audit WHERE"
 	    " detail LIKE '%%asked to stop%%'"), 0);
 	/* The other contact and its job are untouched. */

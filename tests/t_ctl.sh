@@ -65,19 +65,24 @@ is "$RC|$OUT" "0|bot 'anna' paused" "pause anna"
 tg_say 4242 "Are you there?"
 tg_say 4343 "Hello?"
 tg_say 4343 "Anyone?"
+tg_say 4545 "stop"
 poll
 settle || fail "the queue did not settle"
-is "$(q "SELECT count(*) FROM messages WHERE direction = 'in'")" 3 \
-    "the paused bot stores the three messages"
-is "$(q "SELECT count(*) FROM messages WHERE direction = 'out'")" 0 "... and writes nothing"
-is "$(nlines "$(tg_read 4242)")$(nlines "$(tg_read 4343)")" 00 "... and sends nothing"
+is "$(q "SELECT count(*) FROM messages WHERE direction = 'in'")" 4 \
+    "the paused bot stores the four messages"
+is "$(q "SELECT count(*) FROM messages WHERE direction = 'out' AND kind <> 'optout'")" 0 \
+    "... and writes nothing"
+is "$(nlines "$(tg_read 4242)")$(nlines "$(tg_read 4343)")$(nlines "$(tg_read 4545)")" 000 \
+    "... and sends nothing"
+is "$(q "SELECT status FROM contacts WHERE platform_id = '4545'")" opted_out \
+    "an opt-out is honoured while the bot is paused"
 is "$(count_jobs "type = 'respond'")" 0 "... and queues no reply"
 is "$(count_jobs "state = 'dead'")" 0 "no job died"
 run report bots --json
 like "$OUT" '"state": "paused"' "dater-report bots shows anna paused"
 like "$OUT" '"why": "paused by ops-tester: checking the persona"' "... by whom and why"
 run report bots
-like "$OUT" 'anna +paused .*paused by ops-tester' "... in the table too"
+like "$OUT" '^anna +today .* paused +[^ ]+ ago +paused by ops-tester' "... in the table too"
 like "$(report --prometheus)" 'dater_bot_state\{bot="anna",state="paused"\} 1' \
     "... and in the Prometheus text"
 
@@ -88,11 +93,13 @@ is "$RC|$OUT" "0|bot 'anna' resumed; 2 replies enqueued" "resume enqueues one re
 settle
 is "$(nlines "$(tg_read 4242)")" 1 "contact 4242 gets one reply"
 is "$(nlines "$(tg_read 4343)")" 1 "contact 4343 (two messages) gets one reply"
+like "$(tg_read 4545)" "You won't hear from me again" \
+    "the opt-out confirmation went out after the resume, and no reply"
 run ctl resume anna
 is "$RC|$OUT" "0|bot 'anna' was not paused; 0 replies enqueued" "a second resume owes nothing"
 settle
-is "$(grep -c '/bot[^/]*/sendMessage' "$TMP/telegram.log")" 2 "two sendMessage calls in all"
-like "$(report bots)" 'anna +active' "anna is active again"
+is "$(grep -c '/bot[^/]*/sendMessage' "$TMP/telegram.log")" 3 "three sendMessage calls in all"
+like "$(report bots)" '^anna +today .* active +- +running$' "anna is active again"
 
 # ---- one contact paused -------------------------------------------------
 
@@ -214,7 +221,7 @@ q "UPDATE jobs SET run_at = $(now_ms) WHERE id = $J"
 settle
 is "$(q "SELECT state || '|' || attempts FROM jobs WHERE id = $J")" "queued|0" \
     "a job of a removed bot waits (no attempt spent, not dead)"
-like "$(report bots)" 'rev +removed +.*not in the configuration' "dater-report bots shows rev removed"
+like "$(report bots)" '^rev +today .* removed +- +not in the configuration' "dater-report bots shows rev removed"
 write_ctl
 q "UPDATE jobs SET run_at = $(now_ms) WHERE id = $J"
 settle
