@@ -2,7 +2,8 @@
  * dater-report: read-only views of the job queue: counts (queue), a list
  * of jobs (jobs), one job in full (job ID), the worker processes
  * (workers), the effective configuration (config: no database needed);
- * of the conversations: per-bot numbers (bots), contacts, one transcript
+ * of the conversations: per-bot state and numbers (bots), the operator's
+ * dater-ctl commands (audit), contacts, one transcript
  * (conversation ID), the daily series (metrics); health checks for
  * monitoring (health, exit 1 when one fails); the Prometheus text
  * (prometheus, --prometheus) and the HTML dashboard (html), both written
@@ -31,6 +32,7 @@
 #include "../lib/app.h"
 #include "../lib/atomic.h"
 #include "../lib/clock.h"
+#include "../lib/ctl.h"
 #include "../lib/log.h"
 #include "../lib/report.h"
 #include "../lib/banned.h"
@@ -345,8 +347,11 @@ usage(FILE *out)
 	    "  job ID    one job: payload, every attempt's error\n"
 	    "  workers   worker processes and the jobs they run\n"
 	    "  config    the effective settings per bot (no database needed)\n"
-	    "  bots      per bot, today and 7 days: messages, openers, reply\n"
-	    "            rate and time, LLM use, cost, budget, failures\n"
+	    "  bots      per bot: its state and why (active, paused, failing,\n"
+	    "            over budget, rate-limited, quiet hours); today and 7\n"
+	    "            days: messages, openers, reply rate and time, LLM\n"
+	    "            use, cost, budget, failures\n"
+	    "  audit [--bot B] [--limit N]   dater-ctl commands, newest first\n"
 	    "  contacts [--bot B] [--status S] [--limit N]\n"
 	    "  conversation CONTACT   the transcript, drafts and uncertain\n"
 	    "            sends marked\n"
@@ -1459,6 +1464,34 @@ contacts_args(int argc, char **argv, struct opts *o)
 }
 
 static int
+audit_opt(int ch, const char *arg, struct opts *o)
+{
+	if (ch == 'b') {
+		o->contacts.bot = arg;
+		return EX_OK;
+	}
+	return ch == 'n' ? limit_arg("audit", arg, &o->contacts.limit) :
+	    EX_USAGE;
+}
+
+static int
+audit_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "bot", required_argument, NULL, 'b' },
+		{ "limit", required_argument, NULL, 'n' },
+	};
+
+	if (view_args(argc, argv, lo, 2, audit_opt, o) != EX_OK)
+		return EX_USAGE;
+	if (optind < argc) {
+		log_err("audit: unexpected argument '%s'", argv[optind]);
+		return EX_USAGE;
+	}
+	return EX_OK;
+}
+
+static int
 conversation_args(int argc, char **argv, struct opts *o)
 {
 	return id_arg(argc, argv, o, "conversation", "contact id");
@@ -1608,6 +1641,13 @@ bots_build(struct db *db, const struct opts *o, int64_t now, json_t **doc)
 }
 
 static int
+audit_build(struct db *db, const struct opts *o, int64_t now, json_t **doc)
+{
+	*doc = ctl_audit_report(db, o->contacts.bot, o->contacts.limit, now);
+	return *doc != NULL ? EX_OK : EX_UNAVAILABLE;
+}
+
+static int
 contacts_build(struct db *db, const struct opts *o, int64_t now,
     json_t **doc)
 {
@@ -1678,7 +1718,8 @@ static const char *const bots_keys[] = {
 	"initiation_replies", "reply_rate", "median_reply_ms", "llm_calls",
 	"tokens_in", "tokens_out", "cost_usd", "job_failures",
 	"daily_budget_usd", "budget_left_usd", "contacts", "opted_out",
-	"listener", "listener_since", "updates_skipped", NULL
+	"state", "why", "state_since", "state_by", "listener",
+	"listener_since", "updates_skipped", NULL
 };
 
 /* Two rows per bot (today, 7d): the period's numbers and the bot's. */
@@ -1708,6 +1749,38 @@ bots_rows(const json_t *doc)
 				return NULL;
 			}
 		}
+	}
+	return rows;
+}
+
+static const char *const audit_keys[] = {
+	"id", "at", "actor", "command", "bot", "contact", "detail", NULL
+};
+
+/* The audit rows with each detail as compact JSON text (for tables and
+ * CSV). */
+static json_t *
+audit_rows(const json_t *doc)
+{
+	json_t *rows = json_array(), *row, *r;
+	char *d;
+	size_t i;
+
+	if (rows == NULL)
+		return NULL;
+	json_array_foreach(json_object_get(doc, "audit"), i, r) {
+		d = json_dumps(json_object_get(r, "detail"), JSON_COMPACT |
+		    JSON_SORT_KEYS);
+		row = json_copy(r);
+		if (d == NULL || row == NULL || json_object_set_new(row,
+		    "detail", json_string(d)) < 0 ||
+		    json_array_append_new(rows, row) < 0) {
+			free(d);
+			json_decref(row);
+			json_decref(rows);
+			return NULL;
+		}
+		free(d);
 	}
 	return rows;
 }
@@ -1837,8 +1910,11 @@ bots_print(const json_t *doc)
 		{ "LEFT TODAY", "budget_left_usd", CELL_NUM, 0, fmt_left },
 		{ "FAILURES", "job_failures", CELL_NUM, 0, NULL },
 		{ "OPTED OUT", "opted_out", CELL_NUM, 0, NULL },
+		{ "STATE", "state", CELL_TEXT, 0, NULL },
+		{ "SINCE", "state_since", CELL_AGO, 0, NULL },
+		{ "WHY", "why", CELL_TEXT, 48, NULL },
 		{ "LISTENER", "listener", CELL_TEXT, 32, NULL },
-		{ "SINCE", "listener_since", CELL_AGO, 0, NULL },
+		{ "LISTENING SINCE", "listener_since", CELL_AGO, 0, NULL },
 		{ "SKIPPED", "updates_skipped", CELL_NUM, 0, NULL },
 		{ NULL, NULL, 0, 0, NULL }
 	};
@@ -1852,6 +1928,33 @@ bots_print(const json_t *doc)
 	rc = table_print(stdout, rows, cols, generated_at(doc));
 	if (rc == 0 && json_array_size(rows) == 0)
 		log_info("no bots configured or found in the data");
+	json_decref(rows);
+	return rc;
+}
+
+static int
+audit_print(const json_t *doc)
+{
+	static const struct column cols[] = {
+		{ "ID", "id", CELL_NUM, 0, NULL },
+		{ "AT", "at", CELL_AGO, 0, NULL },
+		{ "ACTOR", "actor", CELL_TEXT, 24, NULL },
+		{ "COMMAND", "command", CELL_TEXT, 0, NULL },
+		{ "BOT", "bot", CELL_TEXT, 24, NULL },
+		{ "CONTACT", "contact", CELL_NUM, 0, NULL },
+		{ "DETAIL", "detail", CELL_TEXT, 80, NULL },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	json_t *rows = audit_rows(doc);
+	int rc;
+
+	if (rows == NULL) {
+		log_err("out of memory printing the report");
+		return -1;
+	}
+	rc = table_print(stdout, rows, cols, generated_at(doc));
+	if (rc == 0 && json_array_size(rows) == 0)
+		log_info("no dater-ctl command recorded");
 	json_decref(rows);
 	return rc;
 }
@@ -2044,6 +2147,8 @@ static const struct view views[] = {
 	    NULL },
 	{ "bots", no_args, bots_build, bots_print, 0, bots_rows, bots_keys,
 	    NULL, NULL },
+	{ "audit", audit_args, audit_build, audit_print, 0, audit_rows,
+	    audit_keys, NULL, NULL },
 	{ "contacts", contacts_args, contacts_build, contacts_print, 0,
 	    contacts_rows, contacts_keys, NULL, NULL },
 	{ "conversation", conversation_args, conversation_build,

@@ -81,9 +81,10 @@ contact_run(struct job_ctx *ctx, struct job_outcome *out)
 
 	memset(&in, 0, sizeof(in));
 	in.bot = json_string_value(json_object_get(p, "bot"));
-	if (in.bot == NULL || cfg_bot(ctx->cfg, in.bot) == NULL)
-		return job_fail(out, "bot '%s' is not in the configuration",
-		    in.bot != NULL ? in.bot : "");
+	if (in.bot == NULL)
+		return job_fail(out, "payload needs bot");
+	if (cfg_bot(ctx->cfg, in.bot) == NULL)
+		return conv_no_bot(out, in.bot);
 	in.platform_id = conv_text_id(p, "platform_id", pid, sizeof(pid));
 	in.handle = json_string_value(json_object_get(p, "handle"));
 	in.name = json_string_value(json_object_get(p, "name"));

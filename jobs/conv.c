@@ -7,6 +7,7 @@
 
 #include "conv.h"
 #include "../lib/clock.h"
+#include "../lib/ctl.h"
 #include "../lib/fields.h"
 #include "../lib/llm.h"
 #include "../lib/log.h"
@@ -97,10 +98,37 @@ conv_load(struct job_ctx *ctx, int64_t id, struct store_contact *c,
 	if (rc == 0)
 		return job_fail(out, "no contact %lld", (long long)id);
 	if ((*bot = cfg_bot(ctx->cfg, c->bot)) == NULL) {
-		job_fail(out, "contact %lld belongs to bot '%s', which is not "
-		    "in the configuration", (long long)id, c->bot);
+		job_defer(out, clock_now_ms() + CTL_HOLD_MS, "contact %lld "
+		    "belongs to bot '%s', which is not in the configuration: "
+		    "waiting", (long long)id, c->bot);
 		store_contact_release(c);
-		return JOB_FAIL;
+		return JOB_DEFER;
+	}
+	return JOB_OK;
+}
+
+enum job_result
+conv_no_bot(struct job_outcome *out, const char *name)
+{
+	return job_defer(out, clock_now_ms() + CTL_HOLD_MS, "bot '%s' is not "
+	    "in the configuration: waiting", name);
+}
+
+enum job_result
+conv_hold(struct job_ctx *ctx, const struct store_contact *c,
+    int64_t message, int *held, struct job_outcome *out)
+{
+	char why[256] = "";
+	int rc = ctl_held(ctx->db, c->bot, c->id, message, why, sizeof(why));
+
+	if (rc < 0)
+		return job_retry(out, 0, "database error");
+	*held = rc;
+	if (rc) {
+		log_info("job %lld (%s): %s", (long long)ctx->job->id,
+		    ctx->job->type, why);
+		strlcpy(out->error, why, sizeof(out->error));
+		out->at = clock_now_ms() + CTL_HOLD_MS;
 	}
 	return JOB_OK;
 }

@@ -31,12 +31,27 @@ const char *conv_text_id(const json_t *p, const char *key, char *buf,
 
 /*
  * Load contact id and its bot's settings. Returns JOB_OK with *c filled
- * (release it) and *bot set, or JOB_FAIL with out->error (no such
- * contact, bot not configured).
+ * (release it) and *bot set, JOB_FAIL with out->error (no such contact)
+ * or JOB_DEFER when the bot is not in the configuration (removed: its
+ * jobs wait, looking again every CTL_HOLD_MS, until it is back).
  */
 enum job_result conv_load(struct job_ctx *ctx, int64_t id,
     struct store_contact *c, const struct cfg_bot **bot,
     struct job_outcome *out);
+
+/* A job of a bot that is not in the configuration (removed): it waits,
+ * like a paused bot's, and looks again after CTL_HOLD_MS. JOB_DEFER. */
+enum job_result conv_no_bot(struct job_outcome *out, const char *name);
+
+/*
+ * The operator's gate (lib/ctl.h): may the bot act for contact c now?
+ * *held is 1 when its bot is paused or the contact paused or taken over
+ * (the reason logged and in out->error for a DEFER), else 0; message
+ * (> 0: a send) written by a person is never held. Returns JOB_OK, or
+ * JOB_RETRY on a database error.
+ */
+enum job_result conv_hold(struct job_ctx *ctx, const struct store_contact *c,
+    int64_t message, int *held, struct job_outcome *out);
 
 /* Whether the contact may get messages at all (not opted out/blocked). */
 int conv_reachable(const struct store_contact *c);

@@ -56,7 +56,7 @@ followup_run(struct job_ctx *ctx, struct job_outcome *out)
 	struct conv_text t;
 	const struct cfg_bot *bot;
 	enum job_result r;
-	int rc;
+	int held = 0, rc;
 
 	r = conv_load(ctx, conv_id(ctx->payload, "contact"), &c, &bot, out);
 	if (r != JOB_OK)
@@ -67,7 +67,8 @@ followup_run(struct job_ctx *ctx, struct job_outcome *out)
 		store_contact_release(&c);
 		return rc < 0 ? job_retry(out, 0, "database error") : JOB_OK;
 	}
-	if (due(ctx, bot, &c)) {
+	if ((r = conv_hold(ctx, &c, 0, &held, out)) == JOB_OK && !held &&
+	    due(ctx, bot, &c)) {
 		r = conv_write(ctx, bot, &c, FOLLOWUP_TASK, &t, out);
 		if (r == JOB_OK)
 			r = conv_store(ctx, bot, &c, "followup", &t, out);

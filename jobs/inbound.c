@@ -184,13 +184,14 @@ inbound_run(struct job_ctx *ctx, struct job_outcome *out)
 	char pid[32], mid[32];
 	int64_t contact, msg;
 	enum command cmd;
-	int dup = 0, ok = 0, rc;
+	int dup = 0, ok = 0, held = 0, rc;
 
 	memset(&in, 0, sizeof(in));
 	in.bot = json_string_value(json_object_get(p, "bot"));
-	if (in.bot == NULL || (bot = cfg_bot(ctx->cfg, in.bot)) == NULL)
-		return job_fail(out, "bot '%s' is not in the configuration",
-		    in.bot != NULL ? in.bot : "");
+	if (in.bot == NULL)
+		return job_fail(out, "payload needs bot");
+	if ((bot = cfg_bot(ctx->cfg, in.bot)) == NULL)
+		return conv_no_bot(out, in.bot);
 	in.platform_id = conv_text_id(p, "platform_id", pid, sizeof(pid));
 	in.message_id = conv_text_id(p, "message_id", mid, sizeof(mid));
 	in.text = json_string_value(json_object_get(p, "text"));
@@ -210,10 +211,17 @@ inbound_run(struct job_ctx *ctx, struct job_outcome *out)
 	if ((rc = store_contact_get(ctx->db, contact, &c)) <= 0)
 		goto out;
 	cmd = command_of(in.text);
-	if (!conv_reachable(&c) || strcmp(c.status, "paused") == 0)
+	/* A held bot still honours an opt-out (its confirmation waits
+	 * with the bot's other sends); anything else is kept, and resume
+	 * or release answers it. */
+	if (conv_hold(ctx, &c, 0, &held, out) != JOB_OK)
+		ok = 0;
+	else if (!conv_reachable(&c) || strcmp(c.status, "paused") == 0)
 		ok = 1;		/* kept, not answered */
 	else if (policy_is_opt_out(&bot->policy, in.text))
 		ok = opt_out(ctx, bot, contact) >= 0;
+	else if (held)
+		ok = 1;
 	else if (cmd == CMD_OTHER)
 		ok = 1;		/* a command we do not know: no LLM call */
 	else if (cmd == CMD_START)

@@ -84,7 +84,9 @@ initiate_run(struct job_ctx *ctx, struct job_outcome *out)
 		store_contact_release(&c);
 		return rc < 0 ? job_retry(out, 0, "database error") : JOB_OK;
 	}
-	r = may_open(ctx, bot, &c, &skip, out);
+	/* Held: nothing now; the scheduler asks again after a resume. */
+	if ((r = conv_hold(ctx, &c, 0, &skip, out)) == JOB_OK && !skip)
+		r = may_open(ctx, bot, &c, &skip, out);
 	if (r == JOB_OK && !skip) {
 		r = conv_write(ctx, bot, &c, OPENER_TASK, &t, out);
 		if (r == JOB_OK)

@@ -42,9 +42,10 @@ poll_run(struct job_ctx *ctx, struct job_outcome *out)
 	char offset[64];
 	int rc;
 
-	if (name == NULL || (bot = cfg_bot(ctx->cfg, name)) == NULL)
-		return job_fail(out, "bot '%s' is not in the configuration",
-		    name != NULL ? name : "");
+	if (name == NULL)
+		return job_fail(out, "payload needs bot");
+	if ((bot = cfg_bot(ctx->cfg, name)) == NULL)
+		return conv_no_bot(out, name);
 	if ((rc = listener_lease_get(ctx->db, name, &lease)) < 0 ||
 	    listener_offset(ctx->db, name, offset, sizeof(offset)) < 0)
 		return job_retry(out, 0, "database error");

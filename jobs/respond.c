@@ -71,7 +71,7 @@ respond_run(struct job_ctx *ctx, struct job_outcome *out)
 	struct conv_text t;
 	const struct cfg_bot *bot;
 	enum job_result r;
-	int yes = 0, rc;
+	int yes = 0, held = 0, rc;
 
 	r = conv_load(ctx, conv_id(ctx->payload, "contact"), &c, &bot, out);
 	if (r != JOB_OK)
@@ -82,6 +82,11 @@ respond_run(struct job_ctx *ctx, struct job_outcome *out)
 		store_msg_release(&prev);
 		store_contact_release(&c);
 		return rc < 0 ? job_retry(out, 0, "database error") : JOB_OK;
+	}
+	/* Held: nothing now; resume or release enqueues the reply. */
+	if ((r = conv_hold(ctx, &c, 0, &held, out)) != JOB_OK || held) {
+		store_contact_release(&c);
+		return r;
 	}
 	if (!conv_reachable(&c) || strcmp(c.status, "paused") == 0 ||
 	    store_awaits_reply(ctx->db, c.id, &yes) < 0 || !yes) {

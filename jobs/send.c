@@ -211,7 +211,7 @@ send_run(struct job_ctx *ctx, struct job_outcome *out)
 	enum job_result r;
 	int64_t id = conv_id(ctx->payload, "message");
 	size_t n = 0, from = 0;
-	int rc, drop = 0, done = 0;
+	int rc, drop = 0, done = 0, held = 0;
 
 	if ((rc = store_msg_get(ctx->db, id, &m)) <= 0)
 		return rc < 0 ? job_retry(out, 0, "database error") :
@@ -230,6 +230,14 @@ send_run(struct job_ctx *ctx, struct job_outcome *out)
 	}
 	if (transport_split(&bot->transport, m.text, 0, &parts, &n) < 0) {
 		r = job_retry(out, 0, "out of memory");
+		goto out;
+	}
+	/* Held: the bot's message waits (no attempt spent), even one
+	 * interrupted between parts; resume and release wake it. A
+	 * person's message goes out. */
+	if ((r = conv_hold(ctx, &c, m.id, &held, out)) != JOB_OK || held) {
+		if (r == JOB_OK)
+			r = JOB_DEFER;
 		goto out;
 	}
 	if (strcmp(m.status, "sending") == 0) {

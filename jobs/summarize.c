@@ -99,11 +99,16 @@ summarize_run(struct job_ctx *ctx, struct job_outcome *out)
 	const struct cfg_bot *bot;
 	enum job_result r;
 	size_t n = 0, keep;
-	int total = 0;
+	int total = 0, held = 0;
 
 	r = conv_load(ctx, conv_id(ctx->payload, "contact"), &c, &bot, out);
 	if (r != JOB_OK)
 		return r;
+	/* A held bot asks its LLM nothing; the next respond asks again. */
+	if ((r = conv_hold(ctx, &c, 0, &held, out)) != JOB_OK || held) {
+		store_contact_release(&c);
+		return r;
+	}
 	keep = (size_t)bot->policy.history_messages;
 	if (store_count_unsummarized(ctx->db, c.id, c.summary_upto,
 	    &total) < 0 || store_history(ctx->db, c.id, c.summary_upto,

@@ -174,9 +174,11 @@ set_put_query(struct redact_set *set, const char *q, size_t n)
 static int
 set_put_url(struct redact_set *set, const char *url)
 {
-	const char *sch = strstr(url, "://"), *auth, *end, *at, *colon, *q,
-	    *frag;
+	const char *sch, *auth, *end, *at, *colon, *q, *frag;
 
+	if (url == NULL)
+		return 0;
+	sch = strstr(url, "://");
 	auth = sch != NULL ? sch + 3 : url;
 	end = auth + strcspn(auth, "/?#");
 	at = NULL;
@@ -224,6 +226,7 @@ redact_config(const struct cfg *cfg)
 {
 	struct redact_set set;
 	const struct cfg_transport *t;
+	const struct cfg_llm *l;
 	int i;
 
 	memset(&set, 0, sizeof(set));
@@ -232,9 +235,12 @@ redact_config(const struct cfg *cfg)
 		goto fail;
 	for (i = 0; i < cfg->nbots; i++) {
 		t = &cfg->bots[i].transport;
+		l = &cfg->bots[i].llm;	/* a bot's own key or server */
 		if (set_put_env(&set, t->token_env) < 0 ||
 		    set_put_url(&set, t->url) < 0 ||
-		    set_put_url(&set, t->base_url) < 0)
+		    set_put_url(&set, t->base_url) < 0 ||
+		    set_put_env(&set, l->api_key_env) < 0 ||
+		    set_put_url(&set, l->base_url) < 0)
 			goto fail;
 	}
 	set_free(&redact_secrets);

@@ -178,7 +178,9 @@ json_t *report_config(const struct cfg *cfg, const char *const *types,
  *       "listener_pid", "listener_since", "listener_lease_until" (null
  *       without a lease; a lease_until in the past: that tree died and
  *       none took over yet), "updates_skipped" (unreadable updates
- *       skipped so far), "today": PERIOD, "last_7_days": PERIOD } ] }
+ *       skipped so far), "today": PERIOD, "last_7_days": PERIOD,
+ *       "state", "why", "state_since", "state_by", "states" (see
+ *       ctl_bot_state) } ] }
  *
  * PERIOD is { "received", "sent", "initiations", "initiation_replies",
  * "reply_rate" (initiation_replies / initiations; null when none),

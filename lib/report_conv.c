@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "ctl.h"
 #include "listener.h"
 #include "log.h"
 #include "redact.h"
@@ -241,6 +242,30 @@ bot_listener(struct db *db, const char *name, json_t *o)
 	return 0;
 }
 
+/* The bot's state (ctl_bot_state) into o: "state", "why",
+ * "state_since", "state_by", "states". 0 or -1 (logged). */
+static int
+bot_state(struct db *db, const struct cfg_bot *cb, const char *name,
+    int64_t now, json_t *o)
+{
+	json_t *s = ctl_bot_state(db, cb, name, now);
+	int rc = 0;
+
+	if (s == NULL)
+		return -1;
+	if (json_object_set(o, "state", json_object_get(s, "state")) < 0 ||
+	    json_object_set(o, "why", json_object_get(s, "why")) < 0 ||
+	    json_object_set(o, "state_since", json_object_get(s,
+	    "since")) < 0 || json_object_set(o, "state_by",
+	    json_object_get(s, "by")) < 0 || json_object_set(o, "states",
+	    json_object_get(s, "states")) < 0) {
+		oom_null();
+		rc = -1;
+	}
+	json_decref(s);
+	return rc;
+}
+
 /* The object of one bot, or NULL (logged). */
 static json_t *
 bot_obj(struct db *db, const struct cfg *cfg, const char *name, int64_t now)
@@ -279,8 +304,9 @@ bot_obj(struct db *db, const struct cfg *cfg, const char *name, int64_t now)
 	json_decref(t);
 	json_decref(w);
 	if (o == NULL)
-		oom_null();
-	else if (bot_listener(db, name, o) < 0) {
+		return oom_null();
+	if (bot_listener(db, name, o) < 0 ||
+	    bot_state(db, cb, name, now, o) < 0) {
 		json_decref(o);
 		return NULL;
 	}

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "ctl.h"
 #include "log.h"
 #include "report.h"
 #include "banned.h"
@@ -140,6 +141,31 @@ prom_bot_metric(struct db *db, sqlite3_stmt *st, FILE *out, int c)
 	return 0;
 }
 
+/* One sample per state that applies to each configured bot
+ * (ctl_bot_state): active, paused, failing, over_budget, ... */
+static int
+prom_states(struct db *db, const struct cfg *cfg, int64_t now, FILE *out)
+{
+	json_t *s, *v;
+	size_t k;
+	int i;
+
+	head(out, "dater_bot_state", "gauge",
+	    "1 for each state a configured bot is in (active, paused, "
+	    "failing, over_budget, rate_limited, quiet).");
+	for (i = 0; cfg != NULL && i < cfg->nbots; i++) {
+		if ((s = ctl_bot_state(db, &cfg->bots[i], cfg->bots[i].name,
+		    now)) == NULL)
+			return -1;
+		json_array_foreach(json_object_get(s, "states"), k, v)
+			sample(out, "dater_bot_state", "bot",
+			    cfg->bots[i].name, "state", json_string_value(
+			    json_object_get(v, "state")), 1);
+		json_decref(s);
+	}
+	return 0;
+}
+
 static int
 prom_bots(struct db *db, const struct cfg *cfg, int64_t now, FILE *out)
 {
@@ -173,7 +199,7 @@ prom_bots(struct db *db, const struct cfg *cfg, int64_t now, FILE *out)
 		sample(out, "dater_budget_left_usd", "bot", cfg->bots[i].name,
 		    NULL, NULL, cfg->bots[i].policy.daily_budget_usd - spent);
 	}
-	return 0;
+	return prom_states(db, cfg, now, out);
 }
 
 static int

@@ -149,6 +149,37 @@ const char *const schema_migrations[] = {
 	");"
 	"ALTER TABLE messages ADD COLUMN parts_sent INTEGER NOT NULL"
 	" DEFAULT 0;",
+
+	/* 5: operator control (dater-ctl). bot_state holds a bot's pause
+	 * (a bot without a row is active); a contact is paused or taken
+	 * over by a person (takeover_by), each with who and when; a
+	 * message's author is the person who wrote it (NULL: the bot);
+	 * audit records every dater-ctl command with its effect, in the
+	 * same transaction. */
+	"CREATE TABLE bot_state ("
+	" bot TEXT PRIMARY KEY,"
+	" paused INTEGER NOT NULL DEFAULT 0,"
+	" paused_by TEXT,"
+	" paused_at INTEGER,"
+	" reason TEXT,"
+	" updated_at INTEGER NOT NULL"
+	");"
+	"ALTER TABLE contacts ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE contacts ADD COLUMN paused_by TEXT;"
+	"ALTER TABLE contacts ADD COLUMN paused_at INTEGER;"
+	"ALTER TABLE contacts ADD COLUMN takeover_by TEXT;"
+	"ALTER TABLE contacts ADD COLUMN takeover_at INTEGER;"
+	"ALTER TABLE messages ADD COLUMN author TEXT;"
+	"CREATE TABLE audit ("
+	" id INTEGER PRIMARY KEY,"
+	" at INTEGER NOT NULL,"
+	" actor TEXT NOT NULL,"
+	" command TEXT NOT NULL,"
+	" bot TEXT,"
+	" contact INTEGER,"
+	" detail TEXT NOT NULL DEFAULT '{}'"
+	");"
+	"CREATE INDEX audit_bot ON audit(bot, id);",
 };
 
 const int schema_nmigrations =

@@ -680,14 +680,20 @@ store_nudge_hold(struct db *db, int64_t contact, int *yes)
 	return contact_flag(db, sql_nudge_hold, contact, yes) < 0 ? -1 : 0;
 }
 
+/* Neither the bot nor the contact is held by the operator (ctl.h). */
+#define NOT_HELD \
+	" AND c.paused = 0 AND c.takeover_by IS NULL AND NOT EXISTS" \
+	" (SELECT 1 FROM bot_state b WHERE b.bot = c.bot AND b.paused = 1)"
+
 static const char sql_due_openers[] =
     "SELECT id FROM contacts c WHERE bot = ?1 AND status = 'new'"
-    " AND consent = 1 AND initiated_at IS NULL AND nudge_hold = 0"
+    " AND consent = 1 AND initiated_at IS NULL AND nudge_hold = 0" NOT_HELD
     " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.contact = c.id"
     "  AND m.direction = 'out' AND m.status <> 'failed')"
     " ORDER BY id LIMIT ?2";
 static const char sql_due_followups[] =
     "SELECT id FROM contacts c WHERE bot = ?1 AND status = 'active'"
+    NOT_HELD
     " AND last_outbound_at IS NOT NULL"
     " AND last_outbound_at > coalesce(last_inbound_at, 0)"
     " AND last_outbound_at <= ?2 AND unanswered > 0 AND unanswered < ?3"

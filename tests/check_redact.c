@@ -206,26 +206,36 @@ END_TEST
 START_TEST(test_config)
 {
 	struct cfg *c = malloc(sizeof(*c));
+	struct cfg_bot *bots = calloc(3, sizeof(*bots));
 
 	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_nonnull(bots);
 	cfg_defaults(c);
 	ck_assert_int_eq(setenv("T_REDACT_KEY", "sk-redact-0001", 1), 0);
 	ck_assert_int_eq(setenv("T_REDACT_TG", "4242:tg-redact", 1), 0);
+	ck_assert_int_eq(setenv("T_REDACT_BOTKEY", "sk-bot-key-0003", 1), 0);
 	strlcpy(c->llm.api_key_env, "T_REDACT_KEY", sizeof(c->llm.api_key_env));
-	c->nbots = 2;
-	strlcpy(c->bots[0].transport.token_env, "T_REDACT_TG",
-	    sizeof(c->bots[0].transport.token_env));
-	strlcpy(c->bots[1].transport.url, "https://h/hook?token=hook-tok-0001",
-	    sizeof(c->bots[1].transport.url));
+	c->bots = bots;
+	c->nbots = 3;
+	strlcpy(bots[0].transport.token_env, "T_REDACT_TG",
+	    sizeof(bots[0].transport.token_env));
+	bots[1].transport.url = "https://h/hook?token=hook-tok-0001";
+	/* a bot's own llm group: its key and its server's query */
+	strlcpy(bots[2].llm.api_key_env, "T_REDACT_BOTKEY",
+	    sizeof(bots[2].llm.api_key_env));
+	bots[2].llm.base_url = "http://127.0.0.1:1/v1?key=llm-q-0004";
 	ck_assert_int_eq(redact_config(c), 0);
 	ck_assert_str_eq(RED("a sk-redact-0001 b /bot4242:tg-redact/x "
 	    "c hook-tok-0001 d 4242%3Atg-redact"),
 	    "a <redacted> b /bot<redacted>/x c <redacted> d <redacted>");
+	ck_assert_str_eq(RED("e sk-bot-key-0003 f llm-q-0004"),
+	    "e <redacted> f <redacted>");
 	/* A reload replaces the set. */
 	c->nbots = 0;
 	strlcpy(c->llm.api_key_env, "", sizeof(c->llm.api_key_env));
 	ck_assert_int_eq(redact_config(c), 0);
 	ck_assert_str_eq(RED("a sk-redact-0001"), "a sk-redact-0001");
+	free(bots);
 	free(c);
 }
 END_TEST

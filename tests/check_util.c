@@ -82,6 +82,7 @@ void
 t_env_teardown(struct t_env *e)
 {
 	db_close(&e->db);
+	cfg_release(&e->cfg);
 	t_rmtree(e->dir);
 }
 
