@@ -471,20 +471,20 @@ store_msg_by_job(struct db *db, int64_t job_id, struct store_msg *m)
 	" (direction = 'in' OR status IN ('queued','sending','sent'," \
 	"'uncertain'))"
 
-/* The platform's order: an inbound message's created_at is its platform
- * date, then its platform id (numeric where it is one: Telegram's dates
- * are whole seconds), then the order stored in; whatever order the
- * workers stored them in. */
+/* The conversation's order: our messages where we stored them; between
+ * two of ours, the contact's in the platform's order (date, then
+ * platform id, numeric where it is one: Telegram's dates are whole
+ * seconds), whatever order the workers stored them in. g numbers the
+ * runs: the outbound messages up to and including each row. */
 #define HISTORY_ORDER(dir) \
-	" created_at " dir ", CASE WHEN direction = 'in' THEN" \
-	" CAST(platform_msg_id AS INTEGER) END " dir ", id " dir
+	" g " dir ", d = 'in' " dir ", created_at " dir ", CASE WHEN d = 'in'" \
+	" THEN CAST(p AS INTEGER) END " dir ", id " dir
 
 static const char sql_history[] =
-    "SELECT * FROM (SELECT " MSG_COLUMNS ", direction AS d,"
-    " platform_msg_id AS p FROM messages"
-    " WHERE contact = ?1 AND id > ?2 AND" IN_CONVERSATION
-    " ORDER BY" HISTORY_ORDER("DESC") " LIMIT ?3) ORDER BY"
-    " created_at, CASE WHEN d = 'in' THEN CAST(p AS INTEGER) END, id";
+    "SELECT * FROM (SELECT * FROM (SELECT " MSG_COLUMNS ", direction AS d,"
+    " platform_msg_id AS p, sum(direction = 'out') OVER (ORDER BY id) AS g"
+    " FROM messages WHERE contact = ?1 AND id > ?2 AND" IN_CONVERSATION
+    ") ORDER BY" HISTORY_ORDER("DESC") " LIMIT ?3) ORDER BY" HISTORY_ORDER("");
 
 int
 store_history(struct db *db, int64_t contact, int64_t after, int limit,

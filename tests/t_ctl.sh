@@ -99,7 +99,7 @@ run ctl resume anna
 is "$RC|$OUT" "0|bot 'anna' was not paused; 0 replies enqueued" "a second resume owes nothing"
 settle
 is "$(grep -c '/bot[^/]*/sendMessage' "$TMP/telegram.log")" 3 "three sendMessage calls in all"
-like "$(report bots)" '^anna +today .* active +- +running$' "anna is active again"
+like "$(report bots)" '^anna +today .* active +- +running( |$)' "anna is active again"
 
 # ---- one contact paused -------------------------------------------------
 
