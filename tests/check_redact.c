@@ -255,6 +255,7 @@ START_TEST(test_cfg_load_registers)
 	ck_assert_int_eq(cfg_load(c, path, NULL), 0);
 	ck_assert_str_eq(RED("Cannot POST /hook?token=from-the-file-01"),
 	    "Cannot POST /hook?<redacted>");
+	cfg_release(c);
 	free(c);
 	t_rmtree(dir);
 }
