@@ -56,6 +56,7 @@ struct dash {
 	size_t nbuf, capbuf;
 	int64_t latday;			/* the day in lat */
 	json_t *queue;			/* report_queue's document */
+	json_t *botdoc;			/* report_bots' document */
 	int64_t workers, live, dead_hour;
 };
 
@@ -331,7 +332,8 @@ dash_read(struct db *db, struct dash *d)
 	    d->now - HOUR_MS, health_row, d) < 0)
 		goto out;
 	latency_flush(d);
-	if ((d->queue = report_queue(db, d->now)) == NULL)
+	if ((d->queue = report_queue(db, d->now)) == NULL ||
+	    (d->botdoc = report_bots(db, d->cfg, d->now)) == NULL)
 		goto out;
 	rc = bots_fold(d);
 out:
@@ -374,6 +376,7 @@ dash_release(struct dash *d)
 	free(d->bots);
 	free(d->lat);
 	json_decref(d->queue);
+	json_decref(d->botdoc);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -1176,6 +1179,108 @@ table_health(FILE *out, const struct dash *d)
 	fputs("</tbody>\n</table>\n</section>\n", out);
 }
 
+/* The badge class of a bot state: ok (active), idle (held by the
+ * operator or the clock) or warn (something needs attention). */
+static const char *
+state_class(const char *state)
+{
+	if (state == NULL)
+		return "warn";
+	if (strcmp(state, "active") == 0)
+		return "ok";
+	if (strcmp(state, "paused") == 0 || strcmp(state, "quiet") == 0)
+		return "idle";
+	return "warn";
+}
+
+/* A cell holding an RFC 3339 time as "YYYY-MM-DD HH:MM", or "-". */
+static void
+cell_time(FILE *out, const json_t *t)
+{
+	const char *s = json_string_value(t);
+
+	fputs("<td>", out);
+	if (s != NULL && strlen(s) >= 16)
+		fprintf(out, "%.10s %.5s", s, s + 11);
+	else
+		fputs("-", out);
+	fputs("</td>", out);
+}
+
+/* A cost cell: cents, or more decimals when a real cost rounds to
+ * $0.00 (a local model's fractions of a cent stay visible). */
+static void
+cell_usd(FILE *out, const json_t *v)
+{
+	double x = json_number_value(v);
+	char buf[32];
+
+	if (!json_is_number(v)) {
+		fputs("<td class=\"n\">-</td>", out);
+		return;
+	}
+	fprintf(out, "<td class=\"n\">%s</td>", fmt_usd(buf, sizeof(buf), x,
+	    x > 0 && x < 0.005 ? x : 0.01));
+}
+
+/* One row of the bots table: the bot's state and why, its listener,
+ * today's traffic and cost. */
+static void
+row_bot(FILE *out, const json_t *b)
+{
+	const json_t *t = json_object_get(b, "today");
+	const char *state = json_string_value(json_object_get(b, "state"));
+	const char *why = json_string_value(json_object_get(b, "why"));
+	const char *holder = json_string_value(json_object_get(b,
+	    "listener"));
+
+	fputs("<tr><td>", out);
+	esc(out, json_string_value(json_object_get(b, "name")));
+	fprintf(out, "</td><td><span class=\"badge %s\">", state_class(state));
+	esc(out, state != NULL ? state : "unknown");
+	fputs("</span></td><td>", out);
+	esc(out, why != NULL ? why : "");
+	fputs("</td>", out);
+	cell_time(out, json_object_get(b, "state_since"));
+	fputs("<td>", out);
+	esc(out, holder != NULL ? holder : "-");
+	fputs("</td>", out);
+	cell_time(out, json_object_get(b, "listener_since"));
+	fprintf(out, "<td class=\"n\">%lld / %lld</td>", (long long)
+	    json_integer_value(json_object_get(t, "received")), (long long)
+	    json_integer_value(json_object_get(t, "sent")));
+	cell_usd(out, json_object_get(t, "cost_usd"));
+	cell_usd(out, json_object_get(b, "budget_left_usd"));
+	fprintf(out, "<td class=\"n\">%lld</td></tr>\n", (long long)
+	    json_integer_value(json_object_get(b, "updates_skipped")));
+}
+
+/* Every bot (configured ones first) with its state, why and listener
+ * (report_bots). */
+static void
+table_bots(FILE *out, const struct dash *d)
+{
+	static const char *const cols[] = { "bot", "state", "why", "since",
+	    "listener", "listening since", "received / sent today",
+	    "cost today", "budget left", "updates skipped", NULL };
+	json_t *bots = json_object_get(d->botdoc, "bots"), *b;
+	size_t k;
+	int i;
+
+	fputs("<section class=\"card wide\">\n<h2>Bots</h2>\n"
+	    "<table id=\"table-bots\">\n<thead><tr>", out);
+	for (i = 0; cols[i] != NULL; i++)
+		fprintf(out, "<th%s>%s</th>", i >= 6 ? " class=\"n\"" : "",
+		    cols[i]);
+	fputs("</tr></thead>\n<tbody>\n", out);
+	json_array_foreach(bots, k, b)
+		row_bot(out, b);
+	if (json_array_size(bots) == 0)
+		fputs("<tr><td colspan=\"10\" class=\"none\">no bots "
+		    "configured or found in the data</td></tr>\n", out);
+	fputs("</tbody>\n</table>\n</section>\n", out);
+}
+
 static void
 tile(FILE *out, const char *id, const char *label, const char *value,
     int warn)
@@ -1271,6 +1376,7 @@ static const char css[] =
     "font-size:12px}\n"
     ".badge.ok{background:#e3f4e8;color:#1e7b34}\n"
     ".badge.warn{background:#fdecea;color:#b3261e}\n"
+    ".badge.idle{background:#eef1f4;color:#52606d}\n"
     "footer{color:#7b8794;font-size:12px;padding:0 28px 24px;"
     "max-width:1400px;margin:0 auto}\n"
     "@media print{body{background:#fff}.card,.tile{break-inside:avoid}}\n";
@@ -1305,6 +1411,7 @@ page_write(FILE *out, const struct dash *d)
 	chart_latency(out, d);
 	chart_tokens(out, d);
 	fputs("</section>\n<section class=\"tables\">\n", out);
+	table_bots(out, d);
 	table_queue(out, d);
 	table_health(out, d);
 	table_types(out, d);

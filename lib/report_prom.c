@@ -8,13 +8,17 @@
  * metrics_daily, all read in one snapshot. Each metric is written as one
  * group: HELP, TYPE, then its samples, as the format requires.
  */
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
 #include "ctl.h"
+#include "listener.h"
 #include "log.h"
 #include "report.h"
+#include "store.h"
 #include "banned.h"
 
 /* A label value with \, " and newline escaped as the format asks. */
@@ -166,6 +170,65 @@ prom_states(struct db *db, const struct cfg *cfg, int64_t now, FILE *out)
 	return 0;
 }
 
+/* Unreadable updates skipped so far by bot's polls (0 if none). */
+static int
+skipped_updates(struct db *db, const char *bot, long long *n)
+{
+	char key[CFG_NAME_MAX + 32], v[32];
+	const char *errstr;
+	int found;
+
+	*n = 0;
+	(void)snprintf(key, sizeof(key), "poll.skipped.%s", bot);
+	if ((found = store_kv_get(db, key, v, sizeof(v))) < 0)
+		return -1;
+	if (found == 1)
+		*n = strtonum(v, 0, LLONG_MAX, &errstr);
+	return 0;
+}
+
+/* For each configured Telegram bot: whether a live listener holds its
+ * lease, since when, and the updates its polls skipped. */
+static int
+prom_listeners(struct db *db, const struct cfg *cfg, int64_t now, FILE *out)
+{
+	static const char *const names[] = { "dater_listener_up",
+	    "dater_listener_since_seconds", "dater_updates_skipped_total" };
+	static const char *const types[] = { "gauge", "gauge", "counter" };
+	static const char *const helps[] = {
+	    "1 if a dater-worker tree holds the bot's long-poll listener "
+	    "lease now, else 0.",
+	    "When the tree holding the bot's listener took it (unix time).",
+	    "Telegram updates skipped as unreadable (counted, never retried)." };
+	struct listener_lease l;
+	const struct cfg_bot *b;
+	long long skipped;
+	int i, m, rc, up;
+
+	for (m = 0; m < 3; m++) {
+		head(out, names[m], types[m], helps[m]);
+		for (i = 0; cfg != NULL && i < cfg->nbots; i++) {
+			b = &cfg->bots[i];
+			if (strcmp(b->transport.driver, "telegram") != 0)
+				continue;
+			if ((rc = listener_lease_get(db, b->name, &l)) < 0 ||
+			    skipped_updates(db, b->name, &skipped) < 0)
+				return -1;
+			up = rc == 1 && l.lease_until >= now;
+			if (m == 0)
+				sample(out, names[m], "bot", b->name, NULL,
+				    NULL, up);
+			else if (m == 1 && up)
+				sample(out, names[m], "bot", b->name, NULL,
+				    NULL, (double)l.since / 1000.0);
+			else if (m == 2)
+				sample(out, names[m], "bot", b->name, NULL,
+				    NULL, (double)skipped);
+		}
+	}
+	return 0;
+}
+
 static int
 prom_bots(struct db *db, const struct cfg *cfg, int64_t now, FILE *out)
 {
@@ -199,7 +262,9 @@ prom_bots(struct db *db, const struct cfg *cfg, int64_t now, FILE *out)
 		sample(out, "dater_budget_left_usd", "bot", cfg->bots[i].name,
 		    NULL, NULL, cfg->bots[i].policy.daily_budget_usd - spent);
 	}
-	return prom_states(db, cfg, now, out);
+	if (prom_states(db, cfg, now, out) < 0)
+		return -1;
+	return prom_listeners(db, cfg, now, out);
 }
 
 static int

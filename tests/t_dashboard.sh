@@ -88,8 +88,10 @@ page_common() {
 	pis 'd["charts"]["chart-jobs"]["legend"]' \
 	    '["queued", "running", "succeeded", "dead", "cancelled"]' \
 	    "$what: the jobs legend names the states"
-	pis 'sorted(d["tables"])' '["table-health", "table-queue", "table-types"]' \
-	    "$what: the queue, health and per-type tables"
+	pis 'sorted(d["tables"])' '["table-bots", "table-health", "table-queue", "table-types"]' \
+	    "$what: the bots, queue, health and per-type tables"
+	pis 'd["tables"]["table-bots"][0]' '["bot", "state", "why", "since", "listener", "listening since", "received / sent today", "cost today", "budget left", "updates skipped"]' \
+	    "$what: the bots table's columns"
 	pis '[r[0] for r in d["tables"]["table-health"][1:]]' \
 	    '["oldest due job age", "live workers", "dead jobs in the last hour", "running jobs with an expired lease"]' \
 	    "$what: the health checks"
@@ -160,6 +162,8 @@ pis 'd["tables"]["table-types"][1:]' '[["no jobs yet"]]' \
     "empty: the per-type table says there are no jobs"
 is "$(cell table-queue total)" 0 "empty: the queue table counts 0 jobs"
 pis 'd["tiles"]["tile-workers"]' '0 / 0' "empty: no live workers"
+pis 'd["tables"]["table-bots"][1:]' '[["demo", "active", "running", "-", "-", "-", "0 / 0", "$0.00", "-", "0"]]' \
+    "empty: the configured bot is active, with no listener and no traffic"
 
 if have_chromium; then
 	shot "$TMP/empty.html" "$TMP/empty.png"
@@ -289,6 +293,10 @@ pis '[r[2] for r in d["tables"]["table-health"] if r[0] == "dead jobs in the las
 pis "[r[0] for r in d['tables']['table-types'][1:]][0], 'noop' in [r[0] for r in d['tables']['table-types']]" \
     "[\"$EVIL_TYPE\", true]" "filled: the per-type table lists the types, sorted"
 
+sent_today=$(q "SELECT sent FROM metrics_daily WHERE bot = 'demo' AND day = '$today'")
+pis "[r[:3] + [r[6]] for r in d['tables']['table-bots'][1:]]" \
+    "[[\"demo\", \"active\", \"running\", \"$recv / $sent_today\"], [\"$EVIL_BOT\", \"removed\", \"not in the configuration; 0 queued jobs wait\", \"0 / 0\"]]" \
+    "filled: the bots table: the configured bot active with today's traffic, the one only in the data removed, and why"
 pis "d['raw_has']['$EVIL_BOT']" false "the bot name's markup is not in the page raw"
 pis "d['raw_has']['$EVIL_BOT_ESC']" true "... but escaped"
 pis "d['raw_has']['$EVIL_TYPE']" false "the job type's markup is not in the page raw"

@@ -197,6 +197,18 @@ is "$(jsv 'JSON.parse(a[0]).bots.map((b) => b.name + "=" + b.listener + "/" + b.
     "dater-report bots shows which tree holds each listener, since when, and the skipped updates"
 run "$BIN/dater-report" -c "$CONF" -d "$DB" bots
 like "$OUT" "LISTENER.*SKIPPED" "... in its table too"
+run "$BIN/dater-report" -c "$CONF" -d "$DB" --prometheus
+is "$(printf '%s\n' "$OUT" | grep -c '^dater_listener_up{bot="\(anna\|fz\)"} 1$')" 2 \
+    "Prometheus: dater_listener_up is 1 for both bots"
+like "$OUT" 'dater_listener_since_seconds\{bot="anna"\} [0-9]' "... with the time it was taken"
+is "$(printf '%s\n' "$OUT" | grep '^dater_updates_skipped_total' | tr '\n' ' ')" \
+    'dater_updates_skipped_total{bot="anna"} 0 dater_updates_skipped_total{bot="fz"} 3 ' \
+    "... and dater_updates_skipped_total counts the unreadable updates"
+run "$BIN/dater-report" -c "$CONF" -d "$DB" html -o "$TMP/dash.html"
+is "$(jsv 'JSON.parse(a[0]).tables["table-bots"].slice(1).map((r) => [r[0], r[1], r[4], r[5] !== "-", r[9]].join("/")).join(" ")' \
+    "$(python3 "$ROOT/tests/dashboard_check.py" html "$TMP/dash.html")")" \
+    "anna/active/$HOST:$B/true/0 fz/active/$HOST:$B/true/3" \
+    "the dashboard's bots table shows each listener's tree, since when, and the skipped updates"
 
 # SIGHUP: a bot removed loses its listener (and its lease is freed at
 # once), a bot added gets one.
@@ -223,5 +235,8 @@ kill -TERM "$B"
 wait_exit "$B" 30
 is "$RC" 0 "SIGTERM stops tree B with its listeners (a long poll is abandoned)"
 is "$(q "SELECT count(*) FROM listeners")" 0 "... and frees their leases"
+run "$BIN/dater-report" -c "$CONF" -d "$DB" --prometheus
+like "$OUT" 'dater_listener_up\{bot="anna"\} 0' "Prometheus: no listener is up once the tree stopped"
+unlike "$OUT" 'dater_listener_since_seconds\{' "... and none has a since"
 
 bb_done
