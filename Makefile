@@ -42,10 +42,10 @@ else
 BUILD = build/opt
 endif
 
-LIB_SRC = $(wildcard lib/*.c) $(wildcard jobs/*.c)
+LIB_SRC = $(wildcard lib/*.c lib/report/*.c jobs/*.c)
 LIB_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 LIBDATER = $(BUILD)/libdater.a
-HDRS = $(wildcard lib/*.h) $(wildcard jobs/*.h)
+HDRS = $(wildcard lib/*.h lib/report/*.h jobs/*.h)
 
 PROGS = $(patsubst bin/%.c,%,$(wildcard bin/dater-*.c))
 BINS = $(addprefix bin/,$(PROGS))

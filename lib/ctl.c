@@ -18,7 +18,7 @@
 #include "log.h"
 #include "policy.h"
 #include "queue.h"
-#include "report.h"
+#include "report/report.h"
 #include "store.h"
 #include "banned.h"
 

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The HTML dashboard (lib/report_html.c), black box: rendered from a
+# The HTML dashboard (lib/report/html.c), black box: rendered from a
 # database filled by the real binaries (contacts, inbound messages, the
 # offline LLM's replies through the console transport, failing, cancelled
 # and scheduled jobs) plus backdated rows for the days and hours before,

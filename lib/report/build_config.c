@@ -1,5 +1,5 @@
 /*
- * report_config: the effective configuration as a JSON document, for
+ * build_config: the effective configuration as a JSON document, for
  * `dater-report config`. It reads only the struct cfg (no database), so
  * it works before `dater-migrate up` and on a host without the data.
  *
@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cfg.h"
-#include "clock.h"
-#include "log.h"
+#include "../cfg.h"
+#include "../clock.h"
+#include "../log.h"
 #include "report.h"
-#include "banned.h"
+#include "../banned.h"
 
 static const char *const level_names[] = { "error", "warn", "info",
 	"debug" };

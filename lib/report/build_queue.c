@@ -1,7 +1,9 @@
 /*
- * report: all of dater-report's SQL. Every view reads inside one deferred
- * transaction, so its numbers come from one snapshot even while workers
- * commit (WAL readers never block writers nor wait for them).
+ * build_queue: the documents of the queue views of dater-report (queue,
+ * jobs, job, workers), and the helpers every builder shares. Every view
+ * reads inside one deferred transaction, so its numbers come from one
+ * snapshot even while workers commit (WAL readers never block writers
+ * nor wait for them).
  *
  * Cost on a large table: the per-state and per-type counts are one scan
  * of jobs (GROUP BY state, type); everything about live jobs (due versus
@@ -13,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
-#include "log.h"
-#include "redact.h"
+#include "../clock.h"
+#include "../log.h"
+#include "../redact.h"
 #include "report.h"
-#include "banned.h"
+#include "../banned.h"
 
 const char *const report_states[] = {
 	"queued", "running", "succeeded", "dead", "cancelled", NULL

@@ -1,5 +1,5 @@
 /*
- * report_html: the dashboard page. Two halves: dash_read() fills a
+ * html: the dashboard page. Two halves: dash_read() fills a
  * struct dash from the database inside one read transaction, and the
  * writers turn that struct into HTML with no further query, so the page
  * is one snapshot.
@@ -18,11 +18,11 @@
 
 #include <jansson.h>
 
-#include "clock.h"
-#include "log.h"
+#include "../clock.h"
+#include "../log.h"
 #include "report.h"
-#include "report_html.h"
-#include "banned.h"
+#include "html.h"
+#include "../banned.h"
 
 #define HOUR_MS 3600000LL
 #define DAY_MS 86400000LL

@@ -1,8 +1,9 @@
 /*
- * report_conv: the conversation side of dater-report: bots, contacts,
+ * build_conv: the conversation side of dater-report: bots, contacts,
  * one conversation, the daily metrics series, and the health checks.
- * Like report.c, each view reads inside one snapshot (report_snap_begin)
- * and returns a new JSON document; nothing here writes.
+ * Like build_queue.c, each view reads inside one snapshot
+ * (report_snap_begin) and returns a new JSON document; nothing here
+ * writes.
  *
  * Cost: bots and metrics read metrics_daily (a row per bot and day);
  * the median reply time reads the inbound messages of the period and,
@@ -13,14 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
-#include "ctl.h"
-#include "listener.h"
-#include "log.h"
-#include "redact.h"
+#include "../clock.h"
+#include "../ctl.h"
+#include "../listener.h"
+#include "../log.h"
+#include "../redact.h"
 #include "report.h"
-#include "store.h"
-#include "banned.h"
+#include "../store.h"
+#include "../banned.h"
 
 #define DAY_MS (24 * 60 * 60 * 1000LL)
 

@@ -1,5 +1,5 @@
 /*
- * report_prom: the Prometheus text exposition (format 0.0.4) of dater,
+ * prom: the Prometheus text exposition (format 0.0.4) of dater,
  * for node_exporter's textfile collector (`dater-report --prometheus -o
  * /var/lib/node_exporter/dater.prom` from cron).
  *
@@ -13,13 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
-#include "ctl.h"
-#include "listener.h"
-#include "log.h"
+#include "../clock.h"
+#include "../ctl.h"
+#include "../listener.h"
+#include "../log.h"
 #include "report.h"
-#include "store.h"
-#include "banned.h"
+#include "../store.h"
+#include "../banned.h"
 
 /* A label value with \, " and newline escaped as the format asks. */
 static void

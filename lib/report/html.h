@@ -32,8 +32,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "cfg.h"
-#include "db.h"
+#include "../cfg.h"
+#include "../db.h"
 
 #define REPORT_HTML_HOURS 48		/* hours in chart-jobs */
 #define REPORT_HTML_DAYS 30		/* days in the daily charts */

@@ -10,8 +10,11 @@
  * durations are integers in ms, in keys ending in "_ms". The shapes are
  * listed in dater-report(1) and above each function below.
  *
- * All of the report SQL lives in report.c and report_*.c. The views only read, so they
- * work on a connection opened with DB_READONLY.
+ * The part lives in lib/report/: the builders (SQL -> JSON) in build_*.c,
+ * the text forms of each view (tables and CSV rows, over table.c and
+ * csv.c) in text_*.c, the Prometheus text in prom.c and the dashboard in
+ * html.c. The views only read, so they work on a connection opened with
+ * DB_READONLY.
  */
 #ifndef DATER_REPORT_H
 #define DATER_REPORT_H
@@ -20,8 +23,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "cfg.h"
-#include "db.h"
+#include "../cfg.h"
+#include "../db.h"
 
 #define REPORT_JOBS_LIMIT 50		/* default rows of report_jobs */
 #define REPORT_JOBS_LIMIT_MAX 100000
@@ -113,7 +116,7 @@ int report_job(struct db *db, int64_t id, int64_t now, json_t **out);
 json_t *report_workers(struct db *db, int64_t now);
 
 /*
- * The effective configuration (lib/report_config.c; reads no database):
+ * The effective configuration (build_config.c; reads no database):
  *
  *   { "generated_at", "config": the file read (null: built-in defaults),
  *     "database": db_path (NULL: the config's), "synchronous",
@@ -161,7 +164,7 @@ json_t *report_workers(struct db *db, int64_t now);
 json_t *report_config(const struct cfg *cfg, const char *const *types,
     const char *db_path, int64_t now);
 
-/* ---- conversations, metrics, health (lib/report_conv.c) ---- */
+/* ---- conversations, metrics, health (build_conv.c) ---- */
 
 #define REPORT_CONTACTS_LIMIT 100	/* default rows of report_contacts */
 
@@ -283,7 +286,7 @@ json_t *report_health(struct db *db, const struct cfg *cfg,
 
 /*
  * Write the Prometheus text exposition (format 0.0.4) of the queue, the
- * workers and every bot's metrics to out (lib/report_prom.c): gauges
+ * workers and every bot's metrics to out (prom.c): gauges
  * dater_jobs{state}, dater_jobs_due, dater_jobs_by_type{type,state},
  * dater_oldest_due_age_seconds, dater_lease_expired_jobs,
  * dater_workers, dater_workers_alive, dater_contacts{bot,status},
@@ -299,7 +302,29 @@ json_t *report_health(struct db *db, const struct cfg *cfg,
 int report_prometheus(struct db *db, const struct cfg *cfg, int64_t now,
     FILE *out);
 
-/* ---- helpers shared by lib/report*.c ---- */
+/* ---- the text forms ---- */
+
+/* A view's text forms, over the document its builder returned. */
+struct report_text {
+	/* Print doc as aligned tables: 0 or -1 (logged). */
+	int (*print)(FILE *out, const json_t *doc);
+	/* For CSV (NULL: the view has no CSV form): doc's rows as a new
+	 * reference (NULL if out of memory), and their keys, the header. */
+	json_t *(*rows)(const json_t *doc);
+	const char *const *keys;
+};
+
+extern const struct report_text report_text_queue, report_text_jobs,
+    report_text_job, report_text_workers, report_text_config,
+    report_text_bots, report_text_audit, report_text_contacts,
+    report_text_conversation, report_text_metrics, report_text_health;
+
+/* rows (objects) as CSV, RFC 4180 with CRLF, the keys as the header. A
+ * field a spreadsheet would run as a formula gets a quote in front;
+ * control characters are written as \xHH. */
+void csv_print(FILE *out, const json_t *rows, const char *const *keys);
+
+/* ---- helpers shared by lib/report/ ---- */
 
 /* Open a read snapshot unless a transaction is open; *own says whether
  * one was opened (pass it to report_snap_end). 0 or -1 (logged). */

@@ -1,0 +1,267 @@
+/*
+ * table.c: the text renderer (table.h): cells, aligned tables,
+ * key/value lists.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../clock.h"
+#include "../log.h"
+#include "table.h"
+#include "../banned.h"
+
+/* Display width: UTF-8 characters. */
+int
+table_width(const char *s)
+{
+	int w = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			w++;
+	return w;
+}
+
+/*
+ * Copy s into out (len bytes) for a terminal: control characters become
+ * spaces (the text may come from a remote server), and a text wider than
+ * maxw characters (0: no limit) is cut to end in "...". Never splits a
+ * UTF-8 sequence.
+ */
+void
+table_clean(const char *s, char *out, size_t len, int maxw)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = 0, seq;
+	int keep = -1, w = 0;
+
+	if (maxw > 3 && table_width(s) > maxw)
+		keep = maxw - 3;
+	for (; *p != '\0' && w != keep; p += seq, w++) {
+		seq = 1;
+		if (*p >= 0xc0)
+			while (seq < 4 && (p[seq] & 0xc0) == 0x80)
+				seq++;
+		if (n + seq + 4 > len) {
+			keep = w;	/* out of room: cut here */
+			break;
+		}
+		if (*p < 0x20 || *p == 0x7f ||
+		    (*p == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0)) {
+			out[n++] = ' ';	/* C0, DEL, C1 controls */
+		} else {
+			memcpy(out + n, p, seq);
+			n += seq;
+		}
+	}
+	if (w == keep && *p != '\0') {
+		memcpy(out + n, "...", 3);
+		n += 3;
+	}
+	out[n] = '\0';
+}
+
+/* A time string from a document, as ms; 0 if absent or unparsable. */
+int64_t
+table_time(const json_t *v)
+{
+	int64_t ms;
+
+	if (!json_is_string(v) || clock_parse_time(json_string_value(v),
+	    &ms) < 0)
+		return 0;
+	return ms;
+}
+
+/* "3m20s ago", "in 5s", "now", relative to now. */
+void
+table_ago(int64_t t, int64_t now, char *buf, size_t len)
+{
+	char d[32];
+
+	if (t == now)
+		snprintf(buf, len, "now");
+	else if (t < now)
+		snprintf(buf, len, "%s ago", clock_format_duration(now - t, d,
+		    sizeof(d)));
+	else
+		snprintf(buf, len, "in %s", clock_format_duration(t - now, d,
+		    sizeof(d)));
+}
+
+/* Format the cell of column c in row; "-" for null or absent. */
+void
+table_cell(const json_t *row, const struct column *c, int64_t now, char *buf,
+    size_t len)
+{
+	const json_t *v = json_object_get(row, c->key);
+	char tmp[CELL_MAX], ago[64];
+
+	tmp[0] = '\0';
+	if (c->fmt != NULL) {
+		c->fmt(row, tmp, sizeof(tmp));
+	} else if (v == NULL || json_is_null(v)) {
+		snprintf(tmp, sizeof(tmp), "-");
+	} else if (c->kind == CELL_AGO || c->kind == CELL_WHEN) {
+		table_ago(table_time(v), now, ago, sizeof(ago));
+		if (c->kind == CELL_AGO)
+			snprintf(tmp, sizeof(tmp), "%s", ago);
+		else
+			snprintf(tmp, sizeof(tmp), "%s (%s)",
+			    json_string_value(v), ago);
+	} else if (c->kind == CELL_DURATION && json_is_integer(v)) {
+		clock_format_duration(json_integer_value(v), tmp, sizeof(tmp));
+	} else if (c->kind == CELL_REAL && json_is_number(v)) {
+		snprintf(tmp, sizeof(tmp), "%g", json_number_value(v));
+	} else if (json_is_string(v)) {
+		snprintf(tmp, sizeof(tmp), "%s", json_string_value(v));
+	} else if (json_is_integer(v)) {
+		snprintf(tmp, sizeof(tmp), "%lld",
+		    (long long)json_integer_value(v));
+	} else if (json_is_boolean(v)) {
+		snprintf(tmp, sizeof(tmp), "%s", json_is_true(v) ? "yes" :
+		    "no");
+	} else {
+		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+		snprintf(tmp, sizeof(tmp), "%s", s != NULL ? s : "?");
+		free(s);
+	}
+	if (tmp[0] == '\0' && c->fmt == NULL)
+		snprintf(tmp, sizeof(tmp), "-");
+	table_clean(tmp, buf, len, c->maxw);
+}
+
+/*
+ * Print one line of cells padded to the widths w. Padding is held back
+ * until something follows it, so no line ends in blanks.
+ */
+static void
+put_line(FILE *out, const char *const *cells, const struct column *cols,
+    const int *w, size_t ncols)
+{
+	size_t c;
+	int pending = 0, pad;
+
+	for (c = 0; c < ncols; c++) {
+		pad = w[c] - table_width(cells[c]);
+		if (cols[c].kind == CELL_NUM)
+			pending += pad;
+		if (*cells[c] != '\0') {
+			fprintf(out, "%*s%s", pending, "", cells[c]);
+			pending = 0;
+		}
+		if (cols[c].kind != CELL_NUM)
+			pending += pad;
+		pending += 2;
+	}
+	fputc('\n', out);
+}
+
+/*
+ * Print rows (an array of objects) as a table with a header line,
+ * columns aligned, numbers right-aligned. Returns 0 or -1 (out of
+ * memory, logged).
+ */
+int
+table_print(FILE *out, const json_t *rows, const struct column *cols,
+    int64_t now)
+{
+	size_t nrows = json_array_size(rows), ncols = 0, r, c;
+	char **cells, buf[CELL_MAX];
+	int *w, rc = -1;
+
+	while (cols[ncols].head != NULL)
+		ncols++;
+	/* The rows' cells, then the header's (borrowed). */
+	cells = calloc((nrows + 1) * ncols, sizeof(*cells));
+	w = calloc(ncols, sizeof(*w));
+	if (cells == NULL || w == NULL)
+		goto out;
+	for (c = 0; c < ncols; c++)
+		w[c] = table_width(cols[c].head);
+	for (r = 0; r < nrows; r++) {
+		for (c = 0; c < ncols; c++) {
+			table_cell(json_array_get(rows, r), &cols[c], now, buf,
+			    sizeof(buf));
+			if ((cells[r * ncols + c] = strdup(buf)) == NULL)
+				goto out;
+			if (table_width(buf) > w[c])
+				w[c] = table_width(buf);
+		}
+	}
+	for (c = 0; c < ncols; c++)
+		cells[nrows * ncols + c] = (char *)cols[c].head;
+	put_line(out, (const char *const *)cells + nrows * ncols, cols, w,
+	    ncols);
+	for (r = 0; r < nrows; r++)
+		put_line(out, (const char *const *)cells + r * ncols, cols, w,
+		    ncols);
+	rc = 0;
+out:
+	if (rc < 0)
+		log_err("out of memory printing a table");
+	for (r = 0; cells != NULL && r < nrows * ncols; r++)
+		free(cells[r]);
+	free(cells);
+	free(w);
+	return rc;
+}
+
+/* Print "label   value" lines, one per field of obj. */
+void
+table_kv_print(FILE *out, const json_t *obj, const struct column *fields,
+    int64_t now)
+{
+	char buf[CELL_MAX];
+	int i, w = 0;
+
+	for (i = 0; fields[i].head != NULL; i++)
+		if (table_width(fields[i].head) > w)
+			w = table_width(fields[i].head);
+	for (i = 0; fields[i].head != NULL; i++) {
+		table_cell(obj, &fields[i], now, buf, sizeof(buf));
+		fprintf(out, "%-*s  %s\n", w, fields[i].head, buf);
+	}
+}
+
+/*
+ * The members of obj (objects) as a new array of copies, each with its
+ * member name under key, for table_print. NULL if out of memory.
+ */
+json_t *
+table_obj_rows(const json_t *obj, const char *key)
+{
+	json_t *rows = json_array(), *v, *row;
+	const char *name;
+
+	if (rows == NULL)
+		return NULL;
+	json_object_foreach((json_t *)obj, name, v) {
+		row = json_copy(v);
+		if (row == NULL ||
+		    json_object_set_new(row, key, json_string(name)) < 0 ||
+		    json_array_append_new(rows, row) < 0) {
+			json_decref(row);
+			json_decref(rows);
+			return NULL;
+		}
+	}
+	return rows;
+}
+
+/* The document's generated_at, as ms (0 if absent). */
+int64_t
+table_generated_at(const json_t *doc)
+{
+	return table_time(json_object_get(doc, "generated_at"));
+}
+
+
+/* A new reference to doc.key (an array of rows). */
+json_t *
+table_member_rows(const json_t *doc, const char *key)
+{
+	return json_incref(json_object_get(doc, key));
+}

@@ -1,0 +1,452 @@
+/*
+ * text_config.c: the text form of the config view.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../clock.h"
+#include "../log.h"
+#include "report.h"
+#include "table.h"
+#include "../banned.h"
+
+/* ---- the config view ---- */
+
+/* "NAME (set)", "NAME (unset)" or "none" for a secret's variable. */
+static void
+fmt_secret(const json_t *obj, const char *env_key, const char *set_key,
+    char *buf, size_t len)
+{
+	const json_t *env = json_object_get(obj, env_key);
+
+	if (!json_is_string(env))
+		snprintf(buf, len, "none");
+	else
+		snprintf(buf, len, "$%s (%s)", json_string_value(env),
+		    json_is_true(json_object_get(obj, set_key)) ? "set" :
+		    "unset");
+}
+
+static void
+fmt_api_key(const json_t *row, char *buf, size_t len)
+{
+	fmt_secret(row, "api_key_env", "api_key_set", buf, len);
+}
+
+static void
+fmt_token(const json_t *row, char *buf, size_t len)
+{
+	if (json_is_null(json_object_get(row, "token_set")))
+		snprintf(buf, len, "-");
+	else
+		fmt_secret(row, "token_env", "token_set", buf, len);
+}
+
+/* An array of strings as "a, b" (n: "N: a, b" when n is set), or
+ * empty_text for []. */
+static void
+fmt_list(const json_t *a, int n, const char *empty_text, char *buf,
+    size_t len)
+{
+	const json_t *v;
+	size_t i, k = 0;
+
+	if (json_array_size(a) == 0) {
+		snprintf(buf, len, "%s", empty_text);
+		return;
+	}
+	buf[0] = '\0';
+	if (n)
+		k = (size_t)snprintf(buf, len, "%zu: ", json_array_size(a));
+	json_array_foreach(a, i, v) {
+		if (k >= len)
+			break;
+		k += (size_t)snprintf(buf + k, len - k, "%s%s", i > 0 ? ", " :
+		    "", json_string_value(v));
+	}
+}
+
+static void
+fmt_queues_list(const json_t *row, char *buf, size_t len)
+{
+	fmt_list(json_object_get(row, "queues"), 0, "* (all)", buf, len);
+}
+
+static void
+fmt_opt_out(const json_t *row, char *buf, size_t len)
+{
+	fmt_list(json_object_get(row, "opt_out"), 1, "none", buf, len);
+}
+
+static void
+fmt_delay(const json_t *row, char *buf, size_t len)
+{
+	const json_t *d = json_object_get(row, "reply_delay_ms");
+	char lo[32], hi[32];
+
+	snprintf(buf, len, "%s-%s", clock_format_duration(json_integer_value(
+	    json_array_get(d, 0)), lo, sizeof(lo)), clock_format_duration(
+	    json_integer_value(json_array_get(d, 1)), hi, sizeof(hi)));
+}
+
+static void
+fmt_disclosure(const json_t *row, char *buf, size_t len)
+{
+	const json_t *d = json_object_get(row, "disclosure");
+
+	snprintf(buf, len, "%s", json_is_string(d) ? json_string_value(d) :
+	    "off");
+}
+
+static void
+fmt_budget(const json_t *row, char *buf, size_t len)
+{
+	double usd = json_number_value(json_object_get(row,
+	    "daily_budget_usd"));
+
+	if (usd > 0)
+		snprintf(buf, len, "%.2f USD", usd);
+	else
+		snprintf(buf, len, "none");
+}
+
+static void
+fmt_temperature(const json_t *row, char *buf, size_t len)
+{
+	const json_t *t = json_object_get(row, "temperature");
+
+	if (json_is_number(t))
+		snprintf(buf, len, "%g", json_number_value(t));
+	else
+		snprintf(buf, len, "not sent");
+}
+
+static void
+fmt_config_path(const json_t *row, char *buf, size_t len)
+{
+	const json_t *p = json_object_get(row, "config");
+
+	snprintf(buf, len, "%s", json_is_string(p) ? json_string_value(p) :
+	    "none (built-in defaults)");
+}
+
+static void
+fmt_keep_messages(const json_t *row, char *buf, size_t len)
+{
+	json_int_t ms = json_integer_value(json_object_get(row,
+	    "prune_messages_after_ms"));
+
+	if (ms <= 0)
+		snprintf(buf, len, "never (kept)");
+	else
+		clock_format_duration(ms, buf, len);
+}
+
+static void
+fmt_horizon(const json_t *row, char *buf, size_t len)
+{
+	json_int_t ms = json_integer_value(json_object_get(row,
+	    "followup_horizon_ms"));
+
+	if (ms <= 0)
+		snprintf(buf, len, "none");
+	else
+		clock_format_duration(ms, buf, len);
+}
+
+static void
+fmt_bytes(const json_t *row, char *buf, size_t len)
+{
+	json_int_t b = json_integer_value(json_object_get(row,
+	    "journal_size_limit"));
+
+	if (b > 0 && b % (1 << 20) == 0)
+		snprintf(buf, len, "%lldMB", (long long)(b >> 20));
+	else if (b > 0 && b % (1 << 10) == 0)
+		snprintf(buf, len, "%lldKB", (long long)(b >> 10));
+	else
+		snprintf(buf, len, "%lld bytes", (long long)b);
+}
+
+/* "title:" and then obj's fields as indented "label  value" lines. */
+static void
+kv_section(FILE *out, const char *title, const json_t *obj,
+    const struct column *f, int64_t now)
+{
+	char buf[CELL_MAX];
+	int i, w = 0;
+
+	fprintf(out, "\n%s:\n", title);
+	for (i = 0; f[i].head != NULL; i++)
+		if (table_width(f[i].head) > w)
+			w = table_width(f[i].head);
+	for (i = 0; f[i].head != NULL; i++) {
+		table_cell(obj, &f[i], now, buf, sizeof(buf));
+		fprintf(out, "  %-*s  %s\n", w, f[i].head, buf);
+	}
+}
+
+static const struct column bot_transport_fields[] = {
+	{ "driver", "driver", CELL_TEXT, 0, NULL },
+	{ "base_url", "base_url", CELL_TEXT, 0, NULL },
+	{ "token", "token_env", CELL_TEXT, 0, fmt_token },
+	{ "url", "url", CELL_TEXT, 0, NULL },
+	{ "path", "path", CELL_TEXT, 0, NULL },
+	{ "timeout", "timeout_ms", CELL_DURATION, 0, NULL },
+	{ NULL, NULL, 0, 0, NULL }
+};
+
+static const struct column bot_policy_fields[] = {
+	{ "persona", "persona", CELL_TEXT, 0, NULL },
+	{ "model", "model", CELL_TEXT, 0, NULL },
+	{ "reply_delay", "reply_delay_ms", CELL_TEXT, 0, fmt_delay },
+	{ "quiet_hours", "quiet_hours", CELL_TEXT, 0, NULL },
+	{ "timezone", "timezone", CELL_TEXT, 0, NULL },
+	{ "max_per_hour", "max_per_hour", CELL_TEXT, 0, NULL },
+	{ "max_per_chat_hour", "max_per_chat_hour", CELL_TEXT, 0, NULL },
+	{ "max_initiations_per_day", "max_initiations_per_day", CELL_TEXT, 0,
+	    NULL },
+	{ "max_unanswered", "max_unanswered", CELL_TEXT, 0, NULL },
+	{ "followup_after", "followup_after_ms", CELL_DURATION, 0, NULL },
+	{ "followup_horizon", "followup_horizon_ms", CELL_TEXT, 0,
+	    fmt_horizon },
+	{ "opt_out", "opt_out", CELL_TEXT, 0, fmt_opt_out },
+	{ "opt_out_reply", "opt_out_reply", CELL_TEXT, 0, NULL },
+	{ "disclosure", "disclosure", CELL_TEXT, 0, fmt_disclosure },
+	{ "review", "review", CELL_TEXT, 0, NULL },
+	{ "daily_budget", "daily_budget_usd", CELL_TEXT, 0, fmt_budget },
+	{ "history_messages", "history_messages", CELL_TEXT, 0, NULL },
+	{ "summary_after", "summary_after", CELL_TEXT, 0, NULL },
+	{ "max_reply_chars", "max_reply_chars", CELL_TEXT, 0, NULL },
+	{ NULL, NULL, 0, 0, NULL }
+};
+
+/* A bot's effective LLM (secrets only as set/unset). */
+static const struct column bot_llm_fields[] = {
+	{ "llm.provider", "provider", CELL_TEXT, 0, NULL },
+	{ "llm.base_url", "base_url", CELL_TEXT, 0, NULL },
+	{ "llm.model", "model", CELL_TEXT, 0, NULL },
+	{ "llm.api_key", "api_key_env", CELL_TEXT, 0, fmt_api_key },
+	{ "llm.timeout", "timeout_ms", CELL_DURATION, 0, NULL },
+	{ "llm.max_completion_tokens", "max_completion_tokens", CELL_TEXT, 0,
+	    NULL },
+	{ "llm.temperature", "temperature", CELL_TEXT, 0, fmt_temperature },
+	{ "llm.price_in_per_mtok", "price_in_per_mtok", CELL_REAL, 0, NULL },
+	{ "llm.price_out_per_mtok", "price_out_per_mtok", CELL_REAL, 0,
+	    NULL },
+	{ NULL, NULL, 0, 0, NULL }
+};
+
+/* Add one row per field of f to rows: { "setting", "vI": the cell of
+ * objs[I] (NULL: "-") }. */
+static int
+bot_rows(json_t *rows, const struct column *f, const json_t *const *objs,
+    size_t n, int64_t now)
+{
+	char buf[CELL_MAX], key[24];
+	json_t *row;
+	size_t i, k;
+
+	for (i = 0; f[i].head != NULL; i++) {
+		if ((row = json_pack("{s:s}", "setting", f[i].head)) == NULL ||
+		    json_array_append_new(rows, row) < 0)
+			return -1;
+		for (k = 0; k < n; k++) {
+			snprintf(key, sizeof(key), "v%zu", k);
+			if (objs[k] == NULL)
+				snprintf(buf, sizeof(buf), "-");
+			else
+				table_cell(objs[k], &f[i], now, buf,
+				    sizeof(buf));
+			if (json_object_set_new(row, key, json_string(buf)) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* The bots side by side: a column for `defaults`, one per bot. */
+static int
+bots_table(FILE *out, const json_t *doc, int64_t now)
+{
+	const json_t *bots = json_object_get(doc, "bots");
+	size_t i, n = json_array_size(bots) + 1;
+	const json_t **trans, **pol, **llm;
+	struct column *cols;
+	char (*keys)[24];
+	json_t *rows = json_array();
+	int rc = -1;
+
+	trans = calloc(n, sizeof(*trans));
+	pol = calloc(n, sizeof(*pol));
+	llm = calloc(n, sizeof(*llm));
+	cols = calloc(n + 2, sizeof(*cols));
+	keys = calloc(n, sizeof(*keys));
+	if (rows == NULL || trans == NULL || pol == NULL || llm == NULL ||
+	    cols == NULL || keys == NULL) {
+		log_err("out of memory printing the report");
+		goto out;
+	}
+	cols[0] = (struct column){ "SETTING", "setting", CELL_TEXT, 0, NULL };
+	pol[0] = json_object_get(doc, "defaults");
+	llm[0] = json_object_get(doc, "defaults_llm");
+	for (i = 0; i < n; i++) {
+		const json_t *b = i > 0 ? json_array_get(bots, i - 1) : NULL;
+
+		snprintf(keys[i], sizeof(keys[i]), "v%zu", i);
+		cols[i + 1] = (struct column){ b != NULL ? json_string_value(
+		    json_object_get(b, "name")) : "(defaults)", keys[i],
+		    CELL_TEXT, 40, NULL };
+		if (b != NULL) {
+			trans[i] = json_object_get(b, "transport");
+			pol[i] = json_object_get(b, "policy");
+			llm[i] = json_object_get(b, "llm");
+		}
+	}
+	if (bot_rows(rows, bot_transport_fields, trans, n, now) < 0 ||
+	    bot_rows(rows, bot_llm_fields, llm, n, now) < 0 ||
+	    bot_rows(rows, bot_policy_fields, pol, n, now) < 0) {
+		log_err("out of memory printing the report");
+		goto out;
+	}
+	fprintf(out, "\nbots (built-in -> defaults -> bot):\n");
+	rc = table_print(out, rows, cols, now);
+out:
+	json_decref(rows);
+	free(trans);
+	free(pol);
+	free(llm);
+	free(cols);
+	free(keys);
+	return rc;
+}
+
+/* The global job settings, then each type's. */
+static int
+jobset_table(FILE *out, const json_t *doc, int64_t now)
+{
+	static const struct column cols[] = {
+		{ "TYPE", "type", CELL_TEXT, 0, NULL },
+		{ "QUEUE", "queue", CELL_TEXT, 24, NULL },
+		{ "PRI", "priority", CELL_NUM, 0, NULL },
+		{ "ATTEMPTS", "max_attempts", CELL_NUM, 0, NULL },
+		{ "TIMEOUT", "timeout_ms", CELL_DURATION, 0, NULL },
+		{ "RETRY BASE", "retry_base_ms", CELL_DURATION, 0, NULL },
+		{ "RETRY CAP", "retry_cap_ms", CELL_DURATION, 0, NULL },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	json_t *rows = table_obj_rows(json_object_get(doc, "jobs"), "type");
+	json_t *all = json_copy(json_object_get(doc, "queue"));
+	int rc = -1;
+
+	if (rows == NULL || all == NULL ||
+	    json_object_set_new(all, "type", json_string("(queue)")) < 0 ||
+	    json_array_insert(rows, 0, all) < 0) {
+		log_err("out of memory printing the report");
+		goto out;
+	}
+	fprintf(out, "\njob settings (queue -> jobs.TYPE):\n");
+	rc = table_print(out, rows, cols, now);
+out:
+	json_decref(all);
+	json_decref(rows);
+	return rc;
+}
+
+static int
+schedules_table(FILE *out, const json_t *doc, int64_t now)
+{
+	static const struct column cols[] = {
+		{ "NAME", "name", CELL_TEXT, 32, NULL },
+		{ "CRON", "cron", CELL_TEXT, 32, NULL },
+		{ "JOB", "job", CELL_TEXT, 0, NULL },
+		{ "QUEUE", "queue", CELL_TEXT, 24, NULL },
+		{ "PRI", "priority", CELL_NUM, 0, NULL },
+		{ "PAYLOAD", "payload", CELL_TEXT, 60, NULL },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	const json_t *rows = json_object_get(doc, "schedules");
+
+	if (json_array_size(rows) == 0) {
+		fprintf(out, "\nschedules: none\n");
+		return 0;
+	}
+	fprintf(out, "\nschedules:\n");
+	return table_print(out, rows, cols, now);
+}
+
+static int
+config_print(FILE *out, const json_t *doc)
+{
+	static const struct column top[] = {
+		{ "config", "config", CELL_TEXT, 0, fmt_config_path },
+		{ "database", "database", CELL_TEXT, 0, NULL },
+		{ "synchronous", "synchronous", CELL_TEXT, 0, NULL },
+		{ "busy_timeout", "busy_timeout_ms", CELL_DURATION, 0, NULL },
+		{ "log_level", "log_level", CELL_TEXT, 0, NULL },
+		{ "fields", "fields", CELL_TEXT, 0, NULL },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	static const struct column worker[] = {
+		{ "concurrency", "concurrency", CELL_TEXT, 0, NULL },
+		{ "queues", "queues", CELL_TEXT, 0, fmt_queues_list },
+		{ "lease", "lease_ms", CELL_DURATION, 0, NULL },
+		{ "heartbeat", "heartbeat_ms", CELL_DURATION, 0, NULL },
+		{ "poll_interval", "poll_interval_ms", CELL_DURATION, 0, NULL },
+		{ "restart_backoff_max", "restart_backoff_max_ms",
+		    CELL_DURATION, 0, NULL },
+		{ "shutdown_grace", "shutdown_grace_ms", CELL_DURATION, 0,
+		    NULL },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	static const struct column llm[] = {
+		{ "provider", "provider", CELL_TEXT, 0, NULL },
+		{ "base_url", "base_url", CELL_TEXT, 0, NULL },
+		{ "model", "model", CELL_TEXT, 0, NULL },
+		{ "api_key", "api_key_env", CELL_TEXT, 0, fmt_api_key },
+		{ "timeout", "timeout_ms", CELL_DURATION, 0, NULL },
+		{ "max_completion_tokens", "max_completion_tokens", CELL_TEXT, 0,
+		    NULL },
+		{ "temperature", "temperature", CELL_TEXT, 0, fmt_temperature },
+		{ "price_in_per_mtok", "price_in_per_mtok", CELL_REAL, 0, NULL },
+		{ "price_out_per_mtok", "price_out_per_mtok", CELL_REAL, 0,
+		    NULL },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	static const struct column sched[] = {
+		{ "timezone", "timezone", CELL_TEXT, 0, NULL },
+		{ "initiate", "initiate", CELL_TEXT, 0, NULL },
+		{ "followup", "followup", CELL_TEXT, 0, NULL },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	static const struct column maint[] = {
+		{ "backup_dir", "backup_dir", CELL_TEXT, 0, NULL },
+		{ "backup_keep", "backup_keep", CELL_TEXT, 0, NULL },
+		{ "prune_jobs_after", "prune_jobs_after_ms", CELL_DURATION, 0,
+		    NULL },
+		{ "prune_messages_after", "prune_messages_after_ms", CELL_TEXT,
+		    0, fmt_keep_messages },
+		{ "journal_size_limit", "journal_size_limit", CELL_TEXT, 0,
+		    fmt_bytes },
+		{ NULL, NULL, 0, 0, NULL }
+	};
+	int64_t now = table_generated_at(doc);
+
+	table_kv_print(out, doc, top, now);
+	kv_section(out, "worker", json_object_get(doc, "worker"), worker, now);
+	if (jobset_table(out, doc, now) < 0)
+		return -1;
+	kv_section(out, "llm", json_object_get(doc, "llm"), llm, now);
+	if (bots_table(out, doc, now) < 0 || schedules_table(out, doc, now) < 0)
+		return -1;
+	kv_section(out, "scheduler", json_object_get(doc, "scheduler"), sched,
+	    now);
+	kv_section(out, "maintenance", json_object_get(doc, "maintenance"),
+	    maint, now);
+	return 0;
+}
+
+const struct report_text report_text_config = {
+	config_print, NULL, NULL
+};
