@@ -119,6 +119,8 @@ cfg_defaults(struct cfg *cfg)
 	cfg->maint.backup_keep = 7;
 	cfg->maint.prune_jobs_after_ms = 30LL * 86400 * 1000;
 	cfg->maint.journal_size_limit = 64LL << 20;
+	cfg->health.max_due_age_ms = 5 * 60 * 1000;
+	cfg->health.max_dead_per_hour = 10;
 }
 
 const char *
@@ -508,6 +510,8 @@ static int load_llm(const config_setting_t *, const char *, struct cfg *,
     struct cfg_llm *);
 static int load_schedules(const config_setting_t *, const char *,
     const char *const *, struct cfg *);
+static int load_health(const config_setting_t *, const char *,
+    struct cfg_health *);
 static int load_scheduler(const config_setting_t *, const char *,
     struct cfg *);
 static int load_maint(const config_setting_t *, const char *, const char *,
@@ -576,6 +580,8 @@ load_top(const config_setting_t *root, const char *file, const char *dir,
 			rc = load_scheduler(s, file, c);
 		} else if (strcmp(k, "maintenance") == 0) {
 			rc = load_maint(s, file, dir, &c->maint);
+		} else if (strcmp(k, "health") == 0) {
+			rc = load_health(s, file, &c->health);
 		} else if (strcmp(k, "defaults") == 0 ||
 		    strcmp(k, "bots") == 0) {
 			rc = 0;		/* load_bots(), once all is read */
@@ -586,7 +592,7 @@ load_top(const config_setting_t *root, const char *file, const char *dir,
 			return bad(s, file, "unknown setting (known: database, "
 			    "synchronous, busy_timeout, log_level, worker, "
 			    "queue, jobs, fields, llm, defaults, bots, "
-			    "schedules, scheduler, maintenance)");
+			    "schedules, scheduler, maintenance, health)");
 		}
 		if (rc < 0)
 			return -1;
@@ -1156,6 +1162,39 @@ load_scheduler(const config_setting_t *g, const char *file, struct cfg *c)
 		else
 			return bad(s, file, "unknown setting (known: timezone, "
 			    "initiate, followup)");
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+load_health(const config_setting_t *g, const char *file,
+    struct cfg_health *h)
+{
+	int i, n, rc;
+	long long v;
+
+	if (!config_setting_is_group(g))
+		return bad(g, file, "expected a group { ... }");
+	n = config_setting_length(g);
+	for (i = 0; i < n; i++) {
+		config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+
+		if (strcmp(k, "max_due_age") == 0) {
+			rc = get_duration(s, file, 1000, &h->max_due_age_ms);
+		} else if (strcmp(k, "max_heartbeat_age") == 0) {
+			rc = get_duration(s, file, 1000,
+			    &h->max_heartbeat_age_ms);
+		} else if (strcmp(k, "max_dead_per_hour") == 0) {
+			rc = get_int(s, file, 0, 1000000, &v);
+			h->max_dead_per_hour = (int)v;
+		} else {
+			return bad(s, file, "unknown setting (known: "
+			    "max_due_age, max_heartbeat_age, "
+			    "max_dead_per_hour)");
+		}
 		if (rc < 0)
 			return -1;
 	}

@@ -150,6 +150,14 @@ struct cfg_maint {
 	int64_t journal_size_limit;	/* bytes the -wal file is cut to */
 };
 
+/* The health checks' thresholds, `health = { ... }`: one definition for
+ * dater-report health, the dashboard and the Prometheus export. */
+struct cfg_health {
+	int64_t max_due_age_ms;		/* the oldest due job may wait */
+	int64_t max_heartbeat_age_ms;	/* 0: 3 heartbeats, at least 30 s */
+	int max_dead_per_hour;		/* more dead jobs an hour fail */
+};
+
 struct cfg {
 	char path[PATH_MAX];		/* file loaded; "" = built-in defaults */
 	char database[PATH_MAX];	/* resolved against the file's dir */
@@ -180,6 +188,7 @@ struct cfg {
 	int sched_initiate;		/* scheduler enqueues due openers */
 	int sched_followup;		/* ... and follow-ups */
 	struct cfg_maint maint;
+	struct cfg_health health;
 	struct cfg_mem *mem;		/* what the pointers above lead to */
 };
 

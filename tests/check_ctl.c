@@ -31,6 +31,9 @@ setup(void)
 	t_write_file(path,
 	    "llm = { provider = \"openai\"; base_url = \"http://127.0.0.1:9\";"
 	    " model = \"m\"; api_key_env = \"DATER_TEST_NO_KEY\"; };\n"
+	    /* No quiet hours: a bot's state must not depend on the hour
+	     * the test runs at. */
+	    "defaults = { quiet_hours = \"off\"; };\n"
 	    "bots = ( { name = \"anna\"; persona = \"p\";"
 	    " transport = { driver = \"console\"; }; },\n"
 	    " { name = \"bob\"; persona = \"p\"; daily_budget_usd = 1.0;"

@@ -146,6 +146,7 @@ llm = { provider = "offline"; price_in_per_mtok = 3.0;
         price_out_per_mtok = 15.0; };
 defaults = { reply_delay = [0, 0]; quiet_hours = "off"; };
 bots = ( { name = "demo"; transport = { driver = "console"; }; } );
+health = { max_dead_per_hour = 0; };
 EOF
 migrate || die "dater-migrate up"
 
@@ -288,8 +289,12 @@ is "$(cell table-queue 'queued, scheduled later')" 1 \
     "filled: ... 1 scheduled for later"
 is "$(cell table-health 'dead jobs in the last hour')" 1 \
     "filled: one job died in the last hour"
-pis '[r[2] for r in d["tables"]["table-health"] if r[0] == "dead jobs in the last hour"]' \
-    '["attention"]' "filled: which the health table flags"
+pis '[r[2:] for r in d["tables"]["table-health"] if r[0] == "dead jobs in the last hour"]' \
+    '[["at most 0", "attention"]]' "filled: which the health table flags (health.max_dead_per_hour = 0)"
+run "$BIN/dater-report" -c "$CONF" -d "$DB" -j health
+is "$(py "$PAGE" "[r[3] for r in d['tables']['table-health'][1:]]")" \
+    "$(py "$OUT" "['ok' if c['ok'] else 'attention' for c in d['checks']]")" \
+    "filled: the dashboard's health is dater-report health's, check by check"
 pis "[r[0] for r in d['tables']['table-types'][1:]][0], 'noop' in [r[0] for r in d['tables']['table-types']]" \
     "[\"$EVIL_TYPE\", true]" "filled: the per-type table lists the types, sorted"
 

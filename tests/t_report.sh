@@ -590,7 +590,7 @@ is "$RC" 64 "a bad --since exits 64"
 report --json health
 is "$RC" 0 "health exits 0 on a healthy database"
 jis 'd["healthy"], [c["check"] for c in d["checks"]]' \
-    '[true, ["due_age", "workers", "dead_rate", "budget:demo"]]' \
+    '[true, ["due_age", "workers", "dead_rate", "lease_expired", "budget:demo"]]' \
     "health lists each check"
 report --csv health
 is "$(csvpy 'ok_shape and [(r["check"], r["ok"]) for r in rows][0]')" \
@@ -606,6 +606,38 @@ jis '[c["check"] for c in d["checks"] if not c["ok"]]' '["due_age", "workers"]' 
     "due_age fails, and no worker runs while jobs wait"
 report health --max-due-age 4000d --max-heartbeat-age 4000d
 is "$RC" 0 "wider thresholds: healthy again"
+# The thresholds live in the configuration (health = { ... }); options
+# override them for one run.
+{ cat "$CONF"; echo 'health = { max_due_age = "4000d"; max_heartbeat_age = "4000d"; max_dead_per_hour = 100; };'; } >"$TMP/health.conf"
+run "$BIN/dater-report" -c "$TMP/health.conf" -d "$DB" --json health
+is "$RC:$(py '[c["threshold"] for c in d["checks"]][:3]')" "0:[345600000000, 345600000000, 100]" \
+    "health = { ... } in the configuration sets the thresholds"
+run "$BIN/dater-report" -c "$TMP/health.conf" -d "$DB" --json health --max-due-age 1m
+is "$RC:$(py '[c["check"] for c in d["checks"] if not c["ok"]]')" '1:["due_age"]' \
+    "... and an option overrides one for the run"
+run "$BIN/dater-report" -c "$TMP/health.conf" -d "$DB" --prometheus
+PROM_OUT=$OUT
+is "$(printf '%s\n' "$PROM_OUT" | grep '^dater_health' | tr '\n' ' ')" \
+    'dater_healthy 1 dater_health_ok{check="due_age"} 1 dater_health_ok{check="workers"} 1 dater_health_ok{check="dead_rate"} 1 dater_health_ok{check="lease_expired"} 1 dater_health_ok{check="budget:demo"} 1 ' \
+    "Prometheus: dater_healthy and dater_health_ok per check, with the configured thresholds"
+echo 'health = { max_dead_per_hour = -1; };' >"$TMP/bad-health.conf"
+run "$BIN/dater-report" -c "$TMP/bad-health.conf" -d "$DB" health
+is "$RC" 78 "a bad health threshold is a configuration error (78)"
+like "$ERR" "bad-health.conf:1: .*max_dead_per_hour" "... naming the file, line and setting"
+# A running job whose lease ran out long ago: no live tree reclaims it.
+python3 -c '
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("UPDATE jobs SET state = ?, lease_until = 1000, worker = ? WHERE id = (SELECT max(id) FROM jobs WHERE state = ?)", ("running", "gone:1", "succeeded"))
+c.commit()' "$DB"
+report --json health --max-due-age 4000d --max-heartbeat-age 4000d
+is "$RC:$(py '[(c["check"], c["value"]) for c in d["checks"] if not c["ok"]]')" \
+    '1:[["lease_expired", 1]]' "a running job with a long-expired lease fails lease_expired"
+python3 -c '
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("UPDATE jobs SET state = ?, lease_until = NULL, worker = NULL WHERE state = ?", ("succeeded", "running"))
+c.commit()' "$DB"
 python3 -c '
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1])

@@ -352,8 +352,12 @@ report_config(const struct cfg *c, const char *const *types,
 	    "initiate", c->sched_initiate,
 	    "followup", c->sched_followup,
 	    "maintenance", maint_json(&c->maint, db));
-	if (doc != NULL && put(doc, "defaults_llm",
-	    llm_json(&c->defaults_llm)) < 0) {
+	if (doc != NULL && (put(doc, "defaults_llm",
+	    llm_json(&c->defaults_llm)) < 0 || put(doc, "health",
+	    json_pack("{s:I, s:I, s:i}",
+	    "max_due_age_ms", (json_int_t)c->health.max_due_age_ms,
+	    "max_heartbeat_age_ms", (json_int_t)report_heartbeat_max_ms(c),
+	    "max_dead_per_hour", c->health.max_dead_per_hour)) < 0)) {
 		json_decref(doc);
 		doc = NULL;
 	}

@@ -683,6 +683,8 @@ report_heartbeat_max_ms(const struct cfg *cfg)
 {
 	int64_t ms = cfg != NULL ? 3 * cfg->worker.heartbeat_ms : 0;
 
+	if (cfg != NULL && cfg->health.max_heartbeat_age_ms > 0)
+		return cfg->health.max_heartbeat_age_ms;
 	return ms > 30000 ? ms : 30000;
 }
 
@@ -692,6 +694,9 @@ static const char sql_h_workers[] =
     "SELECT count(*), total(heartbeat_at >= ?1) FROM workers";
 static const char sql_h_dead[] =
     "SELECT count(*) FROM jobs WHERE state = 'dead' AND finished_at >= ?1";
+/* Leases that ran out before ?1: no live supervisor has reclaimed them. */
+static const char sql_h_stale[] =
+    "SELECT count(*) FROM jobs WHERE state = 'running' AND lease_until < ?1";
 static const char sql_h_cost[] =
     "SELECT total(cost_usd) FROM metrics_daily WHERE bot = ?1 AND day = ?2";
 
@@ -743,13 +748,14 @@ h_queue(struct db *db, const struct report_health_opts *o, int64_t hb,
     int64_t now, json_t *checks)
 {
 	char d[160], a[32], b[32];
-	double oldest, nworkers, live, dead;
+	double oldest, nworkers, live, dead, stale;
 	int64_t age;
 	int ok;
 
 	if (h_numbers(db, sql_h_oldest, now, 0, &oldest, NULL) < 0 ||
 	    h_numbers(db, sql_h_workers, now - hb, 0, &nworkers, &live) < 0 ||
-	    h_numbers(db, sql_h_dead, now - 3600000, 0, &dead, NULL) < 0)
+	    h_numbers(db, sql_h_dead, now - 3600000, 0, &dead, NULL) < 0 ||
+	    h_numbers(db, sql_h_stale, now - hb, 0, &stale, NULL) < 0)
 		return -1;
 	age = oldest < 0 ? 0 : now - (int64_t)oldest;
 	ok = age <= o->max_due_age_ms;
@@ -778,8 +784,15 @@ h_queue(struct db *db, const struct report_health_opts *o, int64_t hb,
 	ok = dead <= o->max_dead_per_hour;
 	snprintf(d, sizeof(d), "%d jobs died in the last hour%s", (int)dead,
 	    ok ? "" : " (more than the threshold)");
-	return check_add(checks, "dead_rate", ok, json_integer((json_int_t)dead),
-	    json_integer(o->max_dead_per_hour), d);
+	if (check_add(checks, "dead_rate", ok, json_integer((json_int_t)dead),
+	    json_integer(o->max_dead_per_hour), d) < 0)
+		return -1;
+	ok = stale == 0;
+	snprintf(d, sizeof(d), "%d running jobs' leases ran out more than %s"
+	    " ago%s", (int)stale, clock_format_duration(hb, b, sizeof(b)),
+	    ok ? "" : ": no live worker tree reclaims them");
+	return check_add(checks, "lease_expired", ok,
+	    json_integer((json_int_t)stale), json_integer(0), d);
 }
 
 static int
@@ -825,11 +838,13 @@ report_health(struct db *db, const struct cfg *cfg,
 	size_t i;
 
 	if (o.max_due_age_ms <= 0)
-		o.max_due_age_ms = REPORT_MAX_DUE_AGE_MS;
+		o.max_due_age_ms = cfg != NULL ? cfg->health.max_due_age_ms :
+		    REPORT_MAX_DUE_AGE_MS;
 	if (o.max_heartbeat_age_ms <= 0)
 		o.max_heartbeat_age_ms = report_heartbeat_max_ms(cfg);
 	if (o.max_dead_per_hour < 0)
-		o.max_dead_per_hour = REPORT_MAX_DEAD_PER_HOUR;
+		o.max_dead_per_hour = cfg != NULL ?
+		    cfg->health.max_dead_per_hour : REPORT_MAX_DEAD_PER_HOUR;
 	if (checks == NULL)
 		return oom_null();
 	if (report_snap_begin(db, &own) < 0) {

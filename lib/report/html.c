@@ -57,6 +57,7 @@ struct dash {
 	int64_t latday;			/* the day in lat */
 	json_t *queue;			/* report_queue's document */
 	json_t *botdoc;			/* report_bots' document */
+	json_t *health;			/* report_health's document */
 	int64_t workers, live, dead_hour;
 };
 
@@ -320,6 +321,8 @@ bots_fold(struct dash *d)
 static int
 dash_read(struct db *db, struct dash *d)
 {
+	/* The configured thresholds (health = { ... }). */
+	static const struct report_health_opts defaults = { 0, 0, -1 };
 	int own = sqlite3_get_autocommit(db->sql), rc = -1;
 
 	if (own && db_exec(db, "BEGIN") < 0)
@@ -328,12 +331,14 @@ dash_read(struct db *db, struct dash *d)
 	    jobs_row, d) < 0 || metrics_read(db, d) < 0 ||
 	    query(db, sql_latency, d->day0, d->day0 + NDAYS * DAY_MS,
 	    latency_row, d) < 0 ||
-	    query(db, sql_health, d->now - d->cfg->worker.lease_ms,
+	    query(db, sql_health, d->now - report_heartbeat_max_ms(d->cfg),
 	    d->now - HOUR_MS, health_row, d) < 0)
 		goto out;
 	latency_flush(d);
 	if ((d->queue = report_queue(db, d->now)) == NULL ||
-	    (d->botdoc = report_bots(db, d->cfg, d->now)) == NULL)
+	    (d->botdoc = report_bots(db, d->cfg, d->now)) == NULL ||
+	    (d->health = report_health(db, d->cfg, &defaults, d->now)) ==
+	    NULL)
 		goto out;
 	rc = bots_fold(d);
 out:
@@ -377,6 +382,7 @@ dash_release(struct dash *d)
 	free(d->lat);
 	json_decref(d->queue);
 	json_decref(d->botdoc);
+	json_decref(d->health);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -1142,40 +1148,89 @@ table_types(FILE *out, const struct dash *d)
 	fputs("</tbody>\n</table>\n</section>\n", out);
 }
 
-/* One health check: what, the value (already escaped), ok or not. */
-static void
-row_health(FILE *out, const char *what, const char *value, int ok)
+/* Whether the health check named name passed (1 if it is not there). */
+static int
+check_ok(const struct dash *d, const char *name)
 {
-	fprintf(out, "<tr><td>%s</td><td>%s</td><td><span class=\"badge %s\">"
-	    "%s</span></td></tr>\n", what, value, ok ? "ok" : "warn",
-	    ok ? "ok" : "attention");
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(json_object_get(d->health, "checks"), i, c)
+		if (strcmp(json_string_value(json_object_get(c, "check")),
+		    name) == 0)
+			return json_is_true(json_object_get(c, "ok"));
+	return 1;
 }
 
+/* A check's value or threshold in words, by the kind of check. */
+static void
+check_cell(FILE *out, const char *name, const json_t *v, int threshold)
+{
+	char b[32];
+
+	if (v == NULL || json_is_null(v))
+		fputs("-", out);
+	else if (strcmp(name, "due_age") == 0)
+		fputs(clock_format_duration(json_integer_value(v), b,
+		    sizeof(b)), out);
+	else if (strcmp(name, "workers") == 0 && threshold)
+		fprintf(out, "heartbeat within %s", clock_format_duration(
+		    json_integer_value(v), b, sizeof(b)));
+	else if (strncmp(name, "budget:", 7) == 0)
+		fputs(fmt_usd(b, sizeof(b), json_number_value(v),
+		    json_number_value(v) > 0 && json_number_value(v) < 0.005 ?
+		    json_number_value(v) : 0), out);
+	else if (strcmp(name, "dead_rate") == 0 && threshold)
+		fprintf(out, "at most %lld", (long long)json_integer_value(v));
+	else
+		fprintf(out, "%lld", (long long)json_integer_value(v));
+}
+
+/* report_health's checks (the one definition of health, its thresholds
+ * from the configuration): what, the value, the limit, ok or not, and
+ * the detail as the row's title. */
 static void
 table_health(FILE *out, const struct dash *d)
 {
-	json_t *age = json_object_get(d->queue, "oldest_due_age_ms");
-	json_int_t expired = qint(d, "lease_expired");
-	char v[128], a[32], b[32];
+	static const char *const labels[][2] = {
+		{ "due_age", "oldest due job age" },
+		{ "workers", "live workers" },
+		{ "dead_rate", "dead jobs in the last hour" },
+		{ "lease_expired", "running jobs with an expired lease" },
+	};
+	const char *name, *label;
+	json_t *c;
+	size_t i, k;
+	int ok;
 
 	fputs("<section class=\"card\">\n<h2>Health</h2>\n"
 	    "<table id=\"table-health\">\n<thead><tr><th>check</th>"
-	    "<th>value</th><th>status</th></tr></thead>\n<tbody>\n", out);
-	if (json_is_integer(age))
-		snprintf(v, sizeof(v), "%s", clock_format_duration(
-		    json_integer_value(age), a, sizeof(a)));
-	else
-		snprintf(v, sizeof(v), "nothing due");
-	row_health(out, "oldest due job age", v, !json_is_integer(age) ||
-	    json_integer_value(age) <= REPORT_HTML_DUE_WARN_MS);
-	snprintf(v, sizeof(v), "%lld of %lld registered (heartbeat within %s)",
-	    (long long)d->live, (long long)d->workers, fmt_ms(b, sizeof(b),
-	    d->cfg->worker.lease_ms));
-	row_health(out, "live workers", v, d->live > 0);
-	snprintf(v, sizeof(v), "%lld", (long long)d->dead_hour);
-	row_health(out, "dead jobs in the last hour", v, d->dead_hour == 0);
-	snprintf(v, sizeof(v), "%lld", (long long)expired);
-	row_health(out, "running jobs with an expired lease", v, expired == 0);
+	    "<th>value</th><th>limit</th><th>status</th></tr></thead>\n"
+	    "<tbody>\n", out);
+	json_array_foreach(json_object_get(d->health, "checks"), i, c) {
+		name = json_string_value(json_object_get(c, "check"));
+		ok = json_is_true(json_object_get(c, "ok"));
+		for (k = 0, label = NULL; k < sizeof(labels) / sizeof(labels[0]);
+		    k++)
+			if (strcmp(labels[k][0], name) == 0)
+				label = labels[k][1];
+		fputs("<tr title=\"", out);
+		esc(out, json_string_value(json_object_get(c, "detail")));
+		fputs("\"><td>", out);
+		if (label != NULL) {
+			fputs(label, out);
+		} else {
+			fputs("budget of ", out);
+			esc(out, name + strlen("budget:"));
+			fputs(" today", out);
+		}
+		fputs("</td><td>", out);
+		check_cell(out, name, json_object_get(c, "value"), 0);
+		fputs("</td><td>", out);
+		check_cell(out, name, json_object_get(c, "threshold"), 1);
+		fprintf(out, "</td><td><span class=\"badge %s\">%s</span></td>"
+		    "</tr>\n", ok ? "ok" : "warn", ok ? "ok" : "attention");
+	}
 	fputs("</tbody>\n</table>\n</section>\n", out);
 }
 
@@ -1306,10 +1361,11 @@ tiles(FILE *out, const struct dash *d)
 	snprintf(v, sizeof(v), "%lld", (long long)qint(d, "running"));
 	tile(out, "running", "jobs running", v, 0);
 	snprintf(v, sizeof(v), "%lld", (long long)d->dead_hour);
-	tile(out, "dead", "dead in the last hour", v, d->dead_hour > 0);
+	tile(out, "dead", "dead in the last hour", v,
+	    !check_ok(d, "dead_rate"));
 	snprintf(v, sizeof(v), "%lld / %lld", (long long)d->live,
 	    (long long)d->workers);
-	tile(out, "workers", "live workers", v, d->live == 0);
+	tile(out, "workers", "live workers", v, !check_ok(d, "workers"));
 	snprintf(v, sizeof(v), "%lld / %lld", (long long)r, (long long)s);
 	tile(out, "messages", "received / sent today", v, 0);
 	tile(out, "cost", "LLM cost today", fmt_usd(v, sizeof(v),

@@ -38,7 +38,6 @@
 #define REPORT_HTML_HOURS 48		/* hours in chart-jobs */
 #define REPORT_HTML_DAYS 30		/* days in the daily charts */
 #define REPORT_HTML_BOTS 8		/* bots charted; the rest are "other" */
-#define REPORT_HTML_DUE_WARN_MS (5 * 60 * 1000)	/* oldest due: attention */
 
 /*
  * Write the dashboard for time now (ms since the epoch) to out. Every

@@ -298,6 +298,31 @@ prom_rest(struct db *db, const struct cfg *cfg, int64_t now, FILE *out)
 	return prom_bots(db, cfg, now, out);
 }
 
+/* report_health's checks (the one definition of health, with the
+ * configured thresholds): dater_healthy and dater_health_ok{check}. */
+static int
+prom_health(struct db *db, const struct cfg *cfg, int64_t now, FILE *out)
+{
+	static const struct report_health_opts defaults = { 0, 0, -1 };
+	json_t *h, *c;
+	size_t i;
+
+	if ((h = report_health(db, cfg, &defaults, now)) == NULL)
+		return -1;
+	head(out, "dater_healthy", "gauge",
+	    "1 when every check of dater-report health passes, else 0.");
+	sample(out, "dater_healthy", NULL, NULL, NULL, NULL,
+	    json_is_true(json_object_get(h, "healthy")));
+	head(out, "dater_health_ok", "gauge",
+	    "1 when the health check passes, else 0 (dater-report health).");
+	json_array_foreach(json_object_get(h, "checks"), i, c)
+		sample(out, "dater_health_ok", "check", json_string_value(
+		    json_object_get(c, "check")), NULL, NULL,
+		    json_is_true(json_object_get(c, "ok")));
+	json_decref(h);
+	return 0;
+}
+
 int
 report_prometheus(struct db *db, const struct cfg *cfg, int64_t now,
     FILE *out)
@@ -310,6 +335,8 @@ report_prometheus(struct db *db, const struct cfg *cfg, int64_t now,
 	if ((q = report_queue(db, now)) != NULL) {
 		prom_jobs(out, q);
 		rc = prom_rest(db, cfg, now, out);
+		if (rc == 0)
+			rc = prom_health(db, cfg, now, out);
 		json_decref(q);
 	}
 	report_snap_end(db, own);

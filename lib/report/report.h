@@ -251,8 +251,9 @@ int report_conversation(struct db *db, int64_t contact, int64_t now,
 json_t *report_metrics(struct db *db, const char *since, const char *bot,
     int64_t now);
 
-/* Thresholds of report_health; 0 durations and a negative
- * max_dead_per_hour take the defaults. */
+/* Thresholds of report_health overriding the configuration's (`health =
+ * { ... }`, struct cfg_health); 0 durations and a negative
+ * max_dead_per_hour take the configuration's. */
 struct report_health_opts {
 	int64_t max_due_age_ms;		/* default 5 minutes */
 	int64_t max_heartbeat_age_ms;	/* default report_heartbeat_max_ms */
@@ -262,8 +263,8 @@ struct report_health_opts {
 #define REPORT_MAX_DUE_AGE_MS (5 * 60 * 1000)
 #define REPORT_MAX_DEAD_PER_HOUR 10
 
-/* A live worker's heartbeat is at most this old: 3 heartbeats, at least
- * 30 s. */
+/* A live worker's heartbeat is at most this old: health.
+ * max_heartbeat_age, or 3 heartbeats and at least 30 s. */
 int64_t report_heartbeat_max_ms(const struct cfg *cfg);
 
 /*
@@ -277,9 +278,13 @@ int64_t report_heartbeat_max_ms(const struct cfg *cfg);
  * max_heartbeat_age_ms old; fails when workers are registered but none
  * is live, or jobs have been due longer than that and no worker is live),
  * "dead_rate" (jobs that died in the last hour; fails above
- * max_dead_per_hour), then "budget:BOT" for each configured bot with a
+ * max_dead_per_hour), "lease_expired" (running jobs whose lease ran out
+ * more than max_heartbeat_age_ms ago, so no live tree reclaims them;
+ * fails above 0), then "budget:BOT" for each configured bot with a
  * daily budget (today's cost; fails when it reaches the budget).
- * "detail" says why in words. Returns a new reference, or NULL (logged).
+ * "detail" says why in words. The one definition of health: the
+ * dashboard and the Prometheus export show this document. Returns a new
+ * reference, or NULL (logged).
  */
 json_t *report_health(struct db *db, const struct cfg *cfg,
     const struct report_health_opts *o, int64_t now);

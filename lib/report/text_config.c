@@ -431,6 +431,14 @@ config_print(FILE *out, const json_t *doc)
 		    fmt_bytes },
 		{ NULL, NULL, 0, 0, NULL }
 	};
+	static const struct column health[] = {
+		{ "max_due_age", "max_due_age_ms", CELL_DURATION, 0, NULL },
+		{ "max_heartbeat_age", "max_heartbeat_age_ms", CELL_DURATION,
+		    0, NULL },
+		{ "max_dead_per_hour", "max_dead_per_hour", CELL_TEXT, 0,
+		    NULL },
+		{ NULL, NULL, 0, 0, NULL }
+	};
 	int64_t now = table_generated_at(doc);
 
 	table_kv_print(out, doc, top, now);
@@ -444,6 +452,8 @@ config_print(FILE *out, const json_t *doc)
 	    now);
 	kv_section(out, "maintenance", json_object_get(doc, "maintenance"),
 	    maint, now);
+	kv_section(out, "health", json_object_get(doc, "health"), health,
+	    now);
 	return 0;
 }
 
