@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,6 +37,7 @@
 #include "../lib/log.h"
 #include "../lib/report/html.h"
 #include "../lib/report/report.h"
+#include "../lib/report/table.h"
 #include "../lib/banned.h"
 
 /* health: some check failed (documented in dater-report.1). */
@@ -54,6 +56,7 @@ struct opts {
 	struct report_health_opts health;
 	const char *since;		/* metrics --since */
 	const char *out_path;		/* -o FILE */
+	int wide;			/* --wide: tables never cut */
 	int64_t id;
 };
 
@@ -63,7 +66,7 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: dater-report [-jqv] [--csv] [-c file] [-d db] view [args]\n"
+	    "usage: dater-report [-jqvw] [--csv] [-c file] [-d db] view [args]\n"
 	    "       dater-report [-qv] [-c file] [-d db] --prometheus [-o file]\n"
 	    "       dater-report -h | -V\n"
 	    "views:\n"
@@ -93,6 +96,8 @@ usage(FILE *out)
 	    "      --csv          CSV (RFC 4180) of a view's rows\n"
 	    "      --prometheus   the prometheus view\n"
 	    "  -o, --output FILE  prometheus, html: write FILE atomically\n"
+	    "  -w, --wide         tables in full (else cut to $COLUMNS or\n"
+	    "                     the terminal's width)\n"
 	    "  -q, --quiet        errors only on stderr\n"
 	    "  -v, --verbose      debug messages on stderr\n"
 	    "  -h, --help         this help\n"
@@ -669,6 +674,7 @@ parse_global(int argc, char **argv, struct opts *o)
 		{ "csv", no_argument, NULL, 'C' },
 		{ "prometheus", no_argument, NULL, 'P' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "wide", no_argument, NULL, 'w' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -677,7 +683,7 @@ parse_global(int argc, char **argv, struct opts *o)
 	};
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "+:c:d:jo:qvhV", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+:c:d:jo:qvwhV", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			o->cfg_path = optarg;
@@ -696,6 +702,9 @@ parse_global(int argc, char **argv, struct opts *o)
 			break;
 		case 'o':
 			o->out_path = optarg;
+			break;
+		case 'w':
+			o->wide = 1;
 			break;
 		case 'q':
 			o->verbosity = -1;
@@ -725,6 +734,28 @@ set_log_level(const struct opts *o, const struct cfg *cfg)
 		log_set_level(LOG_LEVEL_DEBUG);
 	else if (cfg != NULL)
 		log_set_level((enum log_level)cfg->log_level);
+}
+
+/* The width tables fit in: $COLUMNS if set, else the terminal's when
+ * stdout is one; 0 (no limit) with --wide or into a pipe or file. */
+static int
+table_cols(const struct opts *o)
+{
+	struct winsize ws;
+	const char *e = getenv("COLUMNS"), *errstr;
+	int n;
+
+	if (o->wide)
+		return 0;
+	if (e != NULL && *e != '\0') {
+		n = (int)strtonum(e, 20, 100000, &errstr);
+		if (errstr == NULL)
+			return n;
+	}
+	if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) ==
+	    0 && ws.ws_col > 0)
+		return ws.ws_col;
+	return 0;
 }
 
 /* Print doc as JSON, CSV or tables; EX_OK, or EX_IOERR/EX_SOFTWARE
@@ -837,6 +868,7 @@ run(const struct view *v, struct opts *o)
 	o->cfg = NULL;		/* it lives on this stack frame */
 	cfg_release(&cfg);
 	if (rc == EX_OK && doc != NULL) {
+		table_set_width(table_cols(o));
 		rc = output(v, doc, o->json);
 		if (rc == EX_OK && v->status != NULL)
 			rc = v->status(doc);

@@ -18,6 +18,8 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/dater-$TEST_NAME.XXXXXX") || exit 70
 DB=$TMP/dater.db
 CONF=$TMP/dater.conf
 unset DATER_CONFIG DATER_DB
+# Tables in full: dater-report fits them to $COLUMNS when it is set.
+unset COLUMNS
 
 BG_PIDS=()		# process-group leaders started by start_bg
 N_OK=0

@@ -535,6 +535,33 @@ like "$OUT" '\[UNCERTAIN\]' "an uncertain send is marked"
 report --csv conversation "$mia"
 is "$(csvpy 'ok_shape and [r["mark"] for r in rows if r["direction"] == "out"]')" \
     '["UNCERTAIN"]' "conversation CSV has the mark"
+# Tables fit the terminal ($COLUMNS, else the terminal's width; never a
+# pipe's): optional columns are hidden, wide text columns cut, a text
+# column last wraps so nothing of it is lost; --wide prints them whole.
+# widest: the longest line of $OUT, in characters.
+widest() { printf '%s\n' "$OUT" | python3 -c 'import sys; print(max(len(l) for l in sys.stdin.read().split("\n")))'; }
+COLUMNS=80 report bots
+is "$(widest)" "$(( $(widest) <= 80 ? $(widest) : 0 ))" "COLUMNS=80: bots fits in 80 columns"
+like "$(printf '%s\n' "$OUT" | head -1)" '^BOT +PERIOD .*STATE +WHY$' "... keeping the bot, its numbers, state and why"
+unlike "$OUT" 'TOK IN' "... hiding the optional columns"
+COLUMNS=80 report --wide bots
+like "$OUT" 'TOK IN.*LISTENING SINCE' "--wide shows every column"
+is "$(( $(widest) > 80 ))" 1 "... however wide"
+report bots
+like "$OUT" 'TOK IN.*LISTENING SINCE' "into a pipe without COLUMNS, tables are whole"
+reply=$(sql "SELECT text FROM messages WHERE contact = $mia AND direction = 'out' ORDER BY id DESC LIMIT 1")
+COLUMNS=60 report conversation "$mia"
+is "$(( $(widest) <= 60 ))" 1 "COLUMNS=60: the transcript fits in 60 columns"
+is "$(printf '%s\n' "$OUT" | python3 -c '
+import sys
+lines = sys.stdin.read().split("\n")
+h = [i for i, l in enumerate(lines) if l.startswith("TIME")][0]
+off = lines[h].index("TEXT")
+col = " ".join(" ".join(l[off:] for l in lines[h + 1:]).split())
+print(" ".join(sys.argv[1].split()) in col)' "$reply")" True \
+    "... its text column wraps: the whole reply is there, word by word"
+COLUMNS=70 report jobs --limit 500
+is "$(( $(widest) <= 70 ))" 1 "COLUMNS=70: jobs fits, its last error wrapped"
 # CSV injection (OWASP): names and texts come from remote users. On a copy
 # of the database, a contact whose name is a formula and messages that
 # start with =, +, -, @, tab or CR or hold terminal escapes.

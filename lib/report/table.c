@@ -133,18 +133,152 @@ table_cell(const json_t *row, const struct column *c, int64_t now, char *buf,
 	table_clean(tmp, buf, len, c->maxw);
 }
 
+#define TABLE_WRAP_MIN 20	/* a wrapped column is not cut narrower first */
+#define TABLE_CUT_MIN 16	/* nor the others, then */
+
+/* The terminal's width tables fit in; 0: no limit. */
+static int fit_cols;
+
+void
+table_set_width(int cols)
+{
+	fit_cols = cols > 0 ? cols : 0;
+}
+
+/* The narrowest a text column is cut to: its header, at least 8. */
+static int
+floor_of(const struct column *c)
+{
+	return table_width(c->head) > 8 ? table_width(c->head) : 8;
+}
+
+/* Narrow *w towards floor by what total exceeds fit_cols; 1 if it did. */
+static int
+narrow(int *w, int floor, int *total)
+{
+	int cut = *w - floor;
+
+	if (*total <= fit_cols || cut <= 0)
+		return 0;
+	if (cut > *total - fit_cols)
+		cut = *total - fit_cols;
+	*w -= cut;
+	*total -= cut;
+	return 1;
+}
+
+/* Narrow the widest text column (but skip) in turn, none below its
+ * floor_of nor min, while total exceeds fit_cols; 1 if one changed. */
+static int
+narrow_widest(const struct column *cols, int *w, size_t ncols, size_t skip,
+    int min, int *total)
+{
+	size_t c, widest;
+	int changed = 0, lo;
+
+	while (*total > fit_cols) {
+		widest = ncols;
+		for (c = 0; c < ncols; c++) {
+			lo = floor_of(&cols[c]) > min ? floor_of(&cols[c]) : min;
+			if (c != skip && cols[c].kind != CELL_NUM && w[c] > lo &&
+			    (widest == ncols || w[c] > w[widest]))
+				widest = c;
+		}
+		if (widest == ncols)
+			return changed;		/* nothing left to narrow */
+		lo = floor_of(&cols[widest]) > min ? floor_of(&cols[widest]) :
+		    min;
+		changed |= narrow(&w[widest], lo, total);
+	}
+	return changed;
+}
+
 /*
- * Print one line of cells padded to the widths w. Padding is held back
- * until something follows it, so no line ends in blanks.
+ * Fit the line (the shown columns, two blanks between them) in fit_cols:
+ * first the optional columns (maxw < 0) are hidden, rightmost first (w
+ * becomes -1), then the widest text column gives way, none below
+ * floor_of. Numbers keep their width. Returns 1 if a width changed.
+ */
+static int
+fit(const struct column *cols, int *w, size_t ncols)
+{
+	size_t c, last;
+	int total = -2, changed = 0;
+
+	if (fit_cols == 0)
+		return 0;
+	for (c = 0; c < ncols; c++)
+		total += w[c] + 2;
+	for (c = ncols; c-- > 0 && total > fit_cols;) {
+		if (cols[c].maxw < 0) {
+			total -= w[c] + 2;
+			w[c] = -1;
+			changed = 1;
+		}
+	}
+	/* A text column last wraps, so it gives way first, to 20; then the
+	 * others to 16; then it, and the others, to their floor. */
+	for (last = ncols; last-- > 0 && w[last] < 0;)
+		;
+	if (last >= ncols || cols[last].kind == CELL_NUM)
+		last = ncols;
+	if (last < ncols)
+		changed |= narrow(&w[last], TABLE_WRAP_MIN, &total);
+	changed |= narrow_widest(cols, w, ncols, last, TABLE_CUT_MIN, &total);
+	if (last < ncols)
+		changed |= narrow(&w[last], floor_of(&cols[last]), &total);
+	changed |= narrow_widest(cols, w, ncols, last, 0, &total);
+	return changed;
+}
+
+/* Bytes of s that make its next wrapped line of at most w characters:
+ * up to the last blank that fits, else w characters. */
+static size_t
+chunk(const char *s, int w)
+{
+	size_t i, blank = 0;
+	int n = 0;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if (((unsigned char)s[i] & 0xc0) != 0x80 && n++ == w)
+			return blank > 0 ? blank : i;
+		if (s[i] == ' ')
+			blank = i;
+	}
+	return i;
+}
+
+/* n without the blanks that end s[0..n). */
+static size_t
+trim(const char *s, size_t n)
+{
+	while (n > 0 && s[n - 1] == ' ')
+		n--;
+	return n;
+}
+
+/*
+ * Print one line of cells padded to the widths w (columns with w < 0
+ * are hidden). Padding is held back until something follows it, so no
+ * line ends in blanks. With wrap, the last shown column (text) is folded
+ * at blanks into lines of its width, each indented to the column.
  */
 static void
 put_line(FILE *out, const char *const *cells, const struct column *cols,
-    const int *w, size_t ncols)
+    const int *w, size_t ncols, int wrap)
 {
-	size_t c;
-	int pending = 0, pad;
+	const char *s;
+	size_t c, n, last = ncols;
+	int pending = 0, pad, indent = 0;
 
+	for (c = 0; c < ncols; c++)
+		if (w[c] >= 0)
+			last = c;
 	for (c = 0; c < ncols; c++) {
+		if (w[c] < 0)
+			continue;	/* hidden to fit */
+		if (wrap && c == last)
+			break;
 		pad = w[c] - table_width(cells[c]);
 		if (cols[c].kind == CELL_NUM)
 			pending += pad;
@@ -155,6 +289,18 @@ put_line(FILE *out, const char *const *cells, const struct column *cols,
 		if (cols[c].kind != CELL_NUM)
 			pending += pad;
 		pending += 2;
+		indent += w[c] + 2;
+	}
+	if (wrap && last < ncols && *cells[last] != '\0') {
+		for (s = cells[last]; *s != '\0'; pending = indent) {
+			n = chunk(s, w[last]);
+			fprintf(out, "%*s%.*s", pending, "", (int)trim(s, n),
+			    s);
+			for (s += n; *s == ' '; s++)
+				;
+			if (*s != '\0')
+				fputc('\n', out);
+		}
 	}
 	fputc('\n', out);
 }
@@ -168,9 +314,10 @@ int
 table_print(FILE *out, const json_t *rows, const struct column *cols,
     int64_t now)
 {
-	size_t nrows = json_array_size(rows), ncols = 0, r, c;
+	size_t nrows = json_array_size(rows), ncols = 0, r, c, last = 0;
 	char **cells, buf[CELL_MAX];
-	int *w, rc = -1;
+	struct column last_col;
+	int *w, rc = -1, wrap;
 
 	while (cols[ncols].head != NULL)
 		ncols++;
@@ -181,23 +328,46 @@ table_print(FILE *out, const json_t *rows, const struct column *cols,
 		goto out;
 	for (c = 0; c < ncols; c++)
 		w[c] = table_width(cols[c].head);
+	/* Fitting to a terminal, a text column last may wrap: its cells
+	 * are not cut to its maxw. */
+	last_col = cols[ncols - 1];
+	if (fit_cols > 0 && last_col.kind != CELL_NUM && last_col.maxw > 0)
+		last_col.maxw = 0;
 	for (r = 0; r < nrows; r++) {
 		for (c = 0; c < ncols; c++) {
-			table_cell(json_array_get(rows, r), &cols[c], now, buf,
-			    sizeof(buf));
+			table_cell(json_array_get(rows, r), c == ncols - 1 ?
+			    &last_col : &cols[c], now, buf, sizeof(buf));
 			if ((cells[r * ncols + c] = strdup(buf)) == NULL)
 				goto out;
 			if (table_width(buf) > w[c])
 				w[c] = table_width(buf);
 		}
 	}
+	if ((wrap = fit(cols, w, ncols))) {
+		for (c = 0; c < ncols; c++)
+			if (w[c] >= 0)
+				last = c;
+		/* A text column last wraps; the others wider than their
+		 * narrowed column are cut. */
+		wrap = cols[last].kind != CELL_NUM;
+		for (r = 0; r < nrows * ncols; r++) {
+			c = r % ncols;
+			if (w[c] < 0 || (wrap && c == last) ||
+			    table_width(cells[r]) <= w[c])
+				continue;
+			table_clean(cells[r], buf, sizeof(buf), w[c]);
+			free(cells[r]);
+			if ((cells[r] = strdup(buf)) == NULL)
+				goto out;
+		}
+	}
 	for (c = 0; c < ncols; c++)
 		cells[nrows * ncols + c] = (char *)cols[c].head;
 	put_line(out, (const char *const *)cells + nrows * ncols, cols, w,
-	    ncols);
+	    ncols, 0);
 	for (r = 0; r < nrows; r++)
 		put_line(out, (const char *const *)cells + r * ncols, cols, w,
-		    ncols);
+		    ncols, wrap);
 	rc = 0;
 out:
 	if (rc < 0)

@@ -29,7 +29,7 @@ struct column {
 	const char *head;		/* NULL ends a list of columns */
 	const char *key;
 	enum cell kind;
-	int maxw;			/* 0: no limit */
+	int maxw;			/* 0: no limit; < 0: optional, none */
 	/* Overrides kind: format row into buf. */
 	void (*fmt)(const json_t *row, char *buf, size_t len);
 };
@@ -48,6 +48,10 @@ void table_ago(int64_t t, int64_t now, char *buf, size_t len);
 /* The cell of column c in row; "-" for null or absent. */
 void table_cell(const json_t *row, const struct column *c, int64_t now,
     char *buf, size_t len);
+/* Tables from now on fit in cols characters (0: no limit): optional
+ * columns (maxw < 0) are hidden, rightmost first, then the widest text
+ * columns are cut, their cells ending in "...". */
+void table_set_width(int cols);
 /* rows as a table with a header line: 0 or -1 (out of memory, logged). */
 int table_print(FILE *out, const json_t *rows, const struct column *cols,
     int64_t now);

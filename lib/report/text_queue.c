@@ -186,12 +186,12 @@ jobs_print(FILE *out, const json_t *doc)
 	static const struct column cols[] = {
 		{ "ID", "id", CELL_NUM, 0, NULL },
 		{ "TYPE", "type", CELL_TEXT, 24, NULL },
-		{ "QUEUE", "queue", CELL_TEXT, 16, NULL },
+		{ "QUEUE", "queue", CELL_TEXT, -1, NULL },
 		{ "STATE", "state", CELL_TEXT, 0, NULL },
-		{ "PRI", "priority", CELL_NUM, 0, NULL },
+		{ "PRI", "priority", CELL_NUM, -1, NULL },
 		{ "ATTEMPTS", "attempts", CELL_NUM, 0, fmt_attempts },
 		{ "RUN AT", "run_at", CELL_AGO, 0, NULL },
-		{ "CREATED", "created_at", CELL_AGO, 0, NULL },
+		{ "CREATED", "created_at", CELL_AGO, -1, NULL },
 		{ "LAST ERROR", "last_error", CELL_TEXT, 60, NULL },
 		{ NULL, NULL, 0, 0, NULL }
 	};
@@ -309,7 +309,7 @@ workers_print(FILE *out, const json_t *doc)
 	static const struct column orphan_cols[] = {
 		{ "ID", "id", CELL_NUM, 0, NULL },
 		{ "TYPE", "type", CELL_TEXT, 24, NULL },
-		{ "QUEUE", "queue", CELL_TEXT, 16, NULL },
+		{ "QUEUE", "queue", CELL_TEXT, -1, NULL },
 		{ "WORKER", "worker", CELL_TEXT, 40, NULL },
 		{ "STARTED", "started_at", CELL_AGO, 0, NULL },
 		{ "LEASE UNTIL", "lease_until", CELL_AGO, 0, NULL },
