@@ -71,7 +71,8 @@ usage(FILE *out)
 	    "       dater-report -h | -V\n"
 	    "views:\n"
 	    "  queue     counts per state, type and queue; oldest due job\n"
-	    "  jobs [--state S] [--type T] [--queue Q] [--limit N]\n"
+	    "  jobs [--state S] [--type T] [--queue Q] [--bot B]\n"
+	    "       [--contact ID] [--limit N]\n"
 	    "            the newest jobs (%d unless --limit)\n"
 	    "  job ID    one job: payload, every attempt's error\n"
 	    "  workers   worker processes and the jobs they run\n"
@@ -100,7 +101,7 @@ usage(FILE *out)
 	    "                     the terminal's width)\n"
 	    "  -q, --quiet        errors only on stderr\n"
 	    "  -v, --verbose      debug messages on stderr\n"
-	    "  -h, --help         this help\n"
+	    "  -h, --help         this help; VIEW --help: the view's\n"
 	    "  -V, --version      the version\n", REPORT_JOBS_LIMIT);
 }
 
@@ -203,6 +204,17 @@ jobs_opt(int ch, const char *arg, struct opts *o)
 	case 'Q':
 		o->filter.queue = arg;
 		return EX_OK;
+	case 'b':
+		o->filter.bot = arg;
+		return EX_OK;
+	case 'k':
+		o->filter.contact = strtonum(arg, 1, INT64_MAX, &errstr);
+		if (errstr != NULL) {
+			log_err("jobs: contact '%s' is %s (an id from "
+			    "dater-report contacts)", arg, errstr);
+			return EX_USAGE;
+		}
+		return EX_OK;
 	case 'n':
 		o->filter.limit = (int)strtonum(arg, 1, REPORT_JOBS_LIMIT_MAX,
 		    &errstr);
@@ -223,10 +235,12 @@ jobs_args(int argc, char **argv, struct opts *o)
 		{ "state", required_argument, NULL, 's' },
 		{ "type", required_argument, NULL, 't' },
 		{ "queue", required_argument, NULL, 'Q' },
+		{ "bot", required_argument, NULL, 'b' },
+		{ "contact", required_argument, NULL, 'k' },
 		{ "limit", required_argument, NULL, 'n' },
 	};
 
-	if (view_args(argc, argv, lo, 4, jobs_opt, o) != EX_OK)
+	if (view_args(argc, argv, lo, 6, jobs_opt, o) != EX_OK)
 		return EX_USAGE;
 	if (optind < argc) {
 		log_err("jobs: unexpected argument '%s'", argv[optind]);
@@ -651,6 +665,114 @@ static const struct view views[] = {
 	{ NULL, NULL, NULL, NULL, 0, NULL, NULL }
 };
 
+/* Each view's --help: its synopsis and what it shows. */
+static const char *const view_help[][2] = {
+	{ "queue",
+	    "usage: dater-report [options] queue\n"
+	    "Counts of jobs per state, type and queue; the oldest due job and\n"
+	    "the next one scheduled.\n"
+	    "(dater-report --help lists the options.)\n" },
+	{ "jobs",
+	    "usage: dater-report [options] jobs [--state S] [--type T] [--queue Q]\n"
+	    "           [--bot B] [--contact ID] [--limit N]\n"
+	    "The newest jobs first (50 unless --limit, at most 100000):\n"
+	    "  --state S      queued, running, succeeded, dead or cancelled\n"
+	    "  --type T       of this job type\n"
+	    "  --queue Q      in this queue\n"
+	    "  --bot B        of this bot\n"
+	    "  --contact ID   of this contact (its conversation jobs, the sends\n"
+	    "                 of its messages, its inbound and contact jobs)\n"
+	    "  --limit N      at most N rows\n"
+	    "(dater-report --help lists the options.)\n" },
+	{ "job",
+	    "usage: dater-report [options] job ID\n"
+	    "One job in full: its settings, payload and every attempt's error.\n"
+	    "(dater-report --help lists the options.)\n" },
+	{ "workers",
+	    "usage: dater-report [options] workers\n"
+	    "The worker processes, their heartbeats and the jobs they run;\n"
+	    "running jobs whose worker is gone.\n"
+	    "(dater-report --help lists the options.)\n" },
+	{ "config",
+	    "usage: dater-report [options] config\n"
+	    "The effective configuration: global settings, each job type's,\n"
+	    "the LLM, every bot with what it inherits, the schedules, the\n"
+	    "maintenance and health settings. Needs no database.\n"
+	    "(dater-report --help lists the options.)\n" },
+	{ "bots",
+	    "usage: dater-report [options] bots\n"
+	    "Per bot, today and the last 7 days: its state and why (active,\n"
+	    "paused, quiet hours, rate-limited, over budget, failing), messages,\n"
+	    "openers, reply rate and time, LLM use, cost and budget, failures,\n"
+	    "the listener holding it and the updates it skipped.\n"
+	    "(dater-report --help lists the options.)\n" },
+	{ "audit",
+	    "usage: dater-report [options] audit [--bot B] "
+	    "[--limit N]\n"
+	    "The dater-ctl commands, newest first: who, when, what.\n"
+	    "(dater-report --help lists the options.)\n" },
+	{ "contacts",
+	    "usage: dater-report [options] contacts [--bot B] [--status S]\n"
+	    "           [--limit N]\n"
+	    "The contacts, with their messages in and out and whether the last\n"
+	    "one is unanswered. --status: active, opted_out or paused.\n"
+	    "(dater-report --help lists the options.)\n" },
+	{ "conversation",
+	    "usage: dater-report [options] conversation "
+	    "CONTACT\n"
+	    "One contact's header and transcript, oldest first; drafts and\n"
+	    "sends of uncertain outcome are marked.\n"
+	    "(dater-report --help lists the options.)\n" },
+	{ "metrics",
+	    "usage: dater-report [options] metrics [--since YYYY-MM-DD]\n"
+	    "           [--bot B]\n"
+	    "The daily series per bot: messages, openers, LLM calls, tokens,\n"
+	    "cost, failures.\n"
+	    "(dater-report --help lists the options.)\n" },
+	{ "health",
+	    "usage: dater-report [options] health [--max-due-age D]\n"
+	    "           [--max-heartbeat-age D] [--max-dead-rate N]\n"
+	    "The health checks (due_age, workers, dead_rate, lease_expired,\n"
+	    "budget:BOT); exit 1 when one fails. The thresholds come from the\n"
+	    "configuration's health group; the options override them.\n"
+	    "(dater-report --help lists the options.)\n" },
+	{ "prometheus",
+	    "usage: dater-report [options] prometheus "
+	    "[-o FILE]\n"
+	    "The Prometheus text exposition format; with -o, FILE is replaced\n"
+	    "atomically (for node_exporter's textfile collector).\n"
+	    "(dater-report --help lists the options.)\n" },
+	{ "html",
+	    "usage: dater-report [options] html -o FILE\n"
+	    "The dashboard: one self-contained HTML page, FILE replaced\n"
+	    "atomically.\n"
+	    "(dater-report --help lists the options.)\n" },
+};
+
+/* Whether args (up to "--") ask for help. */
+static int
+wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0)
+			return 1;
+	return 0;
+}
+
+/* Print view's help on stdout. */
+static void
+view_usage(const char *view)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(view_help) / sizeof(view_help[0]); i++)
+		if (strcmp(view_help[i][0], view) == 0)
+			fputs(view_help[i][1], stdout);
+}
+
 static const struct view *
 view_find(const char *name)
 {
@@ -924,7 +1046,7 @@ main(int argc, char **argv)
 	if ((rc = parse_global(argc, argv, &o)) != EX_OK) {
 		if (rc < 0)
 			return EX_OK;
-		usage(stderr);
+		log_usage_hint(NULL);
 		return rc;
 	}
 	set_log_level(&o, NULL);
@@ -936,19 +1058,24 @@ main(int argc, char **argv)
 	}
 	if (optind >= argc) {
 		log_err("no view given");
-		usage(stderr);
+		log_usage_hint(NULL);
 		return EX_USAGE;
 	}
 	if ((v = view_find(argv[optind])) == NULL) {
 		log_err("unknown view '%s'", argv[optind]);
-		usage(stderr);
+		log_usage_hint(NULL);
 		return EX_USAGE;
 	}
 	argc -= optind;
 	argv += optind;
+	if (wants_help(argc, argv)) {
+		view_usage(v->name);
+		return fflush(stdout) == EOF || ferror(stdout) ? EX_IOERR :
+		    EX_OK;
+	}
 	if (v->args(argc, argv, &o) != EX_OK || check_format(v, &o) !=
 	    EX_OK) {
-		usage(stderr);
+		log_usage_hint(v->name);
 		return EX_USAGE;
 	}
 	return run(v, &o);

@@ -622,14 +622,7 @@ fail:
 /* ---- forget ---- */
 
 /* A job of the contact (?1 id, ?2 bot, ?3 platform id). */
-#define JOB_OF_CONTACT \
-	"((type IN ('respond', 'initiate', 'followup', 'summarize')" \
-	"  AND json_extract(payload, '$.contact') = ?1)" \
-	" OR (type IN ('send', 'approve') AND json_extract(payload," \
-	"  '$.message') IN (SELECT id FROM messages WHERE contact = ?1))" \
-	" OR (type IN ('inbound', 'contact')" \
-	"  AND json_extract(payload, '$.bot') = ?2" \
-	"  AND CAST(json_extract(payload, '$.platform_id') AS TEXT) = ?3))"
+#define JOB_OF_CONTACT CTL_JOB_OF_CONTACT("?1", "?2", "?3")
 
 static const char sql_forget_jobs[] =
     "DELETE FROM jobs WHERE state = 'queued' AND " JOB_OF_CONTACT;

@@ -122,4 +122,20 @@ json_t *ctl_bot_state(struct db *db, const struct cfg_bot *b,
 json_t *ctl_audit_report(struct db *db, const char *bot, int limit,
     int64_t now);
 
+/*
+ * SQL: whether a jobs row belongs to a contact, given SQL expressions of
+ * its id, bot and platform id (as text): its conversation jobs name the
+ * contact, its sends and approvals one of its messages, its inbound and
+ * contact jobs its bot and platform id. The one definition, for forget
+ * and for dater-report jobs --contact.
+ */
+#define CTL_JOB_OF_CONTACT(ID, BOT, PID) \
+	"((type IN ('respond', 'initiate', 'followup', 'summarize')" \
+	"  AND json_extract(payload, '$.contact') = " ID ")" \
+	" OR (type IN ('send', 'approve') AND json_extract(payload," \
+	"  '$.message') IN (SELECT id FROM messages WHERE contact = " ID "))" \
+	" OR (type IN ('inbound', 'contact')" \
+	"  AND json_extract(payload, '$.bot') = " BOT \
+	"  AND CAST(json_extract(payload, '$.platform_id') AS TEXT) = " PID "))"
+
 #endif

@@ -36,6 +36,17 @@ log_init(const char *progname, enum log_level level, int with_pid)
 }
 
 void
+log_usage_hint(const char *view)
+{
+	if (view != NULL)
+		fprintf(stderr, "%s: try '%s %s --help'\n", log_state.prog,
+		    log_state.prog, view);
+	else
+		fprintf(stderr, "%s: try '%s --help'\n", log_state.prog,
+		    log_state.prog);
+}
+
+void
 log_set_level(enum log_level level)
 {
 	log_state.level = level;

@@ -22,6 +22,10 @@ void log_init(const char *progname, enum log_level level, int with_pid);
 /* Change the level only. */
 void log_set_level(enum log_level level);
 
+/* After a usage error: "PROG: try 'PROG [view] --help'" on stderr (one
+ * line instead of the whole usage). */
+void log_usage_hint(const char *view);
+
 /*
  * Keep the text of every error logged from now on (without the prefix,
  * truncated to fit) in buf, len bytes, borrowed: it must outlive the

@@ -335,8 +335,19 @@ is "$RC" 64 "no view exits 64"
 report sideways
 is "$RC" 64 "an unknown view exits 64"
 like "$ERR" "sideways" "the error names the view"
+is "$ERR" "dater-report: error: unknown view 'sideways'
+dater-report: try 'dater-report --help'" "... in one line, with a hint instead of the whole usage"
 report jobs --state bogus
 is "$RC" 64 "an unknown state exits 64"
+like "$ERR" "try 'dater-report jobs --help'" "a view's usage error points at the view's help"
+report jobs --help
+is "$RC" 0 "jobs --help exits 0"
+like "$OUT" "^usage: dater-report \[options\] jobs \[--state S\]" "... printing the view's synopsis"
+like "$OUT" "--state S +queued, running" "... and its options"
+for v in queue jobs job workers config bots audit contacts conversation metrics health prometheus html; do
+	run "$BIN/dater-report" "$v" --help
+	is "$RC:$(printf '%s\n' "$OUT" | head -1 | grep -c "^usage: dater-report \[options\] $v")" "0:1" "$v --help"
+done
 report jobs --limit 0
 is "$RC" 64 "--limit 0 exits 64"
 report job abc
@@ -505,8 +516,20 @@ like "$OUT" '^ +3 +demo +1003 +Sara +opted_out +no ' "contacts table row"
 report contacts --status gone
 is "$RC" 64 "an unknown contact status exits 64"
 
-# conversation
+# jobs --bot, --contact
 mia=$(sql "SELECT id FROM contacts WHERE platform_id = '1001'")
+report --json jobs --contact "$mia" --limit 1000
+jis 'sorted(set(j["type"] for j in d["jobs"]))' '["contact", "inbound", "respond", "send"]' \
+    "jobs --contact: the contact's own jobs, of every kind"
+jis 'd["filter"]["contact"]' "$mia" "... named in the filter"
+jis 'all("1002" not in json.dumps(j) and "2001" not in json.dumps(j) for j in d["jobs"])' true \
+    "... and none of another contact's"
+report --json jobs --bot rev --limit 1000
+jis 'len(d["jobs"]) > 0 and all(j["bot"] == "rev" for j in d["jobs"])' true "jobs --bot: only that bot's"
+report jobs --contact 0
+is "$RC" 64 "jobs --contact 0 is a usage error"
+
+# conversation
 ida=$(sql "SELECT id FROM contacts WHERE platform_id = '2001'")
 report --json conversation "$mia"
 is "$RC" 0 "conversation --json exits 0"

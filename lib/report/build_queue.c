@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../clock.h"
+#include "../ctl.h"
 #include "../log.h"
 #include "../redact.h"
 #include "report.h"
@@ -506,7 +507,10 @@ row_job(sqlite3_stmt *st)
 #define JOBS_SELECT "SELECT " JOB_COLUMNS " FROM jobs"
 #define JOBS_WHERE \
 	" (?1 IS NULL OR type = ?1) AND (?2 IS NULL OR queue = ?2)" \
-	" ORDER BY id DESC LIMIT ?3"
+	" AND (?4 IS NULL OR bot = ?4) AND (?5 IS NULL OR " \
+	CTL_JOB_OF_CONTACT("?5", "(SELECT bot FROM contacts WHERE id = ?5)", \
+	"(SELECT CAST(platform_id AS TEXT) FROM contacts WHERE id = ?5)") \
+	") ORDER BY id DESC LIMIT ?3"
 
 /*
  * One statement per state filter (index 0: any state; i + 1: state
@@ -588,12 +592,18 @@ report_jobs(struct db *db, const struct report_jobs_filter *f, int64_t now)
 	if (f->queue != NULL)
 		sqlite3_bind_text(st, 2, f->queue, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (int64_t)acc.limit + 1);
+	if (f->bot != NULL)
+		sqlite3_bind_text(st, 4, f->bot, -1, SQLITE_STATIC);
+	if (f->contact > 0)
+		sqlite3_bind_int64(st, 5, f->contact);
 	if (report_each_row(db, st, jobs_row, &acc) < 0)
 		goto fail;
 	report_snap_end(db, own);
-	doc = json_pack("{s:o, s:{s:s?, s:s?, s:s?, s:i}, s:b, s:o}",
+	doc = json_pack("{s:o, s:{s:s?, s:s?, s:s?, s:s?, s:o, s:i}, s:b, s:o}",
 	    "generated_at", report_time_json(now),
 	    "filter", "state", f->state, "type", f->type, "queue", f->queue,
+	    "bot", f->bot, "contact", f->contact > 0 ?
+	    json_integer(f->contact) : json_null(),
 	    "limit", acc.limit,
 	    "truncated", acc.more,
 	    "jobs", acc.rows);

@@ -61,13 +61,16 @@ struct report_jobs_filter {
 	const char *state;		/* one of report_states */
 	const char *type;
 	const char *queue;
+	const char *bot;
+	int64_t contact;		/* its jobs (CTL_JOB_OF_CONTACT); 0 */
 	int limit;			/* rows; 0: REPORT_JOBS_LIMIT */
 };
 
 /*
  * The newest jobs (highest id first) that match f:
  *
- *   { "generated_at", "filter": { "state", "type", "queue", "limit" },
+ *   { "generated_at", "filter": { "state", "type", "queue", "bot",
+ *     "contact", "limit" },
  *     "truncated": true when more jobs match than limit,
  *     "jobs": [ JOB, ... ] }
  *
