@@ -365,7 +365,7 @@ main(int argc, char *argv[])
 			log_set_level(LOG_LEVEL_WARN);
 			break;
 		default:
-			usage(stderr);
+			log_usage_hint(NULL);
 			return EX_USAGE;
 		}
 	}

@@ -379,14 +379,15 @@ main(int argc, char *argv[])
 			log_set_level(LOG_LEVEL_WARN);
 			break;
 		default:
-			usage(stderr);
+			log_usage_hint(NULL);
 			return EX_USAGE;
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc < 1) {
-		usage(stderr);
+		log_err("no command given");
+		log_usage_hint(NULL);
 		return EX_USAGE;
 	}
 	for (ch = 0; commands[ch].name != NULL; ch++)
@@ -394,13 +395,13 @@ main(int argc, char *argv[])
 			break;
 	if (commands[ch].name == NULL) {
 		log_err("unknown command '%s'", argv[0]);
-		usage(stderr);
+		log_usage_hint(NULL);
 		return EX_USAGE;
 	}
 	if (argc != commands[ch].nargs + 1) {
 		log_err("%s: expected %s", argv[0], commands[ch].nargs == 0 ?
 		    "no arguments" : "one argument");
-		usage(stderr);
+		log_usage_hint(NULL);
 		return EX_USAGE;
 	}
 	if ((rc = app_config(&cfg, cfgpath, dbpath, jobs_names)) != EX_OK)

@@ -40,7 +40,20 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: dater-scheduler [-nqv] [-c file] [-d db] [--once | --loop] "
-	    "[--now time]\n");
+	    "[--now time]\n"
+	    "Enqueues the jobs of the schedules (and due openers and\n"
+	    "follow-ups) whose slot has come, each slot once.\n"
+	    "options:\n"
+	    "  -c, --config FILE   configuration (else $DATER_CONFIG, ...)\n"
+	    "  -d, --db FILE       database (else $DATER_DB, the config's)\n"
+	    "      --once          one pass, then exit (the default; for cron)\n"
+	    "      --loop          a pass every minute until SIGTERM\n"
+	    "      --now TIME      pass as if it were TIME (RFC 3339)\n"
+	    "  -n, --dry-run       print what would be enqueued; change nothing\n"
+	    "  -q, --quiet         warnings and errors only\n"
+	    "  -v, --verbose       say what each pass enqueued\n"
+	    "  -h, --help          this help\n"
+	    "  -V, --version       the version\n");
 }
 
 static int
@@ -181,12 +194,18 @@ main(int argc, char *argv[])
 			log_set_level(LOG_LEVEL_WARN);
 			break;
 		default:
-			usage(stderr);
+			log_usage_hint(NULL);
 			return EX_USAGE;
 		}
 	}
-	if (optind != argc || (looping && (now != 0 || dry))) {
-		usage(stderr);
+	if (optind != argc) {
+		log_err("unexpected argument '%s'", argv[optind]);
+		log_usage_hint(NULL);
+		return EX_USAGE;
+	}
+	if (looping && (now != 0 || dry)) {
+		log_err("--loop runs on the clock: no --now, no --dry-run");
+		log_usage_hint(NULL);
 		return EX_USAGE;
 	}
 	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)

@@ -25,7 +25,22 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: dater-worker [-qv] [-c file] [-d db] [-n workers] "
-	    "[--queues a,b] [--drain]\n");
+	    "[--queues a,b] [--drain]\n"
+	    "Runs jobs: a supervisor with N worker processes and one listener\n"
+	    "per Telegram bot. SIGTERM: finish the running jobs and exit;\n"
+	    "SIGHUP: reload the configuration.\n"
+	    "options:\n"
+	    "  -c, --config FILE   configuration (else $DATER_CONFIG, ...)\n"
+	    "  -d, --db FILE       database (else $DATER_DB, the config's)\n"
+	    "  -n, --workers N     worker processes (else worker.concurrency)\n"
+	    "      --queues a,b    take jobs from these queues only (else\n"
+	    "                      worker.queues, else all)\n"
+	    "      --drain         exit 0 once no job is due (69 when the\n"
+	    "                      workers keep failing); no listeners\n"
+	    "  -q, --quiet         warnings and errors only\n"
+	    "  -v, --verbose       debug messages\n"
+	    "  -h, --help          this help\n"
+	    "  -V, --version       the version\n");
 }
 
 int
@@ -86,12 +101,13 @@ main(int argc, char *argv[])
 			level = LOG_LEVEL_WARN;
 			break;
 		default:
-			usage(stderr);
+			log_usage_hint(NULL);
 			return EX_USAGE;
 		}
 	}
 	if (optind != argc) {
-		usage(stderr);
+		log_err("unexpected argument '%s'", argv[optind]);
+		log_usage_hint(NULL);
 		return EX_USAGE;
 	}
 	if ((rc = app_config(&cfg, wo.cfg_path, dbpath, jobs_names)) != EX_OK)

@@ -855,7 +855,15 @@ check "... as a regular file" test -f "$TMP/new.prom"
 report --prometheus queue
 is "$RC" 64 "--prometheus with another view exits 64"
 report --csv job 1
-is "$RC" 64 "--csv of a view without rows exits 64"
+is "$RC:$(csvpy 'ok_shape and [(r["id"], r["type"]) for r in rows]')" \
+    "0:[[\"1\", \"$(sql "SELECT type FROM jobs WHERE id = 1")\"]]" "job --csv: the job as one row"
+report --csv workers
+is "$RC:$(printf '%s' "$OUT" | head -1)" "0:id,pid,host,queues,started_at,heartbeat_at,heartbeat_age_ms,jobs"$'\r' \
+    "workers --csv: a row per worker under its header"
+report --csv config
+is "$RC" 0 "config --csv exits 0"
+is "$(csvpy 'ok_shape and [r["value"] for r in rows if r["setting"] in ("worker.lease_ms", "bots.demo.transport.driver")]')" \
+    '["5000", "console"]' "config --csv: every setting by its dotted path (bots by name)"
 
 # label escaping: a bot name with a quote and a backslash
 python3 -c '

@@ -457,6 +457,54 @@ config_print(FILE *out, const json_t *doc)
 	return 0;
 }
 
+/* Every setting as a row: its dotted path (bots and schedules by name)
+ * and its value. */
+static const char *const config_keys[] = { "setting", "value", NULL };
+
+static int
+flatten(json_t *rows, const char *path, const json_t *v)
+{
+	const json_t *e, *name;
+	const char *k;
+	char sub[512];
+	size_t i;
+
+	if (json_is_object(v)) {
+		json_object_foreach((json_t *)v, k, e) {
+			snprintf(sub, sizeof(sub), "%s%s%s", path,
+			    *path != '\0' ? "." : "", k);
+			if (flatten(rows, sub, e) < 0)
+				return -1;
+		}
+		return 0;
+	}
+	if (json_is_array(v) && json_array_size(v) > 0 &&
+	    json_is_string(json_object_get(json_array_get(v, 0), "name"))) {
+		json_array_foreach(v, i, e) {
+			name = json_object_get(e, "name");
+			snprintf(sub, sizeof(sub), "%s.%s", path,
+			    json_is_string(name) ? json_string_value(name) : "?");
+			if (flatten(rows, sub, e) < 0)
+				return -1;
+		}
+		return 0;
+	}
+	return json_array_append_new(rows, json_pack("{s:s, s:O}", "setting",
+	    path, "value", v));
+}
+
+static json_t *
+config_rows(const json_t *doc)
+{
+	json_t *rows = json_array();
+
+	if (rows != NULL && flatten(rows, "", doc) < 0) {
+		json_decref(rows);
+		return NULL;
+	}
+	return rows;
+}
+
 const struct report_text report_text_config = {
-	config_print, NULL, NULL
+	config_print, config_rows, config_keys
 };

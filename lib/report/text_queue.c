@@ -335,9 +335,33 @@ const struct report_text report_text_queue = {
 const struct report_text report_text_jobs = {
 	jobs_print, jobs_rows, jobs_keys
 };
+/* The job as one row: the columns of jobs, its payload and errors. */
+static const char *const job_keys[] = {
+	"id", "type", "queue", "bot", "state", "priority", "attempts",
+	"max_attempts", "run_at", "created_at", "started_at", "finished_at",
+	"lease_until", "worker", "unique_key", "payload", "errors", NULL
+};
+
+static json_t *
+job_rows(const json_t *doc)
+{
+	return json_pack("[O]", doc);
+}
+
+static const char *const workers_keys[] = {
+	"id", "pid", "host", "queues", "started_at", "heartbeat_at",
+	"heartbeat_age_ms", "jobs", NULL
+};
+
+static json_t *
+workers_rows(const json_t *doc)
+{
+	return table_member_rows(doc, "workers");
+}
+
 const struct report_text report_text_job = {
-	job_print, NULL, NULL
+	job_print, job_rows, job_keys
 };
 const struct report_text report_text_workers = {
-	workers_print, NULL, NULL
+	workers_print, workers_rows, workers_keys
 };
