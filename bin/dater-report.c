@@ -57,6 +57,7 @@ struct opts {
 	const char *since;		/* metrics --since */
 	const char *out_path;		/* -o FILE */
 	int wide;			/* --wide: tables never cut */
+	int refresh;			/* html --refresh N; 0: none */
 	int64_t id;
 };
 
@@ -89,7 +90,7 @@ usage(FILE *out)
 	    "  health [--max-due-age D] [--max-heartbeat-age D]\n"
 	    "         [--max-dead-rate N]   exit 1 when a check fails\n"
 	    "  prometheus [-o FILE]   the text exposition format\n"
-	    "  html -o FILE           the dashboard\n"
+	    "  html -o FILE [--refresh N]   the dashboard\n"
 	    "options:\n"
 	    "  -c, --config FILE  configuration (else $DATER_CONFIG, ...)\n"
 	    "  -d, --db FILE      database (else $DATER_DB, the config's)\n"
@@ -520,6 +521,17 @@ health_args(int argc, char **argv, struct opts *o)
 static int
 output_opt(int ch, const char *arg, struct opts *o)
 {
+	const char *errstr;
+
+	if (ch == 'r') {
+		o->refresh = (int)strtonum(arg, 1, 86400, &errstr);
+		if (errstr != NULL) {
+			log_err("html: refresh '%s' is %s (1..86400 seconds)",
+			    arg, errstr);
+			return EX_USAGE;
+		}
+		return EX_OK;
+	}
 	if (ch != 'o')
 		return EX_USAGE;
 	o->out_path = arg;
@@ -532,9 +544,12 @@ file_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
 		{ "output", required_argument, NULL, 'o' },
+		{ "refresh", required_argument, NULL, 'r' },
 	};
 
-	if (view_args(argc, argv, lo, 1, output_opt, o) != EX_OK)
+	/* --refresh is the dashboard's only. */
+	if (view_args(argc, argv, lo, strcmp(argv[0], "html") == 0 ? 2 : 1,
+	    output_opt, o) != EX_OK)
 		return EX_USAGE;
 	if (optind < argc) {
 		log_err("%s: unexpected argument '%s'", argv[0], argv[optind]);
@@ -614,7 +629,8 @@ prometheus_write(struct db *db, const struct opts *o, int64_t now,
 static int
 html_write(struct db *db, const struct opts *o, int64_t now, FILE *out)
 {
-	return report_html(db, o->cfg, now, out) < 0 ? EX_UNAVAILABLE :
+	return report_html(db, o->cfg, now, o->refresh, out) < 0 ?
+	    EX_UNAVAILABLE :
 	    EX_OK;
 }
 
@@ -743,9 +759,9 @@ static const char *const view_help[][2] = {
 	    "atomically (for node_exporter's textfile collector).\n"
 	    "(dater-report --help lists the options.)\n" },
 	{ "html",
-	    "usage: dater-report [options] html -o FILE\n"
+	    "usage: dater-report [options] html -o FILE [--refresh N]\n"
 	    "The dashboard: one self-contained HTML page, FILE replaced\n"
-	    "atomically.\n"
+	    "atomically. --refresh N: a browser reloads it every N seconds.\n"
 	    "(dater-report --help lists the options.)\n" },
 };
 

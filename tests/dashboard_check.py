@@ -9,6 +9,7 @@
        "charts": {ID: {"class", "title", "bars", "points", "lines",
                        "tips": [<title> texts of bars and points],
                        "legend": [legend texts], "texts": [all <text>],
+                       "swatches": {legend text: its swatch's fill},
                        "empty": the "no data yet" note is there}},
        "tables": {ID: [[cell text, ...], ...]} (header row first),
        "tiles": {ID: value text}, "raw_has": {STRING: found verbatim}}
@@ -105,7 +106,7 @@ class Page(HTMLParser):
             self.chart = {"id": a.get("id"), "class": a.get("class", ""),
                           "title": None, "bars": 0, "points": 0, "lines": 0,
                           "tips": [], "legend": [], "texts": [],
-                          "in_legend": False}
+                          "swatches": {}, "in_legend": False}
         elif self.chart is not None:
             if tag == "path" and a.get("d", "").strip():
                 self.chart["lines"] += 1
@@ -113,6 +114,8 @@ class Page(HTMLParser):
                 self.chart["in_legend"] = True
             if tag in ("rect", "circle"):
                 self.chart["pending"] = tag
+            if tag == "rect" and self.chart["in_legend"]:
+                self.chart["fill"] = a.get("fill")
         if tag == "title":
             self.title = ""
         if tag == "text":
@@ -134,6 +137,7 @@ class Page(HTMLParser):
         if tag == "svg" and c is not None:
             c.pop("in_legend", None)
             c.pop("pending", None)
+            c.pop("fill", None)
             c["empty"] = "no data yet" in c["texts"]
             self.charts[c["id"]] = c
             self.chart = None
@@ -155,6 +159,8 @@ class Page(HTMLParser):
                 c["texts"].append(self.text)
                 if c["in_legend"]:
                     c["legend"].append(self.text)
+                    if c.get("fill"):
+                        c["swatches"][self.text] = c.pop("fill")
             self.text = None
         elif tag == "g" and c is not None:
             c["in_legend"] = False

@@ -88,8 +88,10 @@ page_common() {
 	pis 'd["charts"]["chart-jobs"]["legend"]' \
 	    '["queued", "running", "succeeded", "dead", "cancelled"]' \
 	    "$what: the jobs legend names the states"
-	pis 'sorted(d["tables"])' '["table-bots", "table-health", "table-queue", "table-types"]' \
-	    "$what: the bots, queue, health and per-type tables"
+	pis 'sorted(d["tables"])' '["table-bots", "table-health", "table-queue", "table-trouble", "table-types", "table-workers"]' \
+	    "$what: the bots, queue, health, jobs-that-need-a-look, workers and per-type tables"
+	pis 'd["tables"]["table-trouble"][0]' '["job", "type", "bot", "state", "attempts", "when", "last error"]' \
+	    "$what: the jobs that need a look, with their last error"
 	pis 'd["tables"]["table-bots"][0]' '["bot", "state", "why", "since", "listener", "listening since", "received / sent today", "cost today", "budget left", "updates skipped"]' \
 	    "$what: the bots table's columns"
 	pis '[r[0] for r in d["tables"]["table-health"][1:]]' \
@@ -124,7 +126,18 @@ png() { PNG=$(python3 "$CHECK" png "$@" 2>&1); }
 
 # The fills of: succeeded jobs, the first bot, tokens out, median line.
 GREEN='#5bb974'
-BOT1='#4e79a7'
+# A bot's colour follows from its name alone: the palette entry at
+# FNV-1a(name) mod 8 (the next free one when two names meet).
+PALETTE='["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f"]'
+colour_of() {
+	python3 -c '
+import json, sys
+h = 2166136261
+for c in sys.argv[1].encode():
+    h = ((h ^ c) * 16777619) & 0xffffffff
+print(json.loads(sys.argv[2])[h % 8])' "$1" "$PALETTE"
+}
+BOT1=$(colour_of demo)
 TOKOUT='#3f7fc4'
 P50='#2f6fba'
 
@@ -163,6 +176,9 @@ pis 'd["tables"]["table-types"][1:]' '[["no jobs yet"]]' \
     "empty: the per-type table says there are no jobs"
 is "$(cell table-queue total)" 0 "empty: the queue table counts 0 jobs"
 pis 'd["tiles"]["tile-workers"]' '0 / 0' "empty: no live workers"
+pis 'd["tiles"]["tile-drafts"], d["tables"]["table-trouble"][1:], d["tables"]["table-workers"][1:]' \
+    '["0", [["no job died in the last day and none is retrying"]], [["no worker registered"]]]' \
+    "empty: no drafts, no job in trouble, no worker"
 pis 'd["tables"]["table-bots"][1:]' '[["demo", "active", "running", "-", "-", "-", "0 / 0", "$0.00", "-", "0"]]' \
     "empty: the configured bot is active, with no listener and no traffic"
 
@@ -259,6 +275,10 @@ pis 'any(t.endswith(" dead") for t in d["charts"]["chart-jobs"]["tips"])' \
     true "filled: dead jobs have their own segments"
 pis 'd["charts"]["chart-messages"]["legend"][0]' demo \
     "filled: the messages legend names the busiest bot first"
+pis 'd["charts"]["chart-messages"]["swatches"]["demo"]' "$BOT1" \
+    "filled: ... in the colour its name gives it"
+pis "d['charts']['chart-messages']['swatches']['${EVIL_BOT:0:24}\u2026'] == '$(colour_of "$EVIL_BOT")'" \
+    true "filled: ... and the other bot in its own"
 pis "d['charts']['chart-messages']['legend'][1] == '${EVIL_BOT:0:24}\u2026'" \
     true "filled: ... and the other one, cut to 24 bytes"
 pis "any(', $EVIL_BOT: ' in t for t in d['charts']['chart-messages']['tips'])" \
@@ -302,10 +322,27 @@ sent_today=$(q "SELECT sent FROM metrics_daily WHERE bot = 'demo' AND day = '$to
 pis "[r[:3] + [r[6]] for r in d['tables']['table-bots'][1:]]" \
     "[[\"demo\", \"active\", \"running\", \"$recv / $sent_today\"], [\"$EVIL_BOT\", \"removed\", \"not in the configuration; 0 queued jobs wait\", \"0 / 0\"]]" \
     "filled: the bots table: the configured bot active with today's traffic, the one only in the data removed, and why"
+failed=$(q "SELECT id FROM jobs WHERE errors LIKE '%failed permanently%'")
+pis "[r[3:5] + r[6:] for r in d['tables']['table-trouble'] if r[0] == '$failed']" \
+    '[["dead", "1/25", "noop: failed permanently as asked"]]' \
+    "filled: the job that died is in the jobs that need a look, with its error"
+pis "[int(r[0]) for r in d['tables']['table-trouble'][1:]] == sorted((int(r[0]) for r in d['tables']['table-trouble'][1:]), reverse=True)" \
+    true "filled: ... newest first"
 pis "d['raw_has']['$EVIL_BOT']" false "the bot name's markup is not in the page raw"
 pis "d['raw_has']['$EVIL_BOT_ESC']" true "... but escaped"
 pis "d['raw_has']['$EVIL_TYPE']" false "the job type's markup is not in the page raw"
 unlike "$(cat "$TMP/dash.html")" 'https?://' "no URL anywhere in the page"
+
+# --refresh N: a browser reloads the page every N seconds.
+run "$BIN/dater-report" -c "$CONF" -d "$DB" html -o "$TMP/refresh.html" --refresh 30
+is "$RC" 0 "html --refresh 30 renders"
+like "$(grep -c '<meta http-equiv="refresh" content="30">' "$TMP/refresh.html")" '^1$' \
+    "... with a meta refresh of 30 s"
+is "$(grep -c 'http-equiv' "$TMP/dash.html")" 0 "without --refresh the page does not reload"
+run "$BIN/dater-report" -c "$CONF" -d "$DB" html -o "$TMP/refresh.html" --refresh 0
+is "$RC" 64 "--refresh 0 is a usage error"
+run "$BIN/dater-report" -c "$CONF" -d "$DB" prometheus --refresh 5
+is "$RC" 64 "--refresh is the dashboard's only"
 
 if have_chromium; then
 	shot "$TMP/dash.html" "$TMP/dash.png"

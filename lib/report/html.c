@@ -12,6 +12,7 @@
  * through esc().
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -33,6 +34,7 @@
 /* One bot's messages per day. */
 struct bot_series {
 	char *name;		/* owned */
+	const char *colour;	/* bot_colours: from the name */
 	int64_t recv[NDAYS];
 	int64_t sent[NDAYS];
 	int64_t total;
@@ -49,6 +51,7 @@ struct dash {
 	int64_t jobs[NHOURS][NSTATES];
 	struct bot_series *bots;	/* owned; by total, descending */
 	int nbots;
+	int folded;			/* the last is "N other bots" */
 	int64_t tok_in[NDAYS], tok_out[NDAYS], calls[NDAYS];
 	double cost[NDAYS];
 	int64_t p50[NDAYS], p90[NDAYS], nlat[NDAYS];
@@ -58,6 +61,10 @@ struct dash {
 	json_t *queue;			/* report_queue's document */
 	json_t *botdoc;			/* report_bots' document */
 	json_t *health;			/* report_health's document */
+	json_t *workerdoc;		/* report_workers' document */
+	json_t *trouble;		/* dead (a day) and retrying jobs */
+	int64_t drafts;			/* review drafts waiting */
+	int refresh_s;			/* meta refresh; 0: none */
 	int64_t workers, live, dead_hour;
 };
 
@@ -312,10 +319,105 @@ bots_fold(struct dash *d)
 		free(d->bots[i].name);
 	}
 	d->nbots = REPORT_HTML_BOTS;
+	d->folded = 1;
 	free(o->name);
 	if ((o->name = strdup(name)) == NULL)
 		return oom();
 	return 0;
+}
+
+/* Jobs that need a look: dead in the last day, or queued again after a
+ * failed attempt; newest first. */
+static const char sql_trouble[] =
+    "SELECT id, type, bot, state, attempts, max_attempts,"
+    " coalesce(finished_at, run_at), json_extract(errors, '$[#-1].error')"
+    " FROM jobs WHERE (state = 'dead' AND finished_at >= ?1)"
+    " OR (state = 'queued' AND attempts > 0)"
+    " ORDER BY id DESC LIMIT ?2";
+static const char sql_drafts[] =
+    "SELECT count(*) FROM messages WHERE status = 'draft'";
+
+#define TROUBLE_ROWS 20		/* rows of the jobs-needing-a-look table */
+
+static int
+trouble_row(sqlite3_stmt *st, struct dash *d)
+{
+	char at[CLOCK_RFC3339_LEN];
+	const char *bot = (const char *)sqlite3_column_text(st, 2);
+	const char *err = (const char *)sqlite3_column_text(st, 7);
+	json_t *o;
+
+	o = json_pack("{s:I, s:s, s:s?, s:s, s:I, s:I, s:s, s:s?}",
+	    "id", (json_int_t)sqlite3_column_int64(st, 0),
+	    "type", (const char *)sqlite3_column_text(st, 1),
+	    "bot", bot,
+	    "state", (const char *)sqlite3_column_text(st, 3),
+	    "attempts", (json_int_t)sqlite3_column_int64(st, 4),
+	    "max_attempts", (json_int_t)sqlite3_column_int64(st, 5),
+	    "at", clock_format(sqlite3_column_int64(st, 6), at, sizeof(at)),
+	    "error", err);
+	if (o == NULL || json_array_append_new(d->trouble, o) < 0)
+		return oom();
+	return 0;
+}
+
+static int
+drafts_row(sqlite3_stmt *st, struct dash *d)
+{
+	d->drafts = sqlite3_column_int64(st, 0);
+	return 0;
+}
+
+/* FNV-1a, 32 bits: a bot's colour depends on its name only. */
+static uint32_t
+name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* The bots' colours (Tableau 10), and the "other bots" grey. */
+static const char *const palette[REPORT_HTML_BOTS] = {
+	"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
+	"#b07aa1", "#9c755f"
+};
+#define OTHER_COLOUR "#9aa5b1"
+
+/*
+ * Give each charted bot a stable colour: palette[hash(name) % 8], or
+ * the next free one when two names meet, taken in name order so the
+ * result depends only on which bots are charted, not on their rank.
+ * The "N other bots" row is grey.
+ */
+static void
+bot_colours(struct dash *d)
+{
+	int used[REPORT_HTML_BOTS] = { 0 }, order[REPORT_HTML_BOTS];
+	int i, j, k, n = d->nbots, t;
+
+	if (n > 0 && d->folded) {
+		d->bots[n - 1].colour = OTHER_COLOUR;
+		n--;
+	}
+	for (i = 0; i < n; i++)
+		order[i] = i;
+	for (i = 1; i < n; i++)		/* insertion sort by name */
+		for (j = i; j > 0 && strcmp(d->bots[order[j - 1]].name,
+		    d->bots[order[j]].name) > 0; j--) {
+			t = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	for (i = 0; i < n; i++) {
+		k = (int)(name_hash(d->bots[order[i]].name) % REPORT_HTML_BOTS);
+		while (used[k])
+			k = (k + 1) % REPORT_HTML_BOTS;
+		used[k] = 1;
+		d->bots[order[i]].colour = palette[k];
+	}
 }
 
 static int
@@ -338,9 +440,13 @@ dash_read(struct db *db, struct dash *d)
 	if ((d->queue = report_queue(db, d->now)) == NULL ||
 	    (d->botdoc = report_bots(db, d->cfg, d->now)) == NULL ||
 	    (d->health = report_health(db, d->cfg, &defaults, d->now)) ==
-	    NULL)
+	    NULL || (d->workerdoc = report_workers(db, d->now)) == NULL ||
+	    (d->trouble = json_array()) == NULL ||
+	    query(db, sql_trouble, d->now - DAY_MS, TROUBLE_ROWS, trouble_row,
+	    d) < 0 || query(db, sql_drafts, 0, 0, drafts_row, d) < 0)
 		goto out;
-	rc = bots_fold(d);
+	if ((rc = bots_fold(d)) == 0)
+		bot_colours(d);
 out:
 	if (own)
 		db_rollback(db);	/* nothing was written */
@@ -383,6 +489,8 @@ dash_release(struct dash *d)
 	json_decref(d->queue);
 	json_decref(d->botdoc);
 	json_decref(d->health);
+	json_decref(d->workerdoc);
+	json_decref(d->trouble);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -525,10 +633,6 @@ struct scale {
 	int n;
 };
 
-static const char *const palette[REPORT_HTML_BOTS] = {
-	"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
-	"#b07aa1", "#9c755f"
-};
 
 /* The smallest 1, 2 or 5 times a power of ten that is >= raw. */
 static double
@@ -869,7 +973,7 @@ message_bar(FILE *out, const struct dash *d, const struct plot *p,
 		snprintf(tip, sizeof(tip), "%s, %s: %lld %s", d->day[day],
 		    d->bots[b].name, (long long)n, sent ? "sent" : "received");
 		bar(out, x, y, w * 0.38, hh, sent ? "sent" : "recv",
-		    palette[b % REPORT_HTML_BOTS], tip);
+		    d->bots[b].colour, tip);
 	}
 }
 
@@ -897,7 +1001,7 @@ chart_messages(FILE *out, const struct dash *d)
 	    " one messages sent, stacked by bot.");
 	legend_init(&l, out, &p);
 	for (b = 0; b < d->nbots; b++)
-		legend_add(&l, SW_BOX, "bot", palette[b % REPORT_HTML_BOTS],
+		legend_add(&l, SW_BOX, "bot", d->bots[b].colour,
 		    d->bots[b].name);
 	legend_add(&l, SW_OUTLINE, "recv", "#7b8794", "received (light)");
 	legend_add(&l, SW_BOX, "sent", "#7b8794", "sent (solid)");
@@ -1225,7 +1329,11 @@ table_health(FILE *out, const struct dash *d)
 			fputs(" today", out);
 		}
 		fputs("</td><td>", out);
-		check_cell(out, name, json_object_get(c, "value"), 0);
+		if (strcmp(name, "due_age") == 0 && strcmp(json_string_value(
+		    json_object_get(c, "detail")), "no job is due") == 0)
+			fputs("nothing due", out);
+		else
+			check_cell(out, name, json_object_get(c, "value"), 0);
 		fputs("</td><td>", out);
 		check_cell(out, name, json_object_get(c, "threshold"), 1);
 		fprintf(out, "</td><td><span class=\"badge %s\">%s</span></td>"
@@ -1370,6 +1478,8 @@ tiles(FILE *out, const struct dash *d)
 	tile(out, "messages", "received / sent today", v, 0);
 	tile(out, "cost", "LLM cost today", fmt_usd(v, sizeof(v),
 	    d->cost[NDAYS - 1], 0.01), 0);
+	snprintf(v, sizeof(v), "%lld", (long long)d->drafts);
+	tile(out, "drafts", "drafts to review", v, 0);
 	fputs("</section>\n", out);
 }
 
@@ -1421,6 +1531,8 @@ static const char css[] =
     "grid-template-columns:repeat(auto-fit,minmax(440px,1fr))}\n"
     ".tables .card{overflow-x:auto}\n"
     ".wide{grid-column:1/-1}\n"
+    "td.err{font-family:\"DejaVu Sans Mono\",monospace;font-size:12px;"
+    "overflow-wrap:anywhere}\n"
     "table{width:100%;border-collapse:collapse}\n"
     "th,td{padding:5px 8px;text-align:left;"
     "border-bottom:1px solid #edf0f3}\n"
@@ -1437,6 +1549,76 @@ static const char css[] =
     "max-width:1400px;margin:0 auto}\n"
     "@media print{body{background:#fff}.card,.tile{break-inside:avoid}}\n";
 
+/* Dead (in the last day) and retrying jobs, newest first, with their
+ * last error. */
+static void
+table_trouble(FILE *out, const struct dash *d)
+{
+	json_t *j;
+	size_t i;
+
+	fputs("<section class=\"card wide\">\n<h2>Jobs that need a look</h2>\n"
+	    "<table id=\"table-trouble\">\n<thead><tr><th class=\"n\">job</th>"
+	    "<th>type</th><th>bot</th><th>state</th><th class=\"n\">"
+	    "attempts</th><th>when</th><th>last error</th></tr></thead>\n"
+	    "<tbody>\n", out);
+	json_array_foreach(d->trouble, i, j) {
+		fprintf(out, "<tr><td class=\"n\">%lld</td><td>",
+		    (long long)json_integer_value(json_object_get(j, "id")));
+		esc(out, json_string_value(json_object_get(j, "type")));
+		fputs("</td><td>", out);
+		esc(out, json_is_string(json_object_get(j, "bot")) ?
+		    json_string_value(json_object_get(j, "bot")) : "-");
+		fprintf(out, "</td><td><span class=\"badge %s\">%s</span></td>"
+		    "<td class=\"n\">%lld/%lld</td><td>",
+		    strcmp(json_string_value(json_object_get(j, "state")),
+		    "dead") == 0 ? "warn" : "idle",
+		    strcmp(json_string_value(json_object_get(j, "state")),
+		    "dead") == 0 ? "dead" : "retrying",
+		    (long long)json_integer_value(json_object_get(j,
+		    "attempts")), (long long)json_integer_value(
+		    json_object_get(j, "max_attempts")));
+		cell_time(out, json_object_get(j, "at"));
+		fputs("</td><td class=\"err\">", out);
+		esc_cut(out, json_is_string(json_object_get(j, "error")) ?
+		    json_string_value(json_object_get(j, "error")) : "-", 200);
+		fputs("</td></tr>\n", out);
+	}
+	if (json_array_size(d->trouble) == 0)
+		fputs("<tr><td colspan=\"7\" class=\"none\">no job died in the"
+		    " last day and none is retrying</td></tr>\n", out);
+	fputs("</tbody>\n</table>\n</section>\n", out);
+}
+
+/* The registered workers: where, since when, their last heartbeat and
+ * the jobs they run. */
+static void
+table_workers(FILE *out, const struct dash *d)
+{
+	json_t *w, *ws = json_object_get(d->workerdoc, "workers");
+	char b[32];
+	size_t i;
+
+	fputs("<section class=\"card\">\n<h2>Workers</h2>\n"
+	    "<table id=\"table-workers\">\n<thead><tr><th>worker</th>"
+	    "<th>started</th><th>heartbeat</th><th class=\"n\">jobs</th>"
+	    "</tr></thead>\n<tbody>\n", out);
+	json_array_foreach(ws, i, w) {
+		fputs("<tr><td>", out);
+		esc(out, json_string_value(json_object_get(w, "id")));
+		fputs("</td><td>", out);
+		cell_time(out, json_object_get(w, "started_at"));
+		fprintf(out, "</td><td>%s ago</td><td class=\"n\">%zu</td>"
+		    "</tr>\n", clock_format_duration(json_integer_value(
+		    json_object_get(w, "heartbeat_age_ms")), b, sizeof(b)),
+		    json_array_size(json_object_get(w, "jobs")));
+	}
+	if (json_array_size(ws) == 0)
+		fputs("<tr><td colspan=\"4\" class=\"none\">no worker"
+		    " registered</td></tr>\n", out);
+	fputs("</tbody>\n</table>\n</section>\n", out);
+}
+
 static void
 page_begin(FILE *out, const struct dash *d)
 {
@@ -1445,8 +1627,12 @@ page_begin(FILE *out, const struct dash *d)
 	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
 	    "<meta charset=\"utf-8\">\n"
 	    "<meta name=\"viewport\" content=\"width=device-width,"
-	    " initial-scale=1\">\n<meta name=\"generator\" content=\"dater\">\n"
-	    "<title>dater dashboard</title>\n<style>\n", out);
+	    " initial-scale=1\">\n<meta name=\"generator\" content=\"dater\">\n",
+	    out);
+	if (d->refresh_s > 0)
+		fprintf(out, "<meta http-equiv=\"refresh\" content=\"%d\">\n",
+		    d->refresh_s);
+	fputs("<title>dater dashboard</title>\n<style>\n", out);
 	fputs(css, out);
 	fputs("</style>\n</head>\n<body>\n<header>\n<h1>dater dashboard</h1>\n"
 	    "<p class=\"meta\">Generated ", out);
@@ -1470,6 +1656,8 @@ page_write(FILE *out, const struct dash *d)
 	table_bots(out, d);
 	table_queue(out, d);
 	table_health(out, d);
+	table_trouble(out, d);
+	table_workers(out, d);
 	table_types(out, d);
 	fputs("</section>\n</main>\n<footer>dater-report html: one read"
 	    " snapshot of the database; no script, no external asset."
@@ -1477,12 +1665,14 @@ page_write(FILE *out, const struct dash *d)
 }
 
 int
-report_html(struct db *db, const struct cfg *cfg, int64_t now, FILE *out)
+report_html(struct db *db, const struct cfg *cfg, int64_t now, int refresh_s,
+    FILE *out)
 {
 	struct dash d;
 	int rc = -1;
 
 	dash_init(&d, cfg, db->path, now);
+	d.refresh_s = refresh_s > 0 ? refresh_s : 0;
 	if (dash_read(db, &d) < 0)
 		goto out;
 	page_write(out, &d);

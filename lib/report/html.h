@@ -40,16 +40,16 @@
 #define REPORT_HTML_BOTS 8		/* bots charted; the rest are "other" */
 
 /*
- * Write the dashboard for time now (ms since the epoch) to out. Every
+ * Write the dashboard for time now (ms since the epoch) to out; with
+ * refresh_s > 0 a browser reloads it that often (meta refresh). Every
  * query runs in one read transaction (the caller's, if one is open), so
  * the page is one consistent snapshot; nothing is written, so db may be
- * opened with DB_READONLY. A worker is live when its heartbeat is at
- * most cfg->worker.lease_ms old. Every string from the database is
- * HTML-escaped. out stays the caller's (not closed); on error part of
+ * opened with DB_READONLY. Health is report_health's. Every string
+ * from the database is HTML-escaped. out stays the caller's (not closed); on error part of
  * the page may have been written. Returns 0, or -1 (logged: a database
  * error, out of memory, or a write error on out).
  */
 int report_html(struct db *db, const struct cfg *cfg, int64_t now,
-    FILE *out);
+    int refresh_s, FILE *out);
 
 #endif
