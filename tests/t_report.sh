@@ -740,15 +740,19 @@ for ln in text.split("\n")[:-1]:
     if m:
         assert m.group(1) not in help_, "two HELP for " + m.group(1)
         help_[m.group(1)] = m.group(2); cur = m.group(1); continue
-    m = re.match(r"^# TYPE (" + name_re + r") (counter|gauge)$", ln)
+    m = re.match(r"^# TYPE (" + name_re + r") (counter|gauge|histogram)$", ln)
     if m:
         assert m.group(1) == cur and m.group(1) not in type_, "TYPE without HELP: " + ln
         type_[m.group(1)] = m.group(2); continue
     m = re.match(r"^(" + name_re + r")(?:\{(.*)\})? (\S+)$", ln)
     assert m, "bad line: " + repr(ln)
     name, labels, val = m.groups()
-    assert name == cur and name in type_, "sample outside its group: " + ln
-    if type_[name] == "counter":
+    base = name
+    if cur in type_ and type_[cur] == "histogram":
+        base = re.sub(r"_(bucket|sum|count)$", "", name)
+        assert base != name, "a histogram sample without _bucket, _sum or _count: " + ln
+    assert base == cur and base in type_, "sample outside its group: " + ln
+    if type_[base] == "counter":
         assert name.endswith("_total"), "counter not _total: " + name
     lab = {}
     if labels is not None:
@@ -767,6 +771,14 @@ for ln in text.split("\n")[:-1]:
     samples[key] = float(val)
 def s(name, **lab):
     return samples.get((name, tuple(sorted(lab.items()))))
+# Every histogram series: buckets never decrease, +Inf is the count.
+for (name, lab), v in list(samples.items()):
+    if name.endswith("_count") and type_.get(name[:-6]) == "histogram":
+        base, rest = name[:-6], dict(lab)
+        bk = sorted(((float(dict(l)["le"]), c) for (n, l), c in samples.items()
+                     if n == base + "_bucket" and {k: x for k, x in l if k != "le"} == rest))
+        assert bk and bk[-1] == (float("inf"), v), "+Inf bucket is not the count: " + base
+        assert all(a[1] <= b[1] for a, b in zip(bk, bk[1:])), "buckets decrease: " + base
 '
 # prom EXPR: EXPR over the parsed exposition in $OUT; "ERROR ..." when it
 # does not parse.
@@ -803,6 +815,22 @@ is "$(prom "s('dater_oldest_due_age_seconds') > 1e8, s('dater_workers_alive')")"
     "[true, 0.0]" "the old due job's age; no live workers"
 is "$(prom "int(s('dater_contacts', bot='demo', status='opted_out'))")" 1 \
     "contacts per bot and status"
+is "$(prom "int(s('dater_job_duration_seconds_count', type='send'))")" \
+    "$(sql "SELECT count(*) FROM jobs WHERE type = 'send' AND state IN ('succeeded', 'dead') AND started_at IS NOT NULL")" \
+    "dater_job_duration_seconds: a histogram per type over the finished jobs"
+is "$(prom "s('dater_job_duration_seconds_bucket', type='send', le='+Inf') >= s('dater_job_duration_seconds_bucket', type='send', le='0.01')")" \
+    true "... with cumulative buckets"
+is "$(prom "int(s('dater_reply_latency_seconds_count', bot='demo')) > 0")" true \
+    "dater_reply_latency_seconds: a histogram per bot"
+# A configured bot without any data still has its series, at zero.
+sed 's/daily_budget_usd = 0.0; }/daily_budget_usd = 0.0; }, { name = "ghost"; transport = { driver = "console"; }; }/' \
+    "$CONF" >"$TMP/ghost.conf"
+run "$BIN/dater-report" -c "$TMP/ghost.conf" -d "$DB" --prometheus
+PROM_FILE=$TMP/ghost.prom
+printf '%s\n' "$OUT" >"$PROM_FILE"
+is "$(prom "s('dater_messages_received_total', bot='ghost'), s('dater_llm_calls_total', bot='ghost'), s('dater_reply_latency_seconds_count', bot='ghost'), s('dater_reply_latency_seconds_bucket', bot='ghost', le='+Inf')")" \
+    "[0.0, 0.0, 0.0, 0.0]" "a configured bot with no data yet has zero series, not none"
+PROM_FILE=$TMP/.out
 report prometheus -o "$TMP/dater.prom"
 is "$RC:$OUT" "0:" "prometheus -o FILE writes nothing to stdout"
 PROM_FILE=$TMP/dater.prom

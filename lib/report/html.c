@@ -195,18 +195,7 @@ metrics_row(sqlite3_stmt *st, struct dash *d)
  * sent to the contact after it. Ordered so that each day's latencies
  * come sorted, for the percentiles.
  */
-static const char sql_latency[] =
-    "SELECT d, lat FROM (SELECT (m.created_at - ?1) / 86400000 AS d,"
-    "  max(0, (SELECT min(o.sent_at) FROM messages o"
-    "   WHERE o.contact = m.contact AND o.id > m.id"
-    "   AND o.direction = 'out' AND o.sent_at IS NOT NULL)"
-    "   - m.created_at) AS lat"
-    " FROM messages m WHERE m.direction = 'in'"
-    " AND m.created_at >= ?1 AND m.created_at < ?2"
-    " AND coalesce((SELECT p.direction FROM messages p"
-    "  WHERE p.contact = m.contact AND p.id < m.id"
-    "  ORDER BY p.id DESC LIMIT 1), 'out') <> 'in')"
-    " WHERE lat IS NOT NULL ORDER BY d, lat";
+static const char sql_latency[] = REPORT_SQL_REPLY_LATENCY;
 
 /* Nearest-rank percentiles of the day collected in d->lat (sorted). */
 static void

@@ -102,12 +102,17 @@ static const char sql_p_alive[] =
 static const char sql_p_contacts[] =
     "SELECT bot, status, count(*) FROM contacts GROUP BY bot, status"
     " ORDER BY bot, status";
+/* Every bot with metrics, and every configured one (?2, a JSON array of
+ * names) with zeros when it has none yet. */
 static const char sql_p_bots[] =
-    "SELECT bot, total(received), total(sent), total(initiations),"
+    "WITH b(bot) AS (SELECT value FROM json_each(?2)"
+    " UNION SELECT bot FROM metrics_daily)"
+    " SELECT b.bot, total(received), total(sent), total(initiations),"
     " total(initiation_replies), total(llm_calls), total(tokens_in),"
     " total(tokens_out), total(cost_usd), total(job_failures),"
     " total(CASE WHEN day = ?1 THEN cost_usd END)"
-    " FROM metrics_daily GROUP BY bot ORDER BY bot";
+    " FROM b LEFT JOIN metrics_daily m ON m.bot = b.bot"
+    " GROUP BY b.bot ORDER BY b.bot";
 
 /* The per-bot counters: column i + 1 of sql_p_bots. */
 static const struct {
@@ -232,8 +237,9 @@ prom_listeners(struct db *db, const struct cfg *cfg, int64_t now, FILE *out)
 static int
 prom_bots(struct db *db, const struct cfg *cfg, int64_t now, FILE *out)
 {
-	char t[CLOCK_RFC3339_LEN];
+	char t[CLOCK_RFC3339_LEN], *text;
 	sqlite3_stmt *st;
+	json_t *names;
 	double spent;
 	size_t c;
 	int i, rc;
@@ -243,6 +249,19 @@ prom_bots(struct db *db, const struct cfg *cfg, int64_t now, FILE *out)
 	clock_format(now, t, sizeof(t));
 	t[10] = '\0';
 	sqlite3_bind_text(st, 1, t, -1, SQLITE_TRANSIENT);
+	if ((names = json_array()) == NULL)
+		return -1;
+	for (i = 0; cfg != NULL && i < cfg->nbots; i++)
+		if (json_array_append_new(names, json_string(cfg->bots[i].name))
+		    < 0) {
+			json_decref(names);
+			return -1;
+		}
+	text = json_dumps(names, JSON_COMPACT);
+	json_decref(names);
+	if (text == NULL)
+		return -1;
+	sqlite3_bind_text(st, 2, text, -1, free);
 	for (c = 0; c < NCOUNTERS; c++)
 		if (prom_bot_metric(db, st, out, (int)c) < 0)
 			return -1;
@@ -298,6 +317,139 @@ prom_rest(struct db *db, const struct cfg *cfg, int64_t now, FILE *out)
 	return prom_bots(db, cfg, now, out);
 }
 
+/* ---- histograms ---- */
+
+#define HIST_MAX 12
+
+/* One series of a histogram: bucket counts (each bucket counts what is
+ * <= its bound, as Prometheus wants), the sum and the count. */
+struct hist {
+	const double *le;	/* upper bounds, ascending; +Inf is implied */
+	size_t n;
+	double cnt[HIST_MAX];
+	double sum, count;
+};
+
+static void
+hist_add(struct hist *h, double v)
+{
+	size_t i;
+
+	for (i = 0; i < h->n; i++)
+		if (v <= h->le[i])
+			h->cnt[i]++;
+	h->sum += v;
+	h->count++;
+}
+
+/* name_bucket{k="v",le=...}, name_sum and name_count of h, then reset. */
+static void
+hist_put(FILE *out, const char *name, const char *k, const char *v,
+    struct hist *h)
+{
+	char n[128], le[32];
+	size_t i;
+
+	snprintf(n, sizeof(n), "%s_bucket", name);
+	for (i = 0; i < h->n; i++) {
+		snprintf(le, sizeof(le), "%g", h->le[i]);
+		sample(out, n, k, v, "le", le, h->cnt[i]);
+	}
+	sample(out, n, k, v, "le", "+Inf", h->count);
+	snprintf(n, sizeof(n), "%s_sum", name);
+	sample(out, n, k, v, NULL, NULL, h->sum);
+	snprintf(n, sizeof(n), "%s_count", name);
+	sample(out, n, k, v, NULL, NULL, h->count);
+	memset(h->cnt, 0, sizeof(h->cnt));
+	h->sum = h->count = 0;
+}
+
+static const double lat_le[] = { 1, 5, 15, 30, 60, 120, 300, 900, 3600,
+    14400, 86400 };
+static const double dur_le[] = { 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300,
+    900 };
+
+/* Reply latency (REPORT_SQL_REPLY_LATENCY, all time) per bot, and job
+ * run time per type, of the jobs still in the table. */
+static const char sql_p_latency[] =
+    "SELECT bot, lat FROM (" REPORT_SQL_REPLY_LATENCY ") ORDER BY bot";
+static const char sql_p_duration[] =
+    "SELECT type, finished_at - started_at FROM jobs"
+    " WHERE state IN ('succeeded', 'dead') AND started_at IS NOT NULL"
+    " AND finished_at >= started_at ORDER BY type";
+
+/*
+ * One histogram over st's rows (label, ms), sorted by label: a series
+ * per label, in seconds; then a zero series for each name in zeros (the
+ * configured bots) that had no row. 0 or -1 (logged).
+ */
+static int
+prom_hist(struct db *db, sqlite3_stmt *st, FILE *out, const char *name,
+    const char *k, struct hist *h, const struct cfg *zeros)
+{
+	json_t *seen = json_object();
+	char *cur = NULL;
+	const char *l;
+	int i, rc;
+
+	if (seen == NULL)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		l = (const char *)sqlite3_column_text(st, 0);
+		l = l != NULL ? l : "";
+		if (cur != NULL && strcmp(cur, l) != 0) {
+			hist_put(out, name, k, cur, h);
+			free(cur);
+			cur = NULL;
+		}
+		if (cur == NULL && ((cur = strdup(l)) == NULL ||
+		    json_object_set_new(seen, l, json_true()) < 0)) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		hist_add(h, (double)sqlite3_column_int64(st, 1) / 1000.0);
+	}
+	sqlite3_reset(st);
+	if (cur != NULL)
+		hist_put(out, name, k, cur, h);
+	free(cur);
+	for (i = 0; rc == SQLITE_DONE && zeros != NULL && i < zeros->nbots;
+	    i++)
+		if (json_object_get(seen, zeros->bots[i].name) == NULL)
+			hist_put(out, name, k, zeros->bots[i].name, h);
+	json_decref(seen);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, "read report from");
+	return 0;
+}
+
+static int
+prom_histograms(struct db *db, const struct cfg *cfg, int64_t now,
+    FILE *out)
+{
+	struct hist lat = { lat_le, sizeof(lat_le) / sizeof(lat_le[0]),
+	    { 0 }, 0, 0 };
+	struct hist dur = { dur_le, sizeof(dur_le) / sizeof(dur_le[0]),
+	    { 0 }, 0, 0 };
+	sqlite3_stmt *st;
+
+	if ((st = db_stmt(db, sql_p_latency)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, 0);
+	sqlite3_bind_int64(st, 2, now + 1);
+	head(out, "dater_reply_latency_seconds", "histogram",
+	    "From a contact's first unanswered message to the reply sent.");
+	if (prom_hist(db, st, out, "dater_reply_latency_seconds", "bot", &lat,
+	    cfg) < 0)
+		return -1;
+	if ((st = db_stmt(db, sql_p_duration)) == NULL)
+		return -1;
+	head(out, "dater_job_duration_seconds", "histogram",
+	    "Run time of the finished jobs still in the table, by type.");
+	return prom_hist(db, st, out, "dater_job_duration_seconds", "type",
+	    &dur, NULL);
+}
+
 /* report_health's checks (the one definition of health, with the
  * configured thresholds): dater_healthy and dater_health_ok{check}. */
 static int
@@ -337,6 +489,8 @@ report_prometheus(struct db *db, const struct cfg *cfg, int64_t now,
 		rc = prom_rest(db, cfg, now, out);
 		if (rc == 0)
 			rc = prom_health(db, cfg, now, out);
+		if (rc == 0)
+			rc = prom_histograms(db, cfg, now, out);
 		json_decref(q);
 	}
 	report_snap_end(db, own);

@@ -334,6 +334,26 @@ void csv_print(FILE *out, const json_t *rows, const char *const *keys);
 
 /* ---- helpers shared by lib/report/ ---- */
 
+/*
+ * SQL, the one definition of reply latency: for each inbound message
+ * that starts a run (the message before it in its conversation is not
+ * inbound) created in [?1, ?2), the ms from it to the next reply sent
+ * to its contact; rows (day since ?1, latency ms, bot), ordered by day
+ * and latency. Messages still unanswered are left out.
+ */
+#define REPORT_SQL_REPLY_LATENCY \
+	"SELECT d, lat, bot FROM (SELECT (m.created_at - ?1) / 86400000 AS d," \
+	"  max(0, (SELECT min(o.sent_at) FROM messages o" \
+	"   WHERE o.contact = m.contact AND o.id > m.id" \
+	"   AND o.direction = 'out' AND o.sent_at IS NOT NULL)" \
+	"   - m.created_at) AS lat, m.bot AS bot" \
+	" FROM messages m WHERE m.direction = 'in'" \
+	" AND m.created_at >= ?1 AND m.created_at < ?2" \
+	" AND coalesce((SELECT p.direction FROM messages p" \
+	"  WHERE p.contact = m.contact AND p.id < m.id" \
+	"  ORDER BY p.id DESC LIMIT 1), 'out') <> 'in')" \
+	" WHERE lat IS NOT NULL ORDER BY d, lat"
+
 /* Open a read snapshot unless a transaction is open; *own says whether
  * one was opened (pass it to report_snap_end). 0 or -1 (logged). */
 int report_snap_begin(struct db *db, int *own);
