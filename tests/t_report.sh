@@ -613,6 +613,33 @@ is "$(csvpy 'ok_shape and [r["text"] for r in rows]')" \
     "texts starting with = + - @ tab CR are quoted; control characters escaped"
 is "$(python3 -c 'import sys; b = open(sys.argv[1], "rb").read(); print(any(c < 32 and c not in (10, 13) or c == 127 for c in b), b"\xc2\x9b" in b, b.count(b"\r") == b.count(b"\r\n"))' "$TMP/.out")" \
     "False False True" "no control byte but the line ends reaches the CSV"
+# Why a message is unanswered: the reply job in the way and its error
+# (on a copy: the contact writes again and the respond job dies).
+python3 -c '
+import sqlite3, sys
+src = sqlite3.connect(sys.argv[1])
+dst = sqlite3.connect(sys.argv[2])
+src.backup(dst)
+mia = int(sys.argv[3])
+dst.execute("INSERT INTO messages (contact, bot, direction, text, created_at) VALUES (?, ?, ?, ?, ?)",
+    (mia, "demo", "in", "are you there?", 4102444800000))
+dst.execute("UPDATE contacts SET unanswered = 1, last_inbound_at = 4102444800000 WHERE id = ?", (mia,))
+dst.execute("INSERT INTO jobs (type, bot, payload, state, attempts, max_attempts, run_at, created_at, finished_at, errors)"
+    " VALUES (?, ?, ?, ?, 3, 3, 0, 4102444800001, 4102444800002, ?)",
+    ("respond", "demo", "{\"contact\": %d}" % mia, "dead", "[{\"error\": \"llm: 401 Unauthorized\"}]"))
+dst.commit()' "$DB" "$TMP/why.db" "$mia"
+run "$BIN/dater-report" -c "$CONF" -d "$TMP/why.db" --json conversation "$mia"
+jis '(d["waiting"]["type"], d["waiting"]["state"], d["waiting"]["error"])' \
+    '["respond", "dead", "llm: 401 Unauthorized"]' "conversation: an unanswered message names the dead reply job"
+run "$BIN/dater-report" -c "$CONF" -d "$TMP/why.db" conversation "$mia"
+like "$OUT" "unanswered: respond job [0-9]+ is dead after 3 of 3 attempts: llm: 401 Unauthorized" \
+    "... and says why under the transcript"
+report --json conversation "$mia"
+jis 'd["waiting"]["why"]' "the reply's send was cut off: it may or may not have reached the person (never sent twice)" \
+    "a reply whose send was cut off is why the message counts as unanswered"
+lena=$(sql "SELECT id FROM contacts WHERE unanswered = 0 LIMIT 1")
+report --json conversation "$lena"
+jis 'd["waiting"]' null "an answered conversation has nothing waiting"
 report conversation 99999
 is "$RC" 66 "an unknown contact exits 66"
 like "$ERR" 99999 "the error names the contact"

@@ -555,6 +555,127 @@ conv_msg_row(sqlite3_stmt *st, void *arg)
 	return 0;
 }
 
+/* The newest reply job (respond or send) of the contact since its last
+ * inbound message that has not succeeded: why it is unanswered. */
+static const char sql_conv_waiting[] =
+    "SELECT id, type, state, attempts, max_attempts, run_at,"
+    " json_extract(errors, '$[#-1].error') FROM jobs"
+    " WHERE type IN ('respond', 'send')"
+    " AND state IN ('queued', 'running', 'dead')"
+    " AND created_at >= (SELECT coalesce(last_inbound_at, 0) FROM contacts"
+    "  WHERE id = ?1) AND "
+    CTL_JOB_OF_CONTACT("?1", "(SELECT bot FROM contacts WHERE id = ?1)",
+    "(SELECT CAST(platform_id AS TEXT) FROM contacts WHERE id = ?1)")
+    " ORDER BY id DESC LIMIT 1";
+
+/* "why": the job holding up the reply, in words. */
+static json_t *
+conv_why(sqlite3_stmt *st, int64_t now)
+{
+	char why[1200], err[1024], at[CLOCK_RFC3339_LEN];
+	const char *type = col_text(st, 1), *state = col_text(st, 2);
+	const char *e = col_text(st, 6);
+	int64_t attempts = col_int(st, 3), max = col_int(st, 4);
+	int64_t run_at = col_int(st, 5);
+
+	if (e != NULL)
+		(void)redact_str(err, sizeof(err), e, NULL);
+	clock_format(run_at, at, sizeof(at));
+	if (strcmp(state, "dead") == 0)
+		snprintf(why, sizeof(why), "%s job %lld is dead after %lld of "
+		    "%lld attempts: %s", type, (long long)col_int(st, 0),
+		    (long long)attempts, (long long)max, e != NULL ? err :
+		    "no error recorded");
+	else if (strcmp(state, "running") == 0)
+		snprintf(why, sizeof(why), "%s job %lld is running (attempt "
+		    "%lld of %lld)", type, (long long)col_int(st, 0),
+		    (long long)attempts, (long long)max);
+	else if (attempts > 0)
+		snprintf(why, sizeof(why), "%s job %lld retries at %s after "
+		    "attempt %lld of %lld failed: %s", type,
+		    (long long)col_int(st, 0), at, (long long)attempts,
+		    (long long)max, e != NULL ? err : "no error recorded");
+	else if (run_at > now)
+		snprintf(why, sizeof(why), "%s job %lld waits until %s (reply "
+		    "delay, quiet hours, a hold or a limit: see dater-report "
+		    "bots)", type, (long long)col_int(st, 0), at);
+	else
+		snprintf(why, sizeof(why), "%s job %lld is due, waiting for a "
+		    "worker", type, (long long)col_int(st, 0));
+	return json_pack("{s:I, s:s, s:s, s:I, s:I, s:o, s:s?, s:s}",
+	    "job", col_int(st, 0), "type", type, "state", state,
+	    "attempts", attempts, "max_attempts", max,
+	    "run_at", report_time_json(run_at), "error", e != NULL ? err : NULL,
+	    "why", why);
+}
+
+/* The state of the newest reply after the contact's last message. */
+static const char sql_conv_reply[] =
+    "SELECT status FROM messages WHERE contact = ?1 AND direction = 'out'"
+    " AND id > coalesce((SELECT max(id) FROM messages WHERE contact = ?1"
+    " AND direction = 'in'), 0) ORDER BY id DESC LIMIT 1";
+
+/* No reply job in the way: a reply in review or of uncertain fate, or
+ * nothing at all. */
+static json_t *
+conv_no_job(struct db *db, int64_t id)
+{
+	sqlite3_stmt *st = db_stmt(db, sql_conv_reply);
+	const char *why = "no reply job is queued for it (an operator hold,"
+	    " a takeover, an opt-out, or one message of a burst being"
+	    " answered: see dater-report bots)";
+	const char *status;
+	int rc;
+
+	if (st == NULL)
+		return NULL;
+	sqlite3_bind_int64(st, 1, id);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+	    (status = col_text(st, 0)) != NULL) {
+		if (strcmp(status, "draft") == 0)
+			why = "the reply is a draft waiting for review"
+			    " (dater-ctl approve or edit)";
+		else if (strcmp(status, "uncertain") == 0)
+			why = "the reply's send was cut off: it may or may not"
+			    " have reached the person (never sent twice)";
+		else if (strcmp(status, "failed") == 0)
+			why = "the reply could not be sent";
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_fail(db, "read messages from");
+		return NULL;
+	}
+	return json_pack("{s:s}", "why", why);
+}
+
+/* Why the contact's last message is unanswered, as a new object (null
+ * when it is answered; "why" only when no reply job is in the way). */
+static json_t *
+conv_waiting(struct db *db, int64_t id, int64_t unanswered, int64_t now)
+{
+	sqlite3_stmt *st;
+	json_t *w = NULL;
+	int rc;
+
+	if (unanswered == 0)
+		return json_null();
+	if ((st = db_stmt(db, sql_conv_waiting)) == NULL)
+		return NULL;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		w = conv_why(st, now);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return conv_no_job(db, id);
+	if (rc != SQLITE_ROW) {
+		db_fail(db, "read jobs from");
+		return NULL;
+	}
+	return w != NULL ? w : oom_null();
+}
+
 /* Read the contact and its messages (inside the snapshot). */
 static int
 conv_read(struct db *db, int64_t id, json_t **hdr, json_t *msgs)
@@ -588,6 +709,7 @@ report_conversation(struct db *db, int64_t contact, int64_t now,
     json_t **out)
 {
 	json_t *hdr = NULL, *msgs = json_array(), *doc = NULL;
+	json_t *waiting = NULL;
 	int own, rc;
 
 	if (msgs == NULL) {
@@ -599,10 +721,15 @@ report_conversation(struct db *db, int64_t contact, int64_t now,
 		return -1;
 	}
 	rc = conv_read(db, contact, &hdr, msgs);
+	if (rc == REPORT_FOUND && (waiting = conv_waiting(db, contact,
+	    json_integer_value(json_object_get(hdr, "unanswered")), now)) ==
+	    NULL)
+		rc = -1;
 	report_snap_end(db, own);
 	if (rc == REPORT_FOUND) {
-		doc = json_pack("{s:o, s:O, s:O}", "generated_at",
-		    report_time_json(now), "contact", hdr, "messages", msgs);
+		doc = json_pack("{s:o, s:O, s:O, s:o}", "generated_at",
+		    report_time_json(now), "contact", hdr, "messages", msgs,
+		    "waiting", waiting);
 		if (doc == NULL) {
 			oom_null();
 			rc = -1;

@@ -305,6 +305,27 @@ put_line(FILE *out, const char *const *cells, const struct column *cols,
 	fputc('\n', out);
 }
 
+void
+table_para(FILE *out, const char *label, const char *text)
+{
+	char buf[CELL_MAX];
+	const char *s;
+	size_t n;
+	int w, lw = table_width(label);
+
+	table_clean(text, buf, sizeof(buf), 0);
+	w = fit_cols > lw + 20 ? fit_cols - lw : 0;
+	fputs(label, out);
+	for (s = buf; *s != '\0';) {
+		n = w > 0 ? chunk(s, w) : strlen(s);
+		fprintf(out, "%.*s\n", (int)trim(s, n), s);
+		for (s += n; *s == ' '; s++)
+			;
+		if (*s != '\0')
+			fprintf(out, "%*s", lw, "");
+	}
+}
+
 /*
  * Print rows (an array of objects) as a table with a header line,
  * columns aligned, numbers right-aligned. Returns 0 or -1 (out of

@@ -55,6 +55,9 @@ void table_set_width(int cols);
 /* rows as a table with a header line: 0 or -1 (out of memory, logged). */
 int table_print(FILE *out, const json_t *rows, const struct column *cols,
     int64_t now);
+/* "label text" on a line, text folded at blanks to the width tables fit
+ * in, its lines indented under the text's start. */
+void table_para(FILE *out, const char *label, const char *text);
 /* "label   value" lines, one per field of obj. */
 void table_kv_print(FILE *out, const json_t *obj,
     const struct column *fields, int64_t now);

@@ -317,13 +317,20 @@ conversation_print(FILE *out, const json_t *doc)
 	const json_t *msgs = json_object_get(doc, "messages");
 	int64_t now = table_generated_at(doc);
 
+	const json_t *w = json_object_get(doc, "waiting");
+
 	table_kv_print(out, json_object_get(doc, "contact"), hdr, now);
 	fputc('\n', out);
 	if (json_array_size(msgs) == 0) {
 		fprintf(out, "no messages\n");
-		return 0;
+	} else if (table_print(out, msgs, cols, now) < 0)
+		return -1;
+	if (json_is_string(json_object_get(w, "why"))) {
+		fputc('\n', out);
+		table_para(out, "unanswered: ", json_string_value(
+		    json_object_get(w, "why")));
 	}
-	return table_print(out, msgs, cols, now);
+	return 0;
 }
 
 static int
