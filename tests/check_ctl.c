@@ -31,6 +31,8 @@ setup(void)
 	t_write_file(path,
 	    "llm = { provider = \"openai\"; base_url = \"http://127.0.0.1:9\";"
 	    " model = \"m\"; api_key_env = \"DATER_TEST_NO_KEY\"; };\n"
+	    /* The built-in quiet hours would make a bot "quiet" at night. */
+	    "defaults = { quiet_hours = \"off\"; };\n"
 	    "bots = ( { name = \"anna\"; persona = \"p\";"
 	    " transport = { driver = \"console\"; }; },\n"
 	    " { name = \"bob\"; persona = \"p\"; daily_budget_usd = 1.0;"
