@@ -49,9 +49,10 @@ pkg = $(if $(shell command -v $(PKG_CONFIG)),,$(error '$(PKG_CONFIG)' not \
 PKG_CFLAGS = $(eval PKG_CFLAGS := $$(call pkg,--cflags,$(PKGS) \
 	$(CURL_PKG)))$(PKG_CFLAGS)
 PKG_LIBS = $(eval PKG_LIBS := $$(call pkg,--libs,$(PKGS)))$(PKG_LIBS)
-CHECK_CFLAGS = $(eval CHECK_CFLAGS := $$(call pkg,--cflags, \
-	$(CHECK_PKGS)))$(CHECK_CFLAGS)
-CHECK_LIBS = $(eval CHECK_LIBS := $$(call pkg,--libs,$(CHECK_PKGS)))$(CHECK_LIBS)
+CHECK_CFLAGS = $(eval CHECK_CFLAGS := $$(call pkg,--cflags,$(CHECK_PKGS)))$\
+	$(CHECK_CFLAGS)
+CHECK_LIBS = $(eval CHECK_LIBS := $$(call pkg,--libs,$(CHECK_PKGS)))$\
+	$(CHECK_LIBS)
 # lib/http.c references libcurl weakly, and --as-needed drops a library
 # that only weak references need, hence --no-as-needed around it.
 CURL_LIBS = $(eval CURL_LIBS := -Wl,--push-state,--no-as-needed \

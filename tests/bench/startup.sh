@@ -128,7 +128,7 @@ sql=(sqlite3 -init /dev/null -cmd '.timeout 5000' -cmd
     'PRAGMA synchronous=NORMAL')
 
 for ((i = 0; i < REPS; i++)); do
-	one enqueue "$bin/dater-enqueue" -q -d "$db" noop '{}'
+	one enqueue "$bin/dater-enqueue" -d "$db" noop '{}'
 	insert_sql
 	one insert "${sql[@]}" "$db" "$REPLY"
 	one version "$bin/dater-enqueue" --version
@@ -144,8 +144,8 @@ n=$(sqlite3 -init /dev/null -readonly "$db" \
 
 # stats NAME: REPLY = "median best cpu" in ms (the CPU a mean per call).
 stats() {
-	REPLY=$(printf '%s\n' ${wall[$1]} | sort -n | awk -v c="${cpu[$1]}" \
-	    -v n="$REPS" '{ v[NR] = $1 } END {
+	REPLY=$(tr ' ' '\n' <<<"${wall[$1]}" | grep . | sort -n |
+	    awk -v c="${cpu[$1]}" -v n="$REPS" '{ v[NR] = $1 } END {
 		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
 		printf "%.2f %.2f %.2f", m / 1000, v[1] / 1000, c / n / 1000 }')
 }
@@ -154,9 +154,9 @@ stats() {
 line() {
 	local a b
 	stats "$2"
-	a=($REPLY)
+	read -ra a <<<"$REPLY"
 	stats "$4"
-	b=($REPLY)
+	read -ra b <<<"$REPLY"
 	awk -v w="$1" -v bw="$3" -v t="$5" -v n="$REPS" \
 	    -v am="${a[0]}" -v ab="${a[1]}" -v ac="${a[2]}" \
 	    -v bm="${b[0]}" -v bb="${b[1]}" -v bc="${b[2]}" 'BEGIN {
@@ -176,13 +176,12 @@ line "dater-report queue" report \
     "sqlite3 shell count per state, type, queue" count "$TARGET"
 line "dater-enqueue --version" version "sqlite3 -version" sqlversion ""
 
-libs() {
-	ldd "$1" 2>/dev/null | grep -c '=>'
-}
-printf 'start-up: shared libraries loaded: dater-enqueue %d, dater-report %d, dater-migrate %d, dater-ctl %d, dater-scheduler %d, dater-worker %d (sqlite3 shell %d)\n' \
-    "$(libs "$bin/dater-enqueue")" "$(libs "$bin/dater-report")" \
-    "$(libs "$bin/dater-migrate")" "$(libs "$bin/dater-ctl")" \
-    "$(libs "$bin/dater-scheduler")" "$(libs "$bin/dater-worker")" \
-    "$(libs "$(command -v sqlite3)")"
+# The shared libraries each program records, libcurl's included.
+list=
+for p in enqueue report migrate ctl scheduler worker; do
+	list+="${list:+, }dater-$p $(ldd "$bin/dater-$p" 2>/dev/null | grep -c '=>')"
+done
+echo "start-up: shared libraries loaded: $list (sqlite3 shell" \
+    "$(ldd "$(command -v sqlite3)" 2>/dev/null | grep -c '=>'))"
 
 exit "$fail"
