@@ -23,15 +23,50 @@ LOCALSTATEDIR ?= $(PREFIX)/var/lib/dater
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS = libcurl jansson sqlite3 libconfig libbsd-overlay
+# What every program links; libcurl only the programs in HTTP_PROGS.
+PKGS = jansson sqlite3 libconfig libbsd-overlay
+CURL_PKG = libcurl
 CHECK_PKGS = check
+# The Debian package that gives pkg-config each of them (.ci/deps.sh).
+DEB_jansson = libjansson-dev
+DEB_sqlite3 = libsqlite3-dev
+DEB_libconfig = libconfig-dev
+DEB_libbsd-overlay = libbsd-dev
+DEB_libcurl = libcurl4-openssl-dev
+DEB_check = check
+
+# $(call pkg,FLAGS,PKGS): what pkg-config FLAGS says for PKGS; a package
+# pkg-config cannot find stops the build, naming the Debian package.
+# Expanded only by the recipes that compile or link (once each: the
+# variables below replace themselves with their value on first use), so
+# deps, clean and lint work without the packages, and 'make deps check'
+# finds what deps has just installed.
+pkg = $(if $(shell command -v $(PKG_CONFIG)),,$(error '$(PKG_CONFIG)' not \
+	found: install pkg-config, or run 'make deps'))$(foreach p,$(2),$(if \
+	$(shell $(PKG_CONFIG) --exists $(p) && echo y),,$(error pkg-config \
+	cannot find '$(p)': install $(DEB_$(p)), or run 'make deps')))$(shell \
+	$(PKG_CONFIG) $(1) $(2))
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(call pkg,--cflags,$(PKGS) \
+	$(CURL_PKG)))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $$(call pkg,--libs,$(PKGS)))$(PKG_LIBS)
+CHECK_CFLAGS = $(eval CHECK_CFLAGS := $$(call pkg,--cflags,$(CHECK_PKGS)))$\
+	$(CHECK_CFLAGS)
+CHECK_LIBS = $(eval CHECK_LIBS := $$(call pkg,--libs,$(CHECK_PKGS)))$\
+	$(CHECK_LIBS)
+# lib/http.c references libcurl weakly, and --as-needed drops a library
+# that only weak references need, hence --no-as-needed around it.
+CURL_LIBS = $(eval CURL_LIBS := -Wl,--push-state,--no-as-needed \
+	$$(call pkg,--libs,$(CURL_PKG)) -Wl,--pop-state)$(CURL_LIBS)
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Wformat=2 \
 	-Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
 	-DDATER_VERSION='"$(VERSION)"'
-CFLAGS += $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+CFLAGS += $(PKG_CFLAGS)
+# Each program records only the shared libraries it uses (start-up time:
+# every library is loaded and relocated at each exec).
+LDFLAGS += -Wl,--as-needed
+LDLIBS += $(PKG_LIBS)
 
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -49,6 +84,10 @@ HDRS = $(wildcard lib/*.h lib/report/*.h jobs/*.h)
 
 PROGS = $(patsubst bin/%.c,%,$(wildcard bin/dater-*.c))
 BINS = $(addprefix bin/,$(PROGS))
+# The programs that make HTTP calls (the LLM, Telegram, webhooks: the
+# job handlers and listeners the worker runs). Only they and the test
+# runner link libcurl; in the others lib/http.c says it is missing.
+HTTP_PROGS = dater-worker
 
 TEST_SRC = $(wildcard tests/check_*.c)
 TEST_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC))
@@ -81,6 +120,8 @@ $(LIBDATER): $(LIB_OBJ)
 	@test "$(Q)" = "" || echo "  AR      $@"
 	$(Q)$(AR) rcs $@ $^
 
+$(addprefix bin/,$(HTTP_PROGS)) tests/check_all: LDLIBS += $(CURL_LIBS)
+
 bin/%: $(BUILD)/bin/%.o $(LIBDATER) build/flavour
 	@test "$(Q)" = "" || echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIBDATER) $(LDLIBS)
@@ -88,7 +129,7 @@ bin/%: $(BUILD)/bin/%.o $(LIBDATER) build/flavour
 tests/check_all: $(TEST_OBJ) $(LIBDATER) build/flavour
 	@test "$(Q)" = "" || echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(LIBDATER) $(LDLIBS) \
-		$(shell $(PKG_CONFIG) --libs $(CHECK_PKGS))
+		$(CHECK_LIBS)
 
 # Every "suite_NAME(void)" defined at the start of a line in a test file.
 $(BUILD)/tests/suites.inc: $(TEST_SRC)
@@ -100,7 +141,7 @@ $(BUILD)/tests/%.o: CFLAGS += -I$(BUILD)/tests
 $(BUILD)/tests/%.o: tests/%.c $(HDRS) tests/check_dater.h $(BUILD)/tests/suites.inc
 	@mkdir -p $(dir $@)
 	@test "$(Q)" = "" || echo "  CC      $<"
-	$(Q)$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags $(CHECK_PKGS)) -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
 
 # Keep the programs' objects (make would delete them as intermediates).
 .SECONDARY: $(patsubst bin/%,$(BUILD)/bin/%.o,$(BINS))
@@ -144,7 +185,7 @@ FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 FUZZ_CFLAGS = -g -O1 -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror \
 	-Wno-unused-parameter -DDATER_VERSION='"$(VERSION)"' $(FUZZ_SAN) \
-	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+	$(PKG_CFLAGS)
 FUZZ_LIB = build/fuzz/libdater.a
 FUZZ_BINS = $(addprefix build/fuzz/fuzz_,$(FUZZ_NAMES))
 REPLAY_BINS = $(addprefix $(BUILD)/fuzz/replay_,$(FUZZ_NAMES))

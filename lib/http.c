@@ -8,6 +8,13 @@
  * redirects, no "Expect: 100-continue" (it would stall a POST for a
  * second), a total and a connect timeout. Proxies come from the usual
  * environment variables, as curl does by default.
+ *
+ * libcurl is referenced weakly. Every program links this file (the job
+ * table and the transports reach it), but only the programs that make
+ * HTTP calls link libcurl (the Makefile's HTTP_PROGS), so that the
+ * others do not load libcurl and the ~30 libraries under it at every
+ * start. In a program linked without it the curl functions are NULL and
+ * http_do() fails without calling them.
  */
 #include <curl/curl.h>
 #include <stdlib.h>
@@ -16,6 +23,18 @@
 #include "clock.h"
 #include "http.h"
 #include "banned.h"
+
+#pragma weak curl_global_init
+#pragma weak curl_easy_init
+#pragma weak curl_easy_setopt
+#pragma weak curl_easy_perform
+#pragma weak curl_easy_getinfo
+#pragma weak curl_easy_header
+#pragma weak curl_easy_strerror
+#pragma weak curl_easy_cleanup
+#pragma weak curl_getdate
+#pragma weak curl_slist_append
+#pragma weak curl_slist_free_all
 
 #define HTTP_TIMEOUT_DEFAULT_MS 30000
 #define HTTP_CONNECT_MAX_MS 10000
@@ -55,16 +74,24 @@ http_write(char *p, size_t size, size_t n, void *arg)
 	return add;
 }
 
-/* curl_global_init once per process; the program is single-threaded. */
+/* curl_global_init once per process; the program is single-threaded.
+ * Fails, saying why in err, when the program is linked without libcurl
+ * (the weak curl_global_init is NULL, and so is every curl function). */
 static int
-http_global_init(void)
+http_global_init(char *err, size_t errlen)
 {
 	static int done;
 
 	if (done)
 		return 0;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	if (curl_global_init == NULL) {
+		snprintf(err, errlen, "this program is linked without libcurl");
 		return -1;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		snprintf(err, errlen, "cannot set up curl");
+		return -1;
+	}
 	done = 1;
 	return 0;
 }
@@ -242,8 +269,9 @@ http_do(const struct http_req *req, struct http_resp *resp)
 	resp->retry_after_ms = -1;
 	resp->fail = HTTP_FAIL_OTHER;
 	errbuf[0] = '\0';
-	if (http_global_init() == -1 || (h = curl_easy_init()) == NULL ||
-	    http_headers(req, &hdrs) == -1) {
+	if (http_global_init(resp->error, sizeof(resp->error)) == -1)
+		return -1;
+	if ((h = curl_easy_init()) == NULL || http_headers(req, &hdrs) == -1) {
 		snprintf(resp->error, sizeof(resp->error),
 		    "cannot set up curl");
 		goto out;

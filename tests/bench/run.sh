@@ -48,7 +48,7 @@ tmp=
 
 for p in "$bin/dater-migrate" "$bin/dater-enqueue" "$bin/dater-worker" \
     "$here/raw_loop" "$here/raw_insert" "$here/latency" "$here/jobstat" \
-    "$here/conv.sh" "$here/botmem.sh"; do
+    "$here/conv.sh" "$here/botmem.sh" "$here/startup.sh"; do
 	if [[ ! -x $p ]]; then
 		echo "bench: $p missing: run 'make bench' from the top" >&2
 		exit 1
@@ -489,6 +489,7 @@ awk -v w="$w_hwm" -v s="$sv_hwm" -v r="$raw_rss" -v n="$DRAIN_JOBS" 'BEGIN {
 # ---- 8: what the number of bots costs a worker ---------------------------
 
 "$here/botmem.sh" || fail=1
+"$here/startup.sh" || fail=1
 
 # ---- 9: real-time inbound: the listener against telegram-test-api ------
 
