@@ -39,6 +39,9 @@ usage(FILE *f)
 	    "       dater-enqueue [-qv] [-c file] [-d db] -\n"
 	    "       dater-enqueue [-qv] [-c file] [-d db] --cancel id ...\n"
 	    "       dater-enqueue [-qv] [-c file] [-d db] --retry id ...\n"
+	    "       dater-enqueue [-qv] [-c file] [-d db] --retry --state dead"
+	    "|cancelled\n"
+	    "                     [--type type] [--bot bot]\n"
 	    "job types:\n");
 	for (t = jobs_table; *t != NULL; t++)
 		fprintf(f, "  %-12s %s\n", (*t)->name, (*t)->summary);
@@ -125,6 +128,32 @@ admin(struct db *db, enum mode mode, int argc, char **argv, int quiet)
 	    EX_TEMPFAIL : EX_DATAERR;
 }
 
+/* --retry --state S [--type T] [--bot B]: every matching job. */
+struct where {
+	const char *state, *type, *bot;
+};
+
+static int
+retry_where(struct db *db, const struct where *w, int quiet)
+{
+	int64_t *ids;
+	int i, n;
+
+	if (queue_retry_where(db, w->state, w->type, w->bot, &ids, &n) < 0)
+		return (sqlite3_errcode(db->sql) & 0xff) == SQLITE_BUSY ?
+		    EX_TEMPFAIL : EX_DATAERR;
+	for (i = 0; !quiet && i < n; i++)
+		printf("queued %lld\n", (long long)ids[i]);
+	if (n == 0)
+		log_info("no %s job matches: nothing retried", w->state);
+	free(ids);
+	if (fflush(stdout) != 0) {
+		log_err("stdout: write error");
+		return EX_IOERR;
+	}
+	return EX_OK;
+}
+
 static int
 add(struct db *db, struct batch *b)
 {
@@ -168,6 +197,9 @@ main(int argc, char *argv[])
 		{ "queue", required_argument, NULL, 'Q' },
 		{ "cancel", no_argument, NULL, 'C' },
 		{ "retry", no_argument, NULL, 'R' },
+		{ "state", required_argument, NULL, 'S' },
+		{ "type", required_argument, NULL, 'T' },
+		{ "bot", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -177,6 +209,7 @@ main(int argc, char *argv[])
 	const char *cfgpath = NULL, *dbpath = NULL;
 	char err[QUEUE_ERROR_MAX];
 	enum mode mode = MODE_ADD;
+	struct where where = { NULL, NULL, NULL };
 	struct batch b;
 	struct cfg cfg;
 	struct db db;
@@ -223,6 +256,15 @@ main(int argc, char *argv[])
 		case 'R':
 			mode = MODE_RETRY;
 			break;
+		case 'S':
+			where.state = optarg;
+			break;
+		case 'T':
+			where.type = optarg;
+			break;
+		case 'B':
+			where.bot = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			json_decref(job);
@@ -243,17 +285,36 @@ main(int argc, char *argv[])
 			break;
 		}
 		if (rc < 0) {
-			usage(stderr);
+			log_usage_hint(NULL);
 			json_decref(job);
 			return EX_USAGE;
 		}
 	}
 	argc -= optind;
 	argv += optind;
+	if (where.state == NULL && (where.type != NULL || where.bot != NULL)) {
+		log_err("--type and --bot select with --retry --state");
+		rc = -1;
+	} else if (where.state != NULL && (mode != MODE_RETRY || argc > 0)) {
+		log_err("--state selects the jobs of --retry, without ids");
+		rc = -1;
+	} else if (where.state != NULL && strcmp(where.state, "dead") != 0 &&
+	    strcmp(where.state, "cancelled") != 0) {
+		log_err("--state %s: only dead or cancelled jobs can be retried",
+		    where.state);
+		rc = -1;
+	}
+	if (rc < 0) {
+		log_usage_hint(NULL);
+		json_decref(job);
+		return EX_USAGE;
+	}
 	if (mode == MODE_ADD && (argc < 1 || argc > 2 ||
 	    (strcmp(argv[0], "-") == 0 && (argc != 1 ||
 	    json_object_size(job) > 0)))) {
-		usage(stderr);
+		log_err(argc < 1 ? "no job type given" : "expected a type and "
+		    "one JSON payload, or - alone");
+		log_usage_hint(NULL);
 		json_decref(job);
 		return EX_USAGE;
 	}
@@ -278,7 +339,8 @@ main(int argc, char *argv[])
 	if (rc == EX_OK)
 		rc = app_open_db(&db, &cfg, dbpath, 0);
 	if (rc == EX_OK) {
-		rc = mode == MODE_ADD ? add(&db, &b) :
+		rc = mode == MODE_ADD ? add(&db, &b) : where.state != NULL ?
+		    retry_where(&db, &where, quiet) :
 		    admin(&db, mode, argc, argv, quiet);
 		db_close(&db);
 	}

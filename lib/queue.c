@@ -747,6 +747,72 @@ queue_cancel_where(struct db *db, const char *types, const char *field,
 	return n;
 }
 
+static const char sql_retry_where[] =
+    "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?1,"
+    " finished_at = NULL, lease_until = NULL, worker = NULL"
+    " WHERE state = ?2 AND (?3 IS NULL OR type = ?3)"
+    " AND (?4 IS NULL OR bot = ?4) RETURNING id";
+
+int
+queue_retry_where(struct db *db, const char *state, const char *type,
+    const char *bot, int64_t **ids, int *n)
+{
+	sqlite3_stmt *st;
+	int64_t *v = NULL, *p;
+	int own, rc, cap = 0;
+
+	*ids = NULL;
+	*n = 0;
+	if (strcmp(state, "dead") != 0 && strcmp(state, "cancelled") != 0) {
+		log_err("only dead or cancelled jobs can be retried, not %s",
+		    state);
+		return -1;
+	}
+	if (db_tx_open(db, &own) < 0)
+		return -1;
+	if ((st = db_stmt(db, sql_retry_where)) == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 1, clock_now_ms());
+	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+	if (type != NULL)
+		sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
+	if (bot != NULL)
+		sqlite3_bind_text(st, 4, bot, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap > 0 ? cap * 2 : 64;
+			if ((p = reallocarray(v, (size_t)cap, sizeof(*v))) ==
+			    NULL) {
+				log_err("out of memory retrying jobs");
+				sqlite3_reset(st);
+				goto fail;
+			}
+			v = p;
+		}
+		v[(*n)++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+		log_err("a matching job's unique key is held by a queued or "
+		    "running job: nothing retried (retry the others by id)");
+		goto fail;
+	}
+	if (rc != SQLITE_DONE) {
+		db_fail(db, "retry jobs in");
+		goto fail;
+	}
+	if (db_tx_close(db, own, 1) < 0)
+		goto fail_closed;
+	*ids = v;
+	return 0;
+fail:
+	db_tx_close(db, own, 0);
+fail_closed:
+	free(v);
+	*n = 0;
+	return -1;
+}
+
 static const char sql_next_due[] =
     "SELECT min(run_at) FROM jobs WHERE state = 'queued'";
 static const char sql_next_due_queues[] =

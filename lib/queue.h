@@ -169,6 +169,16 @@ int queue_cancel(struct db *db, const int64_t *ids, int n);
 int queue_retry(struct db *db, const int64_t *ids, int n);
 
 /*
+ * Retry every job in state ("dead" or "cancelled") of type and of bot
+ * (NULL: any): queued now, attempts reset, all in one transaction. The
+ * retried ids go to *ids (free them) and their number to *n. A matching
+ * job whose unique key another live job holds refuses the whole set.
+ * Returns 0, or -1 (logged; nothing changed).
+ */
+int queue_retry_where(struct db *db, const char *state, const char *type,
+    const char *bot, int64_t **ids, int *n);
+
+/*
  * Cancel the queued jobs of the comma-separated types whose payload field
  * `field` (a top-level key) equals value, e.g. every queued respond and
  * followup of contact 42. Returns the number cancelled, or -1.

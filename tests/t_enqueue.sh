@@ -220,6 +220,32 @@ is "$RC" 65 "--retry of a job whose unique key is taken again exits 65"
 like "$ERR" "$k1" "the refusal names the job"
 is "$(state_of "$k1")" dead "the job stays dead"
 
+# --retry --state dead [--type T] [--bot B]: every matching job at once.
+run enqueue --retry --state dead
+is "$RC" 65 "--retry --state dead refuses the set when one job's unique key is taken"
+is "$(state_of "$k1")" dead "... and changes nothing"
+run enqueue --cancel "$k2"
+d1=$(enqueue noop '{"fail": "permanent"}')
+d2=$(enqueue noop '{"fail": "permanent"}')
+run drain
+run enqueue --retry --state dead --type nosuchtype
+is "$RC:$OUT" "0:" "--retry --state dead --type with no match retries nothing, exits 0"
+was_dead=$(q "SELECT group_concat(id, ' ') FROM (SELECT id FROM jobs WHERE state = 'dead' AND type = 'noop' ORDER BY id)")
+like " $was_dead " " $d1 .*$d2 " "(the dead noop jobs: $was_dead)"
+run enqueue --retry --state dead --type noop
+is "$RC" 0 "--retry --state dead --type noop exits 0"
+is "$(printf '%s\n' "$OUT" | sed 's/^queued //' | sort -n | tr '\n' ' ')" "$was_dead " \
+    "... printing each job it queued"
+is "$(q "SELECT count(*) FROM jobs WHERE state = 'dead'"):$(q "SELECT group_concat(state || '/' || attempts) FROM jobs WHERE id IN ($d1, $d2)")" \
+    "0:queued/0,queued/0" "... every dead noop job is queued again, attempts reset"
+run enqueue --retry --state queued
+is "$RC" 64 "--retry --state queued is a usage error"
+run enqueue --retry --state dead "$d1"
+is "$RC" 64 "--retry --state with ids is a usage error"
+run enqueue --type noop noop
+is "$RC" 64 "--type without --retry --state is a usage error"
+like "$ERR" "try 'dater-enqueue --help'" "... answered with one line and a hint"
+
 run enqueue --cancel abc
 is "$RC" 64 "--cancel with a non-numeric id exits 64"
 run enqueue --cancel
