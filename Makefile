@@ -18,8 +18,16 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 BINDIR = $(PREFIX)/bin
 MANDIR = $(PREFIX)/share/man
+# PREFIX=/usr is the system's own tree: config in /etc/dater and data in
+# /var/lib/dater (FHS); any other prefix keeps both under it.
+ifeq ($(PREFIX),/usr)
+SYSCONFDIR ?= /etc
+LOCALSTATEDIR ?= /var/lib/dater
+else
 SYSCONFDIR ?= $(PREFIX)/etc
 LOCALSTATEDIR ?= $(PREFIX)/var/lib/dater
+endif
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
@@ -252,6 +260,11 @@ install: all
 	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)
 	install -m 0644 $(wildcard bin/*.1) $(DESTDIR)$(MANDIR)/man1
 	install -m 0644 $(wildcard man/*.5) $(DESTDIR)$(MANDIR)/man5
+	install -d $(DESTDIR)$(BASHCOMPDIR)
+	for p in $(PROGS); do \
+		install -m 0644 etc/bash-completion/dater \
+		    $(DESTDIR)$(BASHCOMPDIR)/$$p || exit 1; \
+	done
 	for u in $(UNITS); do \
 		$(SUBST) $$u > $(DESTDIR)$(UNITDIR)/$${u##*/} && \
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; \
