@@ -21,9 +21,7 @@
 #include "clock.h"
 #include "cron.h"
 #include "log.h"
-#include "policy.h"
 #include "redact.h"
-#include "transport.h"
 #include "banned.h"
 
 #define CFG_SYSTEM_PATH "/etc/dater/dater.conf"
@@ -112,7 +110,7 @@ cfg_defaults(struct cfg *cfg)
 	    sizeof(cfg->llm.api_key_env));
 	cfg->llm.timeout_ms = 60 * 1000;
 	cfg->llm.max_completion_tokens = 400;
-	policy_defaults(&cfg->defaults);
+	cfg_policy_defaults(&cfg->defaults);
 	cfg->defaults_llm = cfg->llm;
 	cfg->sched_initiate = 1;
 	cfg->sched_followup = 1;
@@ -763,7 +761,7 @@ load_quiet(const config_setting_t *s, const char *file, struct cfg_policy *p)
 		p->has_quiet = 0;
 		return 0;
 	}
-	if (policy_parse_quiet(v, &p->quiet_start_min, &p->quiet_end_min) < 0)
+	if (cfg_parse_quiet(v, &p->quiet_start_min, &p->quiet_end_min) < 0)
 		return bad(s, file, "expected \"HH:MM-HH:MM\" or \"off\"");
 	p->has_quiet = 1;
 	return 0;
@@ -861,6 +859,21 @@ load_policy(const config_setting_t *g, const char *file, struct cfg *c,
 	return 0;
 }
 
+const char *const cfg_transport_drivers[] = {
+	"telegram", "webhook", "console", NULL
+};
+
+static int
+driver_known(const char *name)
+{
+	int i;
+
+	for (i = 0; cfg_transport_drivers[i] != NULL; i++)
+		if (strcmp(cfg_transport_drivers[i], name) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 load_transport(const config_setting_t *g, const char *file, const char *dir,
     struct cfg *c, struct cfg_transport *t)
@@ -879,7 +892,7 @@ load_transport(const config_setting_t *g, const char *file, const char *dir,
 
 		if (strcmp(k, "driver") == 0) {
 			rc = get_str(s, file, t->driver, sizeof(t->driver));
-			if (rc == 0 && !transport_known(t->driver))
+			if (rc == 0 && !driver_known(t->driver))
 				return bad(s, file, "unknown driver (known: "
 				    "telegram, webhook, console)");
 		} else if (strcmp(k, "base_url") == 0) {

@@ -244,4 +244,24 @@ int cfg_valid_queues(const char *s);
 /* Name of a synchronous mode: "off", "normal", "full". */
 const char *cfg_sync_name(enum cfg_sync s);
 
+/* The built-in defaults into p (all of it overwritten): a warm, honest
+ * persona; model ""; reply delay 20-90 s; quiet 23:00-08:00; 30 an hour
+ * per bot, 6 per chat; 10 initiations a day; 2 unanswered; follow-up
+ * after 2 days, none to conversations quiet for over 14 days; 44 opt-out
+ * phrases in English, German, French, Spanish,
+ * Italian, Portuguese, Russian, Ukrainian and Polish (room left for 4
+ * more); a confirmation reply; disclosure on; no review; no daily
+ * budget (0); 20 history messages; summary after 40; 1000 characters.
+ * The strings are static. */
+void cfg_policy_defaults(struct cfg_policy *p);
+
+/* Parse exactly "HH:MM-HH:MM" (00:00 to 23:59) into minutes of the
+ * day. 0, or -1 with the outputs untouched. */
+int cfg_parse_quiet(const char *s, int *start_min, int *end_min);
+
+/* The transport drivers a bot may name (NULL-terminated): the loader
+ * refuses any other, knowing the names only (lib/transport*.c has the
+ * drivers; check_transport keeps the two lists equal). */
+extern const char *const cfg_transport_drivers[];
+
 #endif

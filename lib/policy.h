@@ -11,17 +11,6 @@
 
 #include "cfg.h"
 
-/* The built-in defaults into p (all of it overwritten): a warm, honest
- * persona; model ""; reply delay 20-90 s; quiet 23:00-08:00; 30 an hour
- * per bot, 6 per chat; 10 initiations a day; 2 unanswered; follow-up
- * after 2 days, none to conversations quiet for over 14 days; 44 opt-out
- * phrases in English, German, French, Spanish,
- * Italian, Portuguese, Russian, Ukrainian and Polish (room left for 4
- * more); a confirmation reply; disclosure on; no review; no daily
- * budget (0); 20 history messages; summary after 40; 1000 characters.
- * The strings are static. */
-void policy_defaults(struct cfg_policy *p);
-
 /*
  * Whether text (UTF-8) is an opt-out: 1 or 0. The whole message,
  * trimmed of white space, a leading ¡ or ¿ and trailing . ! ? , ; : …,
@@ -50,10 +39,6 @@ int policy_quiet(const struct cfg_policy *p, const char *tz, int64_t now_ms,
 /* A random reply delay in ms, uniform in [min, max] seconds
  * (arc4random_uniform); a negative min counts as 0, max < min as min. */
 int64_t policy_reply_delay_ms(const struct cfg_policy *p);
-
-/* Parse exactly "HH:MM-HH:MM" (00:00 to 23:59) into minutes of the
- * day. 0, or -1 with the outputs untouched. */
-int policy_parse_quiet(const char *s, int *start_min, int *end_min);
 
 /* The UTC day of ms as "YYYY-MM-DD" (metrics and daily caps) into buf
  * (at least 11 bytes; else ""). Returns buf. */

@@ -31,6 +31,12 @@ driver_find(const char *name)
 }
 
 int
+transport_count(void)
+{
+	return (int)(sizeof(drivers) / sizeof(drivers[0]));
+}
+
+int
 transport_known(const char *driver)
 {
 	return driver != NULL && driver_find(driver) != NULL;

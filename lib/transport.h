@@ -147,5 +147,7 @@ void transport_batch_release(struct transport_batch *b);
 
 /* Whether driver names a known driver (NULL: no). */
 int transport_known(const char *driver);
+/* How many drivers there are. */
+int transport_count(void);
 
 #endif

@@ -41,7 +41,7 @@ START_TEST(opt_out_english)
 {
 	struct cfg_policy p;
 
-	policy_defaults(&p);
+	cfg_policy_defaults(&p);
 	opt_out(&p, "stop");
 	opt_out(&p, "STOP");
 	opt_out(&p, "Stop!");
@@ -63,7 +63,7 @@ START_TEST(opt_out_other_languages)
 {
 	struct cfg_policy p;
 
-	policy_defaults(&p);
+	cfg_policy_defaults(&p);
 	/* German */
 	opt_out(&p, "Stopp");
 	opt_out(&p, "ABMELDEN");
@@ -106,7 +106,7 @@ START_TEST(opt_out_not)
 {
 	struct cfg_policy p;
 
-	policy_defaults(&p);
+	cfg_policy_defaults(&p);
 	no_opt_out(&p, "stop it please tell me more");
 	no_opt_out(&p, "don't stop");
 	no_opt_out(&p, "stopwatch");
@@ -156,7 +156,7 @@ START_TEST(opt_out_malformed_utf8)
 {
 	struct cfg_policy p;
 
-	policy_defaults(&p);
+	cfg_policy_defaults(&p);
 	no_opt_out(&p, "st\xffop");
 	no_opt_out(&p, "\xc3");
 	no_opt_out(&p, "stop\xe2\x80");
@@ -167,8 +167,8 @@ END_TEST
 static void
 quiet_policy(struct cfg_policy *p, const char *window, const char *tz)
 {
-	policy_defaults(p);
-	ck_assert_int_eq(policy_parse_quiet(window, &p->quiet_start_min,
+	cfg_policy_defaults(p);
+	ck_assert_int_eq(cfg_parse_quiet(window, &p->quiet_start_min,
 	    &p->quiet_end_min), 0);
 	p->has_quiet = 1;
 	strlcpy(p->timezone, tz, sizeof(p->timezone));
@@ -340,7 +340,7 @@ START_TEST(reply_delay_range)
 	int64_t d, lo = INT64_MAX, hi = 0;
 	int i;
 
-	policy_defaults(&p);
+	cfg_policy_defaults(&p);
 	for (i = 0; i < 20000; i++) {
 		d = policy_reply_delay_ms(&p);
 		ck_assert_msg(d >= 20000 && d <= 90000, "delay %lld ms",
@@ -374,15 +374,15 @@ START_TEST(parse_quiet)
 	int s = -1, e = -1;
 	size_t i;
 
-	ck_assert_int_eq(policy_parse_quiet("23:00-08:00", &s, &e), 0);
+	ck_assert_int_eq(cfg_parse_quiet("23:00-08:00", &s, &e), 0);
 	ck_assert_int_eq(s, 23 * 60);
 	ck_assert_int_eq(e, 8 * 60);
-	ck_assert_int_eq(policy_parse_quiet("00:00-23:59", &s, &e), 0);
+	ck_assert_int_eq(cfg_parse_quiet("00:00-23:59", &s, &e), 0);
 	ck_assert_int_eq(s, 0);
 	ck_assert_int_eq(e, 23 * 60 + 59);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		s = e = -7;
-		ck_assert_msg(policy_parse_quiet(bad[i], &s, &e) == -1,
+		ck_assert_msg(cfg_parse_quiet(bad[i], &s, &e) == -1,
 		    "'%s' was accepted", bad[i] != NULL ? bad[i] : "(null)");
 		ck_assert_msg(s == -7 && e == -7, "output changed on error");
 	}
@@ -412,12 +412,12 @@ START_TEST(defaults)
 	int i, s, e;
 
 	memset(&p, 0x5a, sizeof(p));
-	policy_defaults(&p);
+	cfg_policy_defaults(&p);
 	ck_assert_int_gt(strlen(p.persona), 40);
 	ck_assert_str_eq(p.model, "");
 	ck_assert_int_eq(p.reply_delay_min_s, 20);
 	ck_assert_int_eq(p.reply_delay_max_s, 90);
-	ck_assert_int_eq(policy_parse_quiet("23:00-08:00", &s, &e), 0);
+	ck_assert_int_eq(cfg_parse_quiet("23:00-08:00", &s, &e), 0);
 	ck_assert_int_eq(p.quiet_start_min, s);
 	ck_assert_int_eq(p.quiet_end_min, e);
 	ck_assert_int_eq(p.has_quiet, 1);

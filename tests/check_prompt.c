@@ -43,7 +43,7 @@ setup(struct fixture *f)
 	json_error_t je;
 
 	memset(f, 0, sizeof(*f));
-	policy_defaults(&f->policy);
+	cfg_policy_defaults(&f->policy);
 	f->policy.persona = PERSONA;
 	f->defs = json_loads(defs_text, 0, &je);
 	ck_assert_ptr_nonnull(f->defs);
@@ -353,7 +353,7 @@ START_TEST(draft_empty_and_long)
 	char *s;
 	int i;
 
-	policy_defaults(&p);
+	cfg_policy_defaults(&p);
 	draft_bad(&p, "", NULL, NULL, "empty draft");
 	draft_bad(&p, " \n\t ", NULL, NULL, "empty draft");
 	draft_bad(&p, NULL, NULL, NULL, "empty draft");
@@ -386,7 +386,7 @@ START_TEST(draft_repeats)
 {
 	struct cfg_policy p;
 
-	policy_defaults(&p);
+	cfg_policy_defaults(&p);
 	draft_bad(&p, "  see you AT 8!\n", "See you at  8!", NULL,
 	    "repeats the last message");
 	draft_ok(&p, "See you at 9!", "See you at 8!", NULL);
@@ -442,7 +442,7 @@ START_TEST(draft_boilerplate)
 {
 	struct cfg_policy p;
 
-	policy_defaults(&p);
+	cfg_policy_defaults(&p);
 	draft_bad(&p, "As an AI language model, I can't meet you.", NULL,
 	    NULL, "contains AI boilerplate: 'as an AI language model'");
 	draft_bad(&p, "AS AN AI I do not have feelings", NULL, NULL,

@@ -242,6 +242,7 @@ START_TEST(test_known)
 	struct transport_out m;
 	struct transport_result res;
 	struct transport_batch b;
+	int i;
 
 	ck_assert(transport_known("telegram"));
 	ck_assert(transport_known("webhook"));
@@ -249,6 +250,12 @@ START_TEST(test_known)
 	ck_assert(!transport_known("smtp"));
 	ck_assert(!transport_known(""));
 	ck_assert(!transport_known(NULL));
+	/* The loader's list of driver names is the drivers'. */
+	for (i = 0; cfg_transport_drivers[i] != NULL; i++)
+		ck_assert_msg(transport_known(cfg_transport_drivers[i]),
+		    "cfg names driver '%s' that transport lacks",
+		    cfg_transport_drivers[i]);
+	ck_assert_int_eq(i, transport_count());
 
 	memset(&t, 0, sizeof(t));
 	(void)strlcpy(t.driver, "smtp", sizeof(t.driver));
