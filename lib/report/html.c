@@ -77,26 +77,6 @@ oom(void)
 
 /* ---- reading --------------------------------------------------------- */
 
-/* Step st to the end, calling fn on each row; resets st. 0 or -1
- * (logged). */
-static int
-each_row(struct db *db, sqlite3_stmt *st, int (*fn)(sqlite3_stmt *,
-    struct dash *), struct dash *d)
-{
-	int rc;
-
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (fn(st, d) < 0) {
-			sqlite3_reset(st);
-			return -1;
-		}
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return db_fail(db, "read the dashboard from");
-	return 0;
-}
-
 /* Finished jobs in the hour they finished (the jobs_finished index),
  * live ones in the hour they were created. */
 static const char sql_jobs_hourly[] =
@@ -109,8 +89,10 @@ static const char sql_jobs_hourly[] =
     " AND created_at >= ?1 AND created_at < ?2 GROUP BY 1, 2";
 
 static int
-jobs_row(sqlite3_stmt *st, struct dash *d)
+jobs_row(sqlite3_stmt *st, void *arg)
 {
+	struct dash *d = arg;
+
 	int64_t h = sqlite3_column_int64(st, 0);
 	const char *state = (const char *)sqlite3_column_text(st, 1);
 	int i;
@@ -165,8 +147,10 @@ bot_series(struct dash *d, const char *name)
 }
 
 static int
-metrics_row(sqlite3_stmt *st, struct dash *d)
+metrics_row(sqlite3_stmt *st, void *arg)
 {
+	struct dash *d = arg;
+
 	const char *bot = (const char *)sqlite3_column_text(st, 0);
 	int i = day_index(d, (const char *)sqlite3_column_text(st, 1));
 	int64_t recv = sqlite3_column_int64(st, 2);
@@ -212,8 +196,10 @@ latency_flush(struct dash *d)
 }
 
 static int
-latency_row(sqlite3_stmt *st, struct dash *d)
+latency_row(sqlite3_stmt *st, void *arg)
 {
+	struct dash *d = arg;
+
 	int64_t day = sqlite3_column_int64(st, 0);
 	int64_t *p;
 	size_t cap;
@@ -240,8 +226,10 @@ static const char sql_health[] =
     "  AND finished_at >= ?2)";
 
 static int
-health_row(sqlite3_stmt *st, struct dash *d)
+health_row(sqlite3_stmt *st, void *arg)
 {
+	struct dash *d = arg;
+
 	d->workers = sqlite3_column_int64(st, 0);
 	d->live = sqlite3_column_int64(st, 1);
 	d->dead_hour = sqlite3_column_int64(st, 2);
@@ -251,7 +239,7 @@ health_row(sqlite3_stmt *st, struct dash *d)
 /* Run sql with ?1, ?2 bound to a, b over fn. */
 static int
 query(struct db *db, const char *sql, int64_t a, int64_t b,
-    int (*fn)(sqlite3_stmt *, struct dash *), struct dash *d)
+    int (*fn)(sqlite3_stmt *, void *), struct dash *d)
 {
 	sqlite3_stmt *st = db_stmt(db, sql);
 
@@ -259,7 +247,7 @@ query(struct db *db, const char *sql, int64_t a, int64_t b,
 		return -1;
 	sqlite3_bind_int64(st, 1, a);
 	sqlite3_bind_int64(st, 2, b);
-	return each_row(db, st, fn, d);
+	return report_each_row(db, st, fn, d);
 }
 
 static int
@@ -271,7 +259,7 @@ metrics_read(struct db *db, struct dash *d)
 		return -1;
 	sqlite3_bind_text(st, 1, d->day[0], -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, d->day[NDAYS - 1], -1, SQLITE_STATIC);
-	return each_row(db, st, metrics_row, d);
+	return report_each_row(db, st, metrics_row, d);
 }
 
 static int
@@ -329,8 +317,10 @@ static const char sql_drafts[] =
 #define TROUBLE_ROWS 20		/* rows of the jobs-needing-a-look table */
 
 static int
-trouble_row(sqlite3_stmt *st, struct dash *d)
+trouble_row(sqlite3_stmt *st, void *arg)
 {
+	struct dash *d = arg;
+
 	char at[CLOCK_RFC3339_LEN];
 	const char *bot = (const char *)sqlite3_column_text(st, 2);
 	const char *err = (const char *)sqlite3_column_text(st, 7);
@@ -351,8 +341,10 @@ trouble_row(sqlite3_stmt *st, struct dash *d)
 }
 
 static int
-drafts_row(sqlite3_stmt *st, struct dash *d)
+drafts_row(sqlite3_stmt *st, void *arg)
 {
+	struct dash *d = arg;
+
 	d->drafts = sqlite3_column_int64(st, 0);
 	return 0;
 }
