@@ -1,11 +1,11 @@
 #!/bin/bash
 # dater-worker with worker.batch: due jobs of a batchable type (noop) are
-# claimed together and their results recorded in one commit; a worker
-# killed in the middle of a batch has recorded none of it, and every job
-# of the batch comes back (a finished handler runs again); SIGTERM in
-# the middle of a batch finishes the running job and gives the jobs not
-# started back without spending an attempt; worker.batch = 1 claims one
-# job at a time.
+# claimed together (a job of another type is left for a claim of its
+# own) and their results recorded in one commit; a worker killed in the
+# middle of a batch has recorded none of it, and every job of the batch
+# comes back (a finished handler runs again); SIGTERM in the middle of a
+# batch finishes the running job and gives the jobs not started back
+# without spending an attempt; worker.batch = 1 claims one job at a time.
 . "$(dirname "$0")/blackbox-lib.sh"
 
 TRACE=$TMP/trace
@@ -42,6 +42,7 @@ migrate || die "dater-migrate up failed"
 
 a=$(noop "")
 b=$(noop '"sleep_ms": 600000' --max-attempts 1)
+x=$(enqueue optimize)	# not batchable: claimed on its own
 c=$(noop "")
 d=$(noop "")
 start_worker -n 1
@@ -55,6 +56,7 @@ is "$(worker_of "$b")/$(worker_of "$c")/$(worker_of "$d")" "$w/$w/$w" \
 is "$(row "$c")/$(row "$d")" running/1/running/1 \
     "the jobs not started yet are held by the batch"
 check "the jobs not started yet did not run" eval '! traced '"$c"
+is "$(row "$x")" queued/0 "a job of a type not batchable is left out of the batch"
 victim=${w##*:}
 kill -KILL "$victim"
 wait_for 60 eval '[ "$(row '"$a"')$(row '"$c"')$(row '"$d"')" = \
@@ -64,6 +66,8 @@ is "$(row "$a")/$(row "$c")/$(row "$d")" \
     succeeded/2/succeeded/2/succeeded/2 \
     "every job of the killed batch came back and ran on attempt 2"
 is "$(state_of "$b")" dead "the job that was running when killed used its one attempt"
+wait_for 60 eval '[ "$(row '"$x"')" = succeeded/1 ]'
+is "$(row "$x")" succeeded/1 "the job left out ran on its own claim"
 like "$(q "SELECT errors FROM jobs WHERE id = $a")" "killed by signal 9" \
     "the lost attempt of a finished handler says why"
 is "$(trace_of "$a")" "1 2" \
