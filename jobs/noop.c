@@ -98,4 +98,5 @@ const struct job_type job_noop = {
 	.keys = noop_keys,
 	.check = noop_check,
 	.run = noop_run,
+	.batch = 1,
 };

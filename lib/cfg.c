@@ -97,6 +97,7 @@ cfg_defaults(struct cfg *cfg)
 	cfg->worker.poll_ms = 1000;
 	cfg->worker.restart_max_ms = 30 * 1000;
 	cfg->worker.grace_ms = 30 * 1000;
+	cfg->worker.batch = CFG_BATCH_DEFAULT;
 	strlcpy(cfg->queue.queue, "default", sizeof(cfg->queue.queue));
 	cfg->queue.priority = 100;
 	cfg->queue.max_attempts = 25;
@@ -414,11 +415,14 @@ load_worker(const config_setting_t *g, const char *file, struct cfg *c)
 			    &c->worker.restart_max_ms);
 		} else if (strcmp(k, "shutdown_grace") == 0) {
 			rc = get_duration(s, file, 0, &c->worker.grace_ms);
+		} else if (strcmp(k, "batch") == 0) {
+			rc = get_int(s, file, 1, CFG_BATCH_MAX, &v);
+			c->worker.batch = (int)v;
 		} else {
 			return bad(s, file, "unknown setting (known: "
 			    "concurrency, queues, lease, heartbeat, "
 			    "poll_interval, restart_backoff_max, "
-			    "shutdown_grace)");
+			    "shutdown_grace, batch)");
 		}
 		if (rc < 0)
 			return -1;

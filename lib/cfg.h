@@ -30,6 +30,8 @@
 
 #define CFG_NAME_MAX 64
 #define CFG_MAX_JOBS 64
+#define CFG_BATCH_DEFAULT 16	/* worker.batch */
+#define CFG_BATCH_MAX 256
 
 /* Per-job-type settings; the global ones in cfg.queue are the defaults. */
 struct cfg_job {
@@ -172,6 +174,7 @@ struct cfg {
 		int64_t poll_ms;	/* idle fallback poll */
 		int64_t restart_max_ms;	/* cap of the crash-restart backoff */
 		int64_t grace_ms;	/* SIGTERM: wait this long for jobs */
+		int batch;		/* batchable jobs claimed per commit */
 	} worker;
 	struct cfg_job queue;		/* defaults for every job type */
 	struct cfg_job jobs[CFG_MAX_JOBS];

@@ -59,6 +59,12 @@ struct job_type {
 	 * job_check_fields. */
 	int (*check_fields)(const json_t *defs, const json_t *payload,
 	    char *err, size_t errlen);
+	/* Nonzero: a worker may claim jobs of this type in batches of up
+	 * to worker.batch and record their results in one commit. Only for
+	 * a short handler with no effect outside the database (no send, no
+	 * LLM call) that is safe to run again: a worker that dies before
+	 * the commit has its whole batch run again. */
+	int batch;
 };
 
 /* Helpers for handlers: fill out and return the result. */

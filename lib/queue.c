@@ -292,21 +292,22 @@ out:
 	return db_tx_close(db, own, ok);
 }
 
-static const char sql_claim_all[] =
-    "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
-    " lease_until = ?1, worker = ?2, started_at = ?3"
-    " WHERE id IN (SELECT id FROM jobs INDEXED BY jobs_due"
-    " WHERE state = 'queued'"
-    " AND run_at <= ?3 ORDER BY priority, run_at, id LIMIT ?4)"
-    " RETURNING " JOB_COLUMNS;
-static const char sql_claim_queues[] =
-    "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
-    " lease_until = ?1, worker = ?2, started_at = ?3"
-    " WHERE id IN (SELECT id FROM jobs INDEXED BY jobs_due"
-    " WHERE state = 'queued'"
-    " AND run_at <= ?3 AND queue IN (SELECT value FROM json_each(?5))"
-    " ORDER BY priority, run_at, id LIMIT ?4)"
-    " RETURNING " JOB_COLUMNS;
+#define CLAIM_SET \
+	"UPDATE jobs SET state = 'running', attempts = attempts + 1," \
+	" lease_until = ?1, worker = ?2, started_at = ?3" \
+	" WHERE id IN (SELECT id FROM jobs INDEXED BY jobs_due" \
+	" WHERE state = 'queued' AND run_at <= ?3"
+#define CLAIM_QUEUES " AND queue IN (SELECT value FROM json_each(?5))"
+/* ?6 is ",a,b,": a test per row, no temporary table for the list. */
+#define CLAIM_TYPES " AND instr(?6, ',' || type || ',') > 0"
+#define CLAIM_END " ORDER BY priority, run_at, id LIMIT ?4)" \
+	" RETURNING " JOB_COLUMNS
+
+static const char sql_claim_all[] = CLAIM_SET CLAIM_END;
+static const char sql_claim_queues[] = CLAIM_SET CLAIM_QUEUES CLAIM_END;
+static const char sql_claim_types[] = CLAIM_SET CLAIM_TYPES CLAIM_END;
+static const char sql_claim_both[] =
+    CLAIM_SET CLAIM_QUEUES CLAIM_TYPES CLAIM_END;
 
 /* "a,b" -> ["a","b"] for json_each. */
 static int
@@ -350,32 +351,43 @@ job_order(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-int
-queue_claim(struct db *db, const char *worker, const char *queues,
-    int64_t lease_ms, struct queue_job *jobs, int max, int *n)
+/* The claim of queue_claim and queue_claim_types; types NULL: any. */
+static int
+claim(struct db *db, const char *worker, const char *queues,
+    const char *types, int64_t lease_ms, struct queue_job *jobs, int max,
+    int *n)
 {
-	int filter = queues != NULL && *queues != '\0';
+	int qf = queues != NULL && *queues != '\0';
+	int tf = types != NULL;
 	sqlite3_stmt *st;
-	char qjson[512];
+	char qjson[512], tlist[512];
 	int64_t now = clock_now_ms();
 	int rc, got = 0;
 
 	*n = 0;
-	if (max < 1)
+	if (max < 1 || (tf && *types == '\0'))
 		return QUEUE_EMPTY;
-	if (filter && queues_json(queues, qjson, sizeof(qjson)) < 0) {
+	if (qf && queues_json(queues, qjson, sizeof(qjson)) < 0) {
 		log_err("queue list '%s' too long", queues);
 		return -1;
 	}
-	st = db_stmt(db, filter ? sql_claim_queues : sql_claim_all);
+	if (tf && (size_t)snprintf(tlist, sizeof(tlist), ",%s,", types) >=
+	    sizeof(tlist)) {
+		log_err("type list '%s' too long", types);
+		return -1;
+	}
+	st = db_stmt(db, qf && tf ? sql_claim_both : qf ? sql_claim_queues :
+	    tf ? sql_claim_types : sql_claim_all);
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, now + lease_ms);
 	sqlite3_bind_text(st, 2, worker, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now);
 	sqlite3_bind_int(st, 4, max);
-	if (filter)
+	if (qf)
 		sqlite3_bind_text(st, 5, qjson, -1, SQLITE_STATIC);
+	if (tf)
+		sqlite3_bind_text(st, 6, tlist, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && got < max) {
 		if (read_job(st, &jobs[got]) < 0)
 			break;
@@ -397,6 +409,21 @@ queue_claim(struct db *db, const char *worker, const char *queues,
 		qsort(jobs, (size_t)got, sizeof(jobs[0]), job_order);
 	*n = got;
 	return got > 0 ? QUEUE_CLAIMED : QUEUE_EMPTY;
+}
+
+int
+queue_claim(struct db *db, const char *worker, const char *queues,
+    int64_t lease_ms, struct queue_job *jobs, int max, int *n)
+{
+	return claim(db, worker, queues, NULL, lease_ms, jobs, max, n);
+}
+
+int
+queue_claim_types(struct db *db, const char *worker, const char *queues,
+    const char *types, int64_t lease_ms, struct queue_job *jobs, int max,
+    int *n)
+{
+	return claim(db, worker, queues, types, lease_ms, jobs, max, n);
 }
 
 static void

@@ -109,6 +109,16 @@ int queue_add_many(struct db *db, const struct queue_new *items, size_t n,
 int queue_claim(struct db *db, const char *worker, const char *queues,
     int64_t lease_ms, struct queue_job *jobs, int max, int *n);
 
+/*
+ * queue_claim restricted to the comma-separated job types (""
+ * claims nothing): how a worker fills a batch with the due jobs of the
+ * types declared batchable, skipping the others, which stay queued for
+ * a claim of their own. Same results and ownership as queue_claim.
+ */
+int queue_claim_types(struct db *db, const char *worker, const char *queues,
+    const char *types, int64_t lease_ms, struct queue_job *jobs, int max,
+    int *n);
+
 /* Mark a claimed job succeeded. Fenced: QUEUE_DONE, QUEUE_LOST or -1. */
 int queue_complete(struct db *db, const struct queue_job *job);
 

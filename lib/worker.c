@@ -149,6 +149,13 @@ struct wk {
 	int quiet;			/* errors not printed (log_capture) */
 	int completed;			/* a job's result was recorded */
 	char why[256];			/* the last error logged */
+	/* The batch held (cur) and the one claimed with its results
+	 * (next), cap entries each; see run_batch. */
+	struct queue_job *cur, *next;
+	struct job_outcome *outs;
+	enum job_result *res;
+	int cap;
+	char batch_types[512];		/* batchable types, comma-separated */
 };
 
 /* A look or claim failed: print the first error of a run of them only. */
@@ -250,9 +257,11 @@ set_timer(int64_t ms)
 	setitimer(ITIMER_REAL, &it, NULL);
 }
 
-/* Run one claimed job's handler under its type's timeout. */
+/* Run one claimed job's handler under its type's timeout, or under
+ * limit_ms if that is shorter (what is left of its batch's budget). */
 static enum job_result
-run_job(struct wk *w, const struct queue_job *job, struct job_outcome *out)
+run_job(struct wk *w, const struct queue_job *job, int64_t limit_ms,
+    struct job_outcome *out)
 {
 	const struct job_type *type;
 	struct job_ctx ctx;
@@ -276,7 +285,7 @@ run_job(struct wk *w, const struct queue_job *job, struct job_outcome *out)
 	cfg_job_settings(w->cfg, job->type, &js);
 	log_debug("job %lld (%s) attempt %d/%d started", (long long)job->id,
 	    job->type, job->attempts, job->max_attempts);
-	set_timer(js.timeout_ms);
+	set_timer(limit_ms < js.timeout_ms ? limit_ms : js.timeout_ms);
 	r = type->run(&ctx, out);
 	set_timer(0);
 	json_decref(ctx.payload);
@@ -330,17 +339,96 @@ record(struct wk *w, const struct queue_job *job, enum job_result r,
 	return rc;
 }
 
+/* Is a job of this type claimed in batches? */
+static int
+batchable(const struct wk *w, const char *type)
+{
+	const struct job_type *t = job_find(w->opts->types, type);
+
+	return w->cfg->worker.batch > 1 && t != NULL && t->batch;
+}
+
 /*
- * Record the result of job and, unless stopping, claim the next one, in
- * one transaction. Retries while the database is busy or failing; the
- * lease keeps the job ours meanwhile. Returns 1 if next was claimed, 0 if
- * not, -1 if the result could not be recorded.
+ * Claim the most urgent due job and, if its type is batchable, up to
+ * worker.batch - 1 more due jobs of batchable types, into jobs (cap
+ * entries). Inside the caller's transaction, or its own. Returns the
+ * number claimed, or -1.
  */
 static int
-finish(struct wk *w, const struct queue_job *job, enum job_result r,
-    const struct job_outcome *out, struct queue_job *next)
+claim_batch(struct wk *w, struct queue_job *jobs)
 {
-	int try, n = 0, claim;
+	int64_t lease = w->cfg->worker.lease_ms;
+	int own, n = 0, m = 0, k = w->cfg->worker.batch, ok = 0;
+
+	if (k > w->cap)
+		k = w->cap;
+	if (db_tx_open(&w->db, &own) < 0)
+		return -1;
+	if (queue_claim(&w->db, w->id, w->queues, lease, jobs, 1, &n) < 0)
+		goto out;
+	if (n == 1 && k > 1 && batchable(w, jobs[0].type) &&
+	    queue_claim_types(&w->db, w->id, w->queues, w->batch_types,
+	    lease, jobs + 1, k - 1, &m) < 0)
+		goto out;
+	ok = 1;
+out:
+	n += m;
+	if (db_tx_close(&w->db, own, ok) < 0) {
+		while (n > 0)
+			queue_job_release(&jobs[--n]);
+		return -1;
+	}
+	return n;
+}
+
+/*
+ * Run the handlers of the batch w->cur[0..n) in order. A batch shares
+ * one time budget, the shortest timeout among its types, counted from
+ * the claim: the supervisor enforces one deadline per claim. A handler
+ * is started only while half the budget is left, and not after SIGTERM;
+ * the jobs not started go back to the queue (see finish). Returns the
+ * number of handlers run; w->res and w->outs hold their results.
+ */
+static int
+run_batch(struct wk *w, int n)
+{
+	struct cfg_job js;
+	int64_t t0 = clock_mono_ms(), budget = INT64_MAX, left;
+	int i;
+
+	for (i = 0; n > 1 && i < n; i++) {
+		cfg_job_settings(w->cfg, w->cur[i].type, &js);
+		if (js.timeout_ms < budget)
+			budget = js.timeout_ms;
+	}
+	for (i = 0; i < n; i++) {
+		left = budget == INT64_MAX ? budget :
+		    t0 + budget - clock_mono_ms();
+		if (left < 1)
+			left = 1;
+		if (i > 0) {
+			take_signals();
+			if (got_term || left < budget / 2)
+				break;
+		}
+		w->res[i] = run_job(w, &w->cur[i], left, &w->outs[i]);
+	}
+	return i;
+}
+
+/*
+ * Record the results of the batch's first ran jobs, give back the rest
+ * (not run: no attempt spent, same place in the queue) and, unless
+ * stopping, claim the next batch into w->next, all in one transaction:
+ * one commit for the lot. Retries while the database is busy or
+ * failing; the leases keep the jobs ours meanwhile. Returns the number
+ * claimed into w->next (0 or more), or -1 if the results could not be
+ * recorded.
+ */
+static int
+finish(struct wk *w, int n, int ran)
+{
+	int try, i, m = 0, claim, ok;
 
 	for (try = 0; try < WORKER_FINISH_TRIES; try++) {
 		if (try > 0)
@@ -349,20 +437,34 @@ finish(struct wk *w, const struct queue_job *job, enum job_result r,
 		claim = !got_term && !got_hup;
 		if (db_begin(&w->db) < 0)
 			continue;
-		if (record(w, job, r, out) < 0 || (claim &&
-		    queue_claim(&w->db, w->id, w->queues,
-		    w->cfg->worker.lease_ms, next, 1, &n) < 0)) {
+		ok = 1;
+		for (i = 0; ok && i < n; i++)
+			ok = (i < ran ? record(w, &w->cur[i], w->res[i],
+			    &w->outs[i]) : queue_defer(&w->db, &w->cur[i],
+			    w->cur[i].run_at)) >= 0;
+		if (!ok || (claim && (m = claim_batch(w, w->next)) < 0)) {
 			db_rollback(&w->db);
+			m = 0;
 			continue;
 		}
-		if (db_commit(&w->db) == 0)
-			return n;
-		if (n > 0)
-			queue_job_release(next);
-		n = 0;
+		if (db_commit(&w->db) == 0) {
+			if (ran < n)
+				log_debug("gave back %d job%s of a batch not "
+				    "started", n - ran, n - ran == 1 ? "" :
+				    "s");
+			return m;
+		}
+		while (m > 0)
+			queue_job_release(&w->next[--m]);
 	}
-	log_err("job %lld: could not record its result; its lease will "
-	    "expire and it will run again", (long long)job->id);
+	if (n == 1)
+		log_err("job %lld: could not record its result; its lease "
+		    "will expire and it will run again",
+		    (long long)w->cur[0].id);
+	else
+		log_err("jobs %lld and %d more: could not record their "
+		    "results; their leases will expire and they will run "
+		    "again", (long long)w->cur[0].id, n - 1);
 	return -1;
 }
 
@@ -429,21 +531,75 @@ idle(struct wk *w, int *reprobe)
 	return 0;
 }
 
+/* Size the batch buffers for worker.batch (they only grow, so a
+ * batch held across a reload keeps its room). Returns 0 or -1. */
+static int
+batch_alloc(struct wk *w)
+{
+	size_t k = (size_t)w->cfg->worker.batch;
+	void *p;
+
+	if ((int)k <= w->cap)
+		return 0;
+	if ((p = reallocarray(w->cur, k, sizeof(*w->cur))) == NULL)
+		goto oom;
+	w->cur = p;
+	if ((p = reallocarray(w->next, k, sizeof(*w->next))) == NULL)
+		goto oom;
+	w->next = p;
+	if ((p = reallocarray(w->outs, k, sizeof(*w->outs))) == NULL)
+		goto oom;
+	w->outs = p;
+	if ((p = reallocarray(w->res, k, sizeof(*w->res))) == NULL)
+		goto oom;
+	w->res = p;
+	w->cap = (int)k;
+	return 0;
+oom:
+	log_err("out of memory for a batch of %zu jobs", k);
+	return -1;
+}
+
+/* The names of the batchable types, for queue_claim_types. */
+static void
+batch_types(struct wk *w)
+{
+	const struct job_type *const *t;
+	size_t len = sizeof(w->batch_types);
+
+	w->batch_types[0] = '\0';
+	for (t = w->opts->types; t != NULL && *t != NULL; t++) {
+		if (!(*t)->batch)
+			continue;
+		if ((w->batch_types[0] != '\0' &&
+		    strlcat(w->batch_types, ",", len) >= len) ||
+		    strlcat(w->batch_types, (*t)->name, len) >= len) {
+			log_warn("too many batchable job types: '%s' and "
+			    "those after it are claimed one at a time",
+			    (*t)->name);
+			break;
+		}
+	}
+}
+
 static int
 worker_loop(struct wk *w)
 {
-	struct queue_job job, next;
-	struct job_outcome out;
-	enum job_result r;
-	int have = 0, n, reprobe = 0, rc;
+	struct queue_job *swap;
+	int have = 0, ran, reprobe = 0, rc;
 
-	memset(&job, 0, sizeof(job));
+	batch_types(w);
+	if (batch_alloc(w) < 0)
+		return EX_OSERR;
 	for (;;) {
 		take_signals();
 		if (got_term)
 			break;
-		if (got_hup)
+		if (got_hup) {
 			reload(w);
+			if (batch_alloc(w) < 0)
+				return EX_OSERR;
+		}
 		if (!have) {
 			/* The database keeps failing: exit, and let the
 			 * supervisor back off and say why. */
@@ -453,19 +609,18 @@ worker_loop(struct wk *w)
 				break;
 			if (rc == 0)
 				continue;
-			rc = queue_claim(&w->db, w->id, w->queues,
-			    w->cfg->worker.lease_ms, &job, 1, &n);
-			if (rc < 0) {
+			if ((have = claim_batch(w, w->cur)) < 0) {
+				have = 0;
 				failed_once_more(w);
 				sleep_on(-1, 100, &w->wait_mask);
 			} else
 				failures_over(w);
-			have = rc == QUEUE_CLAIMED;
 			continue;
 		}
-		r = run_job(w, &job, &out);
-		rc = finish(w, &job, r, &out, &next);
-		queue_job_release(&job);
+		ran = run_batch(w, have);
+		rc = finish(w, have, ran);
+		while (have > 0)
+			queue_job_release(&w->cur[--have]);
 		if (rc < 0)
 			return EX_TEMPFAIL;
 		if (!w->completed) {
@@ -475,12 +630,18 @@ worker_loop(struct wk *w)
 			tell(w, WORKER_SAID_DONE, NULL);
 			log_capture(w->why, sizeof(w->why), 0);
 		}
-		have = rc > 0;
-		if (have)
-			job = next;
+		have = rc;
+		swap = w->cur;
+		w->cur = w->next;
+		w->next = swap;
 	}
-	if (have)
-		queue_job_release(&job);
+	/* Stopping with a batch claimed but not started: give it back
+	 * (finish claims nothing after SIGTERM). If that fails, the
+	 * leases run out and the jobs come back then. */
+	if (have > 0)
+		(void)finish(w, have, 0);
+	while (have > 0)
+		queue_job_release(&w->cur[--have]);
 	return EX_OK;
 }
 
@@ -546,6 +707,10 @@ worker_main(const struct worker_opts *opts, const struct cfg *cfg,
 	if (w->ino >= 0)
 		close(w->ino);
 	cfg_release(&w->own);
+	free(w->cur);
+	free(w->next);
+	free(w->outs);
+	free(w->res);
 	if (rc != EX_OK)
 		worker_fail(w, rc);
 	free(w);

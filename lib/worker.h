@@ -15,10 +15,16 @@
  * worker opens its own database connection, claims a job, runs its
  * handler from the job table with the type's timeout (SIGALRM kills the
  * process; the supervisor records the attempt), then records the result
- * and claims the next job in one transaction. Idle workers sleep in
- * ppoll() on an inotify watch of the database's -wal file and re-probe
- * once shortly after a wake-up that found nothing (the event can precede
- * the commit's visibility), with a slow poll as the fallback.
+ * and claims the next job in one transaction. Jobs of batchable types
+ * (job_type.batch) are claimed up to worker.batch at a time, their
+ * handlers run in turn under one shared time budget, and all their
+ * results recorded with the next claim in one transaction (group
+ * commit); a worker that dies mid-batch has recorded none of it, so the
+ * whole batch comes back, finished handlers included. Idle workers
+ * sleep in ppoll() on an inotify watch of the database's -wal file and
+ * re-probe once shortly after a wake-up that found nothing (the event
+ * can precede the commit's visibility), with a slow poll as the
+ * fallback.
  *
  * Signals: SIGTERM/SIGINT stop claiming, finish running jobs, exit 0
  * (after worker.shutdown_grace the supervisor kills what is left and

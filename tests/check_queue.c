@@ -1568,6 +1568,256 @@ tcase(const char *name)
 	return tc;
 }
 
+/* --- batches: queue_claim_types and one commit for several results --- */
+
+static int64_t
+add_typed(const char *type, const char *queue, int priority, int64_t run_at)
+{
+	struct queue_new q;
+	int64_t id = 0;
+
+	queue_new_init(&q);
+	q.type = type;
+	q.queue = queue;
+	q.priority = priority;
+	q.run_at = run_at;
+	ck_assert_int_eq(queue_add(DB, &q, &id, NULL), 0);
+	return id;
+}
+
+/* Claim a batch of exactly want jobs of types for worker. */
+static void
+claim_batch(const char *worker, const char *types, struct queue_job *jobs,
+    int max, int want)
+{
+	int n = -1;
+
+	ck_assert_int_eq(queue_claim_types(DB, worker, NULL, types, LEASE,
+	    jobs, max, &n), want > 0 ? QUEUE_CLAIMED : QUEUE_EMPTY);
+	ck_assert_int_eq(n, want);
+}
+
+START_TEST(batch_claim_order_and_max)
+{
+	struct queue_job jobs[8];
+	int64_t now = clock_now_ms(), id[6], later;
+	int i;
+
+	id[4] = add_typed("noop", NULL, 200, now - 3000);
+	id[2] = add_typed("noop", NULL, 50, now - 100);
+	id[0] = add_typed("noop", NULL, 0, now);
+	id[3] = add_typed("noop", NULL, 50, now - 50);
+	id[1] = add_typed("noop", NULL, 50, now - 200);
+	id[5] = add_typed("noop", NULL, 300, now);
+	later = add_typed("noop", NULL, 0, now + HOUR);
+	memset(jobs, 0, sizeof(jobs));
+	claim_batch("w1", "noop", jobs, 4, 4);
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(jobs[i].id, id[i]);
+		ck_assert_int_eq(jobs[i].attempts, 1);
+		ck_assert_str_eq(jobs[i].worker, "w1");
+		state_is(id[i], "running");
+		queue_job_release(&jobs[i]);
+	}
+	/* at most K: the rest wait for the next batch; not due: not taken */
+	state_is(id[4], "queued");
+	state_is(id[5], "queued");
+	claim_batch("w1", "noop", jobs, 8, 2);
+	ck_assert_int_eq(jobs[0].id, id[4]);
+	ck_assert_int_eq(jobs[1].id, id[5]);
+	queue_job_release(&jobs[0]);
+	queue_job_release(&jobs[1]);
+	state_is(later, "queued");
+}
+END_TEST
+
+START_TEST(batch_claim_skips_other_types)
+{
+	struct queue_job jobs[8];
+	int64_t now = clock_now_ms(), send, respond, a, b, c;
+
+	/* the most urgent jobs are of types that are not batchable */
+	send = add_typed("send", NULL, 0, now - 1000);
+	a = add_typed("noop", NULL, 10, now);
+	respond = add_typed("respond", NULL, 5, now);
+	b = add_typed("noop", NULL, 20, now);
+	c = add_typed("contact", NULL, 30, now);
+	memset(jobs, 0, sizeof(jobs));
+	claim_batch("w1", "noop,contact", jobs, 8, 3);
+	ck_assert_int_eq(jobs[0].id, a);
+	ck_assert_int_eq(jobs[1].id, b);
+	ck_assert_int_eq(jobs[2].id, c);
+	queue_job_release(&jobs[0]);
+	queue_job_release(&jobs[1]);
+	queue_job_release(&jobs[2]);
+	state_is(send, "queued");
+	state_is(respond, "queued");
+	ck_assert_int_eq(col(send, "attempts"), 0);
+	/* no type named: nothing is claimed */
+	claim_batch("w1", "", jobs, 8, 0);
+	claim_batch("w1", "noop", jobs, 8, 0);
+	/* the others are still claimed one at a time, most urgent first */
+	claim_id("w2", send, &jobs[0]);
+	queue_job_release(&jobs[0]);
+}
+END_TEST
+
+START_TEST(batch_claim_queue_filter)
+{
+	struct queue_job jobs[4];
+	int64_t now = clock_now_ms(), a, b;
+	int n = -1;
+
+	add_typed("noop", "slow", 0, now);
+	a = add_typed("noop", "fast", 10, now);
+	add_typed("send", "fast", 0, now);
+	b = add_typed("noop", "fast", 20, now);
+	memset(jobs, 0, sizeof(jobs));
+	ck_assert_int_eq(queue_claim_types(DB, "w1", "fast", "noop", LEASE,
+	    jobs, 4, &n), QUEUE_CLAIMED);
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_eq(jobs[0].id, a);
+	ck_assert_int_eq(jobs[1].id, b);
+	queue_job_release(&jobs[0]);
+	queue_job_release(&jobs[1]);
+}
+END_TEST
+
+/* One job of a batch was taken from us (lease reaped, claimed again by
+ * another worker): the group commit records the others and changes
+ * nothing of that one. */
+START_TEST(batch_fence_stale_member)
+{
+	struct queue_job jobs[3], other;
+	char before[4096], after[4096];
+	int i;
+
+	for (i = 0; i < 3; i++)
+		add_simple();
+	memset(jobs, 0, sizeof(jobs));
+	claim_batch("w1", "noop", jobs, 3, 3);
+	expire_lease(jobs[1].id);
+	ck_assert_int_eq(queue_reap(DB, HOUR), 1);
+	claim_id("w2", jobs[1].id, &other);
+	snapshot(jobs[1].id, before, sizeof(before));
+	ck_assert_int_eq(db_begin(DB), 0);
+	ck_assert_int_eq(queue_complete(DB, &jobs[0]), QUEUE_DONE);
+	ck_assert_int_eq(queue_complete(DB, &jobs[1]), QUEUE_LOST);
+	ck_assert_int_eq(queue_complete(DB, &jobs[2]), QUEUE_DONE);
+	ck_assert_int_eq(db_commit(DB), 0);
+	snapshot(jobs[1].id, after, sizeof(after));
+	ck_assert_str_eq(before, after);
+	state_is(jobs[0].id, "succeeded");
+	state_is(jobs[2].id, "succeeded");
+	state_is(jobs[1].id, "running");
+	ck_assert_int_eq(queue_complete(DB, &other), QUEUE_DONE);
+	for (i = 0; i < 3; i++)
+		queue_job_release(&jobs[i]);
+	queue_job_release(&other);
+}
+END_TEST
+
+/* A worker died holding a batch it never recorded: when the leases run
+ * out, every job of it comes back (one attempt spent), and nothing of
+ * it was recorded as done. */
+START_TEST(batch_dead_worker_returns_all)
+{
+	struct queue_job jobs[4], again[4];
+	int i;
+
+	for (i = 0; i < 4; i++)
+		add_simple();
+	add_typed("send", NULL, -1, 0);
+	memset(jobs, 0, sizeof(jobs));
+	claim_batch("w1", "noop", jobs, 4, 4);
+	/* not yet expired: nothing is released */
+	ck_assert_int_eq(queue_reap(DB, HOUR), 0);
+	for (i = 0; i < 4; i++)
+		expire_lease(jobs[i].id);
+	ck_assert_int_eq(queue_reap(DB, HOUR), 4);
+	for (i = 0; i < 4; i++) {
+		state_is(jobs[i].id, "queued");
+		ck_assert_int_eq(col(jobs[i].id, "attempts"), 1);
+		ck_assert(is_null(jobs[i].id, "finished_at"));
+		/* the dead worker's results are refused */
+		ck_assert_int_eq(queue_complete(DB, &jobs[i]), QUEUE_LOST);
+	}
+	claim_batch("w2", "noop", again, 4, 4);
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(again[i].id, jobs[i].id);
+		ck_assert_int_eq(again[i].attempts, 2);
+		queue_job_release(&jobs[i]);
+		queue_job_release(&again[i]);
+	}
+}
+END_TEST
+
+/* The supervisor saw the worker die (waitpid): the whole batch is given
+ * back at once. */
+START_TEST(batch_released_worker_returns_all)
+{
+	struct queue_job jobs[3];
+	int i;
+
+	for (i = 0; i < 3; i++)
+		add_simple();
+	memset(jobs, 0, sizeof(jobs));
+	claim_batch("w1", "noop", jobs, 3, 3);
+	ck_assert_int_eq(queue_release_worker(DB, "w1", "killed"), 3);
+	for (i = 0; i < 3; i++) {
+		state_is(jobs[i].id, "queued");
+		ck_assert_int_eq(queue_complete(DB, &jobs[i]), QUEUE_LOST);
+		queue_job_release(&jobs[i]);
+	}
+}
+END_TEST
+
+/* Results recorded together: a failed member is retried alone, the
+ * others succeed, and a member not started goes back without spending
+ * its attempt, at its place in the queue. */
+START_TEST(batch_failure_retries_only_that_job)
+{
+	struct queue_job jobs[4], next;
+	char text[64];
+	int64_t now = clock_now_ms(), run_at;
+	int dead = -1, i;
+
+	for (i = 0; i < 4; i++)
+		add_typed("noop", NULL, 100, now - 1000 + i);
+	memset(jobs, 0, sizeof(jobs));
+	claim_batch("w1", "noop", jobs, 4, 4);
+	run_at = jobs[3].run_at;
+	ck_assert_int_eq(db_begin(DB), 0);
+	ck_assert_int_eq(queue_complete(DB, &jobs[0]), QUEUE_DONE);
+	ck_assert_int_eq(queue_fail(DB, &jobs[1], "boom", 0, now + HOUR,
+	    &dead), QUEUE_DONE);
+	ck_assert_int_eq(dead, 0);
+	ck_assert_int_eq(queue_complete(DB, &jobs[2]), QUEUE_DONE);
+	ck_assert_int_eq(queue_defer(DB, &jobs[3], jobs[3].run_at),
+	    QUEUE_DONE);
+	ck_assert_int_eq(db_commit(DB), 0);
+	state_is(jobs[0].id, "succeeded");
+	state_is(jobs[2].id, "succeeded");
+	state_is(jobs[1].id, "queued");
+	ck_assert_int_eq(col(jobs[1].id, "attempts"), 1);
+	ck_assert_int_ge(col(jobs[1].id, "run_at"), now + HOUR);
+	error_field(jobs[1].id, 0, "error", text, sizeof(text));
+	ck_assert_str_eq(text, "boom");
+	ck_assert_int_eq(t_sql_int(DB, "SELECT sum(json_array_length(errors))"
+	    " FROM jobs WHERE id IN (%lld, %lld, %lld)",
+	    (long long)jobs[0].id, (long long)jobs[2].id,
+	    (long long)jobs[3].id), 0);
+	state_is(jobs[3].id, "queued");
+	ck_assert_int_eq(col(jobs[3].id, "attempts"), 0);
+	ck_assert_int_eq(col(jobs[3].id, "run_at"), run_at);
+	claim_id("w1", jobs[3].id, &next);
+	ck_assert_int_eq(next.attempts, 1);
+	queue_job_release(&next);
+	for (i = 0; i < 4; i++)
+		queue_job_release(&jobs[i]);
+}
+END_TEST
+
 Suite *
 suite_queue(void)
 {
@@ -1661,6 +1911,16 @@ suite_queue(void)
 	tcase_add_test(tc, get_job);
 	tcase_add_test(tc, get_missing);
 	tcase_add_test(tc, worker_rows);
+	suite_add_tcase(s, tc);
+
+	tc = tcase("batch");
+	tcase_add_test(tc, batch_claim_order_and_max);
+	tcase_add_test(tc, batch_claim_skips_other_types);
+	tcase_add_test(tc, batch_claim_queue_filter);
+	tcase_add_test(tc, batch_fence_stale_member);
+	tcase_add_test(tc, batch_dead_worker_returns_all);
+	tcase_add_test(tc, batch_released_worker_returns_all);
+	tcase_add_test(tc, batch_failure_retries_only_that_job);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -8,6 +8,13 @@
  *
  *   raw_loop DB                  drain: claim+complete until nothing is
  *                                due; prints "jobs elapsed_us"
+ *   raw_loop -1 [-f] DB          drain with one transaction per job, the
+ *                                way a worker that records one job and
+ *                                claims the next in one commit does:
+ *                                BEGIN IMMEDIATE, complete, claim, COMMIT;
+ *                                several may run at once on one database
+ *                                (the baseline of dater-worker -n 2)
+ *   -f                           synchronous=FULL (an fsync per commit)
  *   raw_loop -p MS [-t FIFO] DB  a naive poller: look every MS ms, never
  *                                stop on empty (SIGTERM ends it); with -t,
  *                                write "id\n" to FIFO when a job starts
@@ -97,6 +104,49 @@ trace(const char *path, long long id)
 	close(fd);
 }
 
+/*
+ * -1: with several loops on one database, SQLite's default busy handler
+ * (sleeps of 1, 2, 5 ... 100 ms) would leave the writers idle most of
+ * the time and starve one of them; wait as dater's does instead: short
+ * sleeps backing off to 1 ms, for up to BUSY_MS.
+ */
+#define BUSY_MS 30000
+
+static int
+busy_wait(void *arg, int count)
+{
+	static int64_t since;
+	struct timespec ts;
+	int64_t now = bench_mono_us() / 1000;
+	long us = count < 20 ? 20 + 10 * count : 1000;
+
+	(void)arg;
+	if (count == 0)
+		since = now;
+	else if (now - since >= BUSY_MS)
+		return 0;
+	ts.tv_sec = 0;
+	ts.tv_nsec = us * 1000;
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
+/* -1: complete the job held (if any) and claim the next in one
+ * transaction. Returns 1 if a job is now held. */
+static int
+step_one_tx(sqlite3 *db, sqlite3_stmt *st_claim, sqlite3_stmt *st_complete,
+    const char *me, long long *id, int *attempts, int have, long long *jobs)
+{
+	bench_exec(db, "BEGIN IMMEDIATE");
+	if (have) {
+		complete(db, st_complete, me, *id, *attempts);
+		(*jobs)++;
+	}
+	have = claim(db, st_claim, me, id, attempts);
+	bench_exec(db, "COMMIT");
+	return have;
+}
+
 static void
 nap(long ms)
 {
@@ -117,10 +167,16 @@ main(int argc, char *argv[])
 	long poll_ms = 0;
 	struct rusage ru;
 	int64_t t0, elapsed;
-	int ch, attempts = 0;
+	int ch, attempts = 0, one_tx = 0, full = 0, have = 0;
 
-	while ((ch = getopt(argc, argv, "p:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "1fp:t:")) != -1) {
 		switch (ch) {
+		case '1':
+			one_tx = 1;
+			break;
+		case 'f':
+			full = 1;
+			break;
 		case 'p':
 			poll_ms = bench_count(optarg, "-p");
 			break;
@@ -139,10 +195,22 @@ main(int argc, char *argv[])
 	sigaction(SIGINT, &sa, NULL);
 	snprintf(me, sizeof(me), "raw:%ld", (long)getpid());
 	db = bench_open(argv[optind]);
+	if (full)
+		bench_exec(db, "PRAGMA synchronous=FULL;");
+	if (one_tx)
+		sqlite3_busy_handler(db, busy_wait, NULL);
 	st_claim = bench_prepare(db, sql_claim);
 	st_complete = bench_prepare(db, sql_complete);
 	t0 = bench_mono_us();
-	while (!stop) {
+	while (one_tx && !stop) {
+		have = step_one_tx(db, st_claim, st_complete, me, &id,
+		    &attempts, have, &jobs);
+		if (!have && poll_ms == 0)
+			break;
+		if (!have)
+			nap(poll_ms);
+	}
+	while (!one_tx && !stop) {
 		if (!claim(db, st_claim, me, &id, &attempts)) {
 			if (poll_ms == 0)
 				break;
@@ -162,6 +230,6 @@ main(int argc, char *argv[])
 	sqlite3_close(db);
 	return 0;
 usage:
-	fprintf(stderr, "usage: raw_loop [-p poll_ms] [-t fifo] db\n");
+	fprintf(stderr, "usage: raw_loop [-1f] [-p poll_ms] [-t fifo] db\n");
 	return 64;
 }
