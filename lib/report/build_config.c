@@ -201,8 +201,9 @@ list_json(const char *s)
 static json_t *
 worker_json(const struct cfg *c)
 {
-	return json_pack("{s:i, s:o, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:i, s:i, s:o, s:I, s:I, s:I, s:I, s:I}",
 	    "concurrency", c->worker.concurrency,
+	    "batch", c->worker.batch,
 	    "queues", list_json(c->worker.queues),
 	    "lease_ms", (json_int_t)c->worker.lease_ms,
 	    "heartbeat_ms", (json_int_t)c->worker.heartbeat_ms,

@@ -398,6 +398,7 @@ config_print(FILE *out, const json_t *doc)
 		    CELL_DURATION, 0, NULL },
 		{ "shutdown_grace", "shutdown_grace_ms", CELL_DURATION, 0,
 		    NULL },
+		{ "batch", "batch", CELL_TEXT, 0, NULL },
 		{ NULL, NULL, 0, 0, NULL }
 	};
 	static const struct column llm[] = {
