@@ -296,3 +296,43 @@ clock_zone_known(const char *name)
 	close(fd);
 	return ok;
 }
+
+int
+clock_zone_enter(struct clock_zone *z, const char *zone)
+{
+	const char *cur;
+	int unknown = 0;
+
+	memset(z, 0, sizeof(*z));
+	if (zone == NULL || *zone == '\0' || strcmp(zone, "UTC") == 0) {
+		z->utc = 1;
+		zone = "UTC";
+	} else if (!clock_zone_known(zone)) {
+		z->utc = unknown = 1;
+		zone = "UTC";
+	}
+	if ((cur = getenv("TZ")) != NULL) {
+		if ((z->saved_tz = strdup(cur)) == NULL)
+			return -1;
+		z->was_set = 1;
+	}
+	if (setenv("TZ", zone, 1) == -1) {
+		free(z->saved_tz);
+		z->saved_tz = NULL;
+		return -1;
+	}
+	tzset();
+	return unknown;
+}
+
+void
+clock_zone_leave(struct clock_zone *z)
+{
+	if (z->was_set)
+		(void)setenv("TZ", z->saved_tz, 1);
+	else
+		(void)unsetenv("TZ");
+	tzset();
+	free(z->saved_tz);
+	z->saved_tz = NULL;
+}

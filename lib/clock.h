@@ -54,4 +54,21 @@ int clock_zone_known(const char *name);
  * "2h5m", "4d3h") into buf. Returns buf. */
 char *clock_format_duration(int64_t ms, char *buf, size_t len);
 
+/*
+ * Local time in a zone for a moment: clock_zone_enter sets TZ to zone
+ * (an IANA name; NULL, "" and "UTC" are UTC, with z->utc set so callers
+ * may use gmtime_r) and clock_zone_leave puts the old TZ back (call it
+ * after 0 and 1). Single-threaded callers only. Returns 0; 1 when
+ * clock_zone_known refuses the zone and UTC stands in (the caller warns);
+ * -1 when out of memory (TZ unchanged, nothing to leave).
+ */
+struct clock_zone {
+	int utc;
+	char *saved_tz;		/* TZ before, NULL if it was unset */
+	int was_set;
+};
+
+int clock_zone_enter(struct clock_zone *z, const char *zone);
+void clock_zone_leave(struct clock_zone *z);
+
 #endif

@@ -540,56 +540,21 @@ match_le(const struct cron *c, struct civil *t, int64_t limit)
 	}
 }
 
-/* The zone of one call; utc skips localtime_r altogether. */
-struct zone {
-	int utc;
-	char *saved_tz;		/* TZ before the call, NULL if unset */
-};
-
+/* clock_zone_enter, warning when the zone is unknown (UTC instead). */
 static int
-zone_enter(struct zone *z, const char *tz)
+zone_enter(struct clock_zone *z, const char *tz)
 {
-	const char *cur;
+	int rc = clock_zone_enter(z, tz);
 
-	memset(z, 0, sizeof(*z));
-	if (tz == NULL || *tz == '\0' || strcmp(tz, "UTC") == 0) {
-		z->utc = 1;
-		return 0;
-	}
-	if (!clock_zone_known(tz)) {
+	if (rc == 1)
 		log_warn("time zone '%s' is not in the system's zoneinfo: "
 		    "using UTC", tz);
-		z->utc = 1;
-		return 0;
-	}
-	if ((cur = getenv("TZ")) != NULL && (z->saved_tz = strdup(cur)) ==
-	    NULL)
-		return -1;
-	if (setenv("TZ", tz, 1) == -1) {
-		free(z->saved_tz);
-		return -1;
-	}
-	tzset();
-	return 0;
-}
-
-static void
-zone_leave(struct zone *z)
-{
-	if (z->utc)
-		return;
-	if (z->saved_tz != NULL)
-		(void)setenv("TZ", z->saved_tz, 1);
-	else
-		(void)unsetenv("TZ");
-	tzset();
-	free(z->saved_tz);
-	z->saved_tz = NULL;
+	return rc < 0 ? -1 : 0;
 }
 
 /* The zone's UTC offset at instant t, in seconds east. */
 static int
-zone_offset(const struct zone *z, int64_t t, int64_t *off)
+zone_offset(const struct clock_zone *z, int64_t t, int64_t *off)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
@@ -610,7 +575,7 @@ zone_offset(const struct zone *z, int64_t t, int64_t *off)
  * minute.
  */
 static int
-gap_end(const struct zone *z, int64_t lo, int64_t hi, int64_t olo,
+gap_end(const struct clock_zone *z, int64_t lo, int64_t hi, int64_t olo,
     int64_t *t)
 {
 	int64_t mid, o, r;
@@ -637,7 +602,7 @@ gap_end(const struct zone *z, int64_t lo, int64_t hi, int64_t olo,
  * before and a day after are the only candidates.
  */
 static int
-utc_of(const struct zone *z, int64_t w, int64_t *t)
+utc_of(const struct clock_zone *z, int64_t w, int64_t *t)
 {
 	int64_t oa, ob, ta, tb, va, vb;
 
@@ -667,7 +632,7 @@ utc_of(const struct zone *z, int64_t w, int64_t *t)
 
 /* The wall time at instant t. */
 static int
-wall_of(const struct zone *z, int64_t t, int64_t *w)
+wall_of(const struct clock_zone *z, int64_t t, int64_t *w)
 {
 	int64_t off;
 
@@ -678,7 +643,7 @@ wall_of(const struct zone *z, int64_t t, int64_t *w)
 }
 
 static int
-next_in_zone(const struct cron *c, const struct zone *z, int64_t after,
+next_in_zone(const struct cron *c, const struct clock_zone *z, int64_t after,
     int64_t *next)
 {
 	struct civil t;
@@ -702,7 +667,7 @@ next_in_zone(const struct cron *c, const struct zone *z, int64_t after,
 }
 
 static int
-prev_in_zone(const struct cron *c, const struct zone *z, int64_t at,
+prev_in_zone(const struct cron *c, const struct clock_zone *z, int64_t at,
     int64_t *slot)
 {
 	struct civil t;
@@ -732,14 +697,14 @@ int
 cron_next(const struct cron *c, const char *tz, int64_t after_s,
     int64_t *next_s)
 {
-	struct zone z;
+	struct clock_zone z;
 	int rc;
 
 	if (after_s < -TIME_LIMIT || after_s > TIME_LIMIT ||
 	    zone_enter(&z, tz) == -1)
 		return -1;
 	rc = next_in_zone(c, &z, after_s, next_s);
-	zone_leave(&z);
+	clock_zone_leave(&z);
 	return rc;
 }
 
@@ -747,13 +712,13 @@ int
 cron_prev(const struct cron *c, const char *tz, int64_t at_s,
     int64_t *slot_s)
 {
-	struct zone z;
+	struct clock_zone z;
 	int rc;
 
 	if (at_s < -TIME_LIMIT || at_s > TIME_LIMIT ||
 	    zone_enter(&z, tz) == -1)
 		return -1;
 	rc = prev_in_zone(c, &z, at_s, slot_s);
-	zone_leave(&z);
+	clock_zone_leave(&z);
 	return rc;
 }

@@ -257,37 +257,26 @@ int
 policy_quiet(const struct cfg_policy *p, const char *tz, int64_t now_ms,
     int64_t *until_ms)
 {
-	const char *zone, *old;
-	char *saved = NULL;
+	struct clock_zone z;
+	const char *zone;
 	int64_t until = 0;
 	time_t now;
-	int quiet;
+	int quiet, rc;
 
 	if (p == NULL || !p->has_quiet ||
 	    p->quiet_start_min == p->quiet_end_min)
 		return 0;
 	zone = tz != NULL && *tz != '\0' ? tz : p->timezone;
-	if (*zone == '\0') {
-		zone = "UTC";
-	} else if (!clock_zone_known(zone)) {
-		log_warn("quiet hours: time zone '%s' is not in the system's "
-		    "zoneinfo: using UTC", zone);
-		zone = "UTC";
-	}
-	if ((old = getenv("TZ")) != NULL && (saved = strdup(old)) == NULL) {
+	if ((rc = clock_zone_enter(&z, zone)) < 0) {
 		log_err("quiet hours: out of memory");
 		return 0;
 	}
+	if (rc == 1)
+		log_warn("quiet hours: time zone '%s' is not in the system's "
+		    "zoneinfo: using UTC", zone);
 	now = (time_t)(now_ms / 1000 - (now_ms % 1000 < 0));
-	setenv("TZ", zone, 1);
-	tzset();
 	quiet = quiet_local(p, now, &until);
-	if (saved != NULL)
-		setenv("TZ", saved, 1);
-	else
-		unsetenv("TZ");
-	tzset();
-	free(saved);
+	clock_zone_leave(&z);
 	if (quiet == 1 && until_ms != NULL)
 		*until_ms = until;
 	return quiet == 1;
