@@ -863,20 +863,18 @@ load_policy(const config_setting_t *g, const char *file, struct cfg *c,
 	return 0;
 }
 
-const char *const cfg_transport_drivers[] = {
-	"telegram", "webhook", "console", NULL
-};
-
-static int
-driver_known(const char *name)
+int
+cfg_in_list(const char *const *list, const char *s)
 {
-	int i;
-
-	for (i = 0; cfg_transport_drivers[i] != NULL; i++)
-		if (strcmp(cfg_transport_drivers[i], name) == 0)
+	for (; *list != NULL; list++)
+		if (strcmp(*list, s) == 0)
 			return 1;
 	return 0;
 }
+
+const char *const cfg_transport_drivers[] = {
+	"telegram", "webhook", "console", NULL
+};
 
 static int
 load_transport(const config_setting_t *g, const char *file, const char *dir,
@@ -896,7 +894,7 @@ load_transport(const config_setting_t *g, const char *file, const char *dir,
 
 		if (strcmp(k, "driver") == 0) {
 			rc = get_str(s, file, t->driver, sizeof(t->driver));
-			if (rc == 0 && !driver_known(t->driver))
+			if (rc == 0 && !cfg_in_list(cfg_transport_drivers, t->driver))
 				return bad(s, file, "unknown driver (known: "
 				    "telegram, webhook, console)");
 		} else if (strcmp(k, "base_url") == 0) {

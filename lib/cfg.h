@@ -267,4 +267,7 @@ int cfg_parse_quiet(const char *s, int *start_min, int *end_min);
  * drivers; check_transport keeps the two lists equal). */
 extern const char *const cfg_transport_drivers[];
 
+/* Whether s is one of list (NULL-terminated): 1 or 0. */
+int cfg_in_list(const char *const *list, const char *s);
+
 #endif

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cfg.h"
 #include "fields.h"
 #include "log.h"
 #include "banned.h"
@@ -21,15 +22,6 @@ static const char *const types[] = {
 static const char *const keys[] = {
 	"name", "type", "visible", "required", "description", NULL
 };
-
-static int
-in_list(const char *const *list, const char *s)
-{
-	for (; *list != NULL; list++)
-		if (strcmp(*list, s) == 0)
-			return 1;
-	return 0;
-}
 
 static int
 valid_field_name(const char *s)
@@ -54,7 +46,7 @@ check_def(const char *path, const json_t *defs, size_t i)
 		return -1;
 	}
 	json_object_foreach((json_t *)d, key, v) {
-		if (!in_list(keys, key)) {
+		if (!cfg_in_list(keys, key)) {
 			log_err("%s: [%zu].%s: unknown key", path, i, key);
 			return -1;
 		}
@@ -83,7 +75,7 @@ check_def(const char *path, const json_t *defs, size_t i)
 		log_err("%s: [%zu].type: expected a string", path, i);
 		return -1;
 	}
-	if (!in_list(types, json_string_value(v))) {
+	if (!cfg_in_list(types, json_string_value(v))) {
 		log_err("%s: [%zu].type: unknown type '%s' (string, integer, "
 		    "number, boolean, date, list)", path, i,
 		    json_string_value(v));

@@ -31,21 +31,6 @@
 #define JPATH_MAX 256
 #define MS_THRESHOLD 100000000000LL	/* larger epoch numbers are ms */
 
-static int
-errf(char *err, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-errf(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* JSON paths: "" is the root; "key", "[2]", "[2].key". */
 static void
 jkey(char *out, size_t len, const char *path, const char *key)
@@ -82,15 +67,6 @@ first_of(const json_t *obj, const char *const *keys, const char **which)
 	return NULL;
 }
 
-static int
-in_list(const char *const *list, const char *s)
-{
-	for (; *list != NULL; list++)
-		if (strcmp(*list, s) == 0)
-			return 1;
-	return 0;
-}
-
 /* An id: a non-empty string or an integer, as text. */
 static int
 id_text(const json_t *v, const char *path, char *out, size_t len, char *err,
@@ -104,10 +80,10 @@ id_text(const json_t *v, const char *path, char *out, size_t len, char *err,
 	    strlen(json_string_value(v)) == json_string_length(v))
 		n = snprintf(out, len, "%s", json_string_value(v));
 	else
-		return errf(err, errlen, "%s: expected a non-empty string or "
+		return log_errf(err, errlen, "%s: expected a non-empty string or "
 		    "an integer", path);
 	if (n < 0 || (size_t)n >= len)
-		return errf(err, errlen, "%s: longer than %zu bytes", path,
+		return log_errf(err, errlen, "%s: longer than %zu bytes", path,
 		    len - 1);
 	return 0;
 }
@@ -167,15 +143,15 @@ load_json(const char *dir, const char *rel, char *err, size_t len)
 
 	if (snprintf(path, sizeof(path), "%s/%s", dir, rel) >=
 	    (int)sizeof(path)) {
-		errf(err, len, "path too long");
+		log_errf(err, len, "path too long");
 		return NULL;
 	}
 	if ((j = json_load_file(path, JSON_REJECT_DUPLICATES, &je)) == NULL) {
 		if (je.line > 0)
-			errf(err, len, "line %d column %d: %s", je.line,
+			log_errf(err, len, "line %d column %d: %s", je.line,
 			    je.column, je.text);
 		else
-			errf(err, len, "%s", je.text);
+			log_errf(err, len, "%s", je.text);
 	}
 	return j;
 }
@@ -301,9 +277,9 @@ opt_string(const json_t *obj, const char *const *keys, const char *path,
 		return 0;
 	jkey(jp, sizeof(jp), path, which);
 	if (!json_is_string(v))
-		return errf(err, errlen, "%s: expected a string", jp);
+		return log_errf(err, errlen, "%s: expected a string", jp);
 	if (strlcpy(out, json_string_value(v), len) >= len)
-		return errf(err, errlen, "%s: longer than %zu bytes", jp,
+		return log_errf(err, errlen, "%s: longer than %zu bytes", jp,
 		    len - 1);
 	return 0;
 }
@@ -319,7 +295,7 @@ check_bot(const char *name, const char *jp, char *err, size_t len)
 	if (cfg_valid_name(name, strlen(name)))
 		return 0;
 	/* the name itself stays out: it may hold anything */
-	return errf(err, len, "%s%snot a bot name (%zu bytes; 1 to %d "
+	return log_errf(err, len, "%s%snot a bot name (%zu bytes; 1 to %d "
 	    "letters, digits, '-', '_' or '.')", JP(jp), strlen(name),
 	    CFG_NAME_MAX - 1);
 }
@@ -351,7 +327,7 @@ check_profile(const json_t *defs, const json_t *profile, const char *path,
 	rest = strncmp(e, "profile", 7) == 0 ? e + 7 : e;
 	if (*path == '\0' && *rest == '.')
 		rest++;
-	return errf(err, len, "%s%s (%s)", path, rest, what);
+	return log_errf(err, len, "%s%s (%s)", path, rest, what);
 }
 
 static int
@@ -367,7 +343,7 @@ parse_contact_ids(struct contact_rec *c, const json_t *obj, const char *path,
 	if (c->bot[0] == '\0')
 		strlcpy(c->bot, bot, sizeof(c->bot));
 	if ((v = first_of(obj, k_pid, &which)) == NULL)
-		return errf(err, len, "%s%sno id (one of platform_id, "
+		return log_errf(err, len, "%s%sno id (one of platform_id, "
 		    "telegram_id, user_id, id)", JP(path));
 	jkey(jp, sizeof(jp), path, which);
 	if (id_text(v, jp, c->platform_id, sizeof(c->platform_id), err,
@@ -397,7 +373,7 @@ parse_contact(struct run *run, const json_t *obj, const char *path,
 	memset(c, 0, sizeof(*c));
 	c->consent = -1;
 	if (!json_is_object(obj))
-		return errf(err, len, "%s%sexpected an object", JP(path));
+		return log_errf(err, len, "%s%sexpected an object", JP(path));
 	if (parse_contact_ids(c, obj, path, run->o->bot, err, len) < 0 ||
 	    opt_string(obj, k_name, path, c->name, sizeof(c->name), err,
 	    len) < 0 ||
@@ -407,17 +383,17 @@ parse_contact(struct run *run, const json_t *obj, const char *path,
 	if ((v = first_of(obj, k_consent, &which)) != NULL) {
 		jkey(jp, sizeof(jp), path, which);
 		if (!json_is_boolean(v))
-			return errf(err, len, "%s: expected true or false", jp);
+			return log_errf(err, len, "%s: expected true or false", jp);
 		c->consent = json_is_true(v);
 	}
 	if ((profile = json_object()) == NULL)
-		return errf(err, len, "out of memory");
+		return log_errf(err, len, "out of memory");
 	json_object_foreach((json_t *)obj, key, v) {
 		for (i = 0; mapped[i] != NULL; i++)
-			if (in_list(mapped[i], key))
+			if (cfg_in_list(mapped[i], key))
 				break;
 		if (mapped[i] == NULL && json_object_set(profile, key, v) < 0) {
-			errf(err, len, "out of memory");
+			log_errf(err, len, "out of memory");
 			goto out;
 		}
 	}
@@ -427,7 +403,7 @@ parse_contact(struct run *run, const json_t *obj, const char *path,
 		goto out;
 	if ((c->profile = json_dumps(profile, JSON_COMPACT | JSON_SORT_KEYS |
 	    JSON_ENSURE_ASCII)) == NULL) {
-		errf(err, len, "out of memory");
+		log_errf(err, len, "out of memory");
 		goto out;
 	}
 	rc = 0;
@@ -458,10 +434,10 @@ parse_contacts(struct run *run, const json_t *j, const char *rel,
 	const json_t *prev;
 
 	if (!json_is_array(j) && !json_is_object(j))
-		return errf(err, len, "expected a profile object or an "
+		return log_errf(err, len, "expected a profile object or an "
 		    "array of them");
 	if ((c = calloc(cnt > 0 ? cnt : 1, sizeof(*c))) == NULL)
-		return errf(err, len, "out of memory");
+		return log_errf(err, len, "out of memory");
 	for (i = 0; i < cnt; i++) {
 		if (json_is_array(j))
 			jidx(jp, sizeof(jp), "", i);
@@ -473,14 +449,14 @@ parse_contacts(struct run *run, const json_t *j, const char *rel,
 		for (k = 0; k < i; k++) {
 			if (strcmp(c[k].bot, c[i].bot) == 0 &&
 			    strcmp(c[k].platform_id, c[i].platform_id) == 0) {
-				errf(err, len, "%s%sduplicate id '%s' (also "
+				log_errf(err, len, "%s%sduplicate id '%s' (also "
 				    "at [%zu])", JP(jp), c[i].platform_id, k);
 				goto fail;
 			}
 		}
 		snprintf(key, sizeof(key), "%s/%s", c[i].bot, c[i].platform_id);
 		if ((prev = json_object_get(run->seen, key)) != NULL) {
-			errf(err, len, "%s%sduplicate id '%s' (also in %s)",
+			log_errf(err, len, "%s%sduplicate id '%s' (also in %s)",
 			    JP(jp), c[i].platform_id, json_string_value(prev));
 			goto fail;
 		}
@@ -652,11 +628,11 @@ parse_time(const json_t *v, const char *jp, int64_t *ms, char *err,
 
 	if (json_is_number(v)) {
 		if (epoch_ms(json_number_value(v), ms) < 0)
-			return errf(err, len, "%s: not a time", jp);
+			return log_errf(err, len, "%s: not a time", jp);
 		return 0;
 	}
 	if (!json_is_string(v))
-		return errf(err, len, "%s: expected an RFC 3339 time or epoch "
+		return log_errf(err, len, "%s: expected an RFC 3339 time or epoch "
 		    "seconds or milliseconds", jp);
 	s = json_string_value(v);
 	if (*s >= '0' && *s <= '9' && strchr(s, '-') == NULL) {
@@ -666,7 +642,7 @@ parse_time(const json_t *v, const char *jp, int64_t *ms, char *err,
 			return 0;
 	} else if (clock_parse_time(s, ms) == 0 || naive_time(s, ms) == 0)
 		return 0;
-	return errf(err, len, "%s: '%s' is not an RFC 3339 time or epoch "
+	return log_errf(err, len, "%s: '%s' is not an RFC 3339 time or epoch "
 	    "seconds or milliseconds", jp, s);
 }
 
@@ -683,19 +659,19 @@ parse_direction(const json_t *m, const char *path, int *inbound, int *skip,
 
 	*skip = 0;
 	if ((v = first_of(m, k_dir, &which)) == NULL)
-		return errf(err, len, "%s: no sender (role or from)", path);
+		return log_errf(err, len, "%s: no sender (role or from)", path);
 	jkey(jp, sizeof(jp), path, which);
 	if (!json_is_string(v))
-		return errf(err, len, "%s: expected a string", jp);
+		return log_errf(err, len, "%s: expected a string", jp);
 	s = json_string_value(v);
-	if (in_list(in_words, s))
+	if (cfg_in_list(in_words, s))
 		*inbound = 1;
-	else if (in_list(out_words, s))
+	else if (cfg_in_list(out_words, s))
 		*inbound = 0;
 	else if (strcmp(s, "system") == 0)
 		*skip = 1;
 	else
-		return errf(err, len, "%s: '%s' is not one of user, assistant, "
+		return log_errf(err, len, "%s: '%s' is not one of user, assistant, "
 		    "system, me, her, contact, bot", jp, s);
 	return 0;
 }
@@ -729,7 +705,7 @@ message_key(struct msg_rec *m, const json_t *obj, const char *path,
 			return -1;
 		snprintf(m->key, sizeof(m->key), "legacy:%s", id);
 		if ((prev = json_object_get(keys, m->key)) != NULL)
-			return errf(err, len, "%s: duplicate id '%s' (also at "
+			return log_errf(err, len, "%s: duplicate id '%s' (also at "
 			    "%s)", jp, id, json_string_value(prev));
 	} else {
 		h = fnv(0xcbf29ce484222325ULL, m->inbound ? "in" : "out", 3);
@@ -744,7 +720,7 @@ message_key(struct msg_rec *m, const json_t *obj, const char *path,
 		}
 	}
 	return json_object_set_new(keys, m->key, json_string(path)) < 0 ?
-	    errf(err, len, "out of memory") : 0;
+	    log_errf(err, len, "out of memory") : 0;
 }
 
 static int
@@ -756,18 +732,18 @@ parse_message(const json_t *obj, const char *path, struct msg_rec *m,
 	json_t *v;
 
 	if (!json_is_object(obj))
-		return errf(err, len, "%s: expected an object", path);
+		return log_errf(err, len, "%s: expected an object", path);
 	if (parse_direction(obj, path, &m->inbound, skip, err, len) < 0)
 		return -1;
 	if ((v = first_of(obj, k_text, &which)) == NULL)
-		return errf(err, len, "%s: no text (text, content or message)",
+		return log_errf(err, len, "%s: no text (text, content or message)",
 		    path);
 	jkey(jp, sizeof(jp), path, which);
 	if (!json_is_string(v))
-		return errf(err, len, "%s: expected a string", jp);
+		return log_errf(err, len, "%s: expected a string", jp);
 	m->text = json_string_value(v);
 	if ((v = first_of(obj, k_time, &which)) == NULL)
-		return errf(err, len, "%s: no time (timestamp, time, date, ts "
+		return log_errf(err, len, "%s: no time (timestamp, time, date, ts "
 		    "or created_at)", path);
 	jkey(jp, sizeof(jp), path, which);
 	if (parse_time(v, jp, &m->at, err, len) < 0)
@@ -797,20 +773,20 @@ conversation_parts(const json_t *j, const char *file, json_t **msgs,
 		*msgs = (json_t *)j;
 		n = strlen(file) - 5;
 		if (n >= wlen)
-			return errf(err, len, "file name too long");
+			return log_errf(err, len, "file name too long");
 		memcpy(who, file, n);
 		who[n] = '\0';
 		return 0;
 	}
 	if (!json_is_object(j))
-		return errf(err, len, "expected an array of messages or an "
+		return log_errf(err, len, "expected an array of messages or an "
 		    "object with \"messages\"");
 	*msgs = json_object_get(j, "messages");
 	*base = "messages";
 	if (!json_is_array(*msgs))
-		return errf(err, len, "messages: expected an array");
+		return log_errf(err, len, "messages: expected an array");
 	if ((v = first_of(j, k_who, &which)) == NULL)
-		return errf(err, len, "no contact (contact, platform_id, "
+		return log_errf(err, len, "no contact (contact, platform_id, "
 		    "telegram_id, user_id or username)");
 	jkey(jp, sizeof(jp), "", which);
 	if (id_text(v, jp, who, wlen, err, len) < 0)
@@ -954,7 +930,7 @@ parse_messages(const json_t *msgs, const char *base, struct msg_rec *m,
 	int skip = 0, rc = -1;
 
 	if ((keys = json_object()) == NULL)
-		return errf(err, len, "out of memory");
+		return log_errf(err, len, "out of memory");
 	*n = 0;
 	json_array_foreach(msgs, i, v) {
 		jidx(jp, sizeof(jp), base, i);
@@ -1008,7 +984,7 @@ import_conversation_file(struct run *run, const char *file, const char *rel)
 	    sizeof(err)) < 0)
 		goto bad;
 	if ((m = calloc(json_array_size(msgs) + 1, sizeof(*m))) == NULL) {
-		errf(err, sizeof(err), "out of memory");
+		log_errf(err, sizeof(err), "out of memory");
 		goto bad;
 	}
 	if (parse_messages(msgs, base, m, &n, err, sizeof(err)) < 0)
@@ -1019,7 +995,7 @@ import_conversation_file(struct run *run, const char *file, const char *rel)
 		goto out;
 	}
 	if (!found) {
-		errf(err, sizeof(err), "unknown contact '%s' (no profile of "
+		log_errf(err, sizeof(err), "unknown contact '%s' (no profile of "
 		    "bot '%s' has that id or username)", who, run->o->bot);
 		goto bad;
 	}
@@ -1075,18 +1051,18 @@ metric_value(struct metric_rec *r, const char *key, const json_t *v,
 
 	if (strcmp(key, "cost_usd") == 0 || strcmp(key, "cost") == 0) {
 		if (!json_is_number(v) || json_number_value(v) < 0)
-			return errf(err, len, "%s: expected a number >= 0", jp);
+			return log_errf(err, len, "%s: expected a number >= 0", jp);
 		r->m.cost_usd = json_number_value(v);
 		return 0;
 	}
 	for (c = 0; c < NCOLS; c++)
-		if (in_list(metric_cols[c].names, key))
+		if (cfg_in_list(metric_cols[c].names, key))
 			break;
 	if (c == NCOLS)
-		return errf(err, len, "%s: unknown metric", jp);
+		return log_errf(err, len, "%s: unknown metric", jp);
 	x = json_integer_value(v);
 	if (!json_is_integer(v) || x < 0 || x > INT_MAX)
-		return errf(err, len, "%s: expected an integer from 0 to %d",
+		return log_errf(err, len, "%s: expected an integer from 0 to %d",
 		    jp, INT_MAX);
 	*(int *)((char *)&r->m + metric_cols[c].off) = (int)x;
 	return 0;
@@ -1105,7 +1081,7 @@ parse_metric(const json_t *obj, const char *path, const char *bot,
 
 	memset(r, 0, sizeof(*r));
 	if (!json_is_object(obj))
-		return errf(err, len, "%s%sexpected an object", JP(path));
+		return log_errf(err, len, "%s%sexpected an object", JP(path));
 	if (opt_bot(obj, path, r->bot, sizeof(r->bot), err, len) < 0 ||
 	    opt_string(obj, k_day, path, r->day, sizeof(r->day), err,
 	    len) < 0)
@@ -1113,18 +1089,18 @@ parse_metric(const json_t *obj, const char *path, const char *bot,
 	/* from outside: checked by the caller, never cut short here */
 	if (r->bot[0] == '\0' &&
 	    strlcpy(r->bot, bot, sizeof(r->bot)) >= sizeof(r->bot))
-		return errf(err, len, "%s%sbot name too long", JP(path));
+		return log_errf(err, len, "%s%sbot name too long", JP(path));
 	if (r->day[0] == '\0' && day != NULL &&
 	    strlcpy(r->day, day, sizeof(r->day)) >= sizeof(r->day))
-		return errf(err, len, "%s%s'%.*s...' is not a day "
+		return log_errf(err, len, "%s%s'%.*s...' is not a day "
 		    "(YYYY-MM-DD)", JP(path), 20, day);
 	if (r->day[0] == '\0')
-		return errf(err, len, "%s%sno day", JP(path));
+		return log_errf(err, len, "%s%sno day", JP(path));
 	if (maint_parse_day(r->day, &ms) < 0)
-		return errf(err, len, "%s%s'%s' is not a day (YYYY-MM-DD)",
+		return log_errf(err, len, "%s%s'%s' is not a day (YYYY-MM-DD)",
 		    JP(path), r->day);
 	json_object_foreach((json_t *)obj, key, v) {
-		if (in_list(k_bot, key) || in_list(k_day, key))
+		if (cfg_in_list(k_bot, key) || cfg_in_list(k_day, key))
 			continue;
 		jkey(jp, sizeof(jp), path, key);
 		if (metric_value(r, key, v, jp, err, len) < 0)
@@ -1149,15 +1125,15 @@ add_metric(struct metric_rows *rows, const struct metric_rec *r,
 
 	snprintf(key, sizeof(key), "%s/%s", r->bot, r->day);
 	if ((prev = json_object_get(rows->seen, key)) != NULL)
-		return errf(err, len, "%s%sduplicate day %s of bot '%s' (also "
+		return log_errf(err, len, "%s%sduplicate day %s of bot '%s' (also "
 		    "at %s)", JP(jp), r->day, r->bot, json_string_value(prev));
 	if (json_object_set_new(rows->seen, key, json_string(jp)) < 0)
-		return errf(err, len, "out of memory");
+		return log_errf(err, len, "out of memory");
 	if (rows->n == rows->cap) {
 		rows->cap = rows->cap > 0 ? rows->cap * 2 : 16;
 		if ((nv = reallocarray(rows->v, rows->cap,
 		    sizeof(*nv))) == NULL)
-			return errf(err, len, "out of memory");
+			return log_errf(err, len, "out of memory");
 		rows->v = nv;
 	}
 	rows->v[rows->n++] = *r;
@@ -1185,14 +1161,14 @@ parse_metrics(const json_t *j, const char *bot, struct metric_rows *rows,
 		return 0;
 	}
 	if (!json_is_object(j))
-		return errf(err, len, "expected an array of daily rows or an "
+		return log_errf(err, len, "expected an array of daily rows or an "
 		    "object of bots");
 	json_object_foreach((json_t *)j, b, days) {
 		jkey(bp, sizeof(bp), "", b);
 		if (check_bot(b, bp, err, len) < 0)
 			return -1;
 		if (!json_is_object(days))
-			return errf(err, len, "%s: expected an object of days",
+			return log_errf(err, len, "%s: expected an object of days",
 			    bp);
 		json_object_foreach(days, d, v) {
 			jkey(jp, sizeof(jp), bp, d);
@@ -1394,16 +1370,16 @@ legacy_backup(struct db *db, const char *file, char *err, size_t len)
 		n = snprintf(tmp, sizeof(tmp), "%.*s/.dater-backup.XXXXXX",
 		    (int)(slash - file), file);
 	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return errf(err, len, "'%s': path too long", file);
+		return log_errf(err, len, "'%s': path too long", file);
 	/* refuse a device, a FIFO, a link ... before the long copy */
 	if (atomic_check(file, err, len) != ATOMIC_OK)
 		return -1;
 	if (mkdtemp(tmp) == NULL)
-		return errf(err, len, "create a folder beside '%s': %s", file,
+		return log_errf(err, len, "create a folder beside '%s': %s", file,
 		    strerror(errno));
 	memset(&b, 0, sizeof(b));
 	if (maint_backup(db, tmp, 1, &b) < 0) {
-		errf(err, len, "%s", b.error);
+		log_errf(err, len, "%s", b.error);
 		goto out;
 	}
 	/* the copy is fsynced and verified: check again, rename, sync */
@@ -1465,18 +1441,18 @@ verify_backup(const char *file, sqlite3 **out, char *err, size_t len)
 	int bad = 0, v = -1, tables = 0;
 
 	if (access(file, R_OK) < 0) {
-		errf(err, len, "'%s': %s", file, strerror(errno));
+		log_errf(err, len, "'%s': %s", file, strerror(errno));
 		goto fail;
 	}
 	if (sqlite3_open_v2(file, &src, SQLITE_OPEN_READONLY, NULL) !=
 	    SQLITE_OK || pragma_rows(src, "PRAGMA integrity_check",
 	    "integrity_check", first_problem, first, &bad) < 0) {
-		errf(err, len, "'%s': %s", file, src != NULL ?
+		log_errf(err, len, "'%s': %s", file, src != NULL ?
 		    sqlite3_errmsg(src) : "out of memory");
 		goto fail;
 	}
 	if (bad > 0) {
-		errf(err, len, "'%s': %s", file, first);
+		log_errf(err, len, "'%s': %s", file, first);
 		goto fail;
 	}
 	if (sqlite3_prepare_v2(src, "PRAGMA user_version", -1, &st, NULL) ==
@@ -1489,12 +1465,12 @@ verify_backup(const char *file, sqlite3 **out, char *err, size_t len)
 		tables = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	if (v != db_latest_version()) {
-		errf(err, len, "'%s' has schema version %d, this dater needs "
+		log_errf(err, len, "'%s' has schema version %d, this dater needs "
 		    "%d", file, v, db_latest_version());
 		goto fail;
 	}
 	if (tables != 6) {
-		errf(err, len, "'%s' is not a dater database", file);
+		log_errf(err, len, "'%s' is not a dater database", file);
 		goto fail;
 	}
 	*out = src;
@@ -1586,7 +1562,7 @@ restore_fix(sqlite3 *tmp, int64_t now, char *err, size_t len)
 	rc = 0;
 out:
 	if (rc < 0)
-		errf(err, len, "restore: clear workers and running jobs: %s",
+		log_errf(err, len, "restore: clear workers and running jobs: %s",
 		    sqlite3_errmsg(tmp));
 	sqlite3_finalize(st);
 	return rc;
@@ -1627,19 +1603,19 @@ restore_from(struct db *db, sqlite3 *src, const char *file, int64_t now,
 
 	if (sqlite3_open_v2("", &tmp, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-		errf(err, len, "restore: a temporary database: %s",
+		log_errf(err, len, "restore: a temporary database: %s",
 		    tmp != NULL ? sqlite3_errmsg(tmp) : "out of memory");
 		goto out;
 	}
 	if ((e = copy_db(tmp, src)) != SQLITE_OK) {
-		errf(err, len, "restore: copy '%s': %s", file,
+		log_errf(err, len, "restore: copy '%s': %s", file,
 		    sqlite3_errstr(e));
 		goto out;
 	}
 	if (restore_fix(tmp, now, err, len) < 0)
 		goto out;
 	if ((e = copy_db(db->sql, tmp)) != SQLITE_OK) {
-		errf(err, len, "restore '%s' into '%s': %s", file, db->path,
+		log_errf(err, len, "restore '%s' into '%s': %s", file, db->path,
 		    sqlite3_errstr(e));
 		goto out;
 	}
@@ -1659,10 +1635,10 @@ legacy_restore(struct db *db, const char *file, int force, int64_t now,
 	if (verify_backup(file, &src, err, len) < 0)
 		return LEGACY_BAD_INPUT;
 	if (legacy_leases(db, now, live_ms, &jobs, &workers) < 0) {
-		errf(err, len, "'%s': cannot read the jobs", db->path);
+		log_errf(err, len, "'%s': cannot read the jobs", db->path);
 		rc = -1;
 	} else if (!force && (jobs > 0 || workers > 0)) {
-		errf(err, len, "'%s' is in use: %d running job%s hold%s a "
+		log_errf(err, len, "'%s' is in use: %d running job%s hold%s a "
 		    "lease, %d worker%s alive; stop the workers or use --force",
 		    db->path, jobs, jobs == 1 ? "" : "s", jobs == 1 ? "s" : "",
 		    workers, workers == 1 ? " is" : "s are");

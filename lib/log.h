@@ -39,6 +39,10 @@ void log_capture(char *buf, size_t len, int quiet);
 int log_level_parse(const char *s);
 
 void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Format an error into err (len bytes) for a caller to report; returns
+ * -1, so that "return log_errf(err, len, ...);" fails a function. */
+int log_errf(char *err, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

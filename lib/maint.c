@@ -27,22 +27,6 @@
 #define PART_STALE_MS (3600LL * 1000)
 #define BACKUP_BUSY_TRIES 100	/* sqlite3_backup_step busy retries */
 
-static int
-errf(char *err, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Fill err and return -1. */
-static int
-errf(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static void
 nap(long ms)
 {
@@ -58,9 +42,9 @@ static int
 outside_tx(struct db *db, char *err, size_t len, const char *what)
 {
 	if (db->sql == NULL)
-		return errf(err, len, "%s: database not open", what);
+		return log_errf(err, len, "%s: database not open", what);
 	if (!sqlite3_get_autocommit(db->sql))
-		return errf(err, len, "%s: called inside a transaction", what);
+		return log_errf(err, len, "%s: called inside a transaction", what);
 	return 0;
 }
 
@@ -177,7 +161,7 @@ make_dir(const char *dir, char *err, size_t len)
 	char *p;
 
 	if (strlcpy(path, dir, sizeof(path)) >= sizeof(path))
-		return errf(err, len, "backup dir '%s': path too long", dir);
+		return log_errf(err, len, "backup dir '%s': path too long", dir);
 	for (p = path + 1;; p++) {
 		if (*p != '/' && *p != '\0')
 			continue;
@@ -187,10 +171,10 @@ make_dir(const char *dir, char *err, size_t len)
 			*p = '\0';
 			if (mkdir(path, 0700) == 0) {
 				if (chmod(path, 0700) < 0)
-					return errf(err, len, "chmod '%s': %s",
+					return log_errf(err, len, "chmod '%s': %s",
 					    path, strerror(errno));
 			} else if (errno != EEXIST) {
-				return errf(err, len, "create '%s': %s", path,
+				return log_errf(err, len, "create '%s': %s", path,
 				    strerror(errno));
 			}
 			*p = c;
@@ -199,10 +183,10 @@ make_dir(const char *dir, char *err, size_t len)
 			break;
 	}
 	if (stat(dir, &st) < 0)
-		return errf(err, len, "backup dir '%s': %s", dir,
+		return log_errf(err, len, "backup dir '%s': %s", dir,
 		    strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return errf(err, len, "backup dir '%s': not a directory", dir);
+		return log_errf(err, len, "backup dir '%s': not a directory", dir);
 	return 0;
 }
 
@@ -222,7 +206,7 @@ backup_dir(const struct db *db, const char *dir, char *out, size_t len,
 		n = snprintf(out, len, "%.*s/backups",
 		    (int)(slash - db->path), db->path);
 	if (n < 0 || (size_t)n >= len)
-		return errf(err, errlen, "backup dir: path too long");
+		return log_errf(err, errlen, "backup dir: path too long");
 	return 0;
 }
 
@@ -241,12 +225,12 @@ create_part(const char *dir, const char *stem, int64_t now, char *part,
 
 	for (i = 0; i < BACKUP_TRIES; i++) {
 		if (backup_name(stem, now + i, name, sizeof(name)) < 0)
-			return errf(err, errlen, "backup: name too long");
+			return log_errf(err, errlen, "backup: name too long");
 		n = snprintf(final, len, "%s/%s.db", dir, name);
 		if (n < 0 || (size_t)n >= len ||
 		    snprintf(part, len, "%s/%s.db.part", dir, name) >=
 		    (int)len)
-			return errf(err, errlen, "backup: path too long");
+			return log_errf(err, errlen, "backup: path too long");
 		/* anything there, a dangling link too, takes the name */
 		if (lstat(final, &st) == 0 || errno != ENOENT)
 			continue;
@@ -255,11 +239,11 @@ create_part(const char *dir, const char *stem, int64_t now, char *part,
 		if (fd < 0 && errno == EEXIST)
 			continue;
 		if (fd < 0)
-			return errf(err, errlen, "create '%s': %s", part,
+			return log_errf(err, errlen, "create '%s': %s", part,
 			    strerror(errno));
 		/* exactly 0600 whatever the umask */
 		if (fchmod(fd, 0600) < 0) {
-			errf(err, errlen, "chmod '%s': %s", part,
+			log_errf(err, errlen, "chmod '%s': %s", part,
 			    strerror(errno));
 			close(fd);
 			unlink(part);
@@ -268,7 +252,7 @@ create_part(const char *dir, const char *stem, int64_t now, char *part,
 		close(fd);
 		return 0;
 	}
-	return errf(err, errlen, "backup: no free name in '%s'", dir);
+	return log_errf(err, errlen, "backup: no free name in '%s'", dir);
 }
 
 static int
@@ -277,11 +261,11 @@ fsync_path(const char *path, int flags, char *err, size_t len)
 	int fd, rc;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | flags)) < 0)
-		return errf(err, len, "open '%s': %s", path, strerror(errno));
+		return log_errf(err, len, "open '%s': %s", path, strerror(errno));
 	rc = fsync(fd);
 	close(fd);
 	if (rc < 0)
-		return errf(err, len, "fsync '%s': %s", path, strerror(errno));
+		return log_errf(err, len, "fsync '%s': %s", path, strerror(errno));
 	return 0;
 }
 
@@ -297,22 +281,22 @@ pragma_is(sqlite3 *conn, const char *sql, const char *want, const char *path,
 	int rc = -1;
 
 	if (sqlite3_prepare_v2(conn, sql, -1, &st, NULL) != SQLITE_OK) {
-		errf(err, len, "'%s': %s", path, sqlite3_errmsg(conn));
+		log_errf(err, len, "'%s': %s", path, sqlite3_errmsg(conn));
 		goto out;
 	}
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		errf(err, len, "'%s': %s: %s", path, sql,
+		log_errf(err, len, "'%s': %s: %s", path, sql,
 		    sqlite3_errmsg(conn));
 		goto out;
 	}
 	t = sqlite3_column_text(st, 0);
 	if (t == NULL || strcmp((const char *)t, want) != 0) {
-		errf(err, len, "'%s': %s says '%s'", path, sql,
+		log_errf(err, len, "'%s': %s says '%s'", path, sql,
 		    t != NULL ? (const char *)t : "(null)");
 		goto out;
 	}
 	if (sqlite3_step(st) != SQLITE_DONE) {
-		errf(err, len, "'%s': %s: more than one problem, first "
+		log_errf(err, len, "'%s': %s: more than one problem, first "
 		    "shown", path, sql);
 		goto out;
 	}
@@ -333,12 +317,12 @@ copy_into(struct db *db, const char *part, char *err, size_t len)
 
 	if (sqlite3_open_v2(part, &dst, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		errf(err, len, "open '%s': %s", part, dst != NULL ?
+		log_errf(err, len, "open '%s': %s", part, dst != NULL ?
 		    sqlite3_errmsg(dst) : "out of memory");
 		goto out;
 	}
 	if ((b = sqlite3_backup_init(dst, "main", db->sql, "main")) == NULL) {
-		errf(err, len, "backup '%s': %s", db->path,
+		log_errf(err, len, "backup '%s': %s", db->path,
 		    sqlite3_errmsg(dst));
 		goto out;
 	}
@@ -353,7 +337,7 @@ copy_into(struct db *db, const char *part, char *err, size_t len)
 	/* finish reports errors, not a copy left short by SQLITE_BUSY */
 	done = sqlite3_backup_finish(b);
 	if (src != SQLITE_DONE || done != SQLITE_OK) {
-		errf(err, len, "backup '%s' to '%s': %s", db->path, part,
+		log_errf(err, len, "backup '%s' to '%s': %s", db->path, part,
 		    sqlite3_errstr(done != SQLITE_OK ? done : src));
 		goto out;
 	}
@@ -363,7 +347,7 @@ copy_into(struct db *db, const char *part, char *err, size_t len)
 	rc = 0;
 out:
 	if (dst != NULL && sqlite3_close(dst) != SQLITE_OK && rc == 0)
-		rc = errf(err, len, "close '%s': busy", part);
+		rc = log_errf(err, len, "close '%s': busy", part);
 	return rc;
 }
 
@@ -376,7 +360,7 @@ verify(const char *path, char *err, size_t len)
 
 	if (sqlite3_open_v2(path, &conn, SQLITE_OPEN_READONLY |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		errf(err, len, "verify: open '%s': %s", path, conn != NULL ?
+		log_errf(err, len, "verify: open '%s': %s", path, conn != NULL ?
 		    sqlite3_errmsg(conn) : "out of memory");
 		goto out;
 	}
@@ -505,7 +489,7 @@ maint_backup(struct db *db, const char *dir, int keep, struct maint_backup *r)
 	if (outside_tx(db, r->error, sizeof(r->error), "backup") < 0)
 		return -1;
 	if (backup_stem(db->path, stem, sizeof(stem)) < 0)
-		return errf(r->error, sizeof(r->error), "backup: cannot name "
+		return log_errf(r->error, sizeof(r->error), "backup: cannot name "
 		    "a backup of '%s'", db->path);
 	if (backup_dir(db, dir, bdir, sizeof(bdir), r->error,
 	    sizeof(r->error)) < 0 ||
@@ -587,10 +571,10 @@ prune_batches(struct db *db, const char *sql, int64_t before, int batch,
 
 	for (;;) {
 		if (db_begin(db) < 0)
-			return errf(err, len, "prune %s: %s", what,
+			return log_errf(err, len, "prune %s: %s", what,
 			    sqlite3_errmsg(db->sql));
 		if ((st = db_stmt(db, sql)) == NULL) {
-			errf(err, len, "prune %s: %s", what,
+			log_errf(err, len, "prune %s: %s", what,
 			    sqlite3_errmsg(db->sql));
 			db_rollback(db);
 			return -1;
@@ -601,14 +585,14 @@ prune_batches(struct db *db, const char *sql, int64_t before, int batch,
 		n = sqlite3_changes(db->sql);
 		sqlite3_reset(st);
 		if (rc != SQLITE_DONE) {
-			errf(err, len, "prune %s in '%s': %s", what, db->path,
+			log_errf(err, len, "prune %s in '%s': %s", what, db->path,
 			    sqlite3_errstr(rc));
 			db_rollback(db);
 			return -1;
 		}
 		if (db_commit(db) < 0) {
 			db_rollback(db);
-			return errf(err, len, "prune %s: commit failed",
+			return log_errf(err, len, "prune %s: commit failed",
 			    what);
 		}
 		*count += n;
@@ -652,7 +636,7 @@ exec_err(struct db *db, const char *sql, char *err, size_t len)
 
 	if (sqlite3_exec(db->sql, sql, NULL, NULL, &msg) == SQLITE_OK)
 		return 0;
-	errf(err, len, "%s on '%s': %s", sql, db->path, msg != NULL ? msg :
+	log_errf(err, len, "%s on '%s': %s", sql, db->path, msg != NULL ? msg :
 	    sqlite3_errmsg(db->sql));
 	sqlite3_free(msg);
 	return -1;
@@ -680,7 +664,7 @@ maint_optimize(struct db *db, int64_t journal_size_limit,
 		goto out;
 	if (sqlite3_prepare_v2(db->sql, ckpt, -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_ROW) {
-		errf(r->error, sizeof(r->error), "%s on '%s': %s", ckpt,
+		log_errf(r->error, sizeof(r->error), "%s on '%s': %s", ckpt,
 		    db->path, sqlite3_errmsg(db->sql));
 		goto out;
 	}
@@ -757,16 +741,16 @@ maint_rollup(struct db *db, const char *day, int64_t messages_kept_since,
 	if (outside_tx(db, r->error, sizeof(r->error), "rollup") < 0)
 		return -1;
 	if (maint_parse_day(day, &start) < 0)
-		return errf(r->error, sizeof(r->error), "rollup: '%s' is not "
+		return log_errf(r->error, sizeof(r->error), "rollup: '%s' is not "
 		    "a day (YYYY-MM-DD)", day);
 	r->messages = messages_kept_since <= start;
 	r->replies = messages_kept_since == 0;
 	r->failures = jobs_kept_since <= start;
 	if (db_begin(db) < 0)
-		return errf(r->error, sizeof(r->error), "rollup %s: %s", day,
+		return log_errf(r->error, sizeof(r->error), "rollup %s: %s", day,
 		    sqlite3_errmsg(db->sql));
 	if ((st = db_stmt(db, sql_rollup)) == NULL) {
-		errf(r->error, sizeof(r->error), "rollup %s: %s", day,
+		log_errf(r->error, sizeof(r->error), "rollup %s: %s", day,
 		    sqlite3_errmsg(db->sql));
 		db_rollback(db);
 		return -1;
@@ -781,14 +765,14 @@ maint_rollup(struct db *db, const char *day, int64_t messages_kept_since,
 	r->rows = sqlite3_changes(db->sql);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
-		errf(r->error, sizeof(r->error), "rollup %s in '%s': %s", day,
+		log_errf(r->error, sizeof(r->error), "rollup %s in '%s': %s", day,
 		    db->path, sqlite3_errstr(rc));
 		db_rollback(db);
 		return -1;
 	}
 	if (db_commit(db) < 0) {
 		db_rollback(db);
-		return errf(r->error, sizeof(r->error), "rollup %s: commit "
+		return log_errf(r->error, sizeof(r->error), "rollup %s: commit "
 		    "failed", day);
 	}
 	return 0;
