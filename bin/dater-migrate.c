@@ -24,6 +24,7 @@
 #include "../lib/app.h"
 #include "../lib/clock.h"
 #include "../lib/fields.h"
+#include "../lib/dbfile.h"
 #include "../lib/legacy.h"
 #include "../lib/log.h"
 #include "../jobs/jobs.h"
@@ -215,7 +216,7 @@ cmd_backup(const struct cfg *cfg, const char *dbpath, const struct opts *o,
 
 	if ((rc = app_open_db(&db, cfg, dbpath, 0)) != EX_OK)
 		return rc;
-	if (legacy_backup(&db, file, err, sizeof(err)) < 0) {
+	if (dbfile_backup(&db, file, err, sizeof(err)) < 0) {
 		log_err("backup: %s", err);
 		rc = EX_CANTCREAT;
 	} else if (!o->quiet)
@@ -239,18 +240,18 @@ cmd_restore(const struct cfg *cfg, const char *dbpath, const struct opts *o,
 	if ((rc = app_open_db(&db, cfg, dbpath, DB_CREATE |
 	    DB_ANY_VERSION)) != EX_OK)
 		return rc;
-	switch (legacy_restore(&db, file, o->force, clock_now_ms(),
+	switch (dbfile_restore(&db, file, o->force, clock_now_ms(),
 	    cfg->worker.lease_ms, err, sizeof(err))) {
-	case LEGACY_OK:
+	case DBFILE_OK:
 		if (!o->quiet)
 			printf("%s: restored from %s\n", db.path, file);
 		rc = EX_OK;
 		break;
-	case LEGACY_BAD_INPUT:
+	case DBFILE_BAD_INPUT:
 		log_err("restore: %s", err);
 		rc = EX_DATAERR;
 		break;
-	case LEGACY_BUSY:
+	case DBFILE_BUSY:
 		log_err("restore: %s", err);
 		rc = EX_TEMPFAIL;
 		break;
@@ -277,7 +278,7 @@ cmd_check(const struct cfg *cfg, const char *dbpath, const struct opts *o,
 
 	if ((rc = app_open_db(&db, cfg, dbpath, DB_READONLY)) != EX_OK)
 		return rc;
-	if (legacy_check(&db, print_problem, NULL, &n) < 0)
+	if (dbfile_check(&db, print_problem, NULL, &n) < 0)
 		rc = EX_SOFTWARE;
 	else if (n > 0) {
 		log_err("%s: %d problem%s", db.path, n, n == 1 ? "" : "s");

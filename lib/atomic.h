@@ -1,6 +1,6 @@
 /*
  * atomic: replace a named file as a whole. Used by dater-report -o and
- * by dater-migrate backup (through legacy_backup).
+ * by dater-migrate backup (through dbfile_backup).
  *
  * The name given by a user may be an existing regular file or a new
  * name, nothing else: a symbolic link, a device, a FIFO, a socket or a
