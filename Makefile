@@ -31,7 +31,9 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-# What every program links; libcurl only the programs in HTTP_PROGS.
+# What every program links. libcurl is not linked: lib/http.c loads it
+# (dlopen) in the processes that make an HTTP call; its headers are
+# needed, and its package brings libcurl.so.4.
 PKGS = jansson sqlite3 libconfig libbsd-overlay
 CURL_PKG = libcurl
 CHECK_PKGS = check
@@ -61,10 +63,6 @@ CHECK_CFLAGS = $(eval CHECK_CFLAGS := $$(call pkg,--cflags,$(CHECK_PKGS)))$\
 	$(CHECK_CFLAGS)
 CHECK_LIBS = $(eval CHECK_LIBS := $$(call pkg,--libs,$(CHECK_PKGS)))$\
 	$(CHECK_LIBS)
-# lib/http.c references libcurl weakly, and --as-needed drops a library
-# that only weak references need, hence --no-as-needed around it.
-CURL_LIBS = $(eval CURL_LIBS := -Wl,--push-state,--no-as-needed \
-	$$(call pkg,--libs,$(CURL_PKG)) -Wl,--pop-state)$(CURL_LIBS)
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Wformat=2 \
@@ -74,7 +72,7 @@ CFLAGS += $(PKG_CFLAGS)
 # Each program records only the shared libraries it uses (start-up time:
 # every library is loaded and relocated at each exec).
 LDFLAGS += -Wl,--as-needed
-LDLIBS += $(PKG_LIBS)
+LDLIBS += $(PKG_LIBS) -ldl
 
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -92,10 +90,6 @@ HDRS = $(wildcard lib/*.h lib/report/*.h jobs/*.h)
 
 PROGS = $(patsubst bin/%.c,%,$(wildcard bin/dater-*.c))
 BINS = $(addprefix bin/,$(PROGS))
-# The programs that make HTTP calls (the LLM, Telegram, webhooks: the
-# job handlers and listeners the worker runs). Only they and the test
-# runner link libcurl; in the others lib/http.c says it is missing.
-HTTP_PROGS = dater-worker
 
 TEST_SRC = $(wildcard tests/check_*.c)
 TEST_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC))
@@ -127,8 +121,6 @@ $(LIBDATER): $(LIB_OBJ)
 	@rm -f $@
 	@test "$(Q)" = "" || echo "  AR      $@"
 	$(Q)$(AR) rcs $@ $^
-
-$(addprefix bin/,$(HTTP_PROGS)) tests/check_all: LDLIBS += $(CURL_LIBS)
 
 bin/%: $(BUILD)/bin/%.o $(LIBDATER) build/flavour
 	@test "$(Q)" = "" || echo "  LINK    $@"

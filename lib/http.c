@@ -9,14 +9,16 @@
  * second), a total and a connect timeout. Proxies come from the usual
  * environment variables, as curl does by default.
  *
- * libcurl is referenced weakly. Every program links this file (the job
- * table and the transports reach it), but only the programs that make
- * HTTP calls link libcurl (the Makefile's HTTP_PROGS), so that the
- * others do not load libcurl and the ~30 libraries under it at every
- * start. In a program linked without it the curl functions are NULL and
- * http_do() fails without calling them.
+ * libcurl is loaded on the first request (dlopen of libcurl.so.4), not
+ * linked: every program links this file (the job table and the
+ * transports reach it), but only a process that makes an HTTP call pays
+ * for libcurl and the ~30 libraries under it, in start-up time and in
+ * memory: a worker that only runs database jobs never maps them. When
+ * libcurl cannot be loaded, http_do() fails saying why.
  */
+#define CURL_DISABLE_TYPECHECK	/* calls go through pointers */
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,17 +26,24 @@
 #include "http.h"
 #include "banned.h"
 
-#pragma weak curl_global_init
-#pragma weak curl_easy_init
-#pragma weak curl_easy_setopt
-#pragma weak curl_easy_perform
-#pragma weak curl_easy_getinfo
-#pragma weak curl_easy_header
-#pragma weak curl_easy_strerror
-#pragma weak curl_easy_cleanup
-#pragma weak curl_getdate
-#pragma weak curl_slist_append
-#pragma weak curl_slist_free_all
+#define HTTP_LIBCURL "libcurl.so.4"
+
+/* The libcurl functions this file calls, from dlsym. */
+static struct {
+	CURLcode (*global_init)(long);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_perform)(CURL *);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	CURLHcode (*easy_header)(CURL *, const char *, size_t,
+	    unsigned int, int, struct curl_header **);
+	const char *(*easy_strerror)(CURLcode);
+	void (*easy_cleanup)(CURL *);
+	time_t (*getdate)(const char *, const time_t *);
+	struct curl_slist *(*slist_append)(struct curl_slist *,
+	    const char *);
+	void (*slist_free_all)(struct curl_slist *);
+} curl;
 
 #define HTTP_TIMEOUT_DEFAULT_MS 30000
 #define HTTP_CONNECT_MAX_MS 10000
@@ -74,22 +83,63 @@ http_write(char *p, size_t size, size_t n, void *arg)
 	return add;
 }
 
-/* curl_global_init once per process; the program is single-threaded.
- * Fails, saying why in err, when the program is linked without libcurl
- * (the weak curl_global_init is NULL, and so is every curl function). */
+/* Resolve name from lib into *fn; 0 or -1 (saying why in err). */
+static int
+curl_sym(void *lib, const char *name, void *fn, char *err, size_t errlen)
+{
+	void *p = dlsym(lib, name);
+
+	if (p == NULL) {
+		snprintf(err, errlen, "%s: no %s", HTTP_LIBCURL, name);
+		return -1;
+	}
+	memcpy(fn, &p, sizeof(p));	/* object to function pointer */
+	return 0;
+}
+
+/* Load libcurl and curl_global_init once per process; the program is
+ * single-threaded. Fails, saying why in err. */
 static int
 http_global_init(char *err, size_t errlen)
 {
 	static int done;
+	void *lib;
+	const char *why;
 
 	if (done)
 		return 0;
-	if (curl_global_init == NULL) {
-		snprintf(err, errlen, "this program is linked without libcurl");
+	if ((lib = dlopen(HTTP_LIBCURL, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		why = dlerror();
+		snprintf(err, errlen, "cannot load %s: %s", HTTP_LIBCURL,
+		    why != NULL ? why : "unknown error");
 		return -1;
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (curl_sym(lib, "curl_global_init", &curl.global_init, err,
+	    errlen) < 0 ||
+	    curl_sym(lib, "curl_easy_init", &curl.easy_init, err, errlen) < 0 ||
+	    curl_sym(lib, "curl_easy_setopt", &curl.easy_setopt, err,
+	    errlen) < 0 ||
+	    curl_sym(lib, "curl_easy_perform", &curl.easy_perform, err,
+	    errlen) < 0 ||
+	    curl_sym(lib, "curl_easy_getinfo", &curl.easy_getinfo, err,
+	    errlen) < 0 ||
+	    curl_sym(lib, "curl_easy_header", &curl.easy_header, err,
+	    errlen) < 0 ||
+	    curl_sym(lib, "curl_easy_strerror", &curl.easy_strerror, err,
+	    errlen) < 0 ||
+	    curl_sym(lib, "curl_easy_cleanup", &curl.easy_cleanup, err,
+	    errlen) < 0 ||
+	    curl_sym(lib, "curl_getdate", &curl.getdate, err, errlen) < 0 ||
+	    curl_sym(lib, "curl_slist_append", &curl.slist_append, err,
+	    errlen) < 0 ||
+	    curl_sym(lib, "curl_slist_free_all", &curl.slist_free_all, err,
+	    errlen) < 0) {
+		dlclose(lib);
+		return -1;
+	}
+	if (curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(err, errlen, "cannot set up curl");
+		dlclose(lib);
 		return -1;
 	}
 	done = 1;
@@ -123,7 +173,7 @@ http_header(CURL *h, const char *name)
 {
 	struct curl_header *hd;
 
-	if (curl_easy_header(h, name, 0, CURLH_HEADER, -1, &hd) != CURLHE_OK)
+	if (curl.easy_header(h, name, 0, CURLH_HEADER, -1, &hd) != CURLHE_OK)
 		return NULL;
 	return hd->value;
 }
@@ -149,7 +199,7 @@ http_retry_after(CURL *h)
 	if ((d = http_number(v)) >= 0)
 		return d <= HTTP_RETRY_AFTER_MAX_S ? (int64_t)(d * 1000 + 0.5) :
 		    (int64_t)HTTP_RETRY_AFTER_MAX_S * 1000;
-	if ((t = curl_getdate(v, NULL)) == -1)
+	if ((t = curl.getdate(v, NULL)) == -1)
 		return -1;
 	ms = (int64_t)t * 1000 - clock_now_ms();
 	if (ms > HTTP_RETRY_AFTER_MAX_S * 1000)
@@ -165,16 +215,16 @@ http_headers(const struct http_req *req, struct curl_slist **out)
 	const char *const *p;
 
 	for (p = req->headers; p != NULL && *p != NULL; p++) {
-		if ((n = curl_slist_append(l, *p)) == NULL)
+		if ((n = curl.slist_append(l, *p)) == NULL)
 			goto fail;
 		l = n;
 	}
-	if ((n = curl_slist_append(l, "Expect:")) == NULL)
+	if ((n = curl.slist_append(l, "Expect:")) == NULL)
 		goto fail;
 	*out = n;
 	return 0;
 fail:
-	curl_slist_free_all(l);
+	curl.slist_free_all(l);
 	return -1;
 }
 
@@ -187,29 +237,29 @@ http_setup(CURL *h, const struct http_req *req, struct curl_slist *hdrs,
 
 	total = req->timeout_ms > 0 ? req->timeout_ms : HTTP_TIMEOUT_DEFAULT_MS;
 	conn = total < HTTP_CONNECT_MAX_MS ? total : HTTP_CONNECT_MAX_MS;
-	bad |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	bad |= curl_easy_setopt(h, CURLOPT_URL, req->url);
-	bad |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	bad |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	bad |= curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)total);
-	bad |= curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)conn);
-	bad |= curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	bad |= curl_easy_setopt(h, CURLOPT_USERAGENT, "dater/" DATER_VERSION);
-	bad |= curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-	bad |= curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
+	bad |= curl.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	bad |= curl.easy_setopt(h, CURLOPT_URL, req->url);
+	bad |= curl.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	bad |= curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	bad |= curl.easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)total);
+	bad |= curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)conn);
+	bad |= curl.easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	bad |= curl.easy_setopt(h, CURLOPT_USERAGENT, "dater/" DATER_VERSION);
+	bad |= curl.easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+	bad |= curl.easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
 	    (curl_off_t)HTTP_BODY_MAX);
-	bad |= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, http_write);
-	bad |= curl_easy_setopt(h, CURLOPT_WRITEDATA, sink);
+	bad |= curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, http_write);
+	bad |= curl.easy_setopt(h, CURLOPT_WRITEDATA, sink);
 	if (req->body != NULL || strcmp(req->method, "POST") == 0) {
-		bad |= curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+		bad |= curl.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)(req->body != NULL ? req->body_len : 0));
-		bad |= curl_easy_setopt(h, CURLOPT_POSTFIELDS,
+		bad |= curl.easy_setopt(h, CURLOPT_POSTFIELDS,
 		    req->body != NULL ? req->body : "");
 	}
 	if (strcmp(req->method, "GET") == 0 && req->body == NULL)
-		bad |= curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+		bad |= curl.easy_setopt(h, CURLOPT_HTTPGET, 1L);
 	else if (strcmp(req->method, "POST") != 0)
-		bad |= curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+		bad |= curl.easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
 	return bad ? -1 : 0;
 }
 
@@ -218,11 +268,11 @@ static void
 http_failed(CURL *h, CURLcode cc, const struct http_sink *sink,
     const char *errbuf, int64_t timeout_ms, struct http_resp *resp)
 {
-	const char *why = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc);
+	const char *why = errbuf[0] != '\0' ? errbuf : curl.easy_strerror(cc);
 	curl_off_t pre = 0;
 
 	/* Nothing was sent before the handshake finished. */
-	(void)curl_easy_getinfo(h, CURLINFO_PRETRANSFER_TIME_T, &pre);
+	(void)curl.easy_getinfo(h, CURLINFO_PRETRANSFER_TIME_T, &pre);
 	switch (cc) {
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
@@ -271,7 +321,7 @@ http_do(const struct http_req *req, struct http_resp *resp)
 	errbuf[0] = '\0';
 	if (http_global_init(resp->error, sizeof(resp->error)) == -1)
 		return -1;
-	if ((h = curl_easy_init()) == NULL || http_headers(req, &hdrs) == -1) {
+	if ((h = curl.easy_init()) == NULL || http_headers(req, &hdrs) == -1) {
 		snprintf(resp->error, sizeof(resp->error),
 		    "cannot set up curl");
 		goto out;
@@ -281,12 +331,12 @@ http_do(const struct http_req *req, struct http_resp *resp)
 		    "curl refused the request options");
 		goto out;
 	}
-	if ((cc = curl_easy_perform(h)) != CURLE_OK) {
+	if ((cc = curl.easy_perform(h)) != CURLE_OK) {
 		http_failed(h, cc, &sink, errbuf, req->timeout_ms > 0 ?
 		    req->timeout_ms : HTTP_TIMEOUT_DEFAULT_MS, resp);
 		goto out;
 	}
-	(void)curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	(void)curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	if (sink.buf == NULL && (sink.buf = calloc(1, 1)) == NULL) {
 		snprintf(resp->error, sizeof(resp->error), "out of memory");
 		goto out;
@@ -300,9 +350,9 @@ http_do(const struct http_req *req, struct http_resp *resp)
 	rc = 0;
 out:
 	free(sink.buf);
-	curl_slist_free_all(hdrs);
+	curl.slist_free_all(hdrs);
 	if (h != NULL)
-		curl_easy_cleanup(h);
+		curl.easy_cleanup(h);
 	return rc;
 }
 
