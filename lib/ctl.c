@@ -20,12 +20,13 @@
 #include "queue.h"
 #include "report/report.h"
 #include "store.h"
+#include "jobtypes.h"
 #include "banned.h"
 
 #define HOUR_MS (3600LL * 1000)
 
 /* The jobs that write to a contact (payload "contact"). */
-#define WRITER_JOBS "respond,initiate,followup"
+#define WRITER_JOBS JT_RESPOND "," JT_INITIATE "," JT_FOLLOWUP
 
 int
 ctl_init(struct ctl *c, struct db *db, const struct cfg *cfg)
@@ -230,7 +231,7 @@ enqueue_respond(struct db *db, const struct cfg *cfg, const char *bot,
 	    (long long)contact);
 	snprintf(key, sizeof(key), "respond:%lld", (long long)contact);
 	queue_new_init(&q);
-	q.type = "respond";
+	q.type = JT_RESPOND;
 	q.payload = payload;
 	q.unique_key = key;
 	q.priority = 50;
@@ -505,7 +506,7 @@ say_store(struct ctl *c, const char *bot, int64_t contact, const char *text,
 	    (long long)*msg);
 	snprintf(key, sizeof(key), "send:%lld", (long long)*msg);
 	queue_new_init(&q);
-	q.type = "send";
+	q.type = JT_SEND;
 	q.payload = payload;
 	q.unique_key = key;
 	q.max_attempts = 10;

@@ -2,8 +2,9 @@
  * job: the interface between the worker loop (lib) and the job types
  * (jobs/). A job type is a name, the keys its payload may have, optional
  * payload checks run at enqueue time, and a handler. The table of all
- * types lives in jobs/jobs.c and is passed to the worker; lib never names
- * a job type.
+ * types lives in jobs/jobs.c and is passed to the worker; the queue
+ * layer never names a job type (the conversation layer names the types
+ * whose payloads it relies on: jobtypes.h).
  */
 #ifndef DATER_JOB_H
 #define DATER_JOB_H

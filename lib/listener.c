@@ -22,6 +22,7 @@
 #include "log.h"
 #include "queue.h"
 #include "store.h"
+#include "jobtypes.h"
 #include "banned.h"
 
 #define LISTENER_EMPTY_MIN_MS 100	/* instant empty answers back off */
@@ -74,7 +75,7 @@ enqueue_update(struct db *db, const struct cfg *cfg, const char *bot,
 	(void)snprintf(key, sizeof(key), "inbound:%s:%s:%s", bot,
 	    u->platform_id, u->message_id);
 	queue_new_init(&q);
-	q.type = "inbound";
+	q.type = JT_INBOUND;
 	q.payload = payload;
 	q.unique_key = key;
 	q.priority = 10;

@@ -12,6 +12,7 @@
 #include "queue.h"
 #include "sched.h"
 #include "store.h"
+#include "jobtypes.h"
 #include "banned.h"
 
 #define SCHED_DUE_MAX 500	/* contacts looked at per bot and run */
@@ -131,7 +132,7 @@ static int
 domain(struct db *db, const struct cfg *cfg, const struct cfg_bot *bot,
     int64_t now_ms, int dry_run, FILE *out, struct sched_report *r)
 {
-	static const char *kinds[] = { "initiate", "followup" };
+	static const char *kinds[] = { JT_INITIATE, JT_FOLLOWUP };
 	const struct cfg_policy *p = &bot->policy;
 	struct store_metrics m;
 	int64_t ids[SCHED_DUE_MAX];

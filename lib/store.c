@@ -10,6 +10,7 @@
 #include "queue.h"
 #include "redact.h"
 #include "store.h"
+#include "jobtypes.h"
 #include "banned.h"
 
 #define CONTACT_COLUMNS \
@@ -24,7 +25,8 @@
 	" coalesce(sent_at, 0), parts_sent"
 
 /* The conversation jobs that concern one contact (payload "contact"). */
-#define CONTACT_JOBS "respond,initiate,followup,summarize"
+#define CONTACT_JOBS JT_RESPOND "," JT_INITIATE "," JT_FOLLOWUP "," \
+	JT_SUMMARIZE
 
 static void
 bind_opt(sqlite3_stmt *st, int i, const char *v)

@@ -11,6 +11,7 @@
 #include "check_dater.h"
 #include "../jobs/jobs.h"
 #include "../lib/clock.h"
+#include "../lib/jobtypes.h"
 #include "../lib/banned.h"
 
 static struct t_env env;
@@ -146,6 +147,21 @@ END_TEST
  * in a contact job was stored and ignored), and none of its own keys is
  * called unknown.
  */
+/* Every job type the conversation layer of lib/ names exists. */
+START_TEST(lib_names_known_types)
+{
+	static const char *const used[] = JT_ALL;
+	int i, j, found;
+
+	for (i = 0; used[i] != NULL; i++) {
+		for (found = 0, j = 0; jobs_names[j] != NULL; j++)
+			found |= strcmp(jobs_names[j], used[i]) == 0;
+		ck_assert_msg(found, "lib names job type '%s', which jobs/ "
+		    "does not have", used[i]);
+	}
+}
+END_TEST
+
 START_TEST(unknown_keys_every_type)
 {
 	const struct job_type *const *t;
@@ -465,6 +481,7 @@ suite_job(void)
 	tcase_add_test(tc, payload_must_be_object);
 	tcase_add_test(tc, keys_without_check);
 	tcase_add_test(tc, unknown_keys_every_type);
+	tcase_add_test(tc, lib_names_known_types);
 	tcase_add_test(tc, internal_payloads_pass);
 	tcase_add_test(tc, contact_timezone);
 	tcase_add_test(tc, contact_fields);
