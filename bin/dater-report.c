@@ -644,7 +644,7 @@ struct view {
 	 * sysexits code (logged). */
 	int (*build)(struct db *db, const struct opts *o, int64_t now,
 	    json_t **doc);
-	/* Its tables and CSV rows (lib/report/text_*.c). */
+	/* Its tables and CSV rows (lib/report/view_*.c). */
 	const struct report_text *text;
 	/* 1: the view reads only the configuration (o->cfg); the database
 	 * is not opened and build gets db == NULL. */

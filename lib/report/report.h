@@ -10,10 +10,10 @@
  * durations are integers in ms, in keys ending in "_ms". The shapes are
  * listed in dater-report(1) and above each function below.
  *
- * The part lives in lib/report/: the builders (SQL -> JSON) in build_*.c,
- * the text forms of each view (tables and CSV rows, over table.c and
- * csv.c) in text_*.c, the Prometheus text in prom.c and the dashboard in
- * html.c. The views only read, so they work on a connection opened with
+ * The part lives in lib/report/: one view_NAME.c per view, with its
+ * builder (SQL -> JSON) and its text forms (tables and CSV rows, over
+ * table.c and csv.c); what they share in report.c; the Prometheus text in
+ * prom.c and the dashboard in html.c. The views only read, so they work on a connection opened with
  * DB_READONLY.
  */
 #ifndef DATER_REPORT_H
@@ -119,7 +119,7 @@ int report_job(struct db *db, int64_t id, int64_t now, json_t **out);
 json_t *report_workers(struct db *db, int64_t now);
 
 /*
- * The effective configuration (build_config.c; reads no database):
+ * The effective configuration (view_config.c; reads no database):
  *
  *   { "generated_at", "config": the file read (null: built-in defaults),
  *     "database": db_path (NULL: the config's), "synchronous",
@@ -167,7 +167,7 @@ json_t *report_workers(struct db *db, int64_t now);
 json_t *report_config(const struct cfg *cfg, const char *const *types,
     const char *db_path, int64_t now);
 
-/* ---- conversations, metrics, health (build_conv.c) ---- */
+/* ---- conversations, metrics, health (view_*.c) ---- */
 
 #define REPORT_CONTACTS_LIMIT 100	/* default rows of report_contacts */
 
@@ -364,6 +364,26 @@ json_t *report_time_json(int64_t ms);
 
 /* A time column as a new RFC 3339 string, or NULL for SQL NULL. */
 json_t *report_col_time(sqlite3_stmt *st, int col);
+
+/* "out of memory building the report", logged; -1 or NULL. */
+int report_oom(void);
+json_t *report_oom_null(void);
+
+/* Set obj.key to a new reference v (NULL: json null); 0 or -1 (out of
+ * memory, logged). */
+int report_set(json_t *obj, const char *key, json_t *v);
+
+/* Column readers: text (NULL for SQL NULL), integer, and integer or
+ * real as a new JSON value (NULL for SQL NULL). */
+const char *report_col_text(sqlite3_stmt *st, int col);
+json_int_t report_col_int(sqlite3_stmt *st, int col);
+json_t *report_col_int_null(sqlite3_stmt *st, int col);
+json_t *report_col_real_null(sqlite3_stmt *st, int col);
+
+/* The UTC day of ms as "YYYY-MM-DD" into buf; buf. And the ms at the
+ * start of that day. */
+char *report_day_of(int64_t ms, char *buf, size_t len);
+int64_t report_day_start(int64_t ms);
 
 /* Step st to the end calling fn on each row (fn: 0, or -1 logged);
  * resets st. 0 or -1 (logged). */

@@ -456,3 +456,20 @@ table_member_rows(const json_t *doc, const char *key)
 {
 	return json_incref(json_object_get(doc, key));
 }
+
+void
+table_usd(const json_t *row, const char *key, char *buf, size_t len)
+{
+	const json_t *v = json_object_get(row, key);
+
+	if (json_is_number(v))
+		snprintf(buf, len, "%.4f", json_number_value(v));
+	else
+		snprintf(buf, len, "-");
+}
+
+void
+table_cost(const json_t *row, char *buf, size_t len)
+{
+	table_usd(row, "cost_usd", buf, len);
+}

@@ -2,7 +2,7 @@
  * table.h: the text renderer of dater-report's views: aligned tables and
  * "label  value" lists over a view's JSON document (arrays of objects),
  * cells formatted per column, and CSV (RFC 4180) over the same rows.
- * Every text form (text_*.c) is built from these, so a view's table,
+ * Every text form (view_*.c) is built from these, so a view's table,
  * CSV and JSON never disagree.
  */
 #ifndef DATER_REPORT_TABLE_H
@@ -64,6 +64,10 @@ void table_kv_print(FILE *out, const json_t *obj,
 /* The members of obj as a new array of copies with their names under
  * key; NULL if out of memory. */
 json_t *table_obj_rows(const json_t *obj, const char *key);
+/* row.key as USD with 4 decimals ("-" if not a number); table_cost of
+ * row.cost_usd, as a column's fmt. */
+void table_usd(const json_t *row, const char *key, char *buf, size_t len);
+void table_cost(const json_t *row, char *buf, size_t len);
 /* A new reference to doc.key (an array of rows). */
 json_t *table_member_rows(const json_t *doc, const char *key);
 
