@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -71,10 +72,21 @@ busy_wait(void *arg, int count)
 	else if (now - db->busy_since_ms >= db->busy_timeout_ms)
 		return 0;
 	us = count < 20 ? 20 + 10 * count : 1000;
+	db->busy_waits++;
+	db->busy_us += us;
 	ts.tv_sec = 0;
 	ts.tv_nsec = (long)us * 1000;
 	nanosleep(&ts, NULL);
 	return 1;
+}
+
+static int
+count_commit(void *arg)
+{
+	struct db *db = arg;
+
+	db->commits++;
+	return 0;	/* go on with the commit */
 }
 
 static int
@@ -86,6 +98,7 @@ set_pragmas(struct db *db, const struct cfg *cfg, int flags)
 	db->busy_timeout_ms = cfg->busy_timeout_ms;
 	if (sqlite3_busy_handler(db->sql, busy_wait, db) != SQLITE_OK)
 		return db_fail(db, "busy handler");
+	(void)sqlite3_commit_hook(db->sql, count_commit, db);
 	/* journal_size_limit is per connection: each one that resets the
 	 * -wal file cuts it back to the limit. */
 	snprintf(sql, sizeof(sql),
@@ -178,11 +191,37 @@ db_open(struct db *db, const char *path, const struct cfg *cfg, int flags)
 	return 0;
 }
 
+/* The DATER_DB_STATS line (see db.h), in one append. */
+static void
+write_stats(const struct db *db)
+{
+	const char *path = getenv("DATER_DB_STATS");
+	char line[128];
+	int fd, n;
+
+	if (path == NULL || *path == '\0' || db->sql == NULL)
+		return;
+	n = snprintf(line, sizeof(line), "commits %lld busy_waits %lld "
+	    "busy_us %lld\n", (long long)db->commits,
+	    (long long)db->busy_waits, (long long)db->busy_us);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		log_warn("stats '%s': %s", path, strerror(errno));
+		return;
+	}
+	if (write(fd, line, (size_t)n) != n)
+		log_warn("stats '%s': short write", path);
+	close(fd);
+}
+
 void
 db_close(struct db *db)
 {
 	int i;
 
+	write_stats(db);
 	for (i = 0; i < db->ncache; i++)
 		sqlite3_finalize(db->cache[i].st);
 	if (db->sql != NULL)
@@ -241,6 +280,20 @@ step_done(struct db *db, const char *sql, const char *what)
 int
 db_begin(struct db *db)
 {
+	/* Left open but ended meanwhile: SQLite rolls back on some
+	 * errors (disk full, I/O) by itself. */
+	if (db->later != 0 && sqlite3_get_autocommit(db->sql))
+		db->poisoned = 1;
+	if (db->poisoned) {
+		log_err("database '%s': a transaction holding earlier writes "
+		    "was rolled back; not starting another", db->path);
+		return -1;
+	}
+	if (db->later == 1) {
+		db->later = 2;		/* continue the left transaction */
+		return 0;
+	}
+	db->later = 0;
 	return step_done(db, "BEGIN IMMEDIATE", "begin transaction on");
 }
 
@@ -251,12 +304,28 @@ db_commit(struct db *db)
 		db_rollback(db);
 		return -1;
 	}
+	db->later = 0;
+	return 0;
+}
+
+int
+db_commit_later(struct db *db)
+{
+	if (db->sql == NULL || sqlite3_get_autocommit(db->sql)) {
+		log_err("database '%s': no transaction to leave open",
+		    db->path);
+		return -1;
+	}
+	db->later = 1;
 	return 0;
 }
 
 void
 db_rollback(struct db *db)
 {
+	if (db->later != 0)
+		db->poisoned = 1;
+	db->later = 0;
 	if (db->sql != NULL && !sqlite3_get_autocommit(db->sql))
 		(void)sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
 }
