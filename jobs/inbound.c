@@ -246,4 +246,5 @@ const struct job_type job_inbound = {
 	.keys = inbound_keys,
 	.check = inbound_check,
 	.run = inbound_run,
+	.priority = 10,		/* as the Telegram listener stores them */
 };

@@ -20,7 +20,8 @@
 #
 # Then conv.sh: the conversation pipeline (inbound -> respond -> send)
 # against LLM peers on loopback; see the BENCH_CONV_* settings there;
-# botmem.sh: a worker's peak RSS with 1 bot and with BENCH_BOTS (200)
+# mixed.sh: reply latency with and without a flood of noop jobs in the
+# queue (BENCH_MIXED_*); botmem.sh: a worker's peak RSS with 1 bot and with BENCH_BOTS (200)
 # bots configured (the BENCH_BOT_* settings there); and live.sh:
 # message-to-stored and message-to-reply latency through the listener
 # against telegram-test-api (BENCH_LIVE_MSGS).
@@ -48,7 +49,7 @@ tmp=
 
 for p in "$bin/dater-migrate" "$bin/dater-enqueue" "$bin/dater-worker" \
     "$here/raw_loop" "$here/raw_insert" "$here/latency" "$here/jobstat" \
-    "$here/conv.sh" "$here/botmem.sh"; do
+    "$here/conv.sh" "$here/mixed.sh" "$here/botmem.sh"; do
 	if [[ ! -x $p ]]; then
 		echo "bench: $p missing: run 'make bench' from the top" >&2
 		exit 1
@@ -485,6 +486,7 @@ awk -v w="$w_hwm" -v s="$sv_hwm" -v r="$raw_rss" -v n="$DRAIN_JOBS" 'BEGIN {
 # ---- 7: conversations: the whole pipeline against LLM peers -----------
 
 "$here/conv.sh" || fail=1
+"$here/mixed.sh" || fail=1
 
 # ---- 8: what the number of bots costs a worker ---------------------------
 
