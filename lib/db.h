@@ -18,6 +18,10 @@
 
 #define DB_CACHE_MAX 64
 
+/* A connection checkpoints once the -wal file has grown this many pages
+ * since its last checkpoint (SQLite's default threshold). */
+#define DB_CKPT_PAGES 1000
+
 struct db {
 	sqlite3 *sql;
 	char path[PATH_MAX];
@@ -27,6 +31,8 @@ struct db {
 	int64_t busy_waits;		/* busy handler sleeps */
 	int64_t busy_us;		/* time slept in them */
 	int later;			/* see db_commit_later */
+	int ckpt_at;			/* -wal pages at our last checkpoint */
+	int64_t checkpoints;		/* checkpoints this connection ran */
 	int poisoned;			/* a joined transaction rolled back */
 	int ncache;
 	struct {
@@ -57,9 +63,10 @@ int db_open(struct db *db, const char *path, const struct cfg *cfg, int flags);
 /*
  * Finalize cached statements and close; safe on a zeroed struct. When
  * the environment names a file in DATER_DB_STATS (benchmarks and tests),
- * first append one line to it: "commits N busy_waits N busy_us N", this
- * connection's committed write transactions (explicit or autocommit,
- * counted by a commit hook), busy-handler sleeps and the time they took.
+ * first append one line to it: "commits N busy_waits N busy_us N
+ * checkpoints N", this connection's committed write transactions
+ * (explicit or autocommit, counted by a commit hook), busy-handler
+ * sleeps, the time they took, and the checkpoints it ran.
  */
 void db_close(struct db *db);
 

@@ -364,6 +364,32 @@ START_TEST(commit_later_rollback_poisons)
 }
 END_TEST
 
+/* With a reader holding an old snapshot the -wal file cannot start over:
+ * a checkpoint runs once per DB_CKPT_PAGES pages of growth, not after
+ * every commit once past the threshold (SQLite's own rule: ~150 here). */
+START_TEST(checkpoint_per_growth)
+{
+	struct db db, reader;
+	int i;
+
+	make_db();
+	ck_assert_int_eq(db_open(&db, path, &cfg, 0), 0);
+	ck_assert_int_eq(db_open(&reader, path, &cfg, 0), 0);
+	t_exec(&reader, "BEGIN");
+	ck_assert_int_eq(t_sql_int(&reader, "SELECT count(*) FROM kv"), 0);
+	/* ~10 pages per commit, ~2500 pages in all */
+	for (i = 0; i < 250; i++)
+		t_exec(&db, "INSERT INTO kv VALUES ('k%d', hex(randomblob("
+		    "18000)), 1)", i);
+	ck_assert_int_ge(t_sql_int(&db, "SELECT count(*) FROM kv"), 250);
+	ck_assert_int_ge(db.checkpoints, 1);
+	ck_assert_int_le(db.checkpoints, 3);
+	t_exec(&reader, "ROLLBACK");
+	db_close(&reader);
+	db_close(&db);
+}
+END_TEST
+
 /* DATER_DB_STATS: one line per closed connection with its commits. */
 START_TEST(stats_file)
 {
@@ -384,7 +410,8 @@ START_TEST(stats_file)
 	unsetenv("DATER_DB_STATS");
 	text = t_read_file(stats);
 	ck_assert_ptr_nonnull(text);
-	ck_assert_str_eq(text, "commits 2 busy_waits 0 busy_us 0\n");
+	ck_assert_str_eq(text, "commits 2 busy_waits 0 busy_us 0 "
+	    "checkpoints 0\n");
 	free(text);
 }
 END_TEST
@@ -523,6 +550,7 @@ suite_db(void)
 	tcase_add_test(tc, commit_later_joins);
 	tcase_add_test(tc, commit_later_rollback_poisons);
 	tcase_add_test(tc, stats_file);
+	tcase_add_test(tc, checkpoint_per_growth);
 	tcase_add_test(tc, begin_takes_write_lock);
 	tcase_add_test(tc, statement_cache);
 	tcase_add_test(tc, exec_errors);
