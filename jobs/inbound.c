@@ -246,5 +246,7 @@ const struct job_type job_inbound = {
 	.keys = inbound_keys,
 	.check = inbound_check,
 	.run = inbound_run,
-	.priority = 10,		/* as the Telegram listener stores them */
+	/* Ahead of bulk work (100), behind the respond and send jobs (50)
+	 * of the conversations under way: those finish first. */
+	.priority = 60,
 };
