@@ -194,19 +194,36 @@ turns_of(const struct store_msg *h, size_t n, const char **last_out)
 	return t;
 }
 
-static void
-count_call(struct job_ctx *ctx, const char *bot, const struct llm_result *r)
+/* Count one LLM call in the bot's metrics, in the open transaction or
+ * its own. 0 or -1. */
+static int
+count_call(struct db *db, const char *bot, int tokens_in, int tokens_out,
+    double cost_usd)
 {
 	struct store_metrics d;
 	char day[16];
 
 	memset(&d, 0, sizeof(d));
 	d.llm_calls = 1;
-	d.tokens_in = r->tokens_in;
-	d.tokens_out = r->tokens_out;
-	d.cost_usd = r->cost_usd;
-	(void)store_metrics_add(ctx->db, bot, policy_day(clock_now_ms(), day,
+	d.tokens_in = tokens_in;
+	d.tokens_out = tokens_out;
+	d.cost_usd = cost_usd;
+	return store_metrics_add(db, bot, policy_day(clock_now_ms(), day,
 	    sizeof(day)), &d);
+}
+
+/* A call that brought nothing to store: counted in the transaction that
+ * records the job's retry (best effort). A good draft is counted with
+ * the message it becomes (conv_store). */
+static void
+count_failed_call(struct job_ctx *ctx, const char *bot,
+    const struct llm_result *r)
+{
+	if (db_begin(ctx->db) < 0)
+		return;
+	if (count_call(ctx->db, bot, r->tokens_in, r->tokens_out,
+	    r->cost_usd) < 0 || db_commit_later(ctx->db) < 0)
+		db_rollback(ctx->db);
 }
 
 /* Ask the LLM with the built prompt; the draft is checked. */
@@ -225,15 +242,15 @@ ask(struct job_ctx *ctx, const struct cfg_bot *bot, const struct prompt *p,
 	req.model = bot->policy.model[0] != '\0' ? bot->policy.model : NULL;
 	memset(&r, 0, sizeof(r));
 	if (llm_complete(&bot->llm, &req, &r) < 0) {
-		count_call(ctx, bot->name, &r);
+		count_failed_call(ctx, bot->name, &r);
 		if (r.status == LLM_FATAL)
 			res = job_fail(out, "%s", r.error);
 		else
 			res = job_retry(out, r.retry_at_ms, "%s", r.error);
 	} else {
-		count_call(ctx, bot->name, &r);
 		if (prompt_check_draft(&bot->policy, r.text, last_out,
 		    p->system, why, sizeof(why)) < 0) {
+			count_failed_call(ctx, bot->name, &r);
 			res = job_retry(out, 0, "draft refused: %s", why);
 		} else {
 			t->text = r.text;
@@ -356,7 +373,7 @@ conv_store(struct job_ctx *ctx, const struct cfg_bot *bot,
 	int review = bot->policy.review;
 
 	if (db_begin(ctx->db) < 0)
-		return job_retry(out, 0, "database busy");
+		goto fail;
 	if ((text = with_disclosure(ctx, bot, c, t->text)) == NULL)
 		goto fail;
 	memset(&o, 0, sizeof(o));
@@ -375,7 +392,11 @@ conv_store(struct job_ctx *ctx, const struct cfg_bot *bot,
 	if (!review && conv_enqueue_send(ctx->db, ctx->cfg, bot->name, id,
 	    ctx->job->priority) < 0)
 		goto fail;
-	if (db_commit(ctx->db) < 0)
+	if (count_call(ctx->db, bot->name, t->tokens_in, t->tokens_out,
+	    t->cost_usd) < 0)
+		goto fail;
+	/* Committed with the job's completion: one write transaction. */
+	if (db_commit_later(ctx->db) < 0)
 		goto fail;
 	free(text);
 	if (review)
@@ -385,5 +406,8 @@ conv_store(struct job_ctx *ctx, const struct cfg_bot *bot,
 fail:
 	db_rollback(ctx->db);
 	free(text);
+	/* The call was made and paid for even if its text is lost. */
+	(void)count_call(ctx->db, bot->name, t->tokens_in, t->tokens_out,
+	    t->cost_usd);
 	return job_retry(out, 0, "database error storing the message");
 }

@@ -9,7 +9,8 @@
  * asks `respond` for a greeting; any other bot command (`/help`,
  * `/foo@bot`) is stored and not answered (no LLM call). Otherwise one
  * `respond` per burst is enqueued after the bot's reply delay. All in
- * one transaction, so a re-run after a crash neither loses nor doubles.
+ * one transaction, the one that records the job done (db_commit_later),
+ * so a re-run after a crash neither loses nor doubles.
  */
 #include <stdio.h>
 #include <string.h>
@@ -231,7 +232,8 @@ inbound_run(struct job_ctx *ctx, struct job_outcome *out)
 		ok = enqueue_respond(ctx->db, ctx->cfg, bot, contact, 0) == 0;
 	store_contact_release(&c);
 out:
-	if (ok && db_commit(ctx->db) == 0)
+	/* Committed with the job's completion (one write transaction). */
+	if (ok && db_commit_later(ctx->db) == 0)
 		return JOB_OK;
 	db_rollback(ctx->db);
 	return job_retry(out, 0, "database error storing the message");
@@ -244,4 +246,7 @@ const struct job_type job_inbound = {
 	.keys = inbound_keys,
 	.check = inbound_check,
 	.run = inbound_run,
+	/* Ahead of bulk work (100), behind the respond and send jobs (50)
+	 * of the conversations under way: those finish first. */
+	.priority = 60,
 };

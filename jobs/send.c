@@ -128,6 +128,26 @@ part_failed(struct job_ctx *ctx, const struct store_contact *c,
 }
 
 /*
+ * m (n parts) was delivered: mark it sent in the transaction that
+ * records the job done (one write transaction). Lost to a crash before
+ * that commit, it stays `sending` and the next run marks it uncertain:
+ * never sent twice either way.
+ */
+static void
+mark_sent(struct db *db, const struct store_msg *m, size_t n,
+    const char *platform_msg_id)
+{
+	if (db_begin(db) == 0 && (n <= 1 ||
+	    store_msg_parts(db, m->id, (int)n, NULL) > 0) &&
+	    store_msg_sent(db, m->id, platform_msg_id) >= 0 &&
+	    db_commit_later(db) == 0)
+		return;
+	db_rollback(db);
+	log_err("message %lld was delivered but could not be marked sent",
+	    (long long)m->id);
+}
+
+/*
  * Deliver parts[from..n) of m, which is `sending`: the count of parts
  * delivered is committed before each part's call, so a run that dies
  * mid-call leaves the next one knowing which part was in flight.
@@ -163,11 +183,7 @@ deliver(struct job_ctx *ctx, const struct cfg_bot *bot,
 			return part_failed(ctx, c, m, &res, out);
 		(void)strlcpy(last, res.platform_msg_id, sizeof(last));
 	}
-	if (n > 1)
-		(void)store_msg_parts(ctx->db, m->id, (int)n, NULL);
-	if (store_msg_sent(ctx->db, m->id, last) < 0)
-		log_err("message %lld was delivered but could not be marked "
-		    "sent", (long long)m->id);
+	mark_sent(ctx->db, m, n, last);
 	return JOB_OK;
 }
 

@@ -246,7 +246,7 @@ batch_add_json(struct batch *b, const json_t *obj, int64_t now, char *err,
 	it->bot = bot != NULL && cfg_valid_name(bot, strlen(bot)) ?
 	    strdup(bot) : NULL;
 	if (it->priority < 0)
-		it->priority = js.priority;
+		it->priority = job_priority(type, b->cfg, q.type);
 	if (it->max_attempts == 0)
 		it->max_attempts = js.max_attempts;
 	if (it->type == NULL || it->queue == NULL || it->payload == NULL ||

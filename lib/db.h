@@ -18,11 +18,22 @@
 
 #define DB_CACHE_MAX 64
 
+/* A connection checkpoints once the -wal file has grown this many pages
+ * since its last checkpoint (SQLite's default threshold). */
+#define DB_CKPT_PAGES 1000
+
 struct db {
 	sqlite3 *sql;
 	char path[PATH_MAX];
 	int busy_timeout_ms;		/* give up waiting for a lock after */
 	int64_t busy_since_ms;		/* when the current wait began */
+	int64_t commits;		/* write transactions committed */
+	int64_t busy_waits;		/* busy handler sleeps */
+	int64_t busy_us;		/* time slept in them */
+	int later;			/* see db_commit_later */
+	int ckpt_at;			/* -wal pages at our last checkpoint */
+	int64_t checkpoints;		/* checkpoints this connection ran */
+	int poisoned;			/* a joined transaction rolled back */
 	int ncache;
 	struct {
 		const char *text;	/* the SQL string's address is the key */
@@ -49,7 +60,14 @@ enum {
  */
 int db_open(struct db *db, const char *path, const struct cfg *cfg, int flags);
 
-/* Finalize cached statements and close; safe on a zeroed struct. */
+/*
+ * Finalize cached statements and close; safe on a zeroed struct. When
+ * the environment names a file in DATER_DB_STATS (benchmarks and tests),
+ * first append one line to it: "commits N busy_waits N busy_us N
+ * checkpoints N", this connection's committed write transactions
+ * (explicit or autocommit, counted by a commit hook), busy-handler
+ * sleeps, the time they took, and the checkpoints it ran.
+ */
 void db_close(struct db *db);
 
 /*
@@ -65,6 +83,24 @@ sqlite3_stmt *db_stmt(struct db *db, const char *sql);
 int db_begin(struct db *db);
 int db_commit(struct db *db);
 void db_rollback(struct db *db);
+
+/*
+ * Instead of committing the open write transaction, leave it for the
+ * next db_begin on this connection to continue, so that two transactions
+ * in a row cost one commit and one turn of the write lock: a job
+ * handler's last writes go out in the worker's transaction that records
+ * the job's result (and claims the next job). That db_begin returns 0
+ * without a new BEGIN; its db_commit commits both. If the joined
+ * transaction is rolled back instead (db_rollback, a failed db_commit),
+ * the handler's writes are lost with it, so the connection refuses every
+ * later db_begin (logged): the job must not be recorded as done without
+ * them; the worker gives up and the job runs again. Use it only where
+ * that next transaction comes at once (a handler about to return) and
+ * where losing the writes to a crash before it is the same as losing
+ * them before this call (the job runs again). 0, or -1 if no
+ * transaction is open.
+ */
+int db_commit_later(struct db *db);
 
 /*
  * For modules that work inside the caller's transaction when one is open

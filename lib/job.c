@@ -45,6 +45,19 @@ job_defer(struct job_outcome *out, int64_t at, const char *fmt, ...)
 	return JOB_DEFER;
 }
 
+int
+job_priority(const struct job_type *type, const struct cfg *cfg,
+    const char *name)
+{
+	const struct cfg_job *j = cfg_job_entry(cfg, name);
+
+	if (j != NULL && (j->set & CFG_SET_PRIORITY))
+		return j->priority;
+	if (type != NULL && type->priority > 0)
+		return type->priority;
+	return cfg->queue.priority;
+}
+
 const struct job_type *
 job_find(const struct job_type *const *table, const char *name)
 {

@@ -66,6 +66,12 @@ struct job_type {
 	 * LLM call) that is safe to run again: a worker that dies before
 	 * the commit has its whole batch run again. */
 	int batch;
+	/* The priority of a job of this type added without one (dater-
+	 * enqueue without --priority) when the configuration sets no
+	 * jobs.TYPE.priority; 0: the configuration's queue.priority. A
+	 * conversation's first job goes ahead of bulk work: a person is
+	 * waiting for the reply. */
+	int priority;
 };
 
 /* Helpers for handlers: fill out and return the result. */
@@ -75,6 +81,12 @@ enum job_result job_fail(struct job_outcome *out, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 enum job_result job_defer(struct job_outcome *out, int64_t at,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* The priority of a type's job added without one: the configuration's
+ * jobs.TYPE.priority if set, else the type's own default, else the
+ * configuration's queue.priority. type may be NULL (the last). */
+int job_priority(const struct job_type *type, const struct cfg *cfg,
+    const char *name);
 
 /* The type named name in a NULL-terminated table, or NULL. */
 const struct job_type *job_find(const struct job_type *const *table,

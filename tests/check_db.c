@@ -282,6 +282,140 @@ START_TEST(migrate_idempotent)
 }
 END_TEST
 
+/* A transaction left open goes out with the next one: one commit. */
+START_TEST(commit_later_joins)
+{
+	struct db db, other;
+	struct t_capture cap;
+	char *err;
+	int64_t c0;
+
+	make_db();
+	ck_assert_int_eq(db_open(&db, path, &cfg, 0), 0);
+	ck_assert_int_eq(db_open(&other, path, &cfg, 0), 0);
+	c0 = db.commits;
+	ck_assert_int_eq(db_begin(&db), 0);
+	t_exec(&db, "INSERT INTO kv VALUES ('a', '1', 1)");
+	ck_assert_int_eq(db_commit_later(&db), 0);
+	/* not committed yet: another connection does not see it */
+	ck_assert_int_eq(t_sql_int(&other, "SELECT count(*) FROM kv"), 0);
+	ck_assert_int_eq(db.commits, c0);
+	ck_assert_int_eq(db_begin(&db), 0);
+	t_exec(&db, "INSERT INTO kv VALUES ('b', '2', 1)");
+	ck_assert_int_eq(db_commit(&db), 0);
+	ck_assert_int_eq(t_sql_int(&other, "SELECT count(*) FROM kv"), 2);
+	ck_assert_int_eq(db.commits, c0 + 1);
+	/* and the connection goes on as usual */
+	ck_assert_int_eq(db_begin(&db), 0);
+	t_exec(&db, "INSERT INTO kv VALUES ('c', '3', 1)");
+	ck_assert_int_eq(db_commit(&db), 0);
+	ck_assert_int_eq(db.commits, c0 + 2);
+	t_exec(&db, "INSERT INTO kv VALUES ('d', '4', 1)");	/* autocommit */
+	ck_assert_int_eq(db.commits, c0 + 3);
+	t_stderr_begin(&cap);
+	ck_assert_int_eq(db_commit_later(&db), -1);	/* none open */
+	err = t_stderr_end(&cap);
+	ck_assert_ptr_nonnull(strstr(err, "no transaction"));
+	free(err);
+	db_close(&other);
+	db_close(&db);
+}
+END_TEST
+
+/* The joined transaction rolled back: the left writes are lost with it,
+ * so the connection starts no other transaction (the job it was to
+ * record done must run again). */
+START_TEST(commit_later_rollback_poisons)
+{
+	struct db db;
+	struct t_capture cap;
+	char *err;
+
+	make_db();
+	ck_assert_int_eq(db_open(&db, path, &cfg, 0), 0);
+	ck_assert_int_eq(db_begin(&db), 0);
+	t_exec(&db, "INSERT INTO kv VALUES ('a', '1', 1)");
+	ck_assert_int_eq(db_commit_later(&db), 0);
+	ck_assert_int_eq(db_begin(&db), 0);
+	t_exec(&db, "INSERT INTO kv VALUES ('b', '2', 1)");
+	db_rollback(&db);
+	ck_assert_int_eq(t_sql_int(&db, "SELECT count(*) FROM kv"), 0);
+	t_stderr_begin(&cap);
+	ck_assert_int_eq(db_begin(&db), -1);
+	err = t_stderr_end(&cap);
+	ck_assert_ptr_nonnull(strstr(err, "rolled back"));
+	free(err);
+	db_close(&db);
+	/* A plain rollback, nothing left open: no harm done. */
+	ck_assert_int_eq(db_open(&db, path, &cfg, 0), 0);
+	ck_assert_int_eq(db_begin(&db), 0);
+	db_rollback(&db);
+	ck_assert_int_eq(db_begin(&db), 0);
+	ck_assert_int_eq(db_commit(&db), 0);
+	/* Left open, then rolled back before anyone joined it: poisoned. */
+	ck_assert_int_eq(db_begin(&db), 0);
+	t_exec(&db, "INSERT INTO kv VALUES ('c', '3', 1)");
+	ck_assert_int_eq(db_commit_later(&db), 0);
+	db_rollback(&db);
+	t_stderr_begin(&cap);
+	ck_assert_int_eq(db_begin(&db), -1);
+	free(t_stderr_end(&cap));
+	db_close(&db);
+}
+END_TEST
+
+/* With a reader holding an old snapshot the -wal file cannot start over:
+ * a checkpoint runs once per DB_CKPT_PAGES pages of growth, not after
+ * every commit once past the threshold (SQLite's own rule: ~150 here). */
+START_TEST(checkpoint_per_growth)
+{
+	struct db db, reader;
+	int i;
+
+	make_db();
+	ck_assert_int_eq(db_open(&db, path, &cfg, 0), 0);
+	ck_assert_int_eq(db_open(&reader, path, &cfg, 0), 0);
+	t_exec(&reader, "BEGIN");
+	ck_assert_int_eq(t_sql_int(&reader, "SELECT count(*) FROM kv"), 0);
+	/* ~10 pages per commit, ~2500 pages in all */
+	for (i = 0; i < 250; i++)
+		t_exec(&db, "INSERT INTO kv VALUES ('k%d', hex(randomblob("
+		    "18000)), 1)", i);
+	ck_assert_int_ge(t_sql_int(&db, "SELECT count(*) FROM kv"), 250);
+	ck_assert_int_ge(db.checkpoints, 1);
+	ck_assert_int_le(db.checkpoints, 3);
+	t_exec(&reader, "ROLLBACK");
+	db_close(&reader);
+	db_close(&db);
+}
+END_TEST
+
+/* DATER_DB_STATS: one line per closed connection with its commits. */
+START_TEST(stats_file)
+{
+	struct db db;
+	char stats[PATH_MAX], *text;
+
+	make_db();
+	t_path(stats, sizeof(stats), dir, "stats");
+	ck_assert_int_eq(setenv("DATER_DB_STATS", stats, 1), 0);
+	ck_assert_int_eq(db_open(&db, path, &cfg, 0), 0);
+	t_exec(&db, "INSERT INTO kv VALUES ('a', '1', 1)");
+	ck_assert_int_eq(db_begin(&db), 0);
+	t_exec(&db, "INSERT INTO kv VALUES ('b', '2', 1)");
+	t_exec(&db, "INSERT INTO kv VALUES ('c', '3', 1)");
+	ck_assert_int_eq(db_commit(&db), 0);
+	(void)t_sql_int(&db, "SELECT count(*) FROM kv");	/* a read */
+	db_close(&db);
+	unsetenv("DATER_DB_STATS");
+	text = t_read_file(stats);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_str_eq(text, "commits 2 busy_waits 0 busy_us 0 "
+	    "checkpoints 0\n");
+	free(text);
+}
+END_TEST
+
 START_TEST(transactions)
 {
 	struct db db;
@@ -413,6 +547,10 @@ suite_db(void)
 	tc = t_tcase("sql");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, transactions);
+	tcase_add_test(tc, commit_later_joins);
+	tcase_add_test(tc, commit_later_rollback_poisons);
+	tcase_add_test(tc, stats_file);
+	tcase_add_test(tc, checkpoint_per_growth);
 	tcase_add_test(tc, begin_takes_write_lock);
 	tcase_add_test(tc, statement_cache);
 	tcase_add_test(tc, exec_errors);

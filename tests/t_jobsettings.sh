@@ -5,8 +5,10 @@
 # respond enqueues is in queue tx with 2 attempts; jobs.respond's
 # priority applies to the respond an inbound message creates; the
 # scheduler's openers take jobs.initiate's queue, and a schedule's own
-# queue and priority still win over the type's. Offline LLM, console
-# transport.
+# queue and priority still win over the type's. An inbound message
+# added without a priority goes ahead of bulk work (the type's default,
+# 60, over queue.priority) unless jobs.inbound or --priority says
+# otherwise. Offline LLM, console transport.
 . "$(dirname "$0")/blackbox-lib.sh"
 
 write_conf "" "
@@ -35,6 +37,8 @@ drain -q >>"$TMP/drain.log" 2>&1
 drain_until 30 '[ "$(count_jobs "type = '"'send'"' AND state = '"'succeeded'"'")" = 1 ]' ||
     fail "the reply was not sent"
 
+is "$(q "SELECT priority FROM jobs WHERE type = 'inbound'")" 60 \
+    "an inbound message without a priority gets its type's, 60"
 is "$(q "SELECT queue || ' ' || max_attempts FROM jobs WHERE type = 'send'")" "tx 2" \
     "the send a respond enqueued is in queue tx with max_attempts 2"
 is "$(q "SELECT priority FROM jobs WHERE type = 'respond'")" 7 \
@@ -52,5 +56,18 @@ is "$(q "SELECT queue || ' ' || priority FROM jobs WHERE unique_key LIKE 'schedu
     "slow 300" "a schedule without its own queue takes jobs.noop's"
 is "$(q "SELECT queue || ' ' || priority FROM jobs WHERE unique_key LIKE 'schedule:own:%'")" \
     "mine 9" "a schedule's own queue and priority win over the type's"
+
+# jobs.inbound's priority wins over the type's default, --priority
+# over both.
+id=$(enqueue inbound '{"bot": "anna", "platform_id": "p3", "text": "hi"}')
+id2=$(enqueue --priority 70 inbound '{"bot": "anna", "platform_id": "p4",
+    "text": "hi"}')
+sed -i 's/respond = { priority = 7; };/respond = { priority = 7; };\n\tinbound = { priority = 40; };/' "$CONF"
+id3=$(enqueue inbound '{"bot": "anna", "platform_id": "p5", "text": "hi"}')
+id4=$(enqueue --priority 70 inbound '{"bot": "anna", "platform_id": "p6",
+    "text": "hi"}')
+is "$(q "SELECT group_concat(priority, ' ') FROM (SELECT priority FROM jobs
+    WHERE id IN (${id:-0}, ${id2:-0}, ${id3:-0}, ${id4:-0}) ORDER BY id)")" \
+    "60 70 40 70" "inbound: the type's 60, --priority, jobs.inbound's, --priority"
 
 bb_done

@@ -24,6 +24,10 @@
 #   - peak RSS (VmHWM) per worker, sampled by cpurun while the pipeline
 #     runs: beside one llm_load client process; and at BENCH_CONV_RSS_SMALL
 #     vs BENCH_CONV_RSS_BIG messages (growth with the number of jobs).
+#   - write transactions per reply: the commits of every connection of
+#     the worker tree (DATER_DB_STATS, lib/db.h) over the replies, with
+#     the busy-handler sleeps; and replies/s with mock-llm at -n 16 over
+#     -n 4 (no LLM delay: more workers only add contention; >= 1).
 #
 # Each run is checked: every job succeeded at its first attempt, every
 # contact got exactly one line in the outbox, the fault server saw one
@@ -220,7 +224,9 @@ outbox() {
 
 # pipeline CONF N W WHAT: copy the N-message template, drain it with
 # dater-worker -n W under cpurun and check the outcome. Sets RUN (the
-# cpurun line) and returns nonzero if the run broke.
+# cpurun line) and TX ("write transactions per reply, busy-handler
+# sleeps per reply", from DATER_DB_STATS: every connection of the tree)
+# and returns nonzero if the run broke.
 pipeline() {
 	local conf=$1 n=$2 w=$3 what=$4 db=$tmp/run.db rc log0=0 log1
 	RUN=
@@ -228,10 +234,14 @@ pipeline() {
 	copydb "$tmp/tmpl$n.db" "$db"
 	rm -f "$tmp/outbox.jsonl"
 	[[ $conf == fault ]] && log0=$(wc -l <"$FAULT_LOG")
-	"$here/cpurun" -t "$LIMIT_SECS" -o "$tmp/cpu.out" "$bin/dater-worker" \
-	    -q -c "$tmp/$conf.conf" -d "$db" -n "$w" --drain
+	rm -f "$tmp/dbstats"
+	DATER_DB_STATS=$tmp/dbstats "$here/cpurun" -t "$LIMIT_SECS" \
+	    -o "$tmp/cpu.out" "$bin/dater-worker" -q -c "$tmp/$conf.conf" \
+	    -d "$db" -n "$w" --drain
 	rc=$?
 	read -r RUN <"$tmp/cpu.out"
+	TX=$(awk -v n="$n" '{ c += $2; b += $4 }
+	    END { printf "%.2f %.1f", c / n, b / n }' "$tmp/dbstats" 2>/dev/null)
 	((rc == 0)) || broke "$what: dater-worker -n $w --drain exited $rc"
 	expect "$db" "$what" $((3 * n)) || rc=1
 	outbox "$n" "$what" || rc=1
@@ -293,6 +303,9 @@ record() {
 	    'BEGIN { printf "%.1f", c / n }')"
 	most worker_hwm "$wk"
 	most sup_hwm "$sup"
+	read -r tx busy <<<"$TX"
+	least "tx_$1_$2" "${tx:-0}"
+	least "busy_$1_$2" "${busy:-0}"
 	if ((seen < $2)); then
 		broke "$1 -n $2: saw $seen worker processes, expected $2"
 	fi
@@ -343,7 +356,9 @@ for w in $WORKERS; do
 		    "cpu_${k}_$w=0" "cpu_${k}_${w}_runs=" \
 		    "csw_${k}_$w=0" "csw_${k}_${w}_runs=" \
 		    "llm_${k}_$w=0" "llm_${k}_${w}_runs=" \
-		    "http_${k}_$w=0" "http_${k}_${w}_runs="
+		    "http_${k}_$w=0" "http_${k}_${w}_runs=" \
+		    "tx_${k}_$w=0" "tx_${k}_${w}_runs=" \
+		    "busy_${k}_$w=0" "busy_${k}_${w}_runs="
 	done
 	declare "noop_$w=0" "noop_${w}_runs="
 done
@@ -480,6 +495,30 @@ for k in fault mock; do
 		unset -n c cr h nj njr cs
 	done
 done
+for k in fault mock; do
+	[[ $k == mock ]] && ((!have_mock)) && continue
+	llm="LLM ${DELAY_MS} ms"
+	[[ $k == mock ]] && llm=mock-llm
+	for w in $WORKERS; do
+		declare -n t=tx_${k}_$w tr=tx_${k}_${w}_runs \
+		    b=busy_${k}_$w br=busy_${k}_${w}_runs
+		echo "write transactions per reply (commits of every dater" \
+		    "connection over the replies, $llm, -n $w): $t  (busy-handler" \
+		    "sleeps per reply $b)  [runs $tr | sleeps $br]"
+		unset -n t tr b br
+	done
+done
+# More workers must not mean fewer replies: the LLM has no delay here,
+# so what more workers add is contention for the write lock.
+if ((have_mock)); then
+	set -- $WORKERS
+	declare -n lo=rate_mock_$1 hi=rate_mock_${!#}
+	awk -v lo="$lo" -v hi="$hi" -v a="$1" -v b="${!#}" 'BEGIN {
+	    printf "replies/s with mock-llm, -n %d vs -n %d: %.1f vs %.1f," \
+		" ratio %.2f (target >= 1.00)\n", b, a, hi, lo,
+		(lo > 0 ? hi / lo : 0) }'
+	unset -n lo hi
+fi
 awk -v wk="$worker_hwm" -v sup="$sup_hwm" -v cl="$client_hwm" 'BEGIN {
 	printf "peak RSS per worker during LLM calls (VmHWM, every run):" \
 	    " %.1f MB  (one bare libcurl client process %.1f MB, ratio" \

@@ -19,12 +19,13 @@
 # (50000), BENCH_LATENCY_JOBS (300), BENCH_BIG_ROWS (1000000),
 # BENCH_CLAIM_JOBS (10000), BENCH_IDLE_SECS (5), TMPDIR, and
 # BENCH_PARTS (all): the parts to run, comma-separated, of drain (1, 2,
-# the group commit drains and 6), queue (3, 4, 5), conv, botmem,
+# the group commit drains and 6), queue (3, 4, 5), conv, mixed, botmem,
 # startup, live.
 #
 # Then conv.sh: the conversation pipeline (inbound -> respond -> send)
 # against LLM peers on loopback; see the BENCH_CONV_* settings there;
-# botmem.sh: a worker's peak RSS with 1 bot and with BENCH_BOTS (200)
+# mixed.sh: reply latency with and without a flood of noop jobs in the
+# queue (BENCH_MIXED_*); botmem.sh: a worker's peak RSS with 1 bot and with BENCH_BOTS (200)
 # bots configured (the BENCH_BOT_* settings there); and live.sh:
 # message-to-stored and message-to-reply latency through the listener
 # against telegram-test-api (BENCH_LIVE_MSGS).
@@ -54,7 +55,7 @@ tmp=
 
 for p in "$bin/dater-migrate" "$bin/dater-enqueue" "$bin/dater-worker" \
     "$here/raw_loop" "$here/raw_insert" "$here/latency" "$here/jobstat" \
-    "$here/conv.sh" "$here/botmem.sh" "$here/startup.sh"; do
+    "$here/conv.sh" "$here/mixed.sh" "$here/botmem.sh" "$here/startup.sh"; do
 	if [[ ! -x $p ]]; then
 		echo "bench: $p missing: run 'make bench' from the top" >&2
 		exit 1
@@ -592,6 +593,7 @@ fi
 # ---- 7: conversations: the whole pipeline against LLM peers -----------
 
 want conv && { "$here/conv.sh" || fail=1; }
+want mixed && { "$here/mixed.sh" || fail=1; }
 
 # ---- 8: what the number of bots costs a worker ---------------------------
 
