@@ -157,6 +157,9 @@ START_TEST(refusals_name_the_field)
 	add_refused("{\"type\": \"nosuch\"}", "type: unknown job type 'nosuch'");
 	add_refused("{\"type\": \"noop\", \"colour\": 1}",
 	    "colour: unknown field");
+	add_refused("{\"type\": \"noop\", \"payload\": [1]}",
+	    "payload: payload must be a JSON object");
+	add_refused("{\"type\": \"noop\", \"payload\": null}", "payload: ");
 	add_refused("{\"type\": \"noop\", \"payload\": {\"bogus\": 1}}",
 	    "payload.bogus: unknown field");
 	add_refused("{\"type\": \"noop\", \"payload\": {\"sleep_ms\": \"x\"}}",

@@ -126,17 +126,18 @@ START_TEST(queue_counts)
 	job("noop", "default", NULL, "{}", "succeeded", 0, 0, NOW - MIN_MS);
 	job("send", "default", "anna", "{}", "dead", 0, 0, NOW - MIN_MS);
 	job("noop", "default", NULL, "{}", "cancelled", 0, 0, NOW - MIN_MS);
+	job("noop", "finished", NULL, "{}", "succeeded", 0, 0, NOW - MIN_MS);
 	worker_row("w1", NOW);
 	worker_row("w2", NOW - HOUR_MS);
 
 	doc = report_queue(&env.db, NOW);
 	ck_assert_ptr_nonnull(doc);
-	ck_assert_int_eq(ival(doc, "total"), 9);
+	ck_assert_int_eq(ival(doc, "total"), 10);
 	ck_assert_int_eq(ival(doc, "queued"), 4);
 	ck_assert_int_eq(ival(doc, "due"), 2);
 	ck_assert_int_eq(ival(doc, "scheduled"), 2);
 	ck_assert_int_eq(ival(doc, "running"), 2);
-	ck_assert_int_eq(ival(doc, "succeeded"), 1);
+	ck_assert_int_eq(ival(doc, "succeeded"), 2);
 	ck_assert_int_eq(ival(doc, "dead"), 1);
 	ck_assert_int_eq(ival(doc, "cancelled"), 1);
 	ck_assert_int_eq(ival(doc, "lease_expired"), 1);
@@ -151,7 +152,7 @@ START_TEST(queue_counts)
 	ck_assert_str_eq(sval(doc, "generated_at"), clock_format(NOW, at,
 	    sizeof(at)));
 
-	ck_assert_int_eq(ival(doc, "by_type.noop.total"), 6);
+	ck_assert_int_eq(ival(doc, "by_type.noop.total"), 7);
 	ck_assert_int_eq(ival(doc, "by_type.noop.due"), 2);
 	ck_assert_int_eq(ival(doc, "by_type.noop.running"), 2);
 	ck_assert_int_eq(ival(doc, "by_type.backup.scheduled"), 2);
@@ -161,6 +162,11 @@ START_TEST(queue_counts)
 	ck_assert_int_eq(ival(doc, "by_queue.default.running"), 1);
 	ck_assert_int_eq(ival(doc, "by_queue.maint.scheduled"), 2);
 	ck_assert_int_eq(ival(doc, "by_queue.other.running"), 1);
+	/* A queue with finished jobs only has none live: not listed. */
+	ck_assert_ptr_null(json_object_get(json_object_get(doc, "by_queue"),
+	    "finished"));
+	ck_assert_uint_eq(json_object_size(json_object_get(doc, "by_queue")),
+	    3);
 	json_decref(doc);
 }
 END_TEST
