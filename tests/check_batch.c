@@ -292,6 +292,15 @@ START_TEST(enqueue_all_with_unique_keys)
 	    " '$.sleep_ms') FROM jobs WHERE id = %lld", (long long)ids[2]), 1);
 	ck_assert_int_eq(t_sql_int(&env.db, "SELECT count(*) FROM jobs WHERE"
 	    " state = 'queued' AND type = 'noop'"), 3);
+
+	/* A key held only by a finished job is free again. */
+	batch_release(&b);
+	t_exec(&env.db, "UPDATE jobs SET state = 'succeeded' WHERE id = %lld",
+	    (long long)held);
+	add_ok("{\"type\": \"noop\", \"unique\": \"taken\"}");
+	ck_assert_int_eq(batch_enqueue(&b, &env.db, ids), 0);
+	ck_assert_int_ne(ids[0], held);
+	ck_assert_int_eq(t_sql_int(&env.db, "SELECT count(*) FROM jobs"), 4);
 }
 END_TEST
 

@@ -137,8 +137,10 @@ START_TEST(backup_is_private_and_complete)
 
 	/* A regular file is replaced. */
 	job("queued", 0, 25, "NULL", "NULL", "NULL");
-	t_write_file(file, "old contents");
+	t_write_file(file, "old contents");	/* 0644 */
 	ck_assert_int_eq(backup_quiet(file, err, sizeof(err)), 0);
+	ck_assert_int_eq(stat(file, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
 	ck_assert_int_eq(db_open(&b, file, &env.cfg, 0), 0);
 	ck_assert_int_eq(t_sql_int(&b, "SELECT count(*) FROM jobs"), 3);
 	db_close(&b);

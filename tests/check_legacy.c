@@ -208,6 +208,30 @@ START_TEST(second_run_changes_nothing)
 }
 END_TEST
 
+/* Messages without an id are keyed by a hash; a repeat keeps its own
+ * key, and a second run finds both. */
+START_TEST(repeats_without_ids)
+{
+	struct legacy_report r;
+
+	put("conversations/2002.json", "["
+	    "{\"role\": \"user\", \"text\": \"ok\", \"timestamp\": 1741000000},"
+	    "{\"role\": \"user\", \"text\": \"ok\", \"timestamp\": 1741000000},"
+	    "{\"role\": \"assistant\", \"text\": \"ok?\","
+	    " \"timestamp\": 1741000005}]");
+	ck_assert_int_eq(import(0, 0, NULL, &r, NULL), LEGACY_OK);
+	ck_assert_int_eq(t_sql_int(&env.db, "SELECT count(*) FROM messages"
+	    " WHERE text = 'ok'"), 2);
+	ck_assert_int_eq(t_sql_int(&env.db, "SELECT count(DISTINCT"
+	    " platform_msg_id) FROM messages WHERE contact = (SELECT id FROM"
+	    " contacts WHERE platform_id = '2002')"), 3);
+	ck_assert_int_eq(import(0, 0, NULL, &r, NULL), LEGACY_OK);
+	ck_assert_int_eq(r.messages.imported, 0);
+	ck_assert_int_eq(t_sql_int(&env.db, "SELECT count(*) FROM messages"
+	    " WHERE text LIKE 'ok%%'"), 3);
+}
+END_TEST
+
 START_TEST(bad_files_named_and_skipped)
 {
 	struct legacy_report r;
@@ -353,6 +377,7 @@ suite_legacy(void)
 	tcase_add_test(tc, second_run_changes_nothing);
 	tcase_add_test(tc, dry_run_writes_nothing);
 	tcase_add_test(tc, progress_per_file);
+	tcase_add_test(tc, repeats_without_ids);
 	suite_add_tcase(s, tc);
 
 	tc = t_tcase("bad");
