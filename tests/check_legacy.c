@@ -232,6 +232,35 @@ START_TEST(repeats_without_ids)
 }
 END_TEST
 
+/* The contact's conversation state follows its messages, also when a
+ * later export adds to a conversation. */
+START_TEST(conversation_state_follows)
+{
+	struct legacy_report r;
+	char buf[128];
+
+	ck_assert_int_eq(import(0, 0, NULL, &r, NULL), LEGACY_OK);
+	t_sql_text(&env.db, buf, sizeof(buf), "SELECT last_inbound_at || ' '"
+	    " || last_outbound_at || ' ' || unanswered || ' ' || initiated_at"
+	    " FROM contacts WHERE platform_id = '1001'");
+	ck_assert_str_eq(buf, "1740825000000 1740823200000 0 1740823200000");
+	/* Our answer comes in a later export, then an older message. */
+	put("conversations/1001.json", "["
+	    "{\"id\": 1, \"role\": \"assistant\", \"text\": \"Hi Anna\","
+	    " \"timestamp\": \"2025-03-01T10:00:00Z\"},"
+	    "{\"id\": 2, \"role\": \"user\", \"text\": \"Hi!\","
+	    " \"timestamp\": \"2025-03-01T10:30:00Z\"},"
+	    "{\"id\": 4, \"role\": \"assistant\", \"text\": \"How are you?\","
+	    " \"timestamp\": \"2025-03-01T10:31:00Z\"}]");
+	ck_assert_int_eq(import(0, 0, NULL, &r, NULL), LEGACY_OK);
+	ck_assert_int_eq(r.messages.imported, 1);
+	t_sql_text(&env.db, buf, sizeof(buf), "SELECT last_inbound_at || ' '"
+	    " || last_outbound_at || ' ' || unanswered FROM contacts WHERE"
+	    " platform_id = '1001'");
+	ck_assert_str_eq(buf, "1740825000000 1740825060000 1");
+}
+END_TEST
+
 START_TEST(bad_files_named_and_skipped)
 {
 	struct legacy_report r;
@@ -378,6 +407,7 @@ suite_legacy(void)
 	tcase_add_test(tc, dry_run_writes_nothing);
 	tcase_add_test(tc, progress_per_file);
 	tcase_add_test(tc, repeats_without_ids);
+	tcase_add_test(tc, conversation_state_follows);
 	suite_add_tcase(s, tc);
 
 	tc = t_tcase("bad");
