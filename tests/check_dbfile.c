@@ -147,6 +147,21 @@ START_TEST(backup_is_private_and_complete)
 }
 END_TEST
 
+/* A bare file name is in the current directory. */
+START_TEST(backup_relative_name)
+{
+	char err[256], path[PATH_MAX];
+	struct stat st;
+
+	ck_assert_int_eq(chdir(env.dir), 0);	/* Check forked this test */
+	ck_assert_int_eq(backup_quiet("rel.db", err, sizeof(err)), 0);
+	t_path(path, sizeof(path), env.dir, "rel.db");
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	ck_assert_int_eq(entries(env.dir, "dater-backup"), 0);
+}
+END_TEST
+
 START_TEST(backup_refuses_odd_targets)
 {
 	char file[PATH_MAX], target[PATH_MAX], err[256];
@@ -398,6 +413,7 @@ suite_dbfile(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, backup_is_private_and_complete);
 	tcase_add_test(tc, backup_refuses_odd_targets);
+	tcase_add_test(tc, backup_relative_name);
 	suite_add_tcase(s, tc);
 
 	tc = t_tcase("restore");

@@ -9,7 +9,8 @@
  * type and a payload its type rejects. The domain's work: openers for
  * consenting new contacts within the bot's daily cap (per UTC day),
  * follow-ups for conversations quiet for followup_after (not past the
- * loop guard, not past the horizon), each once while queued, and
+ * loop guard, not past the horizon unless it is 0, not with a reply
+ * pending), each once while queued, and
  * neither when the scheduler has it switched off.
  */
 #include <stdlib.h>
@@ -495,6 +496,29 @@ START_TEST(followups_off_by_config_or_guard)
 }
 END_TEST
 
+START_TEST(followup_horizon_and_cap_zero)
+{
+	struct sched_report r;
+	int64_t now = S_MS(T_1000_20), old;
+
+	one_bot();
+	env.cfg.sched_initiate = 1;
+	env.cfg.sched_followup = 1;
+	bot.policy.max_initiations_per_day = 0;	/* no openers at all */
+	contact("anna", "c1", 1);
+	old = quiet_contact("old", 1, now, 30 * DAY_MS);
+	r = run_at(T_1000_20);
+	ck_assert_int_eq(r.openers, 0);
+	ck_assert_int_eq(r.followups, 0);	/* past the 14-day horizon */
+	ck_assert_int_eq(count_jobs("1"), 0);
+	bot.policy.followup_horizon_ms = 0;	/* 0: no horizon */
+	r = run_at(T_1000_20);
+	ck_assert_int_eq(r.followups, 1);
+	ck_assert_int_eq(jobs_for("followup", old), 1);
+	ck_assert_int_eq(count_jobs("type = 'initiate'"), 0);
+}
+END_TEST
+
 START_TEST(dry_run_lists_domain_work)
 {
 	struct sched_report r;
@@ -551,6 +575,7 @@ suite_sched(void)
 	tcase_add_test(tc, openers_off_by_config);
 	tcase_add_test(tc, followups_for_quiet_conversations);
 	tcase_add_test(tc, followups_off_by_config_or_guard);
+	tcase_add_test(tc, followup_horizon_and_cap_zero);
 	tcase_add_test(tc, dry_run_lists_domain_work);
 	suite_add_tcase(s, tc);
 	return s;
