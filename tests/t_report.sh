@@ -637,7 +637,7 @@ like "$OUT" "unanswered: respond job [0-9]+ is dead after 3 of 3 attempts: llm: 
 report --json conversation "$mia"
 jis 'd["waiting"]["why"]' "the reply's send was cut off: it may or may not have reached the person (never sent twice)" \
     "a reply whose send was cut off is why the message counts as unanswered"
-lena=$(sql "SELECT id FROM contacts WHERE unanswered = 0 LIMIT 1")
+lena=$(sql "SELECT contact FROM messages m WHERE direction = 'out' AND status = 'sent' AND id = (SELECT max(id) FROM messages WHERE contact = m.contact) LIMIT 1")
 report --json conversation "$lena"
 jis 'd["waiting"]' null "an answered conversation has nothing waiting"
 report conversation 99999

@@ -191,16 +191,37 @@ conv_no_job(struct db *db, int64_t id)
 	return json_pack("{s:s}", "why", why);
 }
 
+/* Whether the contact's last message waits for a reply: no message of
+ * ours was sent after it (a draft or a send cut off does not count). */
+static int
+conv_awaits(const json_t *msgs)
+{
+	const json_t *m;
+	size_t i;
+	int waits = 0;
+
+	json_array_foreach(msgs, i, m) {
+		if (strcmp(json_string_value(json_object_get(m, "direction")),
+		    "in") == 0)
+			waits = 1;
+		else if (json_is_string(json_object_get(m, "status")) &&
+		    strcmp(json_string_value(json_object_get(m, "status")),
+		    "sent") == 0)
+			waits = 0;
+	}
+	return waits;
+}
+
 /* Why the contact's last message is unanswered, as a new object (null
  * when it is answered; "why" only when no reply job is in the way). */
 static json_t *
-conv_waiting(struct db *db, int64_t id, int64_t unanswered, int64_t now)
+conv_waiting(struct db *db, int64_t id, const json_t *msgs, int64_t now)
 {
 	sqlite3_stmt *st;
 	json_t *w = NULL;
 	int rc;
 
-	if (unanswered == 0)
+	if (!conv_awaits(msgs))
 		return json_null();
 	if ((st = db_stmt(db, sql_conv_waiting)) == NULL)
 		return NULL;
@@ -263,9 +284,8 @@ report_conversation(struct db *db, int64_t contact, int64_t now,
 		return -1;
 	}
 	rc = conv_read(db, contact, &hdr, msgs);
-	if (rc == REPORT_FOUND && (waiting = conv_waiting(db, contact,
-	    json_integer_value(json_object_get(hdr, "unanswered")), now)) ==
-	    NULL)
+	if (rc == REPORT_FOUND && (waiting = conv_waiting(db, contact, msgs,
+	    now)) == NULL)
 		rc = -1;
 	report_snap_end(db, own);
 	if (rc == REPORT_FOUND) {
