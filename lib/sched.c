@@ -57,10 +57,11 @@ sched_check(const struct cfg *cfg, const struct job_type *const *types)
 static int
 enqueue(struct db *db, const struct cfg *cfg, const char *type,
     const char *payload, const char *queue, int priority, const char *bot,
-    const char *key)
+    const char *key, int *added)
 {
 	struct queue_new q;
 	int64_t id;
+	int existed = 0, rc;
 
 	queue_new_init(&q);
 	q.type = type;
@@ -72,7 +73,10 @@ enqueue(struct db *db, const struct cfg *cfg, const char *type,
 		q.priority = priority;
 	q.bot = bot;
 	q.unique_key = key;
-	return queue_add(db, &q, &id, NULL);
+	rc = queue_add(db, &q, &id, &existed);
+	if (rc == 0 && !existed)
+		(*added)++;
+	return rc;
 }
 
 /* Fire one schedule if its slot has come; *fired says whether. Inside
@@ -120,10 +124,10 @@ schedule_one(struct db *db, const struct cfg *cfg,
 	snprintf(ukey, sizeof(ukey), "schedule:%s:%lld", sc->name,
 	    (long long)slot);
 	if (enqueue(db, cfg, sc->job, sc->payload, sc->queue, sc->priority, NULL,
-	    ukey) < 0)
+	    ukey, fired) < 0)
 		return -1;
-	log_info("schedule '%s': enqueued %s", sc->name, sc->job);
-	*fired = 1;
+	if (*fired)
+		log_info("schedule '%s': enqueued %s", sc->name, sc->job);
 	return 0;
 }
 
@@ -137,9 +141,10 @@ domain(struct db *db, const struct cfg *cfg, const struct cfg_bot *bot,
 	struct store_metrics m;
 	int64_t ids[SCHED_DUE_MAX];
 	char day[16], payload[64], key[64];
-	int i, k, n = 0, room;
+	int i, k, n = 0, room, added;
 
 	for (k = 0; k < 2; k++) {
+		added = 0;
 		if (k == 0) {
 			if (!cfg->sched_initiate)
 				continue;
@@ -171,15 +176,18 @@ domain(struct db *db, const struct cfg *cfg, const struct cfg_bot *bot,
 				if (out != NULL)
 					fprintf(out, "would enqueue %s %s\n",
 					    kinds[k], payload);
+				added++;
 			} else if (enqueue(db, cfg, kinds[k], payload, NULL, -1,
-			    bot->name, key) < 0) {
+			    bot->name, key, &added) < 0) {
 				return -1;
 			}
 		}
+		/* Only the jobs added: one still queued from an earlier run
+		 * holds its unique key and is not counted again. */
 		if (k == 0)
-			r->openers += n;
+			r->openers += added;
 		else
-			r->followups += n;
+			r->followups += added;
 	}
 	return 0;
 }

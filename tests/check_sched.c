@@ -381,9 +381,10 @@ START_TEST(openers_within_daily_cap)
 	ck_assert_int_eq(t_sql_int(&env.db, "SELECT count(*) FROM jobs WHERE"
 	    " json_extract(payload, '$.contact') = %lld", (long long)other), 0);
 
-	/* Again while they are queued: no duplicates. */
-	run_at(T_1000_50);
+	/* Again while they are queued: no duplicates, and none counted. */
+	r = run_at(T_1000_50);
 	ck_assert_int_eq(count_jobs("type = 'initiate'"), 2);
+	ck_assert_int_eq(r.openers, 0);
 
 	/* Today's cap spent (the initiate handler counts it): no third. */
 	t_exec(&env.db, "UPDATE jobs SET state = 'succeeded'");
