@@ -147,6 +147,19 @@ END_TEST
  * in a contact job was stored and ignored), and none of its own keys is
  * called unknown.
  */
+/* jobs_names is the table's names, in its order. */
+START_TEST(names_are_the_table)
+{
+	int i;
+
+	for (i = 0; jobs_table[i] != NULL; i++) {
+		ck_assert_ptr_nonnull(jobs_names[i]);
+		ck_assert_str_eq(jobs_names[i], jobs_table[i]->name);
+	}
+	ck_assert_ptr_null(jobs_names[i]);
+}
+END_TEST
+
 /* Every job type the conversation layer of lib/ names exists. */
 START_TEST(lib_names_known_types)
 {
@@ -482,6 +495,7 @@ suite_job(void)
 	tcase_add_test(tc, keys_without_check);
 	tcase_add_test(tc, unknown_keys_every_type);
 	tcase_add_test(tc, lib_names_known_types);
+	tcase_add_test(tc, names_are_the_table);
 	tcase_add_test(tc, internal_payloads_pass);
 	tcase_add_test(tc, contact_timezone);
 	tcase_add_test(tc, contact_fields);
