@@ -201,8 +201,8 @@ prom_listeners(struct db *db, const struct cfg *cfg, int64_t now, FILE *out)
 	    "dater_listener_since_seconds", "dater_updates_skipped_total" };
 	static const char *const types[] = { "gauge", "gauge", "counter" };
 	static const char *const helps[] = {
-	    "1 if a dater-worker tree holds the bot's long-poll listener "
-	    "lease now, else 0.",
+	    ("1 if a dater-worker tree holds the bot's long-poll listener "
+	    "lease now, else 0."),
 	    "When the tree holding the bot's listener took it (unix time).",
 	    "Telegram updates skipped as unreadable (counted, never retried)." };
 	struct listener_lease l;
