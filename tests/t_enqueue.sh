@@ -261,7 +261,10 @@ setsid sqlite3 "$DB" <"$TMP/lock.fifo" >>"$TMP/lock.log" 2>&1 &
 BG_PIDS+=("$!")
 LOCKER=$!
 exec 7>"$TMP/lock.fifo"
-echo "BEGIN IMMEDIATE; INSERT INTO kv VALUES ('lock', 'held', 0);" >&7
+# .timeout: the locker's BEGIN waits out the probe below (its own
+# BEGIN IMMEDIATE; ROLLBACK) instead of failing when the two meet.
+printf '%s\n' ".timeout 10000" \
+    "BEGIN IMMEDIATE; INSERT INTO kv VALUES ('lock', 'held', 0);" >&7
 locked() { ! sqlite3 "$DB" 'BEGIN IMMEDIATE; ROLLBACK;' 2>/dev/null; }
 wait_for 30 locked || fail "could not hold a write lock on the database"
 n=$(q "SELECT count(*) FROM jobs")
