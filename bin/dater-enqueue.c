@@ -124,7 +124,7 @@ admin(struct db *db, enum mode mode, int argc, char **argv, int quiet)
 	if (rc == 0)
 		return EX_OK;
 	/* A refusal is bad input; a locked database is worth a retry. */
-	return (sqlite3_errcode(db->sql) & 0xff) == SQLITE_BUSY ?
+	return db_errcode(db) == DB_BUSY ?
 	    EX_TEMPFAIL : EX_DATAERR;
 }
 
@@ -140,7 +140,7 @@ retry_where(struct db *db, const struct where *w, int quiet)
 	int i, n;
 
 	if (queue_retry_where(db, w->state, w->type, w->bot, &ids, &n) < 0)
-		return (sqlite3_errcode(db->sql) & 0xff) == SQLITE_BUSY ?
+		return db_errcode(db) == DB_BUSY ?
 		    EX_TEMPFAIL : EX_DATAERR;
 	for (i = 0; !quiet && i < n; i++)
 		printf("queued %lld\n", (long long)ids[i]);
@@ -170,8 +170,8 @@ add(struct db *db, struct batch *b)
 	/* A locked database or a full disk: the same batch may go in
 	 * later. */
 	if (batch_enqueue(b, db, ids) < 0)
-		rc = (sqlite3_errcode(db->sql) & 0xff) == SQLITE_BUSY ||
-		    (sqlite3_errcode(db->sql) & 0xff) == SQLITE_FULL ?
+		rc = db_errcode(db) == DB_BUSY ||
+		    db_errcode(db) == DB_FULL ?
 		    EX_TEMPFAIL : EX_UNAVAILABLE;
 	for (i = 0; rc == EX_OK && i < b->n; i++)
 		printf("%lld\n", (long long)ids[i]);

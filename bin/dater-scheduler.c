@@ -72,8 +72,7 @@ run_once(const struct cfg *cfg, const char *dbpath, int64_t now, int dry,
 		    dry ? "dry run: " : "", r.fired, r.fired == 1 ? "" : "s",
 		    r.openers, r.openers == 1 ? "" : "s", r.followups,
 		    r.followups == 1 ? "" : "s");
-	rc = rc == 0 ? EX_OK : ((sqlite3_errcode(db.sql) & 0xff) ==
-	    SQLITE_BUSY ? EX_TEMPFAIL : EX_UNAVAILABLE);
+	rc = rc == 0 ? EX_OK : (db_errcode(&db) == DB_BUSY ? EX_TEMPFAIL : EX_UNAVAILABLE);
 	db_close(&db);
 	return rc;
 }

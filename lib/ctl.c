@@ -71,16 +71,16 @@ oom(void)
 /* One integer (or text into buf) from a one-row query; 1 row, 0 none,
  * -1 error. */
 static int
-one_int(struct db *db, sqlite3_stmt *st, int64_t *v)
+one_int(struct db *db, struct dbst *st, int64_t *v)
 {
-	int rc = sqlite3_step(st);
+	int rc = db_step(st);
 
-	if (rc == SQLITE_ROW && v != NULL)
-		*v = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc == DB_ROW && v != NULL)
+		*v = db_col_int64(st, 0);
+	db_reset(st);
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, "read");
-	return rc == SQLITE_ROW;
+	return rc == DB_ROW;
 }
 
 static const char sql_audit[] =
@@ -92,7 +92,7 @@ static int
 audit(struct ctl *c, const char *command, const char *bot, int64_t contact,
     const json_t *detail)
 {
-	sqlite3_stmt *st = db_stmt(c->db, sql_audit);
+	struct dbst *st = db_stmt(c->db, sql_audit);
 	char *d;
 	int rc;
 
@@ -102,14 +102,14 @@ audit(struct ctl *c, const char *command, const char *bot, int64_t contact,
 		oom();
 		return -1;
 	}
-	sqlite3_bind_int64(st, 1, clock_now_ms());
-	sqlite3_bind_text(st, 2, c->actor, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, command, -1, SQLITE_STATIC);
+	db_bind_int64(st, 1, clock_now_ms());
+	db_bind_text(st, 2, c->actor);
+	db_bind_text(st, 3, command);
 	if (bot != NULL)
-		sqlite3_bind_text(st, 4, bot, -1, SQLITE_STATIC);
+		db_bind_text(st, 4, bot);
 	if (contact > 0)
-		sqlite3_bind_int64(st, 5, contact);
-	sqlite3_bind_text(st, 6, d, -1, SQLITE_TRANSIENT);
+		db_bind_int64(st, 5, contact);
+	db_bind_text_copy(st, 6, d);
 	rc = db_run(c->db, st, "write the audit row to", NULL);
 	free(d);
 	return rc;
@@ -146,14 +146,14 @@ static const char sql_bot_known[] =
 static int
 bot_known(struct ctl *c, const char *bot)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	int rc;
 
 	if (cfg_bot(c->cfg, bot) != NULL)
 		return 0;
 	if ((st = db_stmt(c->db, sql_bot_known)) == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, bot);
 	if ((rc = one_int(c->db, st, NULL)) < 0)
 		return -1;
 	if (rc == 0) {
@@ -249,7 +249,7 @@ enqueue_respond(struct db *db, const struct cfg *cfg, const char *bot,
 static int
 revive(struct ctl *c, const char *bot, int64_t contact, int *responds)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	int64_t ids[512], now = clock_now_ms();
 	int n, i, rc;
 
@@ -257,10 +257,10 @@ revive(struct ctl *c, const char *bot, int64_t contact, int *responds)
 	if (st == NULL)
 		return -1;
 	if (contact > 0)
-		sqlite3_bind_int64(st, 1, contact);
+		db_bind_int64(st, 1, contact);
 	else
-		sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, now);
+		db_bind_text(st, 1, bot);
+	db_bind_int64(st, 2, now);
 	if (db_run(c->db, st, "wake jobs in", NULL) < 0)
 		return -1;
 	/* In pages, so a bot with many contacts needs no big array: each
@@ -269,13 +269,13 @@ revive(struct ctl *c, const char *bot, int64_t contact, int *responds)
 	do {
 		if ((st = db_stmt(c->db, sql_owed)) == NULL)
 			return -1;
-		sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, contact);
+		db_bind_text(st, 1, bot);
+		db_bind_int64(st, 2, contact);
 		n = 0;
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < 512)
-			ids[n++] = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		while ((rc = db_step(st)) == DB_ROW && n < 512)
+			ids[n++] = db_col_int64(st, 0);
+		db_reset(st);
+		if (rc != DB_ROW && rc != DB_DONE)
 			return db_fail(c->db, "read contacts from");
 		for (i = 0; i < n; i++)
 			if (enqueue_respond(c->db, c->cfg, bot, ids[i], responds) < 0)
@@ -313,23 +313,23 @@ static int
 flag(struct ctl *c, const char *sql, const char *bot, int64_t contact,
     const char *reason, int *changed)
 {
-	sqlite3_stmt *st = db_stmt(c->db, sql);
+	struct dbst *st = db_stmt(c->db, sql);
 	int64_t now = clock_now_ms();
 
 	if (st == NULL)
 		return -1;
 	if (contact > 0)
-		sqlite3_bind_int64(st, 1, contact);
+		db_bind_int64(st, 1, contact);
 	else
-		sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
+		db_bind_text(st, 1, bot);
 	if (sql == sql_bot_resume) {
-		sqlite3_bind_int64(st, 2, now);
+		db_bind_int64(st, 2, now);
 	} else {
-		sqlite3_bind_text(st, 2, c->actor, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, now);
+		db_bind_text(st, 2, c->actor);
+		db_bind_int64(st, 3, now);
 	}
 	if (sql == sql_bot_pause && reason != NULL)
-		sqlite3_bind_text(st, 4, reason, -1, SQLITE_STATIC);
+		db_bind_text(st, 4, reason);
 	return db_run(c->db, st, "update", changed);
 }
 
@@ -418,20 +418,20 @@ static const char sql_fail_bot_msgs[] =
 static int
 drop_pending(struct ctl *c, int64_t contact, int *dropped)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	char why[128];
 
 	if (queue_cancel_where(c->db, WRITER_JOBS, "contact", contact) < 0 ||
 	    (st = db_stmt(c->db, sql_cancel_bot_sends)) == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, contact);
-	sqlite3_bind_int64(st, 2, clock_now_ms());
+	db_bind_int64(st, 1, contact);
+	db_bind_int64(st, 2, clock_now_ms());
 	if (db_run(c->db, st, "cancel jobs in", NULL) < 0 ||
 	    (st = db_stmt(c->db, sql_fail_bot_msgs)) == NULL)
 		return -1;
 	snprintf(why, sizeof(why), "taken over by %s", c->actor);
-	sqlite3_bind_int64(st, 1, contact);
-	sqlite3_bind_text(st, 2, why, -1, SQLITE_TRANSIENT);
+	db_bind_int64(st, 1, contact);
+	db_bind_text_copy(st, 2, why);
 	return db_run(c->db, st, "update messages in", dropped);
 }
 
@@ -489,17 +489,17 @@ static int
 say_store(struct ctl *c, const char *bot, int64_t contact, const char *text,
     int64_t *msg, int64_t *job)
 {
-	sqlite3_stmt *st = db_stmt(c->db, sql_say);
+	struct dbst *st = db_stmt(c->db, sql_say);
 	struct queue_new q;
 	char payload[64], key[64];
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, contact);
-	sqlite3_bind_text(st, 2, bot, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, c->actor, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, clock_now_ms());
+	db_bind_int64(st, 1, contact);
+	db_bind_text(st, 2, bot);
+	db_bind_text(st, 3, text);
+	db_bind_text(st, 4, c->actor);
+	db_bind_int64(st, 5, clock_now_ms());
 	if (one_int(c->db, st, msg) != 1)
 		return db_fail(c->db, "store the message in");
 	snprintf(payload, sizeof(payload), "{\"message\":%lld}",
@@ -568,7 +568,7 @@ static const char sql_edit[] =
 int
 ctl_edit(struct ctl *c, int64_t message, const char *text, json_t **res)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	char dir[8] = "", status[16] = "", bot[STORE_ID_MAX] = "";
 	int64_t contact = 0;
 	int rc;
@@ -579,15 +579,15 @@ ctl_edit(struct ctl *c, int64_t message, const char *text, json_t **res)
 		return -1;
 	if ((st = db_stmt(c->db, sql_msg_state)) == NULL)
 		goto fail;
-	sqlite3_bind_int64(st, 1, message);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_int64(st, 1, message);
+	if ((rc = db_step(st)) == DB_ROW) {
 		db_col_copy(st, 0, dir, sizeof(dir));
 		db_col_copy(st, 1, status, sizeof(status));
 		db_col_copy(st, 2, bot, sizeof(bot));
-		contact = sqlite3_column_int64(st, 3);
+		contact = db_col_int64(st, 3);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+	db_reset(st);
+	if (rc != DB_ROW && rc != DB_DONE) {
 		db_fail(c->db, "read message from");
 		goto fail;
 	}
@@ -603,9 +603,9 @@ ctl_edit(struct ctl *c, int64_t message, const char *text, json_t **res)
 	else if ((st = db_stmt(c->db, sql_edit)) == NULL)
 		rc = -1;
 	else {
-		sqlite3_bind_int64(st, 1, message);
-		sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, c->actor, -1, SQLITE_STATIC);
+		db_bind_int64(st, 1, message);
+		db_bind_text(st, 2, text);
+		db_bind_text(st, 3, c->actor);
 		rc = db_run(c->db, st, "edit the message in", NULL);
 	}
 	if (rc != 0) {
@@ -660,7 +660,7 @@ int
 ctl_forget(struct ctl *c, const char *bot, int64_t contact, json_t **res)
 {
 	struct store_contact sc;
-	sqlite3_stmt *st;
+	struct dbst *st;
 	json_t *del;
 	size_t i;
 	int rc, n;
@@ -679,13 +679,12 @@ ctl_forget(struct ctl *c, const char *bot, int64_t contact, json_t **res)
 			rc = -1;
 			break;
 		}
-		sqlite3_bind_int64(st, 1, contact);
+		db_bind_int64(st, 1, contact);
 		if (forgets[i].sql == sql_forget_jobs ||
 		    forgets[i].sql == sql_forget_payloads ||
 		    forgets[i].sql == sql_forget_errors) {
-			sqlite3_bind_text(st, 2, sc.bot, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 3, sc.platform_id, -1,
-			    SQLITE_STATIC);
+			db_bind_text(st, 2, sc.bot);
+			db_bind_text(st, 3, sc.platform_id);
 		}
 		n = 0;
 		if (db_run(c->db, st, "erase from", &n) < 0 ||
@@ -721,14 +720,14 @@ int
 ctl_held(struct db *db, const char *bot, int64_t contact, int64_t message,
     char *why, size_t len)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	char by[CTL_ACTOR_MAX] = "", over[CTL_ACTOR_MAX] = "";
 	int rc, paused = 0;
 
 	if (message > 0) {
 		if ((st = db_stmt(db, sql_by_person)) == NULL)
 			return -1;
-		sqlite3_bind_int64(st, 1, message);
+		db_bind_int64(st, 1, message);
 		if ((rc = one_int(db, st, NULL)) < 0)
 			return -1;
 		if (rc == 1)
@@ -736,26 +735,26 @@ ctl_held(struct db *db, const char *bot, int64_t contact, int64_t message,
 	}
 	if ((st = db_stmt(db, sql_held_bot)) == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_text(st, 1, bot);
+	if ((rc = db_step(st)) == DB_ROW) {
 		db_col_copy(st, 0, by, sizeof(by));
 		snprintf(why, len, "bot '%s' paused by %s", bot, by);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_reset(st);
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, "read bot state from");
-	if (rc == SQLITE_ROW || contact <= 0)
-		return rc == SQLITE_ROW;
+	if (rc == DB_ROW || contact <= 0)
+		return rc == DB_ROW;
 	if ((st = db_stmt(db, sql_held_contact)) == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, contact);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		paused = sqlite3_column_int(st, 0);
+	db_bind_int64(st, 1, contact);
+	if ((rc = db_step(st)) == DB_ROW) {
+		paused = db_col_int(st, 0);
 		db_col_copy(st, 1, by, sizeof(by));
 		db_col_copy(st, 2, over, sizeof(over));
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_reset(st);
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, "read contact from");
 	if (over[0] != '\0')
 		snprintf(why, len, "contact %lld taken over by %s",
@@ -800,37 +799,37 @@ static const char sql_state_last[] =
 static int
 state_paused(struct db *db, const char *name, json_t *states)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_state_paused);
+	struct dbst *st = db_stmt(db, sql_state_paused);
 	char by[CTL_ACTOR_MAX], reason[256], why[384];
 	int64_t at;
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_text(st, 1, name);
+	if ((rc = db_step(st)) == DB_ROW) {
 		db_col_copy(st, 0, by, sizeof(by));
-		at = sqlite3_column_int64(st, 1);
+		at = db_col_int64(st, 1);
 		db_col_copy(st, 2, reason, sizeof(reason));
 		snprintf(why, sizeof(why), "paused by %s%s%s", by,
 		    reason[0] != '\0' ? ": " : "", reason);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_reset(st);
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, "read bot state from");
-	return rc == SQLITE_ROW ? add_state(states, "paused", why, at, by) : 0;
+	return rc == DB_ROW ? add_state(states, "paused", why, at, by) : 0;
 }
 
 static int
 state_removed(struct db *db, const char *name, json_t *states)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_state_waiting);
+	struct dbst *st = db_stmt(db, sql_state_waiting);
 	char why[128];
 	int64_t n = 0;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, name);
 	if (one_int(db, st, &n) < 0)
 		return -1;
 	snprintf(why, sizeof(why), "not in the configuration; %lld queued "
@@ -841,25 +840,25 @@ state_removed(struct db *db, const char *name, json_t *states)
 static int
 state_failing(struct db *db, const char *name, json_t *states)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_state_last);
+	struct dbst *st = db_stmt(db, sql_state_last);
 	char state[16] = "", type[32] = "", err[512] = "", why[600];
 	int64_t id = 0, at = 0;
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_text(st, 1, name);
+	if ((rc = db_step(st)) == DB_ROW) {
 		db_col_copy(st, 0, state, sizeof(state));
 		db_col_copy(st, 1, type, sizeof(type));
-		id = sqlite3_column_int64(st, 2);
+		id = db_col_int64(st, 2);
 		db_col_copy(st, 3, err, sizeof(err));
-		at = sqlite3_column_int64(st, 4);
+		at = db_col_int64(st, 4);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_reset(st);
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, "read jobs from");
-	if (rc != SQLITE_ROW || strcmp(state, "succeeded") == 0)
+	if (rc != DB_ROW || strcmp(state, "succeeded") == 0)
 		return 0;
 	snprintf(why, sizeof(why), "%s job %lld %s: %s", type, (long long)id,
 	    strcmp(state, "dead") == 0 ? "died" : "retrying", err);
@@ -947,7 +946,7 @@ static const char sql_audit_rows[] =
 json_t *
 ctl_audit_report(struct db *db, const char *bot, int limit, int64_t now)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_audit_rows);
+	struct dbst *st = db_stmt(db, sql_audit_rows);
 	json_t *rows = json_array(), *row, *detail, *doc = NULL;
 	int rc;
 
@@ -956,26 +955,26 @@ ctl_audit_report(struct db *db, const char *bot, int limit, int64_t now)
 		return rows == NULL ? oom() : NULL;
 	}
 	if (bot != NULL)
-		sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, limit > 0 ? limit : 100);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		detail = json_loads((const char *)sqlite3_column_text(st, 6),
+		db_bind_text(st, 1, bot);
+	db_bind_int(st, 2, limit > 0 ? limit : 100);
+	while ((rc = db_step(st)) == DB_ROW) {
+		detail = json_loads(db_col_text(st, 6),
 		    0, NULL);
 		row = json_pack("{s:I, s:o, s:s, s:s, s:s?, s:o?, s:o}",
-		    "id", (json_int_t)sqlite3_column_int64(st, 0),
-		    "at", report_time_json(sqlite3_column_int64(st, 1)),
-		    "actor", (const char *)sqlite3_column_text(st, 2),
-		    "command", (const char *)sqlite3_column_text(st, 3),
-		    "bot", (const char *)sqlite3_column_text(st, 4),
-		    "contact", sqlite3_column_type(st, 5) == SQLITE_NULL ?
-		    NULL : json_integer(sqlite3_column_int64(st, 5)),
+		    "id", (json_int_t)db_col_int64(st, 0),
+		    "at", report_time_json(db_col_int64(st, 1)),
+		    "actor", db_col_text(st, 2),
+		    "command", db_col_text(st, 3),
+		    "bot", db_col_text(st, 4),
+		    "contact", db_col_null(st, 5) ?
+		    NULL : json_integer(db_col_int64(st, 5)),
 		    "detail", detail != NULL ? detail : json_object());
 		if (row == NULL || json_array_append_new(rows, row) < 0) {
 			oom();
 			goto out;
 		}
 	}
-	if (rc != SQLITE_DONE) {
+	if (rc != DB_DONE) {
 		db_fail(db, "read audit from");
 		goto out;
 	}
@@ -983,7 +982,7 @@ ctl_audit_report(struct db *db, const char *bot, int limit, int64_t now)
 	    report_time_json(now), "audit", rows)) == NULL)
 		oom();
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	json_decref(rows);
 	return doc;
 }

@@ -225,6 +225,15 @@ db_open(struct db *db, const char *path, const struct cfg *cfg, int flags)
 	return 0;
 }
 
+static void
+stmt_free(struct dbst *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_finalize(st->lite);
+	free(st);
+}
+
 /* The DATER_DB_STATS line (see db.h), in one append. */
 static void
 write_stats(const struct db *db)
@@ -258,34 +267,62 @@ db_close(struct db *db)
 
 	write_stats(db);
 	for (i = 0; i < db->ncache; i++)
-		sqlite3_finalize(db->cache[i].st);
+		stmt_free(db->cache[i].st);
 	if (db->sql != NULL)
 		sqlite3_close(db->sql);
 	memset(db, 0, sizeof(*db));
 }
 
-sqlite3_stmt *
+static struct dbst *
+stmt_new(struct db *db, const char *sql, unsigned int flags)
+{
+	struct dbst *st;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		log_err("database '%s': out of memory", db->path);
+		return NULL;
+	}
+	st->db = db;
+	if (sqlite3_prepare_v3(db->sql, sql, -1, flags, &st->lite, NULL) !=
+	    SQLITE_OK) {
+		free(st);
+		db_fail(db, "prepare on");
+		return NULL;
+	}
+	return st;
+}
+
+struct dbst *
+db_prepare(struct db *db, const char *sql)
+{
+	return stmt_new(db, sql, 0);
+}
+
+void
+db_finalize(struct dbst *st)
+{
+	stmt_free(st);
+}
+
+struct dbst *
 db_stmt(struct db *db, const char *sql)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	int i;
 
 	for (i = 0; i < db->ncache; i++) {
 		if (db->cache[i].text == sql) {
 			st = db->cache[i].st;
-			sqlite3_reset(st);
-			sqlite3_clear_bindings(st);
+			sqlite3_reset(st->lite);
+			sqlite3_clear_bindings(st->lite);
 			return st;
 		}
 	}
-	if (sqlite3_prepare_v3(db->sql, sql, -1, SQLITE_PREPARE_PERSISTENT,
-	    &st, NULL) != SQLITE_OK) {
-		db_fail(db, "prepare on");
+	if ((st = stmt_new(db, sql, SQLITE_PREPARE_PERSISTENT)) == NULL)
 		return NULL;
-	}
 	if (db->ncache == DB_CACHE_MAX) {
 		/* Full: evict the oldest entry. */
-		sqlite3_finalize(db->cache[0].st);
+		stmt_free(db->cache[0].st);
 		memmove(&db->cache[0], &db->cache[1],
 		    sizeof(db->cache[0]) * (DB_CACHE_MAX - 1));
 		db->ncache--;
@@ -296,17 +333,149 @@ db_stmt(struct db *db, const char *sql)
 	return st;
 }
 
+int
+db_bind_text(struct dbst *st, int i, const char *s)
+{
+	return sqlite3_bind_text(st->lite, i, s, -1, SQLITE_STATIC) ==
+	    SQLITE_OK ? 0 : -1;
+}
+
+int
+db_bind_text_copy(struct dbst *st, int i, const char *s)
+{
+	return sqlite3_bind_text(st->lite, i, s, -1, SQLITE_TRANSIENT) ==
+	    SQLITE_OK ? 0 : -1;
+}
+
+int
+db_bind_textn(struct dbst *st, int i, const char *s, int len)
+{
+	return sqlite3_bind_text(st->lite, i, s, len, SQLITE_STATIC) ==
+	    SQLITE_OK ? 0 : -1;
+}
+
+int
+db_bind_int64(struct dbst *st, int i, int64_t v)
+{
+	return sqlite3_bind_int64(st->lite, i, v) == SQLITE_OK ? 0 : -1;
+}
+
+int
+db_bind_int(struct dbst *st, int i, int v)
+{
+	return db_bind_int64(st, i, v);
+}
+
+int
+db_bind_double(struct dbst *st, int i, double v)
+{
+	return sqlite3_bind_double(st->lite, i, v) == SQLITE_OK ? 0 : -1;
+}
+
+int
+db_bind_null(struct dbst *st, int i)
+{
+	return sqlite3_bind_null(st->lite, i) == SQLITE_OK ? 0 : -1;
+}
+
+int
+db_param_count(struct dbst *st)
+{
+	return sqlite3_bind_parameter_count(st->lite);
+}
+
+int
+db_step(struct dbst *st)
+{
+	return sqlite3_step(st->lite);
+}
+
+void
+db_reset(struct dbst *st)
+{
+	sqlite3_reset(st->lite);
+}
+
+int64_t
+db_col_int64(struct dbst *st, int col)
+{
+	return sqlite3_column_int64(st->lite, col);
+}
+
+int
+db_col_int(struct dbst *st, int col)
+{
+	return sqlite3_column_int(st->lite, col);
+}
+
+double
+db_col_double(struct dbst *st, int col)
+{
+	return sqlite3_column_double(st->lite, col);
+}
+
+const char *
+db_col_text(struct dbst *st, int col)
+{
+	return (const char *)sqlite3_column_text(st->lite, col);
+}
+
+int
+db_col_null(struct dbst *st, int col)
+{
+	return sqlite3_column_type(st->lite, col) == SQLITE_NULL;
+}
+
+int
+db_changes(struct db *db)
+{
+	return sqlite3_changes(db->sql);
+}
+
+const char *
+db_errmsg(struct db *db)
+{
+	return db->sql != NULL ? sqlite3_errmsg(db->sql) : "not open";
+}
+
+int
+db_errcode(struct db *db)
+{
+	int rc;
+
+	if (db->sql == NULL)
+		return DB_ERROR;
+	rc = sqlite3_extended_errcode(db->sql);
+	if (rc == SQLITE_CONSTRAINT_UNIQUE)
+		return DB_UNIQUE;
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return DB_BUSY;
+	case SQLITE_FULL:
+		return DB_FULL;
+	default:
+		return DB_ERROR;
+	}
+}
+
+int
+db_in_tx(struct db *db)
+{
+	return db->sql != NULL && !sqlite3_get_autocommit(db->sql);
+}
+
 /* Run a cached no-result statement. */
 static int
 step_done(struct db *db, const char *sql, const char *what)
 {
-	sqlite3_stmt *st = db_stmt(db, sql);
+	struct dbst *st = db_stmt(db, sql);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
+	rc = db_step(st);
+	db_reset(st);
 	if (rc != SQLITE_DONE)
 		return db_fail(db, what);
 	return 0;
@@ -431,7 +600,7 @@ fail:
 int
 db_tx_open(struct db *db, int *own)
 {
-	*own = sqlite3_get_autocommit(db->sql);
+	*own = !db_in_tx(db);
 	return *own ? db_begin(db) : 0;
 }
 
@@ -447,11 +616,11 @@ db_tx_close(struct db *db, int own, int ok)
 }
 
 int
-db_run(struct db *db, sqlite3_stmt *st, const char *what, int *changes)
+db_run(struct db *db, struct dbst *st, const char *what, int *changes)
 {
-	int rc = sqlite3_step(st);
+	int rc = db_step(st);
 
-	sqlite3_reset(st);
+	db_reset(st);
 	if (rc != SQLITE_DONE)
 		return db_fail(db, what);
 	if (changes != NULL)
@@ -459,18 +628,32 @@ db_run(struct db *db, sqlite3_stmt *st, const char *what, int *changes)
 	return 0;
 }
 
-void
-db_col_copy(sqlite3_stmt *st, int col, char *out, size_t len)
+int
+db_insert_id(struct db *db, struct dbst *st, const char *what, int64_t *id)
 {
-	const unsigned char *t = sqlite3_column_text(st, col);
+	int rc = db_step(st);
 
-	strlcpy(out, t != NULL ? (const char *)t : "", len);
+	*id = 0;
+	if (rc == DB_ROW) {
+		*id = db_col_int64(st, 0);
+		rc = db_step(st);
+	}
+	db_reset(st);
+	return rc == DB_DONE ? 0 : db_fail(db, what);
+}
+
+void
+db_col_copy(struct dbst *st, int col, char *out, size_t len)
+{
+	const char *t = db_col_text(st, col);
+
+	strlcpy(out, t != NULL ? t : "", len);
 }
 
 char *
-db_col_dup(sqlite3_stmt *st, int col)
+db_col_dup(struct dbst *st, int col)
 {
-	const unsigned char *t = sqlite3_column_text(st, col);
+	const char *t = db_col_text(st, col);
 
-	return t != NULL ? strdup((const char *)t) : NULL;
+	return t != NULL ? strdup(t) : NULL;
 }

@@ -22,6 +22,30 @@
  * since its last checkpoint (SQLite's default threshold). */
 #define DB_CKPT_PAGES 1000
 
+/*
+ * A prepared statement: what db_stmt hands out. Bind with db_bind_*,
+ * run with db_step, read rows with db_col_*. The struct db owns it.
+ */
+struct dbst {
+	struct db *db;
+	sqlite3_stmt *lite;
+};
+
+/* db_step's results besides the error codes below. */
+enum {
+	DB_ROW = 100,
+	DB_DONE = 101
+};
+
+/* What went wrong, from db_step or db_errcode: the classes callers tell
+ * apart. Any other failure is DB_ERROR. */
+enum {
+	DB_ERROR = 1,
+	DB_BUSY = 5,		/* a lock was not had within the busy timeout */
+	DB_FULL = 13,		/* the disk is full */
+	DB_UNIQUE = 2067	/* a unique constraint refused the row */
+};
+
 struct db {
 	sqlite3 *sql;
 	char path[PATH_MAX];
@@ -37,7 +61,7 @@ struct db {
 	int ncache;
 	struct {
 		const char *text;	/* the SQL string's address is the key */
-		sqlite3_stmt *st;
+		struct dbst *st;
 	} cache[DB_CACHE_MAX];
 };
 
@@ -76,7 +100,59 @@ void db_close(struct db *db);
  * its bindings cleared; the db owns it: do not finalize. Logs and returns
  * NULL on error.
  */
-sqlite3_stmt *db_stmt(struct db *db, const char *sql);
+struct dbst *db_stmt(struct db *db, const char *sql);
+
+/*
+ * A statement for SQL built at run time: not cached; release it with
+ * db_finalize (safe on NULL). Logs and returns NULL on error.
+ */
+struct dbst *db_prepare(struct db *db, const char *sql);
+void db_finalize(struct dbst *st);
+
+/*
+ * Bind parameter i (1-based) of st. db_bind_text keeps the pointer: s
+ * must stay unchanged until the statement is stepped to its end or
+ * reset; db_bind_text_copy copies s; db_bind_textn binds len bytes. A
+ * NULL s binds SQL NULL. 0, or -1 (the step then fails).
+ */
+int db_bind_text(struct dbst *st, int i, const char *s);
+int db_bind_text_copy(struct dbst *st, int i, const char *s);
+int db_bind_textn(struct dbst *st, int i, const char *s, int len);
+int db_bind_int64(struct dbst *st, int i, int64_t v);
+int db_bind_int(struct dbst *st, int i, int v);
+int db_bind_double(struct dbst *st, int i, double v);
+int db_bind_null(struct dbst *st, int i);
+
+/* How many parameters the statement's SQL has. */
+int db_param_count(struct dbst *st);
+
+/*
+ * Run st: DB_ROW (a row is ready for db_col_*), DB_DONE (no more rows),
+ * or an error (DB_BUSY, DB_FULL, DB_UNIQUE, DB_ERROR or another code;
+ * db_errmsg says what). db_reset makes it ready to run again, keeping its
+ * bindings.
+ */
+int db_step(struct dbst *st);
+void db_reset(struct dbst *st);
+
+/* Column col (0-based) of the current row. A NULL reads as 0 or NULL;
+ * db_col_null tells it apart. db_col_text's string lives until the next
+ * db_step or db_reset. */
+int64_t db_col_int64(struct dbst *st, int col);
+int db_col_int(struct dbst *st, int col);
+double db_col_double(struct dbst *st, int col);
+const char *db_col_text(struct dbst *st, int col);
+int db_col_null(struct dbst *st, int col);
+
+/* Rows changed by the last statement run on db. */
+int db_changes(struct db *db);
+
+/* The last error's message and class (see DB_BUSY...). */
+const char *db_errmsg(struct db *db);
+int db_errcode(struct db *db);
+
+/* Whether a transaction is open on db. */
+int db_in_tx(struct db *db);
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. begin and commit log and return -1
  * on error; rollback is safe to call when no transaction is open. */
@@ -113,12 +189,20 @@ int db_tx_close(struct db *db, int own, int ok);
 
 /* Step a statement that returns no rows and reset it; *changes (may be
  * NULL) gets the rows changed. 0, or -1 logged as "what 'path': ...". */
-int db_run(struct db *db, sqlite3_stmt *st, const char *what, int *changes);
+int db_run(struct db *db, struct dbst *st, const char *what, int *changes);
+
+/*
+ * Step an INSERT ... RETURNING id to its end: *id gets the new row's id,
+ * or 0 when the statement inserted nothing (ON CONFLICT DO NOTHING).
+ * 0, or -1 logged as "what 'path': ...".
+ */
+int db_insert_id(struct db *db, struct dbst *st, const char *what,
+    int64_t *id);
 
 /* A text column copied into out (truncated, "" for NULL), or strdup'ed
  * (NULL for NULL or out of memory; the caller frees it). */
-void db_col_copy(sqlite3_stmt *st, int col, char *out, size_t len);
-char *db_col_dup(sqlite3_stmt *st, int col);
+void db_col_copy(struct dbst *st, int col, char *out, size_t len);
+char *db_col_dup(struct dbst *st, int col);
 
 /* Run SQL without results (may hold several statements). -1 logged. */
 int db_exec(struct db *db, const char *sql);

@@ -158,30 +158,30 @@ static int
 leases_held(struct db *db, int64_t now, int64_t live_ms, int *jobs,
     int *workers)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_queue_tables);
+	struct dbst *st = db_stmt(db, sql_queue_tables);
 	int rc, tables = 0;
 
 	if (st == NULL)
 		return -1;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		tables = sqlite3_column_int(st, 0);
-	sqlite3_reset(st);
+	if ((rc = db_step(st)) == DB_ROW)
+		tables = db_col_int(st, 0);
+	db_reset(st);
 	*jobs = *workers = 0;
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return db_fail(db, "read the schema of");
 	if (tables < 2)		/* a new database: nothing holds it */
 		return 0;
 	if ((st = db_stmt(db, sql_leases)) == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_int64(st, 2, now - live_ms);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*jobs = sqlite3_column_int(st, 0);
-		*workers = sqlite3_column_int(st, 1);
+	db_bind_int64(st, 1, now);
+	db_bind_int64(st, 2, now - live_ms);
+	rc = db_step(st);
+	if (rc == DB_ROW) {
+		*jobs = db_col_int(st, 0);
+		*workers = db_col_int(st, 1);
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : db_fail(db, "read jobs from");
+	db_reset(st);
+	return rc == DB_ROW ? 0 : db_fail(db, "read jobs from");
 }
 
 /*
@@ -366,7 +366,7 @@ int
 dbfile_check(struct db *db, void (*problem)(void *arg, const char *what),
     void *arg, int *n)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	int i, rc;
 
 	*n = 0;
@@ -378,12 +378,12 @@ dbfile_check(struct db *db, void (*problem)(void *arg, const char *what),
 	for (i = 0; check_sql[i] != NULL; i++) {
 		if ((st = db_stmt(db, check_sql[i])) == NULL)
 			return -1;
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			problem(arg, (const char *)sqlite3_column_text(st, 0));
+		while ((rc = db_step(st)) == DB_ROW) {
+			problem(arg, db_col_text(st, 0));
 			(*n)++;
 		}
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE)
+		db_reset(st);
+		if (rc != DB_DONE)
 			return db_fail(db, "check");
 	}
 	return 0;

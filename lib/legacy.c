@@ -481,36 +481,36 @@ nz(const char *s)
 }
 
 static void
-bind_nz(sqlite3_stmt *st, int i, const char *s)
+bind_nz(struct dbst *st, int i, const char *s)
 {
 	if (*s != '\0')
-		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+		db_bind_text(st, i, s);
 	else
-		sqlite3_bind_null(st, i);
+		db_bind_null(st, i);
 }
 
 /* Whether the contact exists (1) and already holds what c says (*same). */
 static int
 legacy_contact_same(struct db *db, const struct contact_rec *c, int *same)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_contact_same);
+	struct dbst *st = db_stmt(db, sql_contact_same);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, c->bot, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, c->platform_id, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, c->bot);
+	db_bind_text(st, 2, c->platform_id);
 	bind_nz(st, 3, c->handle);
 	bind_nz(st, 4, c->name);
-	sqlite3_bind_text(st, 5, c->profile, -1, SQLITE_STATIC);
+	db_bind_text(st, 5, c->profile);
 	bind_nz(st, 6, c->timezone);
-	sqlite3_bind_int(st, 7, c->consent);
-	rc = sqlite3_step(st);
-	*same = rc == SQLITE_ROW && sqlite3_column_int(st, 1);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_bind_int(st, 7, c->consent);
+	rc = db_step(st);
+	*same = rc == DB_ROW && db_col_int(st, 1);
+	db_reset(st);
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, "read contact from");
-	return rc == SQLITE_ROW;
+	return rc == DB_ROW;
 }
 
 static int legacy_contact_hold(struct db *, int64_t);
@@ -803,22 +803,21 @@ static int
 legacy_contact_find(struct db *db, const char *bot, const char *who,
     int64_t *id)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_find_contact);
+	struct dbst *st = db_stmt(db, sql_find_contact);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, who, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, *who == '@' ? who + 1 : who, -1,
-	    SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*id = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_bind_text(st, 1, bot);
+	db_bind_text(st, 2, who);
+	db_bind_text(st, 3, *who == '@' ? who + 1 : who);
+	rc = db_step(st);
+	if (rc == DB_ROW)
+		*id = db_col_int64(st, 0);
+	db_reset(st);
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, "read contact from");
-	return rc == SQLITE_ROW;
+	return rc == DB_ROW;
 }
 
 static const char sql_msg_exists[] =
@@ -837,32 +836,32 @@ legacy_msg_put(struct db *db, int64_t contact, const char *bot,
     const struct msg_rec *m, const char *kind, int *added)
 {
 	const char *dir = m->inbound ? "in" : "out";
-	sqlite3_stmt *st;
+	struct dbst *st;
 	int rc;
 
 	if ((st = db_stmt(db, sql_msg_exists)) == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, contact);
-	sqlite3_bind_text(st, 2, dir, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, m->key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_bind_int64(st, 1, contact);
+	db_bind_text(st, 2, dir);
+	db_bind_text(st, 3, m->key);
+	rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, "read message from");
-	if ((*added = rc == SQLITE_DONE) == 0)
+	if ((*added = rc == DB_DONE) == 0)
 		return 0;
 	if ((st = db_stmt(db, sql_msg_insert)) == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, contact);
-	sqlite3_bind_text(st, 2, bot, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, dir, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, m->text, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, m->key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 7, m->at);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, "store message in");
+	db_bind_int64(st, 1, contact);
+	db_bind_text(st, 2, bot);
+	db_bind_text(st, 3, dir);
+	db_bind_text(st, 4, kind);
+	db_bind_text(st, 5, m->text);
+	db_bind_text(st, 6, m->key);
+	db_bind_int64(st, 7, m->at);
+	rc = db_step(st);
+	db_reset(st);
+	return rc == DB_DONE ? 0 : db_fail(db, "store message in");
 }
 
 /* The contact's conversation state from its messages, as the store keeps
@@ -891,31 +890,31 @@ static const char sql_contact_hold[] =
 static int
 legacy_contact_refresh(struct db *db, int64_t contact)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_contact_refresh);
+	struct dbst *st = db_stmt(db, sql_contact_refresh);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, contact);
-	sqlite3_bind_int64(st, 2, clock_now_ms());
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, "update contact in");
+	db_bind_int64(st, 1, contact);
+	db_bind_int64(st, 2, clock_now_ms());
+	rc = db_step(st);
+	db_reset(st);
+	return rc == DB_DONE ? 0 : db_fail(db, "update contact in");
 }
 
 /* Hold a contact the import created from nudges (openers, follow-ups). */
 static int
 legacy_contact_hold(struct db *db, int64_t contact)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_contact_hold);
+	struct dbst *st = db_stmt(db, sql_contact_hold);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, contact);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, "update contact in");
+	db_bind_int64(st, 1, contact);
+	rc = db_step(st);
+	db_reset(st);
+	return rc == DB_DONE ? 0 : db_fail(db, "update contact in");
 }
 
 /* Parse every message of the file into m[0..*n) (system ones left out). */
@@ -1194,19 +1193,19 @@ static const char sql_metrics_set[] =
     " job_failures = ?11";
 
 static void
-bind_metrics(sqlite3_stmt *st, const struct metric_rec *r)
+bind_metrics(struct dbst *st, const struct metric_rec *r)
 {
-	sqlite3_bind_text(st, 1, r->bot, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, r->day, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, r->m.received);
-	sqlite3_bind_int(st, 4, r->m.sent);
-	sqlite3_bind_int(st, 5, r->m.initiations);
-	sqlite3_bind_int(st, 6, r->m.initiation_replies);
-	sqlite3_bind_int(st, 7, r->m.llm_calls);
-	sqlite3_bind_int(st, 8, r->m.tokens_in);
-	sqlite3_bind_int(st, 9, r->m.tokens_out);
-	sqlite3_bind_double(st, 10, r->m.cost_usd);
-	sqlite3_bind_int(st, 11, r->m.job_failures);
+	db_bind_text(st, 1, r->bot);
+	db_bind_text(st, 2, r->day);
+	db_bind_int(st, 3, r->m.received);
+	db_bind_int(st, 4, r->m.sent);
+	db_bind_int(st, 5, r->m.initiations);
+	db_bind_int(st, 6, r->m.initiation_replies);
+	db_bind_int(st, 7, r->m.llm_calls);
+	db_bind_int(st, 8, r->m.tokens_in);
+	db_bind_int(st, 9, r->m.tokens_out);
+	db_bind_double(st, 10, r->m.cost_usd);
+	db_bind_int(st, 11, r->m.job_failures);
 }
 
 /* Set a day's row to r: counts it imported, updated or skipped. */
@@ -1214,17 +1213,17 @@ static int
 legacy_metrics_put(struct db *db, const struct metric_rec *r,
     struct legacy_counts *c)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_metrics_row);
+	struct dbst *st = db_stmt(db, sql_metrics_row);
 	int rc, same = 0;
 
 	if (st == NULL)
 		return -1;
 	bind_metrics(st, r);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		same = sqlite3_column_int(st, 0);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	rc = db_step(st);
+	if (rc == DB_ROW)
+		same = db_col_int(st, 0);
+	db_reset(st);
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, "read metrics from");
 	if (same) {
 		c->skipped++;
@@ -1233,12 +1232,12 @@ legacy_metrics_put(struct db *db, const struct metric_rec *r,
 	if ((st = db_stmt(db, sql_metrics_set)) == NULL)
 		return -1;
 	bind_metrics(st, r);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		sqlite3_reset(st);
+	if (db_step(st) != DB_DONE) {
+		db_reset(st);
 		return db_fail(db, "store metrics in");
 	}
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
+	db_reset(st);
+	if (rc == DB_ROW)
 		c->updated++;
 	else
 		c->imported++;

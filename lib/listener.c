@@ -137,7 +137,7 @@ int
 listener_lease_take(struct db *db, const char *bot, const char *holder,
     const char *host, long pid, int64_t lease_ms)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	int64_t now = clock_now_ms();
 	int n = 0, ok = 0;
 
@@ -145,12 +145,12 @@ listener_lease_take(struct db *db, const char *bot, const char *holder,
 		return -1;
 	if ((st = db_stmt(db, sql_lease_take)) == NULL)
 		goto out;
-	sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, holder, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, host, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, pid);
-	sqlite3_bind_int64(st, 5, now);
-	sqlite3_bind_int64(st, 6, now + lease_ms);
+	db_bind_text(st, 1, bot);
+	db_bind_text(st, 2, holder);
+	db_bind_text(st, 3, host);
+	db_bind_int64(st, 4, pid);
+	db_bind_int64(st, 5, now);
+	db_bind_int64(st, 6, now + lease_ms);
 	if (db_run(db, st, "take the listener lease in", &n) < 0)
 		goto out;
 	ok = db_commit(db) == 0;
@@ -170,13 +170,13 @@ int
 listener_lease_renew(struct db *db, const char *holder, long pid,
     int64_t lease_ms)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_lease_renew);
+	struct dbst *st = db_stmt(db, sql_lease_renew);
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, holder, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, pid);
-	sqlite3_bind_int64(st, 3, clock_now_ms() + lease_ms);
+	db_bind_text(st, 1, holder);
+	db_bind_int64(st, 2, pid);
+	db_bind_int64(st, 3, clock_now_ms() + lease_ms);
 	return db_run(db, st, "renew the listener lease in", NULL);
 }
 
@@ -186,13 +186,13 @@ static const char sql_lease_drop[] =
 int
 listener_lease_drop(struct db *db, const char *holder, const char *bot)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_lease_drop);
+	struct dbst *st = db_stmt(db, sql_lease_drop);
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, holder, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, holder);
 	if (bot != NULL)
-		sqlite3_bind_text(st, 2, bot, -1, SQLITE_STATIC);
+		db_bind_text(st, 2, bot);
 	return db_run(db, st, "drop the listener lease in", NULL);
 }
 
@@ -204,25 +204,25 @@ int
 listener_lease_get(struct db *db, const char *bot,
     struct listener_lease *out)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_lease_get);
+	struct dbst *st = db_stmt(db, sql_lease_get);
 	int rc, found = 0;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	db_bind_text(st, 1, bot);
+	rc = db_step(st);
+	if (rc == DB_ROW) {
 		memset(out, 0, sizeof(*out));
 		db_col_copy(st, 0, out->bot, sizeof(out->bot));
 		db_col_copy(st, 1, out->holder, sizeof(out->holder));
 		db_col_copy(st, 2, out->host, sizeof(out->host));
-		out->pid = (long)sqlite3_column_int64(st, 3);
-		out->since = sqlite3_column_int64(st, 4);
-		out->lease_until = sqlite3_column_int64(st, 5);
+		out->pid = (long)db_col_int64(st, 3);
+		out->since = db_col_int64(st, 4);
+		out->lease_until = db_col_int64(st, 5);
 		found = 1;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_reset(st);
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, "read the listener lease from");
 	return found;
 }

@@ -566,27 +566,27 @@ static int
 prune_batches(struct db *db, const char *sql, int64_t before, int batch,
     int64_t *count, char *err, size_t len, const char *what)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	int rc, n;
 
 	for (;;) {
 		if (db_begin(db) < 0)
 			return log_errf(err, len, "prune %s: %s", what,
-			    sqlite3_errmsg(db->sql));
+			    db_errmsg(db));
 		if ((st = db_stmt(db, sql)) == NULL) {
 			log_errf(err, len, "prune %s: %s", what,
-			    sqlite3_errmsg(db->sql));
+			    db_errmsg(db));
 			db_rollback(db);
 			return -1;
 		}
-		sqlite3_bind_int64(st, 1, before);
-		sqlite3_bind_int(st, 2, batch);
-		rc = sqlite3_step(st);
-		n = sqlite3_changes(db->sql);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE) {
+		db_bind_int64(st, 1, before);
+		db_bind_int(st, 2, batch);
+		rc = db_step(st);
+		n = db_changes(db);
+		db_reset(st);
+		if (rc != DB_DONE) {
 			log_errf(err, len, "prune %s in '%s': %s", what, db->path,
-			    sqlite3_errstr(rc));
+			    db_errmsg(db));
 			db_rollback(db);
 			return -1;
 		}
@@ -733,7 +733,7 @@ int
 maint_rollup(struct db *db, const char *day, int64_t messages_kept_since,
     int64_t jobs_kept_since, struct maint_rollup *r)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	int64_t start;
 	int rc;
 
@@ -748,25 +748,25 @@ maint_rollup(struct db *db, const char *day, int64_t messages_kept_since,
 	r->failures = jobs_kept_since <= start;
 	if (db_begin(db) < 0)
 		return log_errf(r->error, sizeof(r->error), "rollup %s: %s", day,
-		    sqlite3_errmsg(db->sql));
+		    db_errmsg(db));
 	if ((st = db_stmt(db, sql_rollup)) == NULL) {
 		log_errf(r->error, sizeof(r->error), "rollup %s: %s", day,
-		    sqlite3_errmsg(db->sql));
+		    db_errmsg(db));
 		db_rollback(db);
 		return -1;
 	}
-	sqlite3_bind_int64(st, 1, start);
-	sqlite3_bind_int64(st, 2, start + DAY_MS);
-	sqlite3_bind_text(st, 3, day, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 4, r->messages);
-	sqlite3_bind_int(st, 5, r->replies);
-	sqlite3_bind_int(st, 6, r->failures);
-	rc = sqlite3_step(st);
-	r->rows = sqlite3_changes(db->sql);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
+	db_bind_int64(st, 1, start);
+	db_bind_int64(st, 2, start + DAY_MS);
+	db_bind_text(st, 3, day);
+	db_bind_int(st, 4, r->messages);
+	db_bind_int(st, 5, r->replies);
+	db_bind_int(st, 6, r->failures);
+	rc = db_step(st);
+	r->rows = db_changes(db);
+	db_reset(st);
+	if (rc != DB_DONE) {
 		log_errf(r->error, sizeof(r->error), "rollup %s in '%s': %s", day,
-		    db->path, sqlite3_errstr(rc));
+		    db->path, db_errmsg(db));
 		db_rollback(db);
 		return -1;
 	}

@@ -65,25 +65,25 @@ queue_new_configure(struct queue_new *q, const struct cfg *cfg)
 
 /* Read a row of JOB_COLUMNS into job. Returns 0 or -1 (out of memory). */
 static int
-read_job(sqlite3_stmt *st, struct queue_job *job)
+read_job(struct dbst *st, struct queue_job *job)
 {
 	memset(job, 0, sizeof(*job));
-	job->id = sqlite3_column_int64(st, 0);
+	job->id = db_col_int64(st, 0);
 	db_col_copy(st, 1, job->type, sizeof(job->type));
 	db_col_copy(st, 2, job->queue, sizeof(job->queue));
 	db_col_copy(st, 3, job->bot, sizeof(job->bot));
 	job->payload = db_col_dup(st, 4);
-	job->priority = sqlite3_column_int(st, 5);
-	job->run_at = sqlite3_column_int64(st, 6);
-	job->attempts = sqlite3_column_int(st, 7);
-	job->max_attempts = sqlite3_column_int(st, 8);
-	if (sqlite3_column_type(st, 9) != SQLITE_NULL)
+	job->priority = db_col_int(st, 5);
+	job->run_at = db_col_int64(st, 6);
+	job->attempts = db_col_int(st, 7);
+	job->max_attempts = db_col_int(st, 8);
+	if (!db_col_null(st, 9))
 		job->unique_key = db_col_dup(st, 9);
-	job->created_at = sqlite3_column_int64(st, 10);
-	job->lease_until = sqlite3_column_int64(st, 11);
+	job->created_at = db_col_int64(st, 10);
+	job->lease_until = db_col_int64(st, 11);
 	db_col_copy(st, 12, job->worker, sizeof(job->worker));
 	if (job->payload == NULL ||
-	    (sqlite3_column_type(st, 9) != SQLITE_NULL &&
+	    (!db_col_null(st, 9) &&
 	    job->unique_key == NULL)) {
 		queue_job_release(job);
 		log_err("out of memory reading a job");
@@ -98,51 +98,46 @@ static const char sql_find_unique[] =
 static const char sql_insert[] =
     "INSERT INTO jobs (type, queue, bot, payload, priority, run_at,"
     " max_attempts, unique_key, created_at)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id";
 
 static int
 find_unique(struct db *db, const char *key, int64_t *id)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_find_unique);
+	struct dbst *st = db_stmt(db, sql_find_unique);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*id = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_bind_text(st, 1, key);
+	rc = db_step(st);
+	if (rc == DB_ROW)
+		*id = db_col_int64(st, 0);
+	db_reset(st);
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, "look up unique key in");
-	return rc == SQLITE_ROW;
+	return rc == DB_ROW;
 }
 
 static int
 insert(struct db *db, const struct queue_new *q, int64_t now, int64_t *id)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_insert);
+	struct dbst *st = db_stmt(db, sql_insert);
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, q->type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, q->queue != NULL ? q->queue : "default", -1,
-	    SQLITE_STATIC);
+	db_bind_text(st, 1, q->type);
+	db_bind_text(st, 2, q->queue != NULL ? q->queue : "default");
 	if (q->bot != NULL)
-		sqlite3_bind_text(st, 3, q->bot, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, q->payload != NULL ? q->payload : "{}", -1,
-	    SQLITE_STATIC);
-	sqlite3_bind_int(st, 5, q->priority >= 0 ? q->priority :
+		db_bind_text(st, 3, q->bot);
+	db_bind_text(st, 4, q->payload != NULL ? q->payload : "{}");
+	db_bind_int(st, 5, q->priority >= 0 ? q->priority :
 	    QUEUE_DEFAULT_PRIORITY);
-	sqlite3_bind_int64(st, 6, q->run_at > 0 ? q->run_at : now);
-	sqlite3_bind_int(st, 7, q->max_attempts > 0 ? q->max_attempts : 25);
+	db_bind_int64(st, 6, q->run_at > 0 ? q->run_at : now);
+	db_bind_int(st, 7, q->max_attempts > 0 ? q->max_attempts : 25);
 	if (q->unique_key != NULL)
-		sqlite3_bind_text(st, 8, q->unique_key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 9, now);
-	if (db_run(db, st, "enqueue into", NULL) < 0)
-		return -1;
-	*id = sqlite3_last_insert_rowid(db->sql);
-	return 0;
+		db_bind_text(st, 8, q->unique_key);
+	db_bind_int64(st, 9, now);
+	return db_insert_id(db, st, "enqueue into", id);
 }
 
 int
@@ -196,16 +191,16 @@ static const char sql_next_id[] =
 static int
 next_id(struct db *db, int64_t *id)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_next_id);
+	struct dbst *st = db_stmt(db, sql_next_id);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*id = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : db_fail(db, "read next id from");
+	rc = db_step(st);
+	if (rc == DB_ROW)
+		*id = db_col_int64(st, 0);
+	db_reset(st);
+	return rc == DB_ROW ? 0 : db_fail(db, "read next id from");
 }
 
 /* Insert items[0..n) (none with a unique key), n in {1, 10, 100}. */
@@ -213,7 +208,7 @@ static int
 insert_rows(struct db *db, const struct queue_new *items, int n,
     int64_t first, int64_t now, int64_t *ids)
 {
-	sqlite3_stmt *st = db_stmt(db, n == 100 ? sql_insert_100 :
+	struct dbst *st = db_stmt(db, n == 100 ? sql_insert_100 :
 	    n == 10 ? sql_insert_10 : sql_insert_1);
 	const struct queue_new *q;
 	int i, c;
@@ -223,21 +218,20 @@ insert_rows(struct db *db, const struct queue_new *items, int n,
 	for (i = 0; i < n; i++) {
 		q = &items[i];
 		c = i * MANY_NCOLS;
-		sqlite3_bind_int64(st, c + 1, first + i);
-		sqlite3_bind_text(st, c + 2, q->type, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, c + 3, q->queue != NULL ? q->queue :
-		    "default", -1, SQLITE_STATIC);
+		db_bind_int64(st, c + 1, first + i);
+		db_bind_text(st, c + 2, q->type);
+		db_bind_text(st, c + 3, q->queue != NULL ? q->queue :
+		    "default");
 		if (q->bot != NULL)
-			sqlite3_bind_text(st, c + 4, q->bot, -1,
-			    SQLITE_STATIC);
-		sqlite3_bind_text(st, c + 5, q->payload != NULL ? q->payload :
-		    "{}", -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, c + 6, q->priority >= 0 ? q->priority :
+			db_bind_text(st, c + 4, q->bot);
+		db_bind_text(st, c + 5, q->payload != NULL ? q->payload :
+		    "{}");
+		db_bind_int(st, c + 6, q->priority >= 0 ? q->priority :
 		    QUEUE_DEFAULT_PRIORITY);
-		sqlite3_bind_int64(st, c + 7, q->run_at > 0 ? q->run_at : now);
-		sqlite3_bind_int(st, c + 8, q->max_attempts > 0 ?
+		db_bind_int64(st, c + 7, q->run_at > 0 ? q->run_at : now);
+		db_bind_int(st, c + 8, q->max_attempts > 0 ?
 		    q->max_attempts : 25);
-		sqlite3_bind_int64(st, c + 9, now);
+		db_bind_int64(st, c + 9, now);
 		ids[i] = first + i;
 	}
 	return db_run(db, st, "enqueue into", NULL);
@@ -359,7 +353,7 @@ claim(struct db *db, const char *worker, const char *queues,
 {
 	int qf = queues != NULL && *queues != '\0';
 	int tf = types != NULL;
-	sqlite3_stmt *st;
+	struct dbst *st;
 	char qjson[512], tlist[512];
 	int64_t now = clock_now_ms();
 	int rc, got = 0;
@@ -380,27 +374,27 @@ claim(struct db *db, const char *worker, const char *queues,
 	    tf ? sql_claim_types : sql_claim_all);
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, now + lease_ms);
-	sqlite3_bind_text(st, 2, worker, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, now);
-	sqlite3_bind_int(st, 4, max);
+	db_bind_int64(st, 1, now + lease_ms);
+	db_bind_text(st, 2, worker);
+	db_bind_int64(st, 3, now);
+	db_bind_int(st, 4, max);
 	if (qf)
-		sqlite3_bind_text(st, 5, qjson, -1, SQLITE_STATIC);
+		db_bind_text(st, 5, qjson);
 	if (tf)
-		sqlite3_bind_text(st, 6, tlist, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && got < max) {
+		db_bind_text(st, 6, tlist);
+	while ((rc = db_step(st)) == DB_ROW && got < max) {
 		if (read_job(st, &jobs[got]) < 0)
 			break;
 		got++;
 	}
-	if (rc == SQLITE_ROW) {
+	if (rc == DB_ROW) {
 		/* Stopped early: the statement must still run to completion
 		 * or the claims would be half-made. */
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		while ((rc = db_step(st)) == DB_ROW)
 			;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
+	db_reset(st);
+	if (rc != DB_DONE) {
 		while (got > 0)
 			queue_job_release(&jobs[--got]);
 		return db_fail(db, "claim from");
@@ -427,15 +421,15 @@ queue_claim_types(struct db *db, const char *worker, const char *queues,
 }
 
 static void
-bind_fence(sqlite3_stmt *st, const struct queue_job *job)
+bind_fence(struct dbst *st, const struct queue_job *job)
 {
-	sqlite3_bind_int64(st, 1, job->id);
-	sqlite3_bind_text(st, 2, job->worker, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, job->attempts);
+	db_bind_int64(st, 1, job->id);
+	db_bind_text(st, 2, job->worker);
+	db_bind_int(st, 3, job->attempts);
 }
 
 static int
-fenced(struct db *db, sqlite3_stmt *st, const struct queue_job *job,
+fenced(struct db *db, struct dbst *st, const struct queue_job *job,
     const char *what)
 {
 	int changes = 0;
@@ -458,12 +452,12 @@ static const char sql_complete[] =
 int
 queue_complete(struct db *db, const struct queue_job *job)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_complete);
+	struct dbst *st = db_stmt(db, sql_complete);
 
 	if (st == NULL)
 		return -1;
 	bind_fence(st, job);
-	sqlite3_bind_int64(st, 4, clock_now_ms());
+	db_bind_int64(st, 4, clock_now_ms());
 	return fenced(db, st, job, "complete job in");
 }
 
@@ -484,7 +478,7 @@ int
 queue_fail(struct db *db, const struct queue_job *job, const char *error,
     int permanent, int64_t retry_at, int *dead)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_fail);
+	struct dbst *st = db_stmt(db, sql_fail);
 	char at[CLOCK_RFC3339_LEN], clean[QUEUE_ERROR_MAX];
 	int64_t now = clock_now_ms();
 	int rc;
@@ -495,12 +489,11 @@ queue_fail(struct db *db, const struct queue_job *job, const char *error,
 	/* An error may quote a peer that echoed a secret. */
 	(void)redact_str(clean, sizeof(clean), error != NULL ? error :
 	    "failed", NULL);
-	sqlite3_bind_text(st, 4, clean, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, clock_format(now, at, sizeof(at)), -1,
-	    SQLITE_STATIC);
-	sqlite3_bind_int(st, 6, permanent != 0);
-	sqlite3_bind_int64(st, 7, now);
-	sqlite3_bind_int64(st, 8, retry_at > now ? retry_at : now);
+	db_bind_text(st, 4, clean);
+	db_bind_text(st, 5, clock_format(now, at, sizeof(at)));
+	db_bind_int(st, 6, permanent != 0);
+	db_bind_int64(st, 7, now);
+	db_bind_int64(st, 8, retry_at > now ? retry_at : now);
 	rc = fenced(db, st, job, "record failure in");
 	if (rc == QUEUE_DONE && dead != NULL)
 		*dead = permanent || job->attempts >= job->max_attempts;
@@ -514,12 +507,12 @@ static const char sql_defer[] =
 int
 queue_defer(struct db *db, const struct queue_job *job, int64_t run_at)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_defer);
+	struct dbst *st = db_stmt(db, sql_defer);
 
 	if (st == NULL)
 		return -1;
 	bind_fence(st, job);
-	sqlite3_bind_int64(st, 4, run_at);
+	db_bind_int64(st, 4, run_at);
 	return fenced(db, st, job, "defer job in");
 }
 
@@ -529,12 +522,12 @@ static const char sql_extend[] =
 int
 queue_extend(struct db *db, const struct queue_job *job, int64_t lease_ms)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_extend);
+	struct dbst *st = db_stmt(db, sql_extend);
 
 	if (st == NULL)
 		return -1;
 	bind_fence(st, job);
-	sqlite3_bind_int64(st, 4, clock_now_ms() + lease_ms);
+	db_bind_int64(st, 4, clock_now_ms() + lease_ms);
 	return fenced(db, st, job, "extend lease in");
 }
 
@@ -566,7 +559,7 @@ static const char sql_heartbeat_worker[] =
 int
 queue_heartbeat(struct db *db, const char *worker, int64_t lease_ms)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	int64_t now = clock_now_ms();
 	int own, n = 0, ok = 0;
 
@@ -574,14 +567,14 @@ queue_heartbeat(struct db *db, const char *worker, int64_t lease_ms)
 		return -1;
 	if ((st = db_stmt(db, sql_heartbeat_jobs)) == NULL)
 		goto out;
-	sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, now + lease_ms);
+	db_bind_text(st, 1, worker);
+	db_bind_int64(st, 2, now + lease_ms);
 	if (db_run(db, st, "renew leases in", &n) < 0)
 		goto out;
 	if ((st = db_stmt(db, sql_heartbeat_worker)) == NULL)
 		goto out;
-	sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, now);
+	db_bind_text(st, 1, worker);
+	db_bind_int64(st, 2, now);
 	ok = db_run(db, st, "heartbeat in", NULL) == 0;
 out:
 	if (db_tx_close(db, own, ok) < 0)
@@ -612,25 +605,24 @@ static int
 release(struct db *db, const char *worker, const char *reason, int64_t now,
     int *n)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_release);
+	struct dbst *st = db_stmt(db, sql_release);
 	char at[CLOCK_RFC3339_LEN], clean[QUEUE_ERROR_MAX];
 
 	if (st == NULL)
 		return -1;
 	if (worker != NULL)
-		sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, now);
+		db_bind_text(st, 1, worker);
+	db_bind_int64(st, 3, now);
 	(void)redact_str(clean, sizeof(clean), reason, NULL);
-	sqlite3_bind_text(st, 4, clean, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, clock_format(now, at, sizeof(at)), -1,
-	    SQLITE_STATIC);
+	db_bind_text(st, 4, clean);
+	db_bind_text(st, 5, clock_format(now, at, sizeof(at)));
 	return db_run(db, st, "release jobs in", n);
 }
 
 int
 queue_release_worker(struct db *db, const char *worker, const char *reason)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	int own, n = 0, ok = 0;
 
 	if (db_tx_open(db, &own) < 0)
@@ -639,7 +631,7 @@ queue_release_worker(struct db *db, const char *worker, const char *reason)
 		goto out;
 	if ((st = db_stmt(db, sql_forget_worker)) == NULL)
 		goto out;
-	sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, worker);
 	ok = db_run(db, st, "remove worker from", NULL) == 0;
 out:
 	if (db_tx_close(db, own, ok) < 0)
@@ -653,7 +645,7 @@ out:
 int
 queue_reap(struct db *db, int64_t stale_ms)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	int64_t now = clock_now_ms();
 	int own, n = 0, ok = 0;
 
@@ -664,7 +656,7 @@ queue_reap(struct db *db, int64_t stale_ms)
 		goto out;
 	if ((st = db_stmt(db, sql_forget_stale)) == NULL)
 		goto out;
-	sqlite3_bind_int64(st, 1, now - stale_ms);
+	db_bind_int64(st, 1, now - stale_ms);
 	ok = db_run(db, st, "remove stale workers from", NULL) == 0;
 out:
 	if (db_tx_close(db, own, ok) < 0)
@@ -690,7 +682,7 @@ static int
 admin(struct db *db, const char *sql, const int64_t *ids, int n,
     const char *verb, const char *from)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	int i, changes, rc, own;
 	char state[32];
 
@@ -699,33 +691,33 @@ admin(struct db *db, const char *sql, const int64_t *ids, int n,
 	for (i = 0; i < n; i++) {
 		if ((st = db_stmt(db, sql)) == NULL)
 			goto fail;
-		sqlite3_bind_int64(st, 1, ids[i]);
-		sqlite3_bind_int64(st, 2, clock_now_ms());
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+		db_bind_int64(st, 1, ids[i]);
+		db_bind_int64(st, 2, clock_now_ms());
+		rc = db_step(st);
+		db_reset(st);
+		if (rc == DB_UNIQUE) {
 			log_err("job %lld: another queued or running job holds "
 			    "its unique key", (long long)ids[i]);
 			goto fail;
 		}
-		if (rc != SQLITE_DONE) {
+		if (rc != DB_DONE) {
 			db_fail(db, verb);
 			goto fail;
 		}
-		changes = sqlite3_changes(db->sql);
+		changes = db_changes(db);
 		if (changes == 1)
 			continue;
 		if ((st = db_stmt(db, sql_state)) == NULL)
 			goto fail;
-		sqlite3_bind_int64(st, 1, ids[i]);
-		if (sqlite3_step(st) == SQLITE_ROW) {
+		db_bind_int64(st, 1, ids[i]);
+		if (db_step(st) == DB_ROW) {
 			db_col_copy(st, 0, state, sizeof(state));
 			log_err("job %lld is %s: only %s jobs can be %s",
 			    (long long)ids[i], state, from, verb);
 		} else {
 			log_err("job %lld: no such job", (long long)ids[i]);
 		}
-		sqlite3_reset(st);
+		db_reset(st);
 		goto fail;
 	}
 	return db_tx_close(db, own, 1);
@@ -755,7 +747,7 @@ int
 queue_cancel_where(struct db *db, const char *types, const char *field,
     int64_t value)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_cancel_where);
+	struct dbst *st = db_stmt(db, sql_cancel_where);
 	char tjson[512];
 	int n = 0;
 
@@ -765,10 +757,10 @@ queue_cancel_where(struct db *db, const char *types, const char *field,
 		log_err("type list '%s' too long", types);
 		return -1;
 	}
-	sqlite3_bind_text(st, 1, tjson, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, value);
-	sqlite3_bind_int64(st, 4, clock_now_ms());
+	db_bind_text(st, 1, tjson);
+	db_bind_text(st, 2, field);
+	db_bind_int64(st, 3, value);
+	db_bind_int64(st, 4, clock_now_ms());
 	if (db_run(db, st, "cancel jobs in", &n) < 0)
 		return -1;
 	return n;
@@ -784,7 +776,7 @@ int
 queue_retry_where(struct db *db, const char *state, const char *type,
     const char *bot, int64_t **ids, int *n)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	int64_t *v = NULL, *p;
 	int own, rc, cap = 0;
 
@@ -799,32 +791,32 @@ queue_retry_where(struct db *db, const char *state, const char *type,
 		return -1;
 	if ((st = db_stmt(db, sql_retry_where)) == NULL)
 		goto fail;
-	sqlite3_bind_int64(st, 1, clock_now_ms());
-	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+	db_bind_int64(st, 1, clock_now_ms());
+	db_bind_text(st, 2, state);
 	if (type != NULL)
-		sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
+		db_bind_text(st, 3, type);
 	if (bot != NULL)
-		sqlite3_bind_text(st, 4, bot, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		db_bind_text(st, 4, bot);
+	while ((rc = db_step(st)) == DB_ROW) {
 		if (*n == cap) {
 			cap = cap > 0 ? cap * 2 : 64;
 			if ((p = reallocarray(v, (size_t)cap, sizeof(*v))) ==
 			    NULL) {
 				log_err("out of memory retrying jobs");
-				sqlite3_reset(st);
+				db_reset(st);
 				goto fail;
 			}
 			v = p;
 		}
-		v[(*n)++] = sqlite3_column_int64(st, 0);
+		v[(*n)++] = db_col_int64(st, 0);
 	}
-	sqlite3_reset(st);
-	if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+	db_reset(st);
+	if (rc == DB_UNIQUE) {
 		log_err("a matching job's unique key is held by a queued or "
 		    "running job: nothing retried (retry the others by id)");
 		goto fail;
 	}
-	if (rc != SQLITE_DONE) {
+	if (rc != DB_DONE) {
 		db_fail(db, "retry jobs in");
 		goto fail;
 	}
@@ -851,7 +843,7 @@ int
 queue_next_due(struct db *db, const char *queues, int64_t *at)
 {
 	int filter = queues != NULL && *queues != '\0';
-	sqlite3_stmt *st;
+	struct dbst *st;
 	char qjson[512];
 	int rc, found = 0;
 
@@ -863,14 +855,14 @@ queue_next_due(struct db *db, const char *queues, int64_t *at)
 	if (st == NULL)
 		return -1;
 	if (filter)
-		sqlite3_bind_text(st, 1, qjson, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-		*at = sqlite3_column_int64(st, 0);
+		db_bind_text(st, 1, qjson);
+	rc = db_step(st);
+	if (rc == DB_ROW && !db_col_null(st, 0)) {
+		*at = db_col_int64(st, 0);
 		found = 1;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_reset(st);
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, "read next due job from");
 	return found;
 }
@@ -882,24 +874,24 @@ int
 queue_get(struct db *db, int64_t id, struct queue_job *job, char *state,
     size_t statelen)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_get);
+	struct dbst *st = db_stmt(db, sql_get);
 	int rc, found = 0;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	db_bind_int64(st, 1, id);
+	rc = db_step(st);
+	if (rc == DB_ROW) {
 		if (read_job(st, job) < 0) {
-			sqlite3_reset(st);
+			db_reset(st);
 			return -1;
 		}
 		if (state != NULL)
 			db_col_copy(st, 13, state, statelen);
 		found = 1;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_reset(st);
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, "read job from");
 	return found;
 }
@@ -913,21 +905,21 @@ int
 queue_worker_job(struct db *db, const char *worker, int64_t *id,
     char *type, size_t typelen, int64_t *started_at)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_worker_job);
+	struct dbst *st = db_stmt(db, sql_worker_job);
 	int rc, found = 0;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*id = sqlite3_column_int64(st, 0);
+	db_bind_text(st, 1, worker);
+	rc = db_step(st);
+	if (rc == DB_ROW) {
+		*id = db_col_int64(st, 0);
 		db_col_copy(st, 1, type, typelen);
-		*started_at = sqlite3_column_int64(st, 2);
+		*started_at = db_col_int64(st, 2);
 		found = 1;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_reset(st);
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, "read the running job of a worker from");
 	return found;
 }
@@ -940,26 +932,25 @@ int
 queue_worker_register(struct db *db, const char *worker, const char *host,
     long pid, const char *queues)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_register);
+	struct dbst *st = db_stmt(db, sql_register);
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, pid);
-	sqlite3_bind_text(st, 3, host, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, queues != NULL ? queues : "", -1,
-	    SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, clock_now_ms());
+	db_bind_text(st, 1, worker);
+	db_bind_int64(st, 2, pid);
+	db_bind_text(st, 3, host);
+	db_bind_text(st, 4, queues != NULL ? queues : "");
+	db_bind_int64(st, 5, clock_now_ms());
 	return db_run(db, st, "register worker in", NULL);
 }
 
 int
 queue_worker_unregister(struct db *db, const char *worker)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_forget_worker);
+	struct dbst *st = db_stmt(db, sql_forget_worker);
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, worker, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, worker);
 	return db_run(db, st, "unregister worker from", NULL);
 }

@@ -29,12 +29,12 @@
 	JT_SUMMARIZE
 
 static void
-bind_opt(sqlite3_stmt *st, int i, const char *v)
+bind_opt(struct dbst *st, int i, const char *v)
 {
 	if (v != NULL)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+		db_bind_text(st, i, v);
 	else
-		sqlite3_bind_null(st, i);
+		db_bind_null(st, i);
 }
 
 static char *
@@ -59,25 +59,25 @@ store_contact_release(struct store_contact *c)
 }
 
 static int
-read_contact(sqlite3_stmt *st, struct store_contact *c)
+read_contact(struct dbst *st, struct store_contact *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->id = sqlite3_column_int64(st, 0);
+	c->id = db_col_int64(st, 0);
 	db_col_copy(st, 1, c->bot, sizeof(c->bot));
 	db_col_copy(st, 2, c->platform_id, sizeof(c->platform_id));
 	db_col_copy(st, 3, c->handle, sizeof(c->handle));
 	db_col_copy(st, 4, c->name, sizeof(c->name));
 	c->profile = db_col_dup(st, 5);
 	db_col_copy(st, 6, c->status, sizeof(c->status));
-	c->consent = sqlite3_column_int(st, 7);
+	c->consent = db_col_int(st, 7);
 	db_col_copy(st, 8, c->timezone, sizeof(c->timezone));
 	c->summary = db_col_dup(st, 9);
-	c->summary_upto = sqlite3_column_int64(st, 10);
-	c->unanswered = sqlite3_column_int(st, 11);
-	c->last_inbound_at = sqlite3_column_int64(st, 12);
-	c->last_outbound_at = sqlite3_column_int64(st, 13);
-	c->initiated_at = sqlite3_column_int64(st, 14);
-	c->created_at = sqlite3_column_int64(st, 15);
+	c->summary_upto = db_col_int64(st, 10);
+	c->unanswered = db_col_int(st, 11);
+	c->last_inbound_at = db_col_int64(st, 12);
+	c->last_outbound_at = db_col_int64(st, 13);
+	c->initiated_at = db_col_int64(st, 14);
+	c->created_at = db_col_int64(st, 15);
 	if (c->profile == NULL) {
 		store_contact_release(c);
 		log_err("out of memory reading a contact");
@@ -103,25 +103,25 @@ static const char sql_contact_find[] =
 static int
 contact_exists(struct db *db, const char *bot, const char *pid)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_contact_find);
+	struct dbst *st = db_stmt(db, sql_contact_find);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, pid, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_bind_text(st, 1, bot);
+	db_bind_text(st, 2, pid);
+	rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, "read contact from");
-	return rc == SQLITE_ROW;
+	return rc == DB_ROW;
 }
 
 int
 store_contact_upsert(struct db *db, const struct store_contact_in *in,
     int64_t *id, int *created)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	int rc, own, existed;
 
 	if (db_tx_open(db, &own) < 0)
@@ -129,23 +129,23 @@ store_contact_upsert(struct db *db, const struct store_contact_in *in,
 	if ((existed = contact_exists(db, in->bot, in->platform_id)) < 0 ||
 	    (st = db_stmt(db, sql_contact_upsert)) == NULL)
 		return db_tx_close(db, own, 0);
-	sqlite3_bind_text(st, 1, in->bot, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, in->platform_id, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, in->bot);
+	db_bind_text(st, 2, in->platform_id);
 	bind_opt(st, 3, in->handle);
 	bind_opt(st, 4, in->name);
 	bind_opt(st, 5, in->profile);
 	bind_opt(st, 6, in->timezone);
-	sqlite3_bind_int(st, 7, in->consent);
-	sqlite3_bind_int64(st, 8, clock_now_ms());
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*id = sqlite3_column_int64(st, 0);
+	db_bind_int(st, 7, in->consent);
+	db_bind_int64(st, 8, clock_now_ms());
+	rc = db_step(st);
+	if (rc == DB_ROW) {
+		*id = db_col_int64(st, 0);
 		if (created != NULL)
 			*created = !existed;
-		rc = sqlite3_step(st);
+		rc = db_step(st);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
+	db_reset(st);
+	if (rc != DB_DONE) {
 		db_fail(db, "store contact in");
 		return db_tx_close(db, own, 0);
 	}
@@ -158,22 +158,22 @@ static const char sql_contact_get[] =
 int
 store_contact_get(struct db *db, int64_t id, struct store_contact *c)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_contact_get);
+	struct dbst *st = db_stmt(db, sql_contact_get);
 	int rc, found = 0;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	db_bind_int64(st, 1, id);
+	rc = db_step(st);
+	if (rc == DB_ROW) {
 		if (read_contact(st, c) < 0) {
-			sqlite3_reset(st);
+			db_reset(st);
 			return -1;
 		}
 		found = 1;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_reset(st);
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, "read contact from");
 	return found;
 }
@@ -193,17 +193,17 @@ static const char sql_fail_pending[] =
 static int
 cancel_sends(struct db *db, int64_t contact)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_pending_sends);
+	struct dbst *st = db_stmt(db, sql_pending_sends);
 	int64_t ids[256];
 	int rc, n = 0, i;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, contact);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < 256)
-		ids[n++] = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+	db_bind_int64(st, 1, contact);
+	while ((rc = db_step(st)) == DB_ROW && n < 256)
+		ids[n++] = db_col_int64(st, 0);
+	db_reset(st);
+	if (rc != DB_DONE && rc != DB_ROW)
 		return db_fail(db, "read pending messages from");
 	for (i = 0; i < n; i++)
 		if (queue_cancel_where(db, "send,approve", "message",
@@ -215,16 +215,16 @@ cancel_sends(struct db *db, int64_t contact)
 int
 store_contact_stop(struct db *db, int64_t id, const char *status)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	int own, changed = 0, ok = 0;
 
 	if (db_tx_open(db, &own) < 0)
 		return -1;
 	if ((st = db_stmt(db, sql_contact_stop)) == NULL)
 		goto out;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, clock_now_ms());
+	db_bind_int64(st, 1, id);
+	db_bind_text(st, 2, status);
+	db_bind_int64(st, 3, clock_now_ms());
 	if (db_run(db, st, "update contact in", &changed) < 0)
 		goto out;
 	if (changed) {
@@ -233,10 +233,9 @@ store_contact_stop(struct db *db, int64_t id, const char *status)
 			goto out;
 		if ((st = db_stmt(db, sql_fail_pending)) == NULL)
 			goto out;
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_text(st, 2, strcmp(status, "blocked") == 0 ?
-		    "contact blocked the bot" : "contact opted out", -1,
-		    SQLITE_STATIC);
+		db_bind_int64(st, 1, id);
+		db_bind_text(st, 2, strcmp(status, "blocked") == 0 ?
+		    "contact blocked the bot" : "contact opted out");
 		if (db_run(db, st, "update messages in", NULL) < 0)
 			goto out;
 	}
@@ -255,14 +254,14 @@ int
 store_contact_summary(struct db *db, int64_t id, const char *summary,
     int64_t upto)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_contact_summary);
+	struct dbst *st = db_stmt(db, sql_contact_summary);
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, summary, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, upto);
-	sqlite3_bind_int64(st, 4, clock_now_ms());
+	db_bind_int64(st, 1, id);
+	db_bind_text(st, 2, summary);
+	db_bind_int64(st, 3, upto);
+	db_bind_int64(st, 4, clock_now_ms());
 	return db_run(db, st, "store summary in", NULL);
 }
 
@@ -286,21 +285,21 @@ store_msgs_free(struct store_msg *m, size_t n)
 }
 
 static int
-read_msg(sqlite3_stmt *st, struct store_msg *m)
+read_msg(struct dbst *st, struct store_msg *m)
 {
 	memset(m, 0, sizeof(*m));
-	m->id = sqlite3_column_int64(st, 0);
-	m->contact = sqlite3_column_int64(st, 1);
+	m->id = db_col_int64(st, 0);
+	m->contact = db_col_int64(st, 1);
 	db_col_copy(st, 2, m->bot, sizeof(m->bot));
-	m->inbound = sqlite3_column_int(st, 3);
+	m->inbound = db_col_int(st, 3);
 	db_col_copy(st, 4, m->kind, sizeof(m->kind));
 	m->text = db_col_dup(st, 5);
 	db_col_copy(st, 6, m->status, sizeof(m->status));
 	db_col_copy(st, 7, m->platform_msg_id, sizeof(m->platform_msg_id));
-	m->job_id = sqlite3_column_int64(st, 8);
-	m->created_at = sqlite3_column_int64(st, 9);
-	m->sent_at = sqlite3_column_int64(st, 10);
-	m->parts_sent = sqlite3_column_int(st, 11);
+	m->job_id = db_col_int64(st, 8);
+	m->created_at = db_col_int64(st, 9);
+	m->sent_at = db_col_int64(st, 10);
+	m->parts_sent = db_col_int(st, 11);
 	if (m->text == NULL) {
 		log_err("out of memory reading a message");
 		return -1;
@@ -312,7 +311,7 @@ static const char sql_inbound_insert[] =
     "INSERT INTO messages (contact, bot, direction, kind, text,"
     " platform_msg_id, created_at)"
     " VALUES (?1, ?2, 'in', 'message', ?3, ?4, ?5)"
-    " ON CONFLICT DO NOTHING";
+    " ON CONFLICT DO NOTHING RETURNING id";
 static const char sql_inbound_contact[] =
     "UPDATE contacts SET"
     " status = CASE WHEN status = 'new' THEN 'active' ELSE status END,"
@@ -329,22 +328,22 @@ static int
 inbound_contact(struct db *db, int64_t contact, int64_t at, int64_t msg,
     int *first_reply)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_inbound_contact);
+	struct dbst *st = db_stmt(db, sql_inbound_contact);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, contact);
-	sqlite3_bind_int64(st, 2, at);
-	sqlite3_bind_int64(st, 3, clock_now_ms());
-	sqlite3_bind_int64(st, 4, msg);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*first_reply = sqlite3_column_int(st, 0);
-		rc = sqlite3_step(st);
+	db_bind_int64(st, 1, contact);
+	db_bind_int64(st, 2, at);
+	db_bind_int64(st, 3, clock_now_ms());
+	db_bind_int64(st, 4, msg);
+	rc = db_step(st);
+	if (rc == DB_ROW) {
+		*first_reply = db_col_int(st, 0);
+		rc = db_step(st);
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, "update contact in");
+	db_reset(st);
+	return rc == DB_DONE ? 0 : db_fail(db, "update contact in");
 }
 
 int
@@ -353,7 +352,7 @@ store_inbound_add(struct db *db, const struct store_inbound *in,
 {
 	struct store_contact_in ci;
 	struct store_metrics d;
-	sqlite3_stmt *st;
+	struct dbst *st;
 	char day[16];
 	int64_t now = clock_now_ms(), cid, mid = 0;
 	int own, ok = 0, n = 0, first = 0;
@@ -370,15 +369,15 @@ store_inbound_add(struct db *db, const struct store_inbound *in,
 		goto out;
 	if ((st = db_stmt(db, sql_inbound_insert)) == NULL)
 		goto out;
-	sqlite3_bind_int64(st, 1, cid);
-	sqlite3_bind_text(st, 2, in->bot, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, in->text, -1, SQLITE_STATIC);
+	db_bind_int64(st, 1, cid);
+	db_bind_text(st, 2, in->bot);
+	db_bind_text(st, 3, in->text);
 	bind_opt(st, 4, in->message_id);
-	sqlite3_bind_int64(st, 5, in->at > 0 ? in->at : now);
-	if (db_run(db, st, "store message in", &n) < 0)
+	db_bind_int64(st, 5, in->at > 0 ? in->at : now);
+	if (db_insert_id(db, st, "store message in", &mid) < 0)
 		goto out;
-	if (n == 1) {
-		mid = sqlite3_last_insert_rowid(db->sql);
+	if (mid != 0) {
+		n = 1;
 		if (inbound_contact(db, cid, in->at > 0 ? in->at : now, mid,
 		    &first) < 0)
 			goto out;
@@ -403,30 +402,27 @@ static const char sql_out_insert[] =
     "INSERT INTO messages (contact, bot, direction, kind, text, status,"
     " job_id, model, tokens_in, tokens_out, cost_usd, created_at)"
     " VALUES (?1, ?2, 'out', ?3, ?4, ?5, nullif(?6, 0), ?7, ?8, ?9, ?10,"
-    " ?11)";
+    " ?11) RETURNING id";
 
 int
 store_out_add(struct db *db, const struct store_out *o, int64_t *id)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_out_insert);
+	struct dbst *st = db_stmt(db, sql_out_insert);
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, o->contact);
-	sqlite3_bind_text(st, 2, o->bot, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, o->kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, o->text, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, o->status, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, o->job_id);
+	db_bind_int64(st, 1, o->contact);
+	db_bind_text(st, 2, o->bot);
+	db_bind_text(st, 3, o->kind);
+	db_bind_text(st, 4, o->text);
+	db_bind_text(st, 5, o->status);
+	db_bind_int64(st, 6, o->job_id);
 	bind_opt(st, 7, o->model);
-	sqlite3_bind_int(st, 8, o->tokens_in);
-	sqlite3_bind_int(st, 9, o->tokens_out);
-	sqlite3_bind_double(st, 10, o->cost_usd);
-	sqlite3_bind_int64(st, 11, clock_now_ms());
-	if (db_run(db, st, "store message in", NULL) < 0)
-		return -1;
-	*id = sqlite3_last_insert_rowid(db->sql);
-	return 0;
+	db_bind_int(st, 8, o->tokens_in);
+	db_bind_int(st, 9, o->tokens_out);
+	db_bind_double(st, 10, o->cost_usd);
+	db_bind_int64(st, 11, clock_now_ms());
+	return db_insert_id(db, st, "store message in", id);
 }
 
 static const char sql_msg_get[] =
@@ -437,22 +433,22 @@ static const char sql_msg_by_job[] =
 static int
 msg_lookup(struct db *db, const char *sql, int64_t key, struct store_msg *m)
 {
-	sqlite3_stmt *st = db_stmt(db, sql);
+	struct dbst *st = db_stmt(db, sql);
 	int rc, found = 0;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, key);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	db_bind_int64(st, 1, key);
+	rc = db_step(st);
+	if (rc == DB_ROW) {
 		if (read_msg(st, m) < 0) {
-			sqlite3_reset(st);
+			db_reset(st);
 			return -1;
 		}
 		found = 1;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_reset(st);
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, "read message from");
 	return found;
 }
@@ -492,7 +488,7 @@ int
 store_history(struct db *db, int64_t contact, int64_t after, int limit,
     struct store_msg **out, size_t *n)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_history);
+	struct dbst *st = db_stmt(db, sql_history);
 	struct store_msg *m;
 	size_t got = 0;
 	int rc;
@@ -505,18 +501,18 @@ store_history(struct db *db, int64_t contact, int64_t after, int limit,
 		log_err("out of memory reading history");
 		return -1;
 	}
-	sqlite3_bind_int64(st, 1, contact);
-	sqlite3_bind_int64(st, 2, after);
-	sqlite3_bind_int(st, 3, limit);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && got < (size_t)limit) {
+	db_bind_int64(st, 1, contact);
+	db_bind_int64(st, 2, after);
+	db_bind_int(st, 3, limit);
+	while ((rc = db_step(st)) == DB_ROW && got < (size_t)limit) {
 		if (read_msg(st, &m[got]) < 0)
 			break;
 		got++;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
+	db_reset(st);
+	if (rc != DB_DONE) {
 		store_msgs_free(m, got);
-		return rc == SQLITE_ROW ? -1 : db_fail(db, "read history from");
+		return rc == DB_ROW ? -1 : db_fail(db, "read history from");
 	}
 	*out = m;
 	*n = got;
@@ -531,18 +527,18 @@ int
 store_count_unsummarized(struct db *db, int64_t contact, int64_t after,
     int *n)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_unsummarized);
+	struct dbst *st = db_stmt(db, sql_unsummarized);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, contact);
-	sqlite3_bind_int64(st, 2, after);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*n = sqlite3_column_int(st, 0);
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : db_fail(db, "count messages in");
+	db_bind_int64(st, 1, contact);
+	db_bind_int64(st, 2, after);
+	rc = db_step(st);
+	if (rc == DB_ROW)
+		*n = db_col_int(st, 0);
+	db_reset(st);
+	return rc == DB_ROW ? 0 : db_fail(db, "count messages in");
 }
 
 static const char sql_msg_transition[] =
@@ -553,15 +549,15 @@ int
 store_msg_transition(struct db *db, int64_t id, const char *from,
     const char *to, const char *error)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_msg_transition);
+	struct dbst *st = db_stmt(db, sql_msg_transition);
 	char clean[QUEUE_ERROR_MAX];
 	int n = 0;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, from, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, to, -1, SQLITE_STATIC);
+	db_bind_int64(st, 1, id);
+	db_bind_text(st, 2, from);
+	db_bind_text(st, 3, to);
 	/* An error may quote a peer that echoed a secret. */
 	if (error != NULL)
 		(void)redact_str(clean, sizeof(clean), error, NULL);
@@ -586,7 +582,7 @@ static const char sql_sent_contact[] =
 int
 store_msg_sent(struct db *db, int64_t id, const char *platform_msg_id)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	struct store_metrics d;
 	char bot[STORE_ID_MAX], kind[16], day[16];
 	int64_t now = clock_now_ms(), contact = 0;
@@ -596,29 +592,29 @@ store_msg_sent(struct db *db, int64_t id, const char *platform_msg_id)
 		return -1;
 	if ((st = db_stmt(db, sql_msg_sent)) == NULL)
 		goto out;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_text(st, 3, platform_msg_id != NULL ? platform_msg_id :
-	    "", -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	db_bind_int64(st, 1, id);
+	db_bind_int64(st, 2, now);
+	db_bind_text(st, 3, platform_msg_id != NULL ? platform_msg_id :
+	    "");
+	rc = db_step(st);
+	if (rc == DB_ROW) {
 		moved = 1;
-		contact = sqlite3_column_int64(st, 0);
+		contact = db_col_int64(st, 0);
 		db_col_copy(st, 1, bot, sizeof(bot));
 		db_col_copy(st, 2, kind, sizeof(kind));
-		rc = sqlite3_step(st);
+		rc = db_step(st);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
+	db_reset(st);
+	if (rc != DB_DONE) {
 		db_fail(db, "mark message sent in");
 		goto out;
 	}
 	if (moved) {
 		if ((st = db_stmt(db, sql_sent_contact)) == NULL)
 			goto out;
-		sqlite3_bind_int64(st, 1, contact);
-		sqlite3_bind_int64(st, 2, now);
-		sqlite3_bind_int(st, 3, strcmp(kind, "opener") == 0);
+		db_bind_int64(st, 1, contact);
+		db_bind_int64(st, 2, now);
+		db_bind_int(st, 3, strcmp(kind, "opener") == 0);
 		if (db_run(db, st, "update contact in", NULL) < 0)
 			goto out;
 		memset(&d, 0, sizeof(d));
@@ -643,17 +639,17 @@ static const char sql_has_outbound[] =
 static int
 contact_flag(struct db *db, const char *sql, int64_t contact, int *yes)
 {
-	sqlite3_stmt *st = db_stmt(db, sql);
+	struct dbst *st = db_stmt(db, sql);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, contact);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*yes = sqlite3_column_int(st, 0);
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : db_fail(db, "read messages from");
+	db_bind_int64(st, 1, contact);
+	rc = db_step(st);
+	if (rc == DB_ROW)
+		*yes = db_col_int(st, 0);
+	db_reset(st);
+	return rc == DB_ROW ? 0 : db_fail(db, "read messages from");
 }
 
 int
@@ -705,15 +701,15 @@ static const char sql_due_followups[] =
     " ORDER BY last_outbound_at LIMIT ?4";
 
 static int
-ids_of(struct db *db, sqlite3_stmt *st, int max, int64_t *ids, int *n)
+ids_of(struct db *db, struct dbst *st, int max, int64_t *ids, int *n)
 {
 	int rc;
 
 	*n = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max)
-		ids[(*n)++] = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+	while ((rc = db_step(st)) == DB_ROW && *n < max)
+		ids[(*n)++] = db_col_int64(st, 0);
+	db_reset(st);
+	if (rc != DB_DONE && rc != DB_ROW)
 		return db_fail(db, "read contacts from");
 	return 0;
 }
@@ -722,12 +718,12 @@ int
 store_due_openers(struct db *db, const char *bot, int max, int64_t *ids,
     int *n)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_due_openers);
+	struct dbst *st = db_stmt(db, sql_due_openers);
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, max);
+	db_bind_text(st, 1, bot);
+	db_bind_int(st, 2, max);
 	return ids_of(db, st, max, ids, n);
 }
 
@@ -735,15 +731,15 @@ int
 store_due_followups(struct db *db, const char *bot, int64_t quiet_before_ms,
     int64_t since_ms, int max_unanswered, int max, int64_t *ids, int *n)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_due_followups);
+	struct dbst *st = db_stmt(db, sql_due_followups);
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, quiet_before_ms);
-	sqlite3_bind_int(st, 3, max_unanswered);
-	sqlite3_bind_int(st, 4, max);
-	sqlite3_bind_int64(st, 5, since_ms);
+	db_bind_text(st, 1, bot);
+	db_bind_int64(st, 2, quiet_before_ms);
+	db_bind_int(st, 3, max_unanswered);
+	db_bind_int(st, 4, max);
+	db_bind_int64(st, 5, since_ms);
 	return ids_of(db, st, max, ids, n);
 }
 
@@ -762,23 +758,23 @@ int
 store_sent_since(struct db *db, const char *bot, int64_t contact,
     int64_t since_ms, int *n, int64_t *oldest)
 {
-	sqlite3_stmt *st = db_stmt(db, contact != 0 ? sql_sent_since_contact :
+	struct dbst *st = db_stmt(db, contact != 0 ? sql_sent_since_contact :
 	    sql_sent_since);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, bot);
 	if (contact != 0)
-		sqlite3_bind_int64(st, 2, contact);
-	sqlite3_bind_int64(st, 3, since_ms);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*n = sqlite3_column_int(st, 0);
-		*oldest = sqlite3_column_int64(st, 1);
+		db_bind_int64(st, 2, contact);
+	db_bind_int64(st, 3, since_ms);
+	rc = db_step(st);
+	if (rc == DB_ROW) {
+		*n = db_col_int(st, 0);
+		*oldest = db_col_int64(st, 1);
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : db_fail(db, "count sent messages in");
+	db_reset(st);
+	return rc == DB_ROW ? 0 : db_fail(db, "count sent messages in");
 }
 
 /* ---- metrics and state ----------------------------------------------- */
@@ -799,21 +795,21 @@ int
 store_metrics_add(struct db *db, const char *bot, const char *day,
     const struct store_metrics *d)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_metrics_add);
+	struct dbst *st = db_stmt(db, sql_metrics_add);
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, day, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, d->received);
-	sqlite3_bind_int(st, 4, d->sent);
-	sqlite3_bind_int(st, 5, d->initiations);
-	sqlite3_bind_int(st, 6, d->initiation_replies);
-	sqlite3_bind_int(st, 7, d->llm_calls);
-	sqlite3_bind_int(st, 8, d->tokens_in);
-	sqlite3_bind_int(st, 9, d->tokens_out);
-	sqlite3_bind_double(st, 10, d->cost_usd);
-	sqlite3_bind_int(st, 11, d->job_failures);
+	db_bind_text(st, 1, bot);
+	db_bind_text(st, 2, day);
+	db_bind_int(st, 3, d->received);
+	db_bind_int(st, 4, d->sent);
+	db_bind_int(st, 5, d->initiations);
+	db_bind_int(st, 6, d->initiation_replies);
+	db_bind_int(st, 7, d->llm_calls);
+	db_bind_int(st, 8, d->tokens_in);
+	db_bind_int(st, 9, d->tokens_out);
+	db_bind_double(st, 10, d->cost_usd);
+	db_bind_int(st, 11, d->job_failures);
 	return db_run(db, st, "update metrics in", NULL);
 }
 
@@ -838,28 +834,28 @@ int
 store_metrics_get(struct db *db, const char *bot, const char *day,
     struct store_metrics *out)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_metrics_get);
+	struct dbst *st = db_stmt(db, sql_metrics_get);
 	int rc;
 
 	if (st == NULL)
 		return -1;
 	memset(out, 0, sizeof(*out));
-	sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, day, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		out->received = sqlite3_column_int(st, 0);
-		out->sent = sqlite3_column_int(st, 1);
-		out->initiations = sqlite3_column_int(st, 2);
-		out->initiation_replies = sqlite3_column_int(st, 3);
-		out->llm_calls = sqlite3_column_int(st, 4);
-		out->tokens_in = sqlite3_column_int(st, 5);
-		out->tokens_out = sqlite3_column_int(st, 6);
-		out->cost_usd = sqlite3_column_double(st, 7);
-		out->job_failures = sqlite3_column_int(st, 8);
+	db_bind_text(st, 1, bot);
+	db_bind_text(st, 2, day);
+	rc = db_step(st);
+	if (rc == DB_ROW) {
+		out->received = db_col_int(st, 0);
+		out->sent = db_col_int(st, 1);
+		out->initiations = db_col_int(st, 2);
+		out->initiation_replies = db_col_int(st, 3);
+		out->llm_calls = db_col_int(st, 4);
+		out->tokens_in = db_col_int(st, 5);
+		out->tokens_out = db_col_int(st, 6);
+		out->cost_usd = db_col_double(st, 7);
+		out->job_failures = db_col_int(st, 8);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_reset(st);
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, "read metrics from");
 	return 0;
 }
@@ -872,19 +868,19 @@ static const char sql_kv_set[] =
 int
 store_kv_get(struct db *db, const char *key, char *value, size_t len)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_kv_get);
+	struct dbst *st = db_stmt(db, sql_kv_get);
 	int rc, found = 0;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	db_bind_text(st, 1, key);
+	rc = db_step(st);
+	if (rc == DB_ROW) {
 		db_col_copy(st, 0, value, len);
 		found = 1;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_reset(st);
+	if (rc != DB_ROW && rc != DB_DONE)
 		return db_fail(db, "read state from");
 	return found;
 }
@@ -892,13 +888,13 @@ store_kv_get(struct db *db, const char *key, char *value, size_t len)
 int
 store_kv_set(struct db *db, const char *key, const char *value)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_kv_set);
+	struct dbst *st = db_stmt(db, sql_kv_set);
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, clock_now_ms());
+	db_bind_text(st, 1, key);
+	db_bind_text(st, 2, value);
+	db_bind_int64(st, 3, clock_now_ms());
 	return db_run(db, st, "store state in", NULL);
 }
 
@@ -910,13 +906,13 @@ static const char sql_kv_add[] =
 int
 store_kv_add(struct db *db, const char *key, int64_t delta)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_kv_add);
+	struct dbst *st = db_stmt(db, sql_kv_add);
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, delta);
-	sqlite3_bind_int64(st, 3, clock_now_ms());
+	db_bind_text(st, 1, key);
+	db_bind_int64(st, 2, delta);
+	db_bind_int64(st, 3, clock_now_ms());
 	return db_run(db, st, "store state in", NULL);
 }
 
@@ -927,16 +923,16 @@ static const char sql_awaits[] =
 int
 store_awaits_reply(struct db *db, int64_t contact, int *yes)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_awaits);
+	struct dbst *st = db_stmt(db, sql_awaits);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, contact);
-	rc = sqlite3_step(st);
-	*yes = rc == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 :
+	db_bind_int64(st, 1, contact);
+	rc = db_step(st);
+	*yes = rc == DB_ROW && db_col_int(st, 0) != 0;
+	db_reset(st);
+	return rc == DB_ROW || rc == DB_DONE ? 0 :
 	    db_fail(db, "read messages from");
 }
 
@@ -947,15 +943,15 @@ static const char sql_msg_parts[] =
 int
 store_msg_parts(struct db *db, int64_t id, int parts_sent, const char *error)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_msg_parts);
+	struct dbst *st = db_stmt(db, sql_msg_parts);
 	int n = 0;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int(st, 2, parts_sent);
+	db_bind_int64(st, 1, id);
+	db_bind_int(st, 2, parts_sent);
 	if (error != NULL)
-		sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
+		db_bind_text(st, 3, error);
 	if (db_run(db, st, "record the parts sent in", &n) < 0)
 		return -1;
 	return n;

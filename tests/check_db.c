@@ -465,19 +465,19 @@ START_TEST(statement_cache)
 {
 	static const char sql[] = "SELECT count(*) FROM jobs";
 	struct db db;
-	sqlite3_stmt *st1, *st2;
+	struct dbst *st1, *st2;
 
 	make_db();
 	ck_assert_int_eq(db_open(&db, path, &cfg, 0), 0);
 	st1 = db_stmt(&db, sql);
 	ck_assert_ptr_nonnull(st1);
-	ck_assert_int_eq(sqlite3_step(st1), SQLITE_ROW);
+	ck_assert_int_eq(db_step(st1), DB_ROW);
 	st2 = db_stmt(&db, sql);
 	ck_assert_ptr_eq(st1, st2);
 	/* handed back reset: it runs from the start again */
-	ck_assert_int_eq(sqlite3_step(st2), SQLITE_ROW);
-	ck_assert_int_eq(sqlite3_column_int(st2, 0), 0);
-	sqlite3_reset(st2);
+	ck_assert_int_eq(db_step(st2), DB_ROW);
+	ck_assert_int_eq(db_col_int(st2, 0), 0);
+	db_reset(st2);
 	db_close(&db);
 }
 END_TEST

@@ -276,7 +276,7 @@ START_TEST(add_invalid_refused)
 	free(t_stderr_end(&cap));
 	ck_assert_int_eq(rc, -1);
 	ck_assert_int_eq(t_sql_int(DB, "SELECT count(*) FROM jobs"), 0);
-	ck_assert_int_eq(sqlite3_get_autocommit(DB->sql), 1);
+	ck_assert_int_eq(!db_in_tx(DB), 1);
 }
 END_TEST
 
@@ -349,7 +349,7 @@ START_TEST(add_batch_rollback)
 	ck_assert_int_eq(b, a);
 	add_job("other", 5, 0);
 	/* still inside the caller's transaction */
-	ck_assert_int_eq(sqlite3_get_autocommit(DB->sql), 0);
+	ck_assert_int_eq(!db_in_tx(DB), 0);
 	db_rollback(DB);
 	ck_assert_int_eq(t_sql_int(DB, "SELECT count(*) FROM jobs"), 0);
 	claim_none("w1", NULL);
@@ -1312,7 +1312,7 @@ START_TEST(cancel_refuses_all_or_nothing)
 		state_is(ids[0], "queued");
 		state_is(ids[2], "queued");
 		state_is(fin, finished[i]);
-		ck_assert_int_eq(sqlite3_get_autocommit(DB->sql), 1);
+		ck_assert_int_eq(!db_in_tx(DB), 1);
 	}
 }
 END_TEST

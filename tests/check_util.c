@@ -131,24 +131,24 @@ t_read_file(const char *path)
 }
 
 /* Prepare a formatted query; fails the test on error. */
-static sqlite3_stmt *
+static struct dbst *
 prepare(struct db *db, const char *fmt, va_list ap)
 {
 	char sql[2048];
-	sqlite3_stmt *st = NULL;
+	struct dbst *st = NULL;
 	int n;
 
 	n = vsnprintf(sql, sizeof(sql), fmt, ap);
 	ck_assert_msg(n > 0 && (size_t)n < sizeof(sql), "query too long");
-	ck_assert_msg(sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL) ==
-	    SQLITE_OK, "prepare '%s': %s", sql, sqlite3_errmsg(db->sql));
+	st = db_prepare(db, sql);
+	ck_assert_msg(st != NULL, "prepare '%s': %s", sql, db_errmsg(db));
 	return st;
 }
 
 int64_t
 t_sql_int(struct db *db, const char *fmt, ...)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	va_list ap;
 	int64_t v;
 	int rc;
@@ -156,48 +156,48 @@ t_sql_int(struct db *db, const char *fmt, ...)
 	va_start(ap, fmt);
 	st = prepare(db, fmt, ap);
 	va_end(ap);
-	rc = sqlite3_step(st);
-	v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
-	ck_assert_msg(rc == SQLITE_ROW, "query returned no row: %s", fmt);
+	rc = db_step(st);
+	v = rc == DB_ROW ? db_col_int64(st, 0) : 0;
+	db_finalize(st);
+	ck_assert_msg(rc == DB_ROW, "query returned no row: %s", fmt);
 	return v;
 }
 
 void
 t_sql_text(struct db *db, char *buf, size_t len, const char *fmt, ...)
 {
-	sqlite3_stmt *st;
-	const unsigned char *t;
+	struct dbst *st;
+	const char *t;
 	va_list ap;
 	int rc;
 
 	va_start(ap, fmt);
 	st = prepare(db, fmt, ap);
 	va_end(ap);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		t = sqlite3_column_text(st, 0);
-		strlcpy(buf, t != NULL ? (const char *)t : "(null)", len);
+	rc = db_step(st);
+	if (rc == DB_ROW) {
+		t = db_col_text(st, 0);
+		strlcpy(buf, t != NULL ? t : "(null)", len);
 	}
-	sqlite3_finalize(st);
-	ck_assert_msg(rc == SQLITE_ROW, "query returned no row: %s", fmt);
+	db_finalize(st);
+	ck_assert_msg(rc == DB_ROW, "query returned no row: %s", fmt);
 }
 
 void
 t_exec(struct db *db, const char *fmt, ...)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	va_list ap;
 	int rc;
 
 	va_start(ap, fmt);
 	st = prepare(db, fmt, ap);
 	va_end(ap);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	while ((rc = db_step(st)) == DB_ROW)
 		;
-	sqlite3_finalize(st);
-	ck_assert_msg(rc == SQLITE_DONE, "exec '%s': %s", fmt,
-	    sqlite3_errmsg(db->sql));
+	db_finalize(st);
+	ck_assert_msg(rc == DB_DONE, "exec '%s': %s", fmt,
+	    db_errmsg(db));
 }
 
 void

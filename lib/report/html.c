@@ -89,19 +89,19 @@ static const char sql_jobs_hourly[] =
     " AND created_at >= ?1 AND created_at < ?2 GROUP BY 1, 2";
 
 static int
-jobs_row(sqlite3_stmt *st, void *arg)
+jobs_row(struct dbst *st, void *arg)
 {
 	struct dash *d = arg;
 
-	int64_t h = sqlite3_column_int64(st, 0);
-	const char *state = (const char *)sqlite3_column_text(st, 1);
+	int64_t h = db_col_int64(st, 0);
+	const char *state = db_col_text(st, 1);
 	int i;
 
 	if (state == NULL || h < 0 || h >= NHOURS)
 		return 0;
 	for (i = 0; i < NSTATES; i++)
 		if (strcmp(state, report_states[i]) == 0)
-			d->jobs[h][i] += sqlite3_column_int64(st, 2);
+			d->jobs[h][i] += db_col_int64(st, 2);
 	return 0;
 }
 
@@ -147,22 +147,22 @@ bot_series(struct dash *d, const char *name)
 }
 
 static int
-metrics_row(sqlite3_stmt *st, void *arg)
+metrics_row(struct dbst *st, void *arg)
 {
 	struct dash *d = arg;
 
-	const char *bot = (const char *)sqlite3_column_text(st, 0);
-	int i = day_index(d, (const char *)sqlite3_column_text(st, 1));
-	int64_t recv = sqlite3_column_int64(st, 2);
-	int64_t sent = sqlite3_column_int64(st, 3);
+	const char *bot = db_col_text(st, 0);
+	int i = day_index(d, db_col_text(st, 1));
+	int64_t recv = db_col_int64(st, 2);
+	int64_t sent = db_col_int64(st, 3);
 	struct bot_series *b;
 
 	if (i < 0)
 		return 0;
-	d->tok_in[i] += sqlite3_column_int64(st, 4);
-	d->tok_out[i] += sqlite3_column_int64(st, 5);
-	d->cost[i] += sqlite3_column_double(st, 6);
-	d->calls[i] += sqlite3_column_int64(st, 7);
+	d->tok_in[i] += db_col_int64(st, 4);
+	d->tok_out[i] += db_col_int64(st, 5);
+	d->cost[i] += db_col_double(st, 6);
+	d->calls[i] += db_col_int64(st, 7);
 	if (bot == NULL || (recv <= 0 && sent <= 0))
 		return 0;
 	if ((b = bot_series(d, bot)) == NULL)
@@ -196,11 +196,11 @@ latency_flush(struct dash *d)
 }
 
 static int
-latency_row(sqlite3_stmt *st, void *arg)
+latency_row(struct dbst *st, void *arg)
 {
 	struct dash *d = arg;
 
-	int64_t day = sqlite3_column_int64(st, 0);
+	int64_t day = db_col_int64(st, 0);
 	int64_t *p;
 	size_t cap;
 
@@ -215,7 +215,7 @@ latency_row(sqlite3_stmt *st, void *arg)
 		d->lat = p;
 		d->capbuf = cap;
 	}
-	d->lat[d->nbuf++] = sqlite3_column_int64(st, 1);
+	d->lat[d->nbuf++] = db_col_int64(st, 1);
 	return 0;
 }
 
@@ -226,39 +226,39 @@ static const char sql_health[] =
     "  AND finished_at >= ?2)";
 
 static int
-health_row(sqlite3_stmt *st, void *arg)
+health_row(struct dbst *st, void *arg)
 {
 	struct dash *d = arg;
 
-	d->workers = sqlite3_column_int64(st, 0);
-	d->live = sqlite3_column_int64(st, 1);
-	d->dead_hour = sqlite3_column_int64(st, 2);
+	d->workers = db_col_int64(st, 0);
+	d->live = db_col_int64(st, 1);
+	d->dead_hour = db_col_int64(st, 2);
 	return 0;
 }
 
 /* Run sql with ?1, ?2 bound to a, b over fn. */
 static int
 query(struct db *db, const char *sql, int64_t a, int64_t b,
-    int (*fn)(sqlite3_stmt *, void *), struct dash *d)
+    int (*fn)(struct dbst *, void *), struct dash *d)
 {
-	sqlite3_stmt *st = db_stmt(db, sql);
+	struct dbst *st = db_stmt(db, sql);
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, a);
-	sqlite3_bind_int64(st, 2, b);
+	db_bind_int64(st, 1, a);
+	db_bind_int64(st, 2, b);
 	return report_each_row(db, st, fn, d);
 }
 
 static int
 metrics_read(struct db *db, struct dash *d)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_metrics);
+	struct dbst *st = db_stmt(db, sql_metrics);
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, d->day[0], -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, d->day[NDAYS - 1], -1, SQLITE_STATIC);
+	db_bind_text(st, 1, d->day[0]);
+	db_bind_text(st, 2, d->day[NDAYS - 1]);
 	return report_each_row(db, st, metrics_row, d);
 }
 
@@ -317,23 +317,23 @@ static const char sql_drafts[] =
 #define TROUBLE_ROWS 20		/* rows of the jobs-needing-a-look table */
 
 static int
-trouble_row(sqlite3_stmt *st, void *arg)
+trouble_row(struct dbst *st, void *arg)
 {
 	struct dash *d = arg;
 
 	char at[CLOCK_RFC3339_LEN];
-	const char *bot = (const char *)sqlite3_column_text(st, 2);
-	const char *err = (const char *)sqlite3_column_text(st, 7);
+	const char *bot = db_col_text(st, 2);
+	const char *err = db_col_text(st, 7);
 	json_t *o;
 
 	o = json_pack("{s:I, s:s, s:s?, s:s, s:I, s:I, s:s, s:s?}",
-	    "id", (json_int_t)sqlite3_column_int64(st, 0),
-	    "type", (const char *)sqlite3_column_text(st, 1),
+	    "id", (json_int_t)db_col_int64(st, 0),
+	    "type", db_col_text(st, 1),
 	    "bot", bot,
-	    "state", (const char *)sqlite3_column_text(st, 3),
-	    "attempts", (json_int_t)sqlite3_column_int64(st, 4),
-	    "max_attempts", (json_int_t)sqlite3_column_int64(st, 5),
-	    "at", clock_format(sqlite3_column_int64(st, 6), at, sizeof(at)),
+	    "state", db_col_text(st, 3),
+	    "attempts", (json_int_t)db_col_int64(st, 4),
+	    "max_attempts", (json_int_t)db_col_int64(st, 5),
+	    "at", clock_format(db_col_int64(st, 6), at, sizeof(at)),
 	    "error", err);
 	if (o == NULL || json_array_append_new(d->trouble, o) < 0)
 		return oom();
@@ -341,11 +341,11 @@ trouble_row(sqlite3_stmt *st, void *arg)
 }
 
 static int
-drafts_row(sqlite3_stmt *st, void *arg)
+drafts_row(struct dbst *st, void *arg)
 {
 	struct dash *d = arg;
 
-	d->drafts = sqlite3_column_int64(st, 0);
+	d->drafts = db_col_int64(st, 0);
 	return 0;
 }
 
@@ -406,7 +406,7 @@ dash_read(struct db *db, struct dash *d)
 {
 	/* The configured thresholds (health = { ... }). */
 	static const struct report_health_opts defaults = { 0, 0, -1 };
-	int own = sqlite3_get_autocommit(db->sql), rc = -1;
+	int own = !db_in_tx(db), rc = -1;
 
 	if (own && db_exec(db, "BEGIN") < 0)
 		return -1;

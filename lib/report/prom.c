@@ -134,18 +134,18 @@ static const struct {
 /* Column c of every row of st (already bound) as samples of one metric,
  * labelled by column 0 as bot. */
 static int
-prom_bot_metric(struct db *db, sqlite3_stmt *st, FILE *out, int c)
+prom_bot_metric(struct db *db, struct dbst *st, FILE *out, int c)
 {
 	int rc;
 
 	head(out, counters[c].name, c == NCOUNTERS - 1 ? "gauge" : "counter",
 	    counters[c].help);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	while ((rc = db_step(st)) == DB_ROW)
 		sample(out, counters[c].name, "bot",
-		    (const char *)sqlite3_column_text(st, 0), NULL, NULL,
-		    sqlite3_column_double(st, c + 1));
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+		    db_col_text(st, 0), NULL, NULL,
+		    db_col_double(st, c + 1));
+	db_reset(st);
+	if (rc != DB_DONE)
 		return db_fail(db, "read report from");
 	return 0;
 }
@@ -238,7 +238,7 @@ static int
 prom_bots(struct db *db, const struct cfg *cfg, int64_t now, FILE *out)
 {
 	char t[CLOCK_RFC3339_LEN], *text;
-	sqlite3_stmt *st;
+	struct dbst *st;
 	json_t *names;
 	double spent;
 	size_t c;
@@ -248,7 +248,7 @@ prom_bots(struct db *db, const struct cfg *cfg, int64_t now, FILE *out)
 		return -1;
 	clock_format(now, t, sizeof(t));
 	t[10] = '\0';
-	sqlite3_bind_text(st, 1, t, -1, SQLITE_TRANSIENT);
+	db_bind_text_copy(st, 1, t);
 	if ((names = json_array()) == NULL)
 		return -1;
 	for (i = 0; cfg != NULL && i < cfg->nbots; i++)
@@ -261,7 +261,7 @@ prom_bots(struct db *db, const struct cfg *cfg, int64_t now, FILE *out)
 	json_decref(names);
 	if (text == NULL)
 		return -1;
-	sqlite3_bind_text(st, 2, text, -1, free);
+	db_bind_text(st, 2, text);
 	for (c = 0; c < NCOUNTERS; c++)
 		if (prom_bot_metric(db, st, out, (int)c) < 0)
 			return -1;
@@ -271,12 +271,12 @@ prom_bots(struct db *db, const struct cfg *cfg, int64_t now, FILE *out)
 		if (cfg->bots[i].policy.daily_budget_usd <= 0)
 			continue;
 		spent = 0;
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-			if (strcmp((const char *)sqlite3_column_text(st, 0),
+		while ((rc = db_step(st)) == DB_ROW)
+			if (strcmp(db_col_text(st, 0),
 			    cfg->bots[i].name) == 0)
-				spent = sqlite3_column_double(st, NCOUNTERS);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE)
+				spent = db_col_double(st, NCOUNTERS);
+		db_reset(st);
+		if (rc != DB_DONE)
 			return db_fail(db, "read report from");
 		sample(out, "dater_budget_left_usd", "bot", cfg->bots[i].name,
 		    NULL, NULL, cfg->bots[i].policy.daily_budget_usd - spent);
@@ -289,30 +289,30 @@ prom_bots(struct db *db, const struct cfg *cfg, int64_t now, FILE *out)
 static int
 prom_rest(struct db *db, const struct cfg *cfg, int64_t now, FILE *out)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	int rc;
 
 	if ((st = db_stmt(db, sql_p_alive)) == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, now - report_heartbeat_max_ms(cfg));
-	rc = sqlite3_step(st);
+	db_bind_int64(st, 1, now - report_heartbeat_max_ms(cfg));
+	rc = db_step(st);
 	head(out, "dater_workers_alive", "gauge",
 	    "Workers with a recent heartbeat.");
 	sample(out, "dater_workers_alive", NULL, NULL, NULL, NULL,
-	    rc == SQLITE_ROW ? sqlite3_column_double(st, 0) : 0);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW)
+	    rc == DB_ROW ? db_col_double(st, 0) : 0);
+	db_reset(st);
+	if (rc != DB_ROW)
 		return db_fail(db, "read report from");
 	if ((st = db_stmt(db, sql_p_contacts)) == NULL)
 		return -1;
 	head(out, "dater_contacts", "gauge", "Contacts per bot and status.");
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	while ((rc = db_step(st)) == DB_ROW)
 		sample(out, "dater_contacts", "bot",
-		    (const char *)sqlite3_column_text(st, 0), "status",
-		    (const char *)sqlite3_column_text(st, 1),
-		    sqlite3_column_double(st, 2));
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+		    db_col_text(st, 0), "status",
+		    db_col_text(st, 1),
+		    db_col_double(st, 2));
+	db_reset(st);
+	if (rc != DB_DONE)
 		return db_fail(db, "read report from");
 	return prom_bots(db, cfg, now, out);
 }
@@ -384,7 +384,7 @@ static const char sql_p_duration[] =
  * configured bots) that had no row. 0 or -1 (logged).
  */
 static int
-prom_hist(struct db *db, sqlite3_stmt *st, FILE *out, const char *name,
+prom_hist(struct db *db, struct dbst *st, FILE *out, const char *name,
     const char *k, struct hist *h, const struct cfg *zeros)
 {
 	json_t *seen = json_object();
@@ -394,8 +394,8 @@ prom_hist(struct db *db, sqlite3_stmt *st, FILE *out, const char *name,
 
 	if (seen == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		l = (const char *)sqlite3_column_text(st, 0);
+	while ((rc = db_step(st)) == DB_ROW) {
+		l = db_col_text(st, 0);
 		l = l != NULL ? l : "";
 		if (cur != NULL && strcmp(cur, l) != 0) {
 			hist_put(out, name, k, cur, h);
@@ -404,21 +404,21 @@ prom_hist(struct db *db, sqlite3_stmt *st, FILE *out, const char *name,
 		}
 		if (cur == NULL && ((cur = strdup(l)) == NULL ||
 		    json_object_set_new(seen, l, json_true()) < 0)) {
-			rc = SQLITE_NOMEM;
+			rc = DB_ERROR;
 			break;
 		}
-		hist_add(h, (double)sqlite3_column_int64(st, 1) / 1000.0);
+		hist_add(h, (double)db_col_int64(st, 1) / 1000.0);
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	if (cur != NULL)
 		hist_put(out, name, k, cur, h);
 	free(cur);
-	for (i = 0; rc == SQLITE_DONE && zeros != NULL && i < zeros->nbots;
+	for (i = 0; rc == DB_DONE && zeros != NULL && i < zeros->nbots;
 	    i++)
 		if (json_object_get(seen, zeros->bots[i].name) == NULL)
 			hist_put(out, name, k, zeros->bots[i].name, h);
 	json_decref(seen);
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		return db_fail(db, "read report from");
 	return 0;
 }
@@ -431,12 +431,12 @@ prom_histograms(struct db *db, const struct cfg *cfg, int64_t now,
 	    { 0 }, 0, 0 };
 	struct hist dur = { dur_le, sizeof(dur_le) / sizeof(dur_le[0]),
 	    { 0 }, 0, 0 };
-	sqlite3_stmt *st;
+	struct dbst *st;
 
 	if ((st = db_stmt(db, sql_p_latency)) == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, 0);
-	sqlite3_bind_int64(st, 2, now + 1);
+	db_bind_int64(st, 1, 0);
+	db_bind_int64(st, 2, now + 1);
 	head(out, "dater_reply_latency_seconds", "histogram",
 	    "From a contact's first unanswered message to the reply sent.");
 	if (prom_hist(db, st, out, "dater_reply_latency_seconds", "bot", &lat,

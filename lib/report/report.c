@@ -47,7 +47,7 @@ report_oom(void)
 int
 report_snap_begin(struct db *db, int *own)
 {
-	*own = sqlite3_get_autocommit(db->sql);
+	*own = !db_in_tx(db);
 	return *own ? db_exec(db, "BEGIN") : 0;
 }
 
@@ -71,24 +71,24 @@ report_time_json(int64_t ms)
 /* A time column as a new RFC 3339 string, or NULL for SQL NULL (json_pack
  * "o?" turns that into null). */
 json_t *
-report_col_time(sqlite3_stmt *st, int col)
+report_col_time(struct dbst *st, int col)
 {
-	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+	if (db_col_null(st, col))
 		return NULL;
-	return report_time_json(sqlite3_column_int64(st, col));
+	return report_time_json(db_col_int64(st, col));
 }
 
 /* A text column, borrowed until the next step; NULL for SQL NULL. */
 const char *
-report_col_text(sqlite3_stmt *st, int col)
+report_col_text(struct dbst *st, int col)
 {
-	return (const char *)sqlite3_column_text(st, col);
+	return db_col_text(st, col);
 }
 
 json_int_t
-report_col_int(sqlite3_stmt *st, int col)
+report_col_int(struct dbst *st, int col)
 {
-	return (json_int_t)sqlite3_column_int64(st, col);
+	return (json_int_t)db_col_int64(st, col);
 }
 
 /*
@@ -96,19 +96,19 @@ report_col_int(sqlite3_stmt *st, int col)
  * error it logged). Resets st. Returns 0 or -1 (logged).
  */
 int
-report_each_row(struct db *db, sqlite3_stmt *st,
-    int (*fn)(sqlite3_stmt *, void *), void *arg)
+report_each_row(struct db *db, struct dbst *st,
+    int (*fn)(struct dbst *, void *), void *arg)
 {
 	int rc;
 
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == DB_ROW) {
 		if (fn(st, arg) < 0) {
-			sqlite3_reset(st);
+			db_reset(st);
 			return -1;
 		}
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	db_reset(st);
+	if (rc != DB_DONE)
 		return db_fail(db, "read report from");
 	return 0;
 }
@@ -122,19 +122,19 @@ report_oom_null(void)
 
 /* An integer column as a new reference, or NULL for SQL NULL. */
 json_t *
-report_col_int_null(sqlite3_stmt *st, int col)
+report_col_int_null(struct dbst *st, int col)
 {
-	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+	if (db_col_null(st, col))
 		return NULL;
 	return json_integer(report_col_int(st, col));
 }
 
 json_t *
-report_col_real_null(sqlite3_stmt *st, int col)
+report_col_real_null(struct dbst *st, int col)
 {
-	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+	if (db_col_null(st, col))
 		return NULL;
-	return json_real(sqlite3_column_double(st, col));
+	return json_real(db_col_double(st, col));
 }
 
 /* "YYYY-MM-DD" (UTC) of ms into buf (16 bytes at least). */

@@ -363,7 +363,7 @@ void report_snap_end(struct db *db, int own);
 json_t *report_time_json(int64_t ms);
 
 /* A time column as a new RFC 3339 string, or NULL for SQL NULL. */
-json_t *report_col_time(sqlite3_stmt *st, int col);
+json_t *report_col_time(struct dbst *st, int col);
 
 /* "out of memory building the report", logged; -1 or NULL. */
 int report_oom(void);
@@ -375,10 +375,10 @@ int report_set(json_t *obj, const char *key, json_t *v);
 
 /* Column readers: text (NULL for SQL NULL), integer, and integer or
  * real as a new JSON value (NULL for SQL NULL). */
-const char *report_col_text(sqlite3_stmt *st, int col);
-json_int_t report_col_int(sqlite3_stmt *st, int col);
-json_t *report_col_int_null(sqlite3_stmt *st, int col);
-json_t *report_col_real_null(sqlite3_stmt *st, int col);
+const char *report_col_text(struct dbst *st, int col);
+json_int_t report_col_int(struct dbst *st, int col);
+json_t *report_col_int_null(struct dbst *st, int col);
+json_t *report_col_real_null(struct dbst *st, int col);
 
 /* The UTC day of ms as "YYYY-MM-DD" into buf; buf. And the ms at the
  * start of that day. */
@@ -387,7 +387,7 @@ int64_t report_day_start(int64_t ms);
 
 /* Step st to the end calling fn on each row (fn: 0, or -1 logged);
  * resets st. 0 or -1 (logged). */
-int report_each_row(struct db *db, sqlite3_stmt *st,
-    int (*fn)(sqlite3_stmt *, void *), void *arg);
+int report_each_row(struct db *db, struct dbst *st,
+    int (*fn)(struct dbst *, void *), void *arg);
 
 #endif

@@ -55,7 +55,7 @@ static const char sql_bot_latency[] =
 static json_t *
 bot_median(struct db *db, const char *bot, int64_t since, int *err)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_bot_latency);
+	struct dbst *st = db_stmt(db, sql_bot_latency);
 	int64_t *v = NULL, *nv;
 	size_t n = 0, cap = 0;
 	json_t *out = NULL;
@@ -65,9 +65,9 @@ bot_median(struct db *db, const char *bot, int64_t since, int *err)
 		*err = 1;
 		return NULL;
 	}
-	sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, since);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_text(st, 1, bot);
+	db_bind_int64(st, 2, since);
+	while ((rc = db_step(st)) == DB_ROW) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
 			if ((nv = reallocarray(v, cap, sizeof(*v))) == NULL) {
@@ -77,9 +77,9 @@ bot_median(struct db *db, const char *bot, int64_t since, int *err)
 			}
 			v = nv;
 		}
-		v[n++] = sqlite3_column_int64(st, 0);
+		v[n++] = db_col_int64(st, 0);
 	}
-	if (rc != SQLITE_DONE) {
+	if (rc != DB_DONE) {
 		*err = 1;
 		db_fail(db, "read report from");
 		goto out;
@@ -88,7 +88,7 @@ bot_median(struct db *db, const char *bot, int64_t since, int *err)
 		out = json_integer(n % 2 ? v[n / 2] : (v[n / 2 - 1] +
 		    v[n / 2]) / 2);
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	free(v);
 	return out;
 }
@@ -98,41 +98,41 @@ static json_t *
 bot_period(struct db *db, const char *bot, const char *from, const char *to,
     int64_t since)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_bot_period);
+	struct dbst *st = db_stmt(db, sql_bot_period);
 	json_t *o = NULL, *median;
 	double init, repl;
 	int err = 0;
 
 	if (st == NULL)
 		return NULL;
-	sqlite3_bind_text(st, 1, bot, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, from, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, to, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_reset(st);
+	db_bind_text(st, 1, bot);
+	db_bind_text(st, 2, from);
+	db_bind_text(st, 3, to);
+	if (db_step(st) != DB_ROW) {
+		db_reset(st);
 		db_fail(db, "read report from");
 		return NULL;
 	}
-	init = sqlite3_column_double(st, 2);
-	repl = sqlite3_column_double(st, 3);
+	init = db_col_double(st, 2);
+	repl = db_col_double(st, 3);
 	median = bot_median(db, bot, since, &err);
 	if (!err)
 		o = json_pack("{s:I, s:I, s:I, s:I, s:o?, s:o?, s:I, s:I, s:I,"
 		    " s:f, s:I}",
-		    "received", (json_int_t)sqlite3_column_double(st, 0),
-		    "sent", (json_int_t)sqlite3_column_double(st, 1),
+		    "received", (json_int_t)db_col_double(st, 0),
+		    "sent", (json_int_t)db_col_double(st, 1),
 		    "initiations", (json_int_t)init,
 		    "initiation_replies", (json_int_t)repl,
 		    "reply_rate", init > 0 ? json_real(repl / init) : NULL,
 		    "median_reply_ms", median,
-		    "llm_calls", (json_int_t)sqlite3_column_double(st, 4),
-		    "tokens_in", (json_int_t)sqlite3_column_double(st, 5),
-		    "tokens_out", (json_int_t)sqlite3_column_double(st, 6),
-		    "cost_usd", sqlite3_column_double(st, 7),
-		    "job_failures", (json_int_t)sqlite3_column_double(st, 8));
+		    "llm_calls", (json_int_t)db_col_double(st, 4),
+		    "tokens_in", (json_int_t)db_col_double(st, 5),
+		    "tokens_out", (json_int_t)db_col_double(st, 6),
+		    "cost_usd", db_col_double(st, 7),
+		    "job_failures", (json_int_t)db_col_double(st, 8));
 	else
 		json_decref(median);
-	sqlite3_reset(st);
+	db_reset(st);
 	if (o == NULL && !err)
 		report_oom_null();
 	return o;
@@ -203,19 +203,19 @@ bot_obj(struct db *db, const struct cfg *cfg, const char *name, int64_t now)
 	double budget = cb != NULL ? cb->policy.daily_budget_usd : 0;
 	char today[16], since[16];
 	json_t *t, *w, *o;
-	sqlite3_stmt *st;
+	struct dbst *st;
 	json_int_t ncontacts = 0, nopted = 0;
 
 	report_day_of(now, today, sizeof(today));
 	report_day_of(now - 6 * DAY_MS, since, sizeof(since));
 	if ((st = db_stmt(db, sql_bot_contacts)) == NULL)
 		return NULL;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	db_bind_text(st, 1, name);
+	if (db_step(st) == DB_ROW) {
 		ncontacts = report_col_int(st, 0);
-		nopted = (json_int_t)sqlite3_column_double(st, 1);
+		nopted = (json_int_t)db_col_double(st, 1);
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	t = bot_period(db, name, today, today, report_day_start(now));
 	w = bot_period(db, name, since, today, report_day_start(now - 6 * DAY_MS));
 	if (t == NULL || w == NULL) {
@@ -248,7 +248,7 @@ struct bots_acc {
 };
 
 static int
-bot_name_row(sqlite3_stmt *st, void *arg)
+bot_name_row(struct dbst *st, void *arg)
 {
 	struct bots_acc *acc = arg;
 	const char *name = report_col_text(st, 0);
@@ -268,7 +268,7 @@ bots_read(struct db *db, const struct cfg *cfg, int64_t now)
 {
 	struct bots_acc acc = { json_array(), json_object() };
 	json_t *list = json_array(), *b, *v, *out = NULL;
-	sqlite3_stmt *st;
+	struct dbst *st;
 	size_t i;
 	int k;
 

@@ -54,7 +54,7 @@ struct contacts_acc {
 };
 
 static int
-contact_row(sqlite3_stmt *st, void *arg)
+contact_row(struct dbst *st, void *arg)
 {
 	struct contacts_acc *acc = arg;
 	json_t *o;
@@ -68,7 +68,7 @@ contact_row(sqlite3_stmt *st, void *arg)
 	    "id", report_col_int(st, 0), "bot", report_col_text(st, 1),
 	    "platform_id", report_col_text(st, 2), "handle", report_col_text(st, 3),
 	    "name", report_col_text(st, 4), "status", report_col_text(st, 5),
-	    "consent", sqlite3_column_int(st, 6) != 0,
+	    "consent", db_col_int(st, 6) != 0,
 	    "timezone", report_col_text(st, 7), "unanswered", report_col_int(st, 8),
 	    "messages_in", report_col_int(st, 9), "messages_out", report_col_int(st, 10),
 	    "last_inbound_at", report_col_time(st, 11),
@@ -86,7 +86,7 @@ report_contacts(struct db *db, const struct report_contacts_filter *f,
     int64_t now)
 {
 	struct contacts_acc acc = { json_array(), 0, 0 };
-	sqlite3_stmt *st;
+	struct dbst *st;
 	json_t *doc;
 	int own, rc = -1;
 
@@ -99,10 +99,10 @@ report_contacts(struct db *db, const struct report_contacts_filter *f,
 	}
 	if ((st = db_stmt(db, sql_contacts)) != NULL) {
 		if (f->bot != NULL)
-			sqlite3_bind_text(st, 1, f->bot, -1, SQLITE_STATIC);
+			db_bind_text(st, 1, f->bot);
 		if (f->status != NULL)
-			sqlite3_bind_text(st, 2, f->status, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, (int64_t)acc.limit + 1);
+			db_bind_text(st, 2, f->status);
+		db_bind_int64(st, 3, (int64_t)acc.limit + 1);
 		rc = report_each_row(db, st, contact_row, &acc);
 	}
 	report_snap_end(db, own);

@@ -33,7 +33,7 @@ static const char sql_conv_messages[] =
     " sent_at FROM messages WHERE contact = ?1 ORDER BY id";
 
 static json_t *
-conv_header(sqlite3_stmt *st)
+conv_header(struct dbst *st)
 {
 	const char *profile = report_col_text(st, 8);
 	json_t *p = profile != NULL ? json_loads(profile, 0, NULL) : NULL;
@@ -45,7 +45,7 @@ conv_header(sqlite3_stmt *st)
 	    "id", report_col_int(st, 0), "bot", report_col_text(st, 1),
 	    "platform_id", report_col_text(st, 2), "handle", report_col_text(st, 3),
 	    "name", report_col_text(st, 4), "status", report_col_text(st, 5),
-	    "consent", sqlite3_column_int(st, 6) != 0,
+	    "consent", db_col_int(st, 6) != 0,
 	    "timezone", report_col_text(st, 7), "profile", p,
 	    "summary", report_col_text(st, 9), "unanswered", report_col_int(st, 10),
 	    "last_inbound_at", report_col_time(st, 11),
@@ -70,7 +70,7 @@ msg_mark(const char *status)
 }
 
 static int
-conv_msg_row(sqlite3_stmt *st, void *arg)
+conv_msg_row(struct dbst *st, void *arg)
 {
 	json_t *rows = arg, *o;
 	char err[1024];
@@ -112,7 +112,7 @@ static const char sql_conv_waiting[] =
 
 /* "why": the job holding up the reply, in words. */
 static json_t *
-conv_why(sqlite3_stmt *st, int64_t now)
+conv_why(struct dbst *st, int64_t now)
 {
 	char why[1200], err[1024], at[CLOCK_RFC3339_LEN];
 	const char *type = report_col_text(st, 1), *state = report_col_text(st, 2);
@@ -162,7 +162,7 @@ static const char sql_conv_reply[] =
 static json_t *
 conv_no_job(struct db *db, int64_t id)
 {
-	sqlite3_stmt *st = db_stmt(db, sql_conv_reply);
+	struct dbst *st = db_stmt(db, sql_conv_reply);
 	const char *why = "no reply job is queued for it (an operator hold,"
 	    " a takeover, an opt-out, or one message of a burst being"
 	    " answered: see dater-report bots)";
@@ -171,8 +171,8 @@ conv_no_job(struct db *db, int64_t id)
 
 	if (st == NULL)
 		return NULL;
-	sqlite3_bind_int64(st, 1, id);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+	db_bind_int64(st, 1, id);
+	if ((rc = db_step(st)) == DB_ROW &&
 	    (status = report_col_text(st, 0)) != NULL) {
 		if (strcmp(status, "draft") == 0)
 			why = "the reply is a draft waiting for review"
@@ -183,8 +183,8 @@ conv_no_job(struct db *db, int64_t id)
 		else if (strcmp(status, "failed") == 0)
 			why = "the reply could not be sent";
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+	db_reset(st);
+	if (rc != DB_ROW && rc != DB_DONE) {
 		db_fail(db, "read messages from");
 		return NULL;
 	}
@@ -217,7 +217,7 @@ conv_awaits(const json_t *msgs)
 static json_t *
 conv_waiting(struct db *db, int64_t id, const json_t *msgs, int64_t now)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	json_t *w = NULL;
 	int rc;
 
@@ -225,14 +225,14 @@ conv_waiting(struct db *db, int64_t id, const json_t *msgs, int64_t now)
 		return json_null();
 	if ((st = db_stmt(db, sql_conv_waiting)) == NULL)
 		return NULL;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	db_bind_int64(st, 1, id);
+	rc = db_step(st);
+	if (rc == DB_ROW)
 		w = conv_why(st, now);
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE)
+	db_reset(st);
+	if (rc == DB_DONE)
 		return conv_no_job(db, id);
-	if (rc != SQLITE_ROW) {
+	if (rc != DB_ROW) {
 		db_fail(db, "read jobs from");
 		return NULL;
 	}
@@ -243,25 +243,25 @@ conv_waiting(struct db *db, int64_t id, const json_t *msgs, int64_t now)
 static int
 conv_read(struct db *db, int64_t id, json_t **hdr, json_t *msgs)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	int rc;
 
 	if ((st = db_stmt(db, sql_conv_contact)) == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && (*hdr = conv_header(st)) == NULL)
+	db_bind_int64(st, 1, id);
+	rc = db_step(st);
+	if (rc == DB_ROW && (*hdr = conv_header(st)) == NULL)
 		report_oom_null();
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE)
+	db_reset(st);
+	if (rc == DB_DONE)
 		return REPORT_NOT_FOUND;
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return db_fail(db, "read contact from");
 	if (*hdr == NULL)
 		return -1;
 	if ((st = db_stmt(db, sql_conv_messages)) == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_int64(st, 1, id);
 	if (report_each_row(db, st, conv_msg_row, msgs) < 0)
 		return -1;
 	return REPORT_FOUND;

@@ -69,24 +69,24 @@ static int
 h_numbers(struct db *db, const char *sql, int64_t a, int64_t b, double *x,
     double *y)
 {
-	sqlite3_stmt *st = db_stmt(db, sql);
+	struct dbst *st = db_stmt(db, sql);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, a);
-	if (sqlite3_bind_parameter_count(st) >= 2)
-		sqlite3_bind_int64(st, 2, b);
-	rc = sqlite3_step(st);
+	db_bind_int64(st, 1, a);
+	if (db_param_count(st) >= 2)
+		db_bind_int64(st, 2, b);
+	rc = db_step(st);
 	*x = -1;
-	if (rc == SQLITE_ROW) {
-		if (sqlite3_column_type(st, 0) != SQLITE_NULL)
-			*x = sqlite3_column_double(st, 0);
+	if (rc == DB_ROW) {
+		if (!db_col_null(st, 0))
+			*x = db_col_double(st, 0);
 		if (y != NULL)
-			*y = sqlite3_column_double(st, 1);
+			*y = db_col_double(st, 1);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW)
+	db_reset(st);
+	if (rc != DB_ROW)
 		return db_fail(db, "read report from");
 	return 0;
 }
@@ -148,7 +148,7 @@ h_budgets(struct db *db, const struct cfg *cfg, int64_t now, json_t *checks)
 {
 	const struct cfg_bot *b;
 	char today[16], name[CFG_NAME_MAX + 8], d[160];
-	sqlite3_stmt *st;
+	struct dbst *st;
 	double cost;
 	int i, ok;
 
@@ -159,11 +159,11 @@ h_budgets(struct db *db, const struct cfg *cfg, int64_t now, json_t *checks)
 			continue;
 		if ((st = db_stmt(db, sql_h_cost)) == NULL)
 			return -1;
-		sqlite3_bind_text(st, 1, b->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, today, -1, SQLITE_STATIC);
-		cost = sqlite3_step(st) == SQLITE_ROW ?
-		    sqlite3_column_double(st, 0) : 0;
-		sqlite3_reset(st);
+		db_bind_text(st, 1, b->name);
+		db_bind_text(st, 2, today);
+		cost = db_step(st) == DB_ROW ?
+		    db_col_double(st, 0) : 0;
+		db_reset(st);
 		ok = cost < b->policy.daily_budget_usd;
 		snprintf(name, sizeof(name), "budget:%s", b->name);
 		snprintf(d, sizeof(d), "bot '%s' spent %.4f of %.2f USD today%s",

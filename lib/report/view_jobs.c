@@ -35,7 +35,7 @@
 /* An error text column redacted into buf (rows stored before the
  * redaction, or a secret configured since); NULL for SQL NULL. */
 static const char *
-col_error(sqlite3_stmt *st, int col, char *buf, size_t len)
+col_error(struct dbst *st, int col, char *buf, size_t len)
 {
 	const char *s = report_col_text(st, col);
 
@@ -47,7 +47,7 @@ col_error(sqlite3_stmt *st, int col, char *buf, size_t len)
 
 /* One row of JOB_COLUMNS as a new object, or NULL (logged). */
 static json_t *
-row_job(sqlite3_stmt *st)
+row_job(struct dbst *st)
 {
 	char err[1024];
 	json_t *o;
@@ -123,7 +123,7 @@ struct jobs_acc {
 };
 
 static int
-jobs_row(sqlite3_stmt *st, void *arg)
+jobs_row(struct dbst *st, void *arg)
 {
 	struct jobs_acc *acc = arg;
 	json_t *o;
@@ -144,7 +144,7 @@ report_jobs(struct db *db, const struct report_jobs_filter *f, int64_t now)
 {
 	struct jobs_acc acc = { NULL, 0, 0 };
 	const char *sql;
-	sqlite3_stmt *st;
+	struct dbst *st;
 	json_t *doc = NULL;
 	int own;
 
@@ -160,14 +160,14 @@ report_jobs(struct db *db, const struct report_jobs_filter *f, int64_t now)
 	if ((st = db_stmt(db, sql)) == NULL)
 		goto fail;
 	if (f->type != NULL)
-		sqlite3_bind_text(st, 1, f->type, -1, SQLITE_STATIC);
+		db_bind_text(st, 1, f->type);
 	if (f->queue != NULL)
-		sqlite3_bind_text(st, 2, f->queue, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, (int64_t)acc.limit + 1);
+		db_bind_text(st, 2, f->queue);
+	db_bind_int64(st, 3, (int64_t)acc.limit + 1);
 	if (f->bot != NULL)
-		sqlite3_bind_text(st, 4, f->bot, -1, SQLITE_STATIC);
+		db_bind_text(st, 4, f->bot);
 	if (f->contact > 0)
-		sqlite3_bind_int64(st, 5, f->contact);
+		db_bind_int64(st, 5, f->contact);
 	if (report_each_row(db, st, jobs_row, &acc) < 0)
 		goto fail;
 	report_snap_end(db, own);
@@ -247,7 +247,7 @@ parse_errors(int64_t id, const char *text)
 
 /* Read the row st is on into a new document. */
 static json_t *
-job_doc(sqlite3_stmt *st, int64_t id, int64_t now)
+job_doc(struct dbst *st, int64_t id, int64_t now)
 {
 	json_t *doc;
 
@@ -267,7 +267,7 @@ job_doc(sqlite3_stmt *st, int64_t id, int64_t now)
 int
 report_job(struct db *db, int64_t id, int64_t now, json_t **out)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	json_t *doc = NULL;
 	int own, rc;
 
@@ -277,15 +277,15 @@ report_job(struct db *db, int64_t id, int64_t now, json_t **out)
 		report_snap_end(db, own);
 		return -1;
 	}
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	db_bind_int64(st, 1, id);
+	rc = db_step(st);
+	if (rc == DB_ROW)
 		doc = job_doc(st, id, now);
-	else if (rc != SQLITE_DONE)
+	else if (rc != DB_DONE)
 		db_fail(db, "read job from");
-	sqlite3_reset(st);
+	db_reset(st);
 	report_snap_end(db, own);
-	if (rc == SQLITE_DONE)
+	if (rc == DB_DONE)
 		return REPORT_NOT_FOUND;
 	if (doc == NULL)
 		return -1;

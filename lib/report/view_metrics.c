@@ -28,7 +28,7 @@ static const char sql_metrics[] =
     " AND (?2 IS NULL OR bot = ?2) ORDER BY day, bot";
 
 static int
-metrics_row(sqlite3_stmt *st, void *arg)
+metrics_row(struct dbst *st, void *arg)
 {
 	json_t *rows = arg, *o;
 
@@ -39,7 +39,7 @@ metrics_row(sqlite3_stmt *st, void *arg)
 	    "initiations", report_col_int(st, 4), "initiation_replies",
 	    report_col_int(st, 5), "llm_calls", report_col_int(st, 6),
 	    "tokens_in", report_col_int(st, 7), "tokens_out", report_col_int(st, 8),
-	    "cost_usd", sqlite3_column_double(st, 9),
+	    "cost_usd", db_col_double(st, 9),
 	    "job_failures", report_col_int(st, 10));
 	if (o == NULL || json_array_append_new(rows, o) < 0) {
 		report_oom_null();
@@ -53,7 +53,7 @@ report_metrics(struct db *db, const char *since, const char *bot,
     int64_t now)
 {
 	json_t *rows = json_array(), *doc;
-	sqlite3_stmt *st;
+	struct dbst *st;
 	int own, rc = -1;
 
 	if (rows == NULL)
@@ -64,9 +64,9 @@ report_metrics(struct db *db, const char *since, const char *bot,
 	}
 	if ((st = db_stmt(db, sql_metrics)) != NULL) {
 		if (since != NULL)
-			sqlite3_bind_text(st, 1, since, -1, SQLITE_STATIC);
+			db_bind_text(st, 1, since);
 		if (bot != NULL)
-			sqlite3_bind_text(st, 2, bot, -1, SQLITE_STATIC);
+			db_bind_text(st, 2, bot);
 		rc = report_each_row(db, st, metrics_row, rows);
 	}
 	report_snap_end(db, own);

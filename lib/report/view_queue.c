@@ -36,23 +36,23 @@ static const char *const queue_keys[] = {
  * statement positioned on the row (the caller reads, then resets), or
  * NULL (logged).
  */
-static sqlite3_stmt *
+static struct dbst *
 one_row(struct db *db, const char *sql, int64_t now, int *row)
 {
-	sqlite3_stmt *st = db_stmt(db, sql);
+	struct dbst *st = db_stmt(db, sql);
 	int rc;
 
 	if (st == NULL)
 		return NULL;
-	if (sqlite3_bind_parameter_count(st) >= 1)
-		sqlite3_bind_int64(st, 1, now);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		sqlite3_reset(st);
+	if (db_param_count(st) >= 1)
+		db_bind_int64(st, 1, now);
+	rc = db_step(st);
+	if (rc != DB_ROW && rc != DB_DONE) {
+		db_reset(st);
 		db_fail(db, "read report from");
 		return NULL;
 	}
-	*row = rc == SQLITE_ROW;
+	*row = rc == DB_ROW;
 	return st;
 }
 
@@ -173,7 +173,7 @@ struct queue_acc {
 };
 
 static int
-q_state_row(sqlite3_stmt *st, void *arg)
+q_state_row(struct dbst *st, void *arg)
 {
 	struct queue_acc *acc = arg;
 	const char *state = report_col_text(st, 0), *type = report_col_text(st, 1);
@@ -191,11 +191,11 @@ q_state_row(sqlite3_stmt *st, void *arg)
 }
 
 static int
-q_queued_row(sqlite3_stmt *st, void *arg)
+q_queued_row(struct dbst *st, void *arg)
 {
 	struct queue_acc *acc = arg;
 	const char *queue = report_col_text(st, 0), *type = report_col_text(st, 1);
-	const char *key = sqlite3_column_int(st, 2) ? "due" : "scheduled";
+	const char *key = db_col_int(st, 2) ? "due" : "scheduled";
 	json_int_t n = report_col_int(st, 3);
 	json_t *ty, *qu;
 
@@ -211,7 +211,7 @@ q_queued_row(sqlite3_stmt *st, void *arg)
 }
 
 static int
-q_running_row(sqlite3_stmt *st, void *arg)
+q_running_row(struct dbst *st, void *arg)
 {
 	struct queue_acc *acc = arg;
 	const char *queue = report_col_text(st, 0);
@@ -227,14 +227,14 @@ q_running_row(sqlite3_stmt *st, void *arg)
 /* Run a grouping query with ?1 = now over fn. */
 static int
 q_group(struct db *db, const char *sql, int64_t now,
-    int (*fn)(sqlite3_stmt *, void *), struct queue_acc *acc)
+    int (*fn)(struct dbst *, void *), struct queue_acc *acc)
 {
-	sqlite3_stmt *st = db_stmt(db, sql);
+	struct dbst *st = db_stmt(db, sql);
 
 	if (st == NULL)
 		return -1;
-	if (sqlite3_bind_parameter_count(st) >= 1)
-		sqlite3_bind_int64(st, 1, now);
+	if (db_param_count(st) >= 1)
+		db_bind_int64(st, 1, now);
 	return report_each_row(db, st, fn, acc);
 }
 
@@ -243,7 +243,7 @@ static int
 q_count(struct db *db, const char *sql, int64_t now, json_t *doc,
     const char *key)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	json_int_t n = 0;
 	int row;
 
@@ -251,14 +251,14 @@ q_count(struct db *db, const char *sql, int64_t now, json_t *doc,
 		return -1;
 	if (row)
 		n = report_col_int(st, 0);
-	sqlite3_reset(st);
+	db_reset(st);
 	return report_set(doc, key, json_integer(n));
 }
 
 static int
 q_oldest(struct db *db, int64_t now, json_t *doc)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	json_t *id = NULL, *type = NULL, *at = NULL, *age = NULL;
 	int row;
 
@@ -269,9 +269,9 @@ q_oldest(struct db *db, int64_t now, json_t *doc)
 		if (report_col_text(st, 1) != NULL)
 			type = json_string(report_col_text(st, 1));
 		at = report_col_time(st, 2);
-		age = json_integer(now - sqlite3_column_int64(st, 2));
+		age = json_integer(now - db_col_int64(st, 2));
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	/* report_set() takes each reference, even when an earlier one failed. */
 	return report_set(doc, "oldest_due_id", id) | report_set(doc, "oldest_due_type",
 	    type) | report_set(doc, "oldest_due_at", at) | report_set(doc,
@@ -281,7 +281,7 @@ q_oldest(struct db *db, int64_t now, json_t *doc)
 static int
 q_next(struct db *db, int64_t now, json_t *doc)
 {
-	sqlite3_stmt *st;
+	struct dbst *st;
 	json_t *v = NULL;
 	int row;
 
@@ -289,7 +289,7 @@ q_next(struct db *db, int64_t now, json_t *doc)
 		return -1;
 	if (row)
 		v = report_col_time(st, 0);	/* min() of no rows is NULL */
-	sqlite3_reset(st);
+	db_reset(st);
 	return report_set(doc, "next_scheduled_at", v);
 }
 

@@ -39,7 +39,7 @@ struct workers_acc {
 };
 
 static int
-worker_row(sqlite3_stmt *st, void *arg)
+worker_row(struct dbst *st, void *arg)
 {
 	struct workers_acc *acc = arg;
 	const char *id = report_col_text(st, 0);
@@ -53,7 +53,7 @@ worker_row(sqlite3_stmt *st, void *arg)
 	    "started_at", report_col_time(st, 4),
 	    "heartbeat_at", report_col_time(st, 5),
 	    "heartbeat_age_ms", (json_int_t)(acc->now -
-	    sqlite3_column_int64(st, 5)),
+	    db_col_int64(st, 5)),
 	    "jobs", jobs);
 	if (w == NULL || id == NULL ||
 	    json_object_set(acc->by_id, id, jobs) < 0 ||
@@ -66,7 +66,7 @@ worker_row(sqlite3_stmt *st, void *arg)
 }
 
 static int
-running_row(sqlite3_stmt *st, void *arg)
+running_row(struct dbst *st, void *arg)
 {
 	struct workers_acc *acc = arg;
 	const char *worker = report_col_text(st, 3);
@@ -95,7 +95,7 @@ json_t *
 report_workers(struct db *db, int64_t now)
 {
 	struct workers_acc acc;
-	sqlite3_stmt *st;
+	struct dbst *st;
 	json_t *doc = NULL;
 	int own;
 

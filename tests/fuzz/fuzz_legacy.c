@@ -85,15 +85,15 @@ static int64_t
 count(const char *table)
 {
 	char sql[64];
-	sqlite3_stmt *st;
+	struct dbst *st;
 	int64_t n = -1;
 
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
-	if (sqlite3_prepare_v2(db.sql, sql, -1, &st, NULL) != SQLITE_OK)
+	if ((st = db_prepare(&db, sql)) == NULL)
 		abort();
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	if (db_step(st) == DB_ROW)
+		n = db_col_int64(st, 0);
+	db_finalize(st);
 	return n;
 }
 
