@@ -31,11 +31,13 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-# What every program links. libcurl is not linked: lib/http.c loads it
-# (dlopen) in the processes that make an HTTP call; its headers are
-# needed, and its package brings libcurl.so.4.
+# What every program links. libcurl and libpq are not linked: lib/http.c
+# loads libcurl (dlopen) in the processes that make an HTTP call, and
+# lib/pg.c loads libpq in those that open a PostgreSQL database; their
+# headers are needed, and their packages bring libcurl.so.4 and
+# libpq.so.5.
 PKGS = jansson sqlite3 libconfig libbsd-overlay
-CURL_PKG = libcurl
+CURL_PKG = libcurl libpq
 CHECK_PKGS = check
 # The Debian package that gives pkg-config each of them (.ci/deps.sh).
 DEB_jansson = libjansson-dev
@@ -43,6 +45,7 @@ DEB_sqlite3 = libsqlite3-dev
 DEB_libconfig = libconfig-dev
 DEB_libbsd-overlay = libbsd-dev
 DEB_libcurl = libcurl4-openssl-dev
+DEB_libpq = libpq-dev
 DEB_check = check
 
 # $(call pkg,FLAGS,PKGS): what pkg-config FLAGS says for PKGS; a package

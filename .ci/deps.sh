@@ -4,7 +4,8 @@
 set -eu
 
 PKGS="make gcc pkg-config libjansson-dev libsqlite3-dev libconfig-dev \
-libbsd-dev check libcurl4-openssl-dev sqlite3 python3 tzdata chromium"
+libbsd-dev check libcurl4-openssl-dev libpq-dev postgresql sqlite3 python3 \
+tzdata chromium"
 
 missing=""
 for p in $PKGS; do

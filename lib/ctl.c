@@ -193,7 +193,8 @@ static const char sql_wake_bot[] =
     " AND bot = ?1 AND run_at > ?2";
 static const char sql_wake_contact[] =
     "UPDATE jobs SET run_at = ?2 WHERE state = 'queued' AND type = 'send'"
-    " AND run_at > ?2 AND json_extract(payload, '$.message') IN"
+    " AND run_at > ?2"
+    " AND CAST(json_extract(payload, '$.message') AS INTEGER) IN"
     " (SELECT id FROM messages WHERE contact = ?1)";
 
 /* The contacts (of bot ?1, or contact ?2 alone) that are owed a reply:
@@ -405,7 +406,8 @@ ctl_release(struct ctl *c, const char *bot, int64_t contact, json_t **res)
 static const char sql_cancel_bot_sends[] =
     "UPDATE jobs SET state = 'cancelled', finished_at = ?2"
     " WHERE state = 'queued' AND type IN ('send', 'approve')"
-    " AND json_extract(payload, '$.message') IN (SELECT id FROM messages"
+    " AND CAST(json_extract(payload, '$.message') AS INTEGER) IN"
+    " (SELECT id FROM messages"
     "  WHERE contact = ?1 AND direction = 'out' AND author IS NULL"
     "  AND kind <> 'optout' AND status IN ('draft', 'queued'))";
 static const char sql_fail_bot_msgs[] =

@@ -11,14 +11,14 @@
 #include "clock.h"
 #include "db.h"
 #include "log.h"
+#include "pg.h"
 #include "schema.h"
 #include "banned.h"
 
 int
 db_fail(struct db *db, const char *what)
 {
-	log_err("%s '%s': %s", what, db->path,
-	    db->sql != NULL ? sqlite3_errmsg(db->sql) : "not open");
+	log_err("%s '%s': %s", what, db->path, db_errmsg(db));
 	return -1;
 }
 
@@ -27,6 +27,12 @@ db_exec(struct db *db, const char *sql)
 {
 	char *msg = NULL;
 
+	if (db->pg != NULL) {
+		if (pg_exec(db, sql) == 0)
+			return 0;
+		log_err("database '%s': %s", db->path, db->pg_msg);
+		return -1;
+	}
 	if (sqlite3_exec(db->sql, sql, NULL, NULL, &msg) != SQLITE_OK) {
 		log_err("database '%s': %s", db->path,
 		    msg != NULL ? msg : sqlite3_errmsg(db->sql));
@@ -183,12 +189,82 @@ tune_malloc(void)
 }
 
 int
+db_is_pg_uri(const char *name)
+{
+	return strncmp(name, "postgresql://", 13) == 0 ||
+	    strncmp(name, "postgres://", 11) == 0;
+}
+
+/* The end of the value of a URI's password= parameter at p. */
+static const char *
+param_end(const char *p)
+{
+	return p + strcspn(p, "&");
+}
+
+void
+db_printable(const char *name, char *out, size_t len)
+{
+	const char *p, *at, *colon, *start, *q;
+	size_t o = 0;
+
+	if (len == 0)
+		return;
+	out[0] = '\0';
+	if (!db_is_pg_uri(name)) {
+		strlcpy(out, name, len);
+		return;
+	}
+	/* user:password@ in the authority */
+	start = strstr(name, "://") + 3;
+	at = start + strcspn(start, "@/?");
+	colon = memchr(start, ':', (size_t)(at - start));
+	for (p = name; *p != '\0' && o + 1 < len; p++) {
+		if (*at == '@' && colon != NULL && p == colon + 1) {
+			strlcpy(out + o, "***", len - o);
+			o = strlen(out);
+			p = at - 1;
+			continue;
+		}
+		if ((p == name || p[-1] == '?' || p[-1] == '&') &&
+		    strncmp(p, "password=", 9) == 0) {
+			strlcpy(out + o, "password=***", len - o);
+			o = strlen(out);
+			q = param_end(p + 9);
+			p = q - 1;
+			continue;
+		}
+		out[o++] = *p;
+		out[o] = '\0';
+	}
+}
+
+static int
+open_pg(struct db *db, const char *uri, const struct cfg *cfg, int flags)
+{
+	int rc;
+
+	if (pg_open(db, uri, cfg, flags) < 0) {
+		db_close(db);
+		return -1;
+	}
+	rc = (flags & DB_ANY_VERSION) ? 0 : check_version(db);
+	if (rc < 0)
+		db_close(db);
+	return rc;
+}
+
+int
 db_open(struct db *db, const char *path, const struct cfg *cfg, int flags)
 {
 	int oflags, rc;
 
 	tune_malloc();
 	memset(db, 0, sizeof(*db));
+	if (db_is_pg_uri(path)) {
+		db_printable(path, db->path, sizeof(db->path));
+		return open_pg(db, path, cfg, flags);
+	}
 	if (strlcpy(db->path, path, sizeof(db->path)) >= sizeof(db->path)) {
 		log_err("database '%s': path too long", path);
 		memset(db, 0, sizeof(*db));
@@ -231,6 +307,7 @@ stmt_free(struct dbst *st)
 	if (st == NULL)
 		return;
 	sqlite3_finalize(st->lite);
+	pg_stmt_free(st);
 	free(st);
 }
 
@@ -242,7 +319,8 @@ write_stats(const struct db *db)
 	char line[128];
 	int fd, n;
 
-	if (path == NULL || *path == '\0' || db->sql == NULL)
+	if (path == NULL || *path == '\0' || (db->sql == NULL &&
+	    db->pg == NULL))
 		return;
 	n = snprintf(line, sizeof(line), "commits %lld busy_waits %lld "
 	    "busy_us %lld checkpoints %lld\n", (long long)db->commits,
@@ -270,6 +348,7 @@ db_close(struct db *db)
 		stmt_free(db->cache[i].st);
 	if (db->sql != NULL)
 		sqlite3_close(db->sql);
+	pg_close(db);
 	memset(db, 0, sizeof(*db));
 }
 
@@ -283,6 +362,14 @@ stmt_new(struct db *db, const char *sql, unsigned int flags)
 		return NULL;
 	}
 	st->db = db;
+	if (db->pg != NULL) {
+		if (pg_stmt_init(st, sql) < 0) {
+			stmt_free(st);
+			log_err("database '%s': out of memory", db->path);
+			return NULL;
+		}
+		return st;
+	}
 	if (sqlite3_prepare_v3(db->sql, sql, -1, flags, &st->lite, NULL) !=
 	    SQLITE_OK) {
 		free(st);
@@ -307,18 +394,28 @@ db_finalize(struct dbst *st)
 struct dbst *
 db_stmt(struct db *db, const char *sql)
 {
+	return db_stmt2(db, sql, NULL);
+}
+
+struct dbst *
+db_stmt2(struct db *db, const char *sql, const char *pg)
+{
 	struct dbst *st;
 	int i;
 
 	for (i = 0; i < db->ncache; i++) {
 		if (db->cache[i].text == sql) {
 			st = db->cache[i].st;
-			sqlite3_reset(st->lite);
-			sqlite3_clear_bindings(st->lite);
+			db_reset(st);
+			if (st->lite != NULL)
+				sqlite3_clear_bindings(st->lite);
+			else
+				pg_clear_bindings(st);
 			return st;
 		}
 	}
-	if ((st = stmt_new(db, sql, SQLITE_PREPARE_PERSISTENT)) == NULL)
+	if ((st = stmt_new(db, db->pg != NULL && pg != NULL ? pg : sql,
+	    SQLITE_PREPARE_PERSISTENT)) == NULL)
 		return NULL;
 	if (db->ncache == DB_CACHE_MAX) {
 		/* Full: evict the oldest entry. */
@@ -336,6 +433,8 @@ db_stmt(struct db *db, const char *sql)
 int
 db_bind_text(struct dbst *st, int i, const char *s)
 {
+	if (st->pg != NULL)
+		return pg_bind_text(st, i, s, -1, 0);
 	return sqlite3_bind_text(st->lite, i, s, -1, SQLITE_STATIC) ==
 	    SQLITE_OK ? 0 : -1;
 }
@@ -343,6 +442,8 @@ db_bind_text(struct dbst *st, int i, const char *s)
 int
 db_bind_text_copy(struct dbst *st, int i, const char *s)
 {
+	if (st->pg != NULL)
+		return pg_bind_text(st, i, s, -1, 1);
 	return sqlite3_bind_text(st->lite, i, s, -1, SQLITE_TRANSIENT) ==
 	    SQLITE_OK ? 0 : -1;
 }
@@ -350,6 +451,8 @@ db_bind_text_copy(struct dbst *st, int i, const char *s)
 int
 db_bind_textn(struct dbst *st, int i, const char *s, int len)
 {
+	if (st->pg != NULL)
+		return pg_bind_text(st, i, s, len, 1);
 	return sqlite3_bind_text(st->lite, i, s, len, SQLITE_STATIC) ==
 	    SQLITE_OK ? 0 : -1;
 }
@@ -357,6 +460,8 @@ db_bind_textn(struct dbst *st, int i, const char *s, int len)
 int
 db_bind_int64(struct dbst *st, int i, int64_t v)
 {
+	if (st->pg != NULL)
+		return pg_bind_int64(st, i, v);
 	return sqlite3_bind_int64(st->lite, i, v) == SQLITE_OK ? 0 : -1;
 }
 
@@ -369,72 +474,112 @@ db_bind_int(struct dbst *st, int i, int v)
 int
 db_bind_double(struct dbst *st, int i, double v)
 {
+	if (st->pg != NULL)
+		return pg_bind_double(st, i, v);
 	return sqlite3_bind_double(st->lite, i, v) == SQLITE_OK ? 0 : -1;
 }
 
 int
 db_bind_null(struct dbst *st, int i)
 {
+	if (st->pg != NULL)
+		return pg_bind_null(st, i);
 	return sqlite3_bind_null(st->lite, i) == SQLITE_OK ? 0 : -1;
 }
 
 int
 db_param_count(struct dbst *st)
 {
+	if (st->pg != NULL)
+		return pg_param_count(st);
 	return sqlite3_bind_parameter_count(st->lite);
 }
 
 int
 db_step(struct dbst *st)
 {
+	if (st->pg != NULL)
+		return pg_step(st);
 	return sqlite3_step(st->lite);
 }
 
 void
 db_reset(struct dbst *st)
 {
-	sqlite3_reset(st->lite);
+	if (st->pg != NULL)
+		pg_reset(st);
+	else
+		sqlite3_reset(st->lite);
+}
+
+/* PostgreSQL sends every value as text; a boolean is "t" or "f". */
+static int64_t
+pg_int64(const char *v)
+{
+	if (v == NULL)
+		return 0;
+	if (*v == 't')
+		return 1;
+	return strtoll(v, NULL, 10);
 }
 
 int64_t
 db_col_int64(struct dbst *st, int col)
 {
+	if (st->pg != NULL)
+		return pg_int64(pg_col(st, col));
 	return sqlite3_column_int64(st->lite, col);
 }
 
 int
 db_col_int(struct dbst *st, int col)
 {
+	if (st->pg != NULL)
+		return (int)pg_int64(pg_col(st, col));
 	return sqlite3_column_int(st->lite, col);
 }
 
 double
 db_col_double(struct dbst *st, int col)
 {
+	const char *v;
+
+	if (st->pg != NULL) {
+		v = pg_col(st, col);
+		return v != NULL ? strtod(v, NULL) : 0.0;
+	}
 	return sqlite3_column_double(st->lite, col);
 }
 
 const char *
 db_col_text(struct dbst *st, int col)
 {
+	if (st->pg != NULL)
+		return pg_col(st, col);
 	return (const char *)sqlite3_column_text(st->lite, col);
 }
 
 int
 db_col_null(struct dbst *st, int col)
 {
+	if (st->pg != NULL)
+		return pg_col(st, col) == NULL;
 	return sqlite3_column_type(st->lite, col) == SQLITE_NULL;
 }
 
 int
 db_changes(struct db *db)
 {
+	if (db->pg != NULL)
+		return db->pg_changes;
 	return sqlite3_changes(db->sql);
 }
 
 const char *
 db_errmsg(struct db *db)
 {
+	if (db->pg != NULL)
+		return db->pg_msg;
 	return db->sql != NULL ? sqlite3_errmsg(db->sql) : "not open";
 }
 
@@ -443,6 +588,8 @@ db_errcode(struct db *db)
 {
 	int rc;
 
+	if (db->pg != NULL)
+		return db->pg_err;
 	if (db->sql == NULL)
 		return DB_ERROR;
 	rc = sqlite3_extended_errcode(db->sql);
@@ -462,6 +609,8 @@ db_errcode(struct db *db)
 int
 db_in_tx(struct db *db)
 {
+	if (db->pg != NULL)
+		return pg_in_tx(db);
 	return db->sql != NULL && !sqlite3_get_autocommit(db->sql);
 }
 
@@ -476,7 +625,7 @@ step_done(struct db *db, const char *sql, const char *what)
 		return -1;
 	rc = db_step(st);
 	db_reset(st);
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		return db_fail(db, what);
 	return 0;
 }
@@ -486,7 +635,7 @@ db_begin(struct db *db)
 {
 	/* Left open but ended meanwhile: SQLite rolls back on some
 	 * errors (disk full, I/O) by itself. */
-	if (db->later != 0 && sqlite3_get_autocommit(db->sql))
+	if (db->later != 0 && !db_in_tx(db))
 		db->poisoned = 1;
 	if (db->poisoned) {
 		log_err("database '%s': a transaction holding earlier writes "
@@ -498,12 +647,23 @@ db_begin(struct db *db)
 		return 0;
 	}
 	db->later = 0;
-	return step_done(db, "BEGIN IMMEDIATE", "begin transaction on");
+	/* PostgreSQL locks rows, not the database: its writers wait only
+	 * for the rows they share. */
+	return step_done(db, db->pg != NULL ? "BEGIN" : "BEGIN IMMEDIATE",
+	    "begin transaction on");
 }
 
 int
 db_commit(struct db *db)
 {
+	/* PostgreSQL answers COMMIT in a failed transaction by rolling
+	 * back, without an error. */
+	if (pg_tx_failed(db)) {
+		log_err("commit on '%s': a statement failed: rolled back",
+		    db->path);
+		db_rollback(db);
+		return -1;
+	}
 	if (step_done(db, "COMMIT", "commit on") < 0) {
 		db_rollback(db);
 		return -1;
@@ -515,7 +675,7 @@ db_commit(struct db *db)
 int
 db_commit_later(struct db *db)
 {
-	if (db->sql == NULL || sqlite3_get_autocommit(db->sql)) {
+	if (!db_in_tx(db)) {
 		log_err("database '%s': no transaction to leave open",
 		    db->path);
 		return -1;
@@ -530,8 +690,47 @@ db_rollback(struct db *db)
 	if (db->later != 0)
 		db->poisoned = 1;
 	db->later = 0;
-	if (db->sql != NULL && !sqlite3_get_autocommit(db->sql))
+	if (!db_in_tx(db))
+		return;
+	if (db->pg != NULL)
+		(void)pg_exec(db, "ROLLBACK");
+	else
 		(void)sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* The table that holds the schema version on PostgreSQL (PRAGMA
+ * user_version on SQLite). */
+#define PG_VERSION_TABLE "dater_schema"
+
+/* One integer from a query without parameters; -1 logged. */
+static int
+query_int(struct db *db, const char *sql, int *v)
+{
+	struct dbst *st = db_prepare(db, sql);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	rc = db_step(st);
+	if (rc == DB_ROW)
+		*v = db_col_int(st, 0);
+	db_finalize(st);
+	return rc == DB_ROW ? 0 : db_fail(db, "read schema version of");
+}
+
+static int
+pg_version(struct db *db, int *version)
+{
+	int exists = 0;
+
+	*version = 0;
+	if (query_int(db, "SELECT to_regclass('" PG_VERSION_TABLE "')"
+	    " IS NOT NULL", &exists) < 0)
+		return -1;
+	if (!exists)
+		return 0;
+	return query_int(db, "SELECT coalesce(max(version), 0) FROM "
+	    PG_VERSION_TABLE, version);
 }
 
 int
@@ -540,6 +739,8 @@ db_version(struct db *db, int *version)
 	sqlite3_stmt *st;
 	int rc;
 
+	if (db->pg != NULL)
+		return pg_version(db, version);
 	if (sqlite3_prepare_v2(db->sql, "PRAGMA user_version", -1, &st,
 	    NULL) != SQLITE_OK)
 		return db_fail(db, "read schema version of");
@@ -558,15 +759,40 @@ db_latest_version(void)
 	return schema_nmigrations;
 }
 
+/* Run one migration; on PostgreSQL with the schema's types mapped
+ * (pg_translate). */
+static int
+migrate_one(struct db *db, const char *sql)
+{
+	char *t;
+	int rc;
+
+	if (db->pg == NULL)
+		return db_exec(db, sql);
+	if ((t = pg_translate(sql, 1, NULL)) == NULL) {
+		log_err("database '%s': out of memory", db->path);
+		return -1;
+	}
+	rc = db_exec(db, t);
+	free(t);
+	return rc;
+}
+
 int
 db_migrate(struct db *db, int *from, int *to)
 {
-	char sql[64];
+	char sql[128];
 	int v, start;
 
 	if (db_begin(db) < 0)
 		return -1;
-	/* Read the version inside the write lock: two migrators serialize. */
+	/* Read the version inside the write lock: two migrators serialize
+	 * (on PostgreSQL, on an advisory lock held to the commit). */
+	if (db->pg != NULL && (db_exec(db, "SELECT pg_advisory_xact_lock("
+	    "4242); CREATE TABLE IF NOT EXISTS " PG_VERSION_TABLE
+	    " (version INTEGER NOT NULL)") < 0 ||
+	    db_exec(db, schema_pg_compat) < 0))
+		goto fail;
 	if (db_version(db, &v) < 0)
 		goto fail;
 	start = v;
@@ -576,14 +802,21 @@ db_migrate(struct db *db, int *from, int *to)
 		goto fail;
 	}
 	for (; v < schema_nmigrations; v++) {
-		if (v > start && db_begin(db) < 0)
-			return -1;
-		if (db_exec(db, schema_migrations[v]) < 0) {
+		if (v > start && (db_begin(db) < 0 || (db->pg != NULL &&
+		    db_exec(db, "SELECT pg_advisory_xact_lock(4242)") < 0)))
+			goto fail;
+		if (migrate_one(db, schema_migrations[v]) < 0) {
 			log_err("migration %d failed; database '%s' stays at "
 			    "version %d", v + 1, db->path, v);
 			goto fail;
 		}
-		snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", v + 1);
+		if (db->pg != NULL)
+			snprintf(sql, sizeof(sql), "DELETE FROM " PG_VERSION_TABLE
+			    "; INSERT INTO " PG_VERSION_TABLE " VALUES (%d)",
+			    v + 1);
+		else
+			snprintf(sql, sizeof(sql), "PRAGMA user_version=%d",
+			    v + 1);
 		if (db_exec(db, sql) < 0 || db_commit(db) < 0)
 			goto fail;
 	}
@@ -621,10 +854,10 @@ db_run(struct db *db, struct dbst *st, const char *what, int *changes)
 	int rc = db_step(st);
 
 	db_reset(st);
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		return db_fail(db, what);
 	if (changes != NULL)
-		*changes = sqlite3_changes(db->sql);
+		*changes = db_changes(db);
 	return 0;
 }
 

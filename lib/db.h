@@ -28,7 +28,8 @@
  */
 struct dbst {
 	struct db *db;
-	sqlite3_stmt *lite;
+	sqlite3_stmt *lite;		/* SQLite's, or NULL */
+	struct pgst *pg;		/* PostgreSQL's (pg.c), or NULL */
 };
 
 /* db_step's results besides the error codes below. */
@@ -47,8 +48,9 @@ enum {
 };
 
 struct db {
-	sqlite3 *sql;
-	char path[PATH_MAX];
+	sqlite3 *sql;			/* SQLite's connection, or NULL */
+	void *pg;			/* PostgreSQL's (PGconn), or NULL */
+	char path[PATH_MAX];		/* the file, or the URI without password */
 	int busy_timeout_ms;		/* give up waiting for a lock after */
 	int64_t busy_since_ms;		/* when the current wait began */
 	int64_t commits;		/* write transactions committed */
@@ -58,6 +60,11 @@ struct db {
 	int ckpt_at;			/* -wal pages at our last checkpoint */
 	int64_t checkpoints;		/* checkpoints this connection ran */
 	int poisoned;			/* a joined transaction rolled back */
+	int pg_changes;			/* rows the last statement changed */
+	int pg_err;			/* DB_ERROR... of the last failure */
+	char pg_msg[512];		/* and its message */
+	char pg_state[6];		/* and its SQLSTATE, "" if none */
+	unsigned int pg_seq;		/* names of prepared statements */
 	int ncache;
 	struct {
 		const char *text;	/* the SQL string's address is the key */
@@ -76,8 +83,21 @@ enum {
  * command fixes it. */
 #define DB_NOT_READY (-2)
 
+/* Whether name is a PostgreSQL URI (postgresql:// or postgres://);
+ * anything else names a SQLite file. */
+int db_is_pg_uri(const char *name);
+
 /*
- * Open path with the settings in cfg (synchronous, busy timeout). Unless
+ * The printable form of a database name: a URI's password (in the
+ * authority or a password= parameter) replaced by "***". out has len
+ * bytes; a name that does not fit is cut.
+ */
+void db_printable(const char *name, char *out, size_t len);
+
+/*
+ * Open path with the settings in cfg (synchronous, busy timeout). path is
+ * a SQLite file or a PostgreSQL URI (db_is_pg_uri); on PostgreSQL the
+ * database must exist (DB_CREATE creates only files). Unless
  * DB_ANY_VERSION, refuse a database whose schema is not the latest.
  * Returns 0, -1 (logged) or DB_NOT_READY (logged). On failure db is left
  * zeroed. Release with db_close().
@@ -101,6 +121,14 @@ void db_close(struct db *db);
  * NULL on error.
  */
 struct dbst *db_stmt(struct db *db, const char *sql);
+
+/*
+ * The same for a statement that PostgreSQL needs said another way (pg,
+ * which pg_translate also goes over); sql is the key and the SQLite
+ * text. Use it only where the shared dialect cannot say it (row locks:
+ * FOR UPDATE SKIP LOCKED; SQLite's INDEXED BY).
+ */
+struct dbst *db_stmt2(struct db *db, const char *sql, const char *pg);
 
 /*
  * A statement for SQL built at run time: not cached; release it with

@@ -541,7 +541,7 @@ static const char sql_prune_messages[] =
     " AND id < (SELECT max(id) FROM messages) LIMIT ?2)";
 /* Worker rows left by a tree that died without unregistering. */
 static const char sql_prune_workers[] =
-    "DELETE FROM workers WHERE rowid IN (SELECT rowid FROM workers w"
+    "DELETE FROM workers WHERE id IN (SELECT id FROM workers w"
     " WHERE heartbeat_at < ?1 AND NOT EXISTS (SELECT 1 FROM jobs"
     " WHERE state = 'running' AND worker = w.id) LIMIT ?2)";
 

@@ -185,28 +185,37 @@ static const char sql_insert_10[] =
     "INSERT INTO jobs " MANY_COLS " VALUES " ROW10;
 static const char sql_insert_100[] =
     "INSERT INTO jobs " MANY_COLS " VALUES " ROW100;
-static const char sql_next_id[] =
-    "SELECT coalesce(max(id), 0) + 1 FROM jobs";
+/* ?1 new ids, one per row: on SQLite the next ones after the highest
+ * (the write lock keeps them ours); on PostgreSQL from the id sequence,
+ * which concurrent inserts share. */
+static const char sql_next_ids[] =
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+    " WHERE i < ?1) SELECT (SELECT coalesce(max(id), 0) FROM jobs) + i"
+    " FROM n";
+static const char pg_next_ids[] =
+    "SELECT nextval(pg_get_serial_sequence('jobs', 'id'))"
+    " FROM generate_series(1, ?1)";
 
 static int
-next_id(struct db *db, int64_t *id)
+next_ids(struct db *db, size_t n, int64_t *ids)
 {
-	struct dbst *st = db_stmt(db, sql_next_id);
+	struct dbst *st = db_stmt2(db, sql_next_ids, pg_next_ids);
+	size_t i = 0;
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	rc = db_step(st);
-	if (rc == DB_ROW)
-		*id = db_col_int64(st, 0);
+	db_bind_int64(st, 1, (int64_t)n);
+	while (i < n && (rc = db_step(st)) == DB_ROW)
+		ids[i++] = db_col_int64(st, 0);
 	db_reset(st);
-	return rc == DB_ROW ? 0 : db_fail(db, "read next id from");
+	return i == n ? 0 : db_fail(db, "read next ids from");
 }
 
 /* Insert items[0..n) (none with a unique key), n in {1, 10, 100}. */
 static int
 insert_rows(struct db *db, const struct queue_new *items, int n,
-    int64_t first, int64_t now, int64_t *ids)
+    int64_t now, const int64_t *ids)
 {
 	struct dbst *st = db_stmt(db, n == 100 ? sql_insert_100 :
 	    n == 10 ? sql_insert_10 : sql_insert_1);
@@ -218,7 +227,7 @@ insert_rows(struct db *db, const struct queue_new *items, int n,
 	for (i = 0; i < n; i++) {
 		q = &items[i];
 		c = i * MANY_NCOLS;
-		db_bind_int64(st, c + 1, first + i);
+		db_bind_int64(st, c + 1, ids[i]);
 		db_bind_text(st, c + 2, q->type);
 		db_bind_text(st, c + 3, q->queue != NULL ? q->queue :
 		    "default");
@@ -232,7 +241,6 @@ insert_rows(struct db *db, const struct queue_new *items, int n,
 		db_bind_int(st, c + 8, q->max_attempts > 0 ?
 		    q->max_attempts : 25);
 		db_bind_int64(st, c + 9, now);
-		ids[i] = first + i;
 	}
 	return db_run(db, st, "enqueue into", NULL);
 }
@@ -242,16 +250,14 @@ static int
 insert_run(struct db *db, const struct queue_new *items, size_t n,
     int64_t now, int64_t *ids)
 {
-	int64_t first = 0;
 	size_t done = 0;
 	int chunk;
 
-	if (next_id(db, &first) < 0)
+	if (next_ids(db, n, ids) < 0)
 		return -1;
 	while (done < n) {
 		chunk = n - done >= 100 ? 100 : n - done >= 10 ? 10 : 1;
-		if (insert_rows(db, items + done, chunk, first + (int64_t)done,
-		    now, ids + done) < 0)
+		if (insert_rows(db, items + done, chunk, now, ids + done) < 0)
 			return -1;
 		done += (size_t)chunk;
 	}
@@ -286,22 +292,37 @@ out:
 	return db_tx_close(db, own, ok);
 }
 
-#define CLAIM_SET \
+/* On PostgreSQL the rows are locked as they are chosen, and rows that
+ * another claim has locked are passed over (SKIP LOCKED): no two
+ * workers take one job and none waits for another. */
+#define CLAIM_UPDATE \
 	"UPDATE jobs SET state = 'running', attempts = attempts + 1," \
-	" lease_until = ?1, worker = ?2, started_at = ?3" \
+	" lease_until = ?1, worker = ?2, started_at = ?3"
+#define CLAIM_SET CLAIM_UPDATE \
 	" WHERE id IN (SELECT id FROM jobs INDEXED BY jobs_due" \
+	" WHERE state = 'queued' AND run_at <= ?3"
+#define CLAIM_SET_PG CLAIM_UPDATE \
+	" WHERE id = ANY(ARRAY(SELECT id FROM jobs" \
 	" WHERE state = 'queued' AND run_at <= ?3"
 #define CLAIM_QUEUES " AND queue IN (SELECT value FROM json_each(?5))"
 /* ?6 is ",a,b,": a test per row, no temporary table for the list. */
 #define CLAIM_TYPES " AND instr(?6, ',' || type || ',') > 0"
 #define CLAIM_END " ORDER BY priority, run_at, id LIMIT ?4)" \
 	" RETURNING " JOB_COLUMNS
+#define CLAIM_END_PG " ORDER BY priority, run_at, id LIMIT ?4" \
+	" FOR UPDATE SKIP LOCKED)) RETURNING " JOB_COLUMNS
 
 static const char sql_claim_all[] = CLAIM_SET CLAIM_END;
 static const char sql_claim_queues[] = CLAIM_SET CLAIM_QUEUES CLAIM_END;
 static const char sql_claim_types[] = CLAIM_SET CLAIM_TYPES CLAIM_END;
 static const char sql_claim_both[] =
     CLAIM_SET CLAIM_QUEUES CLAIM_TYPES CLAIM_END;
+static const char pg_claim_all[] = CLAIM_SET_PG CLAIM_END_PG;
+static const char pg_claim_queues[] =
+    CLAIM_SET_PG CLAIM_QUEUES CLAIM_END_PG;
+static const char pg_claim_types[] = CLAIM_SET_PG CLAIM_TYPES CLAIM_END_PG;
+static const char pg_claim_both[] =
+    CLAIM_SET_PG CLAIM_QUEUES CLAIM_TYPES CLAIM_END_PG;
 
 /* "a,b" -> ["a","b"] for json_each. */
 static int
@@ -370,8 +391,10 @@ claim(struct db *db, const char *worker, const char *queues,
 		log_err("type list '%s' too long", types);
 		return -1;
 	}
-	st = db_stmt(db, qf && tf ? sql_claim_both : qf ? sql_claim_queues :
-	    tf ? sql_claim_types : sql_claim_all);
+	st = qf && tf ? db_stmt2(db, sql_claim_both, pg_claim_both) :
+	    qf ? db_stmt2(db, sql_claim_queues, pg_claim_queues) :
+	    tf ? db_stmt2(db, sql_claim_types, pg_claim_types) :
+	    db_stmt2(db, sql_claim_all, pg_claim_all);
 	if (st == NULL)
 		return -1;
 	db_bind_int64(st, 1, now + lease_ms);
@@ -463,15 +486,15 @@ queue_complete(struct db *db, const struct queue_job *job)
 
 static const char sql_fail[] =
     "UPDATE jobs SET"
-    " state = CASE WHEN ?6 OR attempts >= max_attempts"
+    " state = CASE WHEN ?6 <> 0 OR attempts >= max_attempts"
     "  THEN 'dead' ELSE 'queued' END,"
-    " finished_at = CASE WHEN ?6 OR attempts >= max_attempts"
+    " finished_at = CASE WHEN ?6 <> 0 OR attempts >= max_attempts"
     "  THEN ?7 ELSE NULL END,"
-    " run_at = CASE WHEN ?6 OR attempts >= max_attempts"
+    " run_at = CASE WHEN ?6 <> 0 OR attempts >= max_attempts"
     "  THEN run_at ELSE ?8 END,"
     " errors = " ERROR_ENTRY ","
     " lease_until = NULL,"
-    " worker = CASE WHEN ?6 OR attempts >= max_attempts"
+    " worker = CASE WHEN ?6 <> 0 OR attempts >= max_attempts"
     "  THEN worker ELSE NULL END" FENCE;
 
 int
@@ -741,7 +764,7 @@ queue_retry(struct db *db, const int64_t *ids, int n)
 static const char sql_cancel_where[] =
     "UPDATE jobs SET state = 'cancelled', finished_at = ?4"
     " WHERE state = 'queued' AND type IN (SELECT value FROM json_each(?1))"
-    " AND json_extract(payload, '$.' || ?2) = ?3";
+    " AND CAST(json_extract(payload, '$.' || ?2) AS INTEGER) = ?3";
 
 int
 queue_cancel_where(struct db *db, const char *types, const char *field,
@@ -925,8 +948,11 @@ queue_worker_job(struct db *db, const char *worker, int64_t *id,
 }
 
 static const char sql_register[] =
-    "INSERT OR REPLACE INTO workers (id, pid, host, queues, started_at,"
-    " heartbeat_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)";
+    "INSERT INTO workers (id, pid, host, queues, started_at, heartbeat_at)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (id) DO UPDATE SET"
+    " pid = excluded.pid, host = excluded.host, queues = excluded.queues,"
+    " started_at = excluded.started_at,"
+    " heartbeat_at = excluded.heartbeat_at";
 
 int
 queue_worker_register(struct db *db, const char *worker, const char *host,

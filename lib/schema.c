@@ -182,5 +182,70 @@ const char *const schema_migrations[] = {
 	"CREATE INDEX audit_bot ON audit(bot, id);",
 };
 
+/*
+ * On PostgreSQL, SQLite's JSON functions as the SQL uses them (pg.c's
+ * pg_translate renames json_extract to dater_json_extract and so on):
+ * paths are "$", ".key", "[N]" and "[#-N]" (N from the end); "$[#]" in
+ * json_insert appends; a string comes back unquoted, true and false as
+ * 1 and 0, anything else as JSON text. Installed (replaced) by every
+ * dater-migrate up, before the migrations.
+ */
+const char schema_pg_compat[] =
+	"CREATE OR REPLACE FUNCTION dater_json_at(doc text, path text)"
+	" RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $f$"
+	" DECLARE j jsonb; rest text; m text[];"
+	" BEGIN"
+	"  IF doc IS NULL OR path IS NULL OR left(path, 1) <> '$' THEN"
+	"   RETURN NULL; END IF;"
+	"  j := doc::jsonb; rest := substr(path, 2);"
+	"  WHILE rest <> '' AND j IS NOT NULL LOOP"
+	"   IF left(rest, 1) = '.' THEN"
+	"    m := regexp_match(rest, '^\\.([^.\\[]+)(.*)$');"
+	"    IF m IS NULL OR jsonb_typeof(j) <> 'object' THEN RETURN NULL;"
+	"    END IF;"
+	"    j := j -> m[1];"
+	"   ELSIF left(rest, 2) = '[#' THEN"
+	"    m := regexp_match(rest, '^\\[#-([0-9]+)\\](.*)$');"
+	"    IF m IS NULL OR jsonb_typeof(j) <> 'array' THEN RETURN NULL;"
+	"    END IF;"
+	"    j := j -> (jsonb_array_length(j) - m[1]::int);"
+	"   ELSE"
+	"    m := regexp_match(rest, '^\\[([0-9]+)\\](.*)$');"
+	"    IF m IS NULL OR jsonb_typeof(j) <> 'array' THEN RETURN NULL;"
+	"    END IF;"
+	"    j := j -> m[1]::int;"
+	"   END IF;"
+	"   rest := m[2];"
+	"  END LOOP;"
+	"  RETURN j;"
+	" END $f$;"
+	"CREATE OR REPLACE FUNCTION dater_json_extract(doc text, path text)"
+	" RETURNS text LANGUAGE sql IMMUTABLE AS $f$"
+	" SELECT CASE jsonb_typeof(j) WHEN 'string' THEN j #>> '{}'"
+	"  WHEN 'null' THEN NULL"
+	"  WHEN 'boolean' THEN CASE WHEN j = 'true' THEN '1' ELSE '0' END"
+	"  ELSE j::text END"
+	" FROM dater_json_at(doc, path) AS j $f$;"
+	"CREATE OR REPLACE FUNCTION dater_json_valid(doc text)"
+	" RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $f$"
+	" BEGIN PERFORM doc::jsonb; RETURN doc IS NOT NULL;"
+	" EXCEPTION WHEN others THEN RETURN false; END $f$;"
+	"CREATE OR REPLACE FUNCTION dater_json_insert(doc text, path text,"
+	" val json) RETURNS text LANGUAGE sql IMMUTABLE AS $f$"
+	" SELECT CASE WHEN path = '$[#]' AND jsonb_typeof(doc::jsonb) = 'array'"
+	"  THEN (doc::jsonb || jsonb_build_array(val::jsonb))::text"
+	"  ELSE doc END $f$;"
+	"CREATE OR REPLACE FUNCTION dater_json_remove(doc text, path text)"
+	" RETURNS text LANGUAGE sql IMMUTABLE AS $f$"
+	" SELECT CASE WHEN path ~ '^\\$\\.[^.\\[]+$'"
+	"  THEN (doc::jsonb - substr(path, 3))::text ELSE doc END $f$;"
+	"CREATE OR REPLACE FUNCTION dater_json_array_length(doc text)"
+	" RETURNS bigint LANGUAGE sql IMMUTABLE AS $f$"
+	" SELECT CASE WHEN jsonb_typeof(doc::jsonb) = 'array'"
+	"  THEN jsonb_array_length(doc::jsonb) ELSE 0 END $f$;"
+	"CREATE OR REPLACE FUNCTION dater_json_each(doc text)"
+	" RETURNS TABLE (value text) LANGUAGE sql IMMUTABLE AS $f$"
+	" SELECT jsonb_array_elements_text(doc::jsonb) $f$;";
+
 const int schema_nmigrations =
     (int)(sizeof(schema_migrations) / sizeof(schema_migrations[0]));

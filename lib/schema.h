@@ -9,4 +9,7 @@
 extern const char *const schema_migrations[];
 extern const int schema_nmigrations;
 
+/* SQLite's JSON functions for PostgreSQL (see schema.c). */
+extern const char schema_pg_compat[];
+
 #endif

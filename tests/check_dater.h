@@ -35,7 +35,8 @@ TCase *t_tcase(const char *name);
  * db_migrate). */
 struct t_env {
 	char dir[PATH_MAX];
-	char path[PATH_MAX];	/* dir/test.db */
+	char path[PATH_MAX];	/* dir/test.db, or a PostgreSQL URI */
+	char schema[64];	/* on PostgreSQL (DATER_TEST_PG): its schema */
 	struct cfg cfg;
 	struct db db;
 };

@@ -60,6 +60,44 @@ t_rmtree(const char *dir)
 		(void)nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Run sql on the PostgreSQL database uri (a test's schema comes and
+ * goes this way). */
+static void
+pg_admin(const char *uri, const struct cfg *cfg, const char *sql)
+{
+	struct db db;
+
+	ck_assert_int_eq(db_open(&db, uri, cfg, DB_ANY_VERSION), 0);
+	ck_assert_int_eq(db_exec(&db, sql), 0);
+	db_close(&db);
+}
+
+/*
+ * With DATER_TEST_PG (the URI of a PostgreSQL database, see
+ * tests/pg-cluster.sh), the test's database is a schema of its own in
+ * it: e->path is that URI with the schema as its search_path.
+ */
+static int
+pg_env(struct t_env *e)
+{
+	static int seq;
+	const char *base = getenv("DATER_TEST_PG");
+	char sql[256];
+	int n;
+
+	if (base == NULL || *base == '\0')
+		return 0;
+	snprintf(e->schema, sizeof(e->schema), "t%ld_%d", (long)getpid(),
+	    ++seq);
+	n = snprintf(e->path, sizeof(e->path), "%s%soptions=-csearch_path%%3D%s",
+	    base, strchr(base, '?') != NULL ? "&" : "?", e->schema);
+	ck_assert(n > 0 && (size_t)n < sizeof(e->path));
+	snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE;"
+	    " CREATE SCHEMA %s", e->schema, e->schema);
+	pg_admin(base, &e->cfg, sql);
+	return 1;
+}
+
 void
 t_env_setup(struct t_env *e)
 {
@@ -67,8 +105,9 @@ t_env_setup(struct t_env *e)
 
 	memset(e, 0, sizeof(*e));
 	t_tmpdir(e->dir, sizeof(e->dir));
-	t_path(e->path, sizeof(e->path), e->dir, "test.db");
 	cfg_defaults(&e->cfg);
+	if (!pg_env(e))
+		t_path(e->path, sizeof(e->path), e->dir, "test.db");
 	/* No test cuts the power; fsyncs would be most of the run time. */
 	e->cfg.synchronous = CFG_SYNC_OFF;
 	ck_assert_int_eq(db_open(&e->db, e->path, &e->cfg,
@@ -81,7 +120,13 @@ t_env_setup(struct t_env *e)
 void
 t_env_teardown(struct t_env *e)
 {
+	char sql[256];
+
 	db_close(&e->db);
+	if (e->schema[0] != '\0') {
+		snprintf(sql, sizeof(sql), "DROP SCHEMA %s CASCADE", e->schema);
+		pg_admin(getenv("DATER_TEST_PG"), &e->cfg, sql);
+	}
 	cfg_release(&e->cfg);
 	t_rmtree(e->dir);
 }
