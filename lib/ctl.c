@@ -291,7 +291,8 @@ static const char sql_bot_pause[] =
     "INSERT INTO bot_state (bot, paused, paused_by, paused_at, reason,"
     " updated_at) VALUES (?1, 1, ?2, ?3, ?4, ?3)"
     " ON CONFLICT (bot) DO UPDATE SET paused = 1, paused_by = ?2,"
-    " paused_at = ?3, reason = ?4, updated_at = ?3 WHERE paused = 0";
+    " paused_at = ?3, reason = ?4, updated_at = ?3"
+    " WHERE bot_state.paused = 0";
 static const char sql_bot_resume[] =
     "UPDATE bot_state SET paused = 0, updated_at = ?2"
     " WHERE bot = ?1 AND paused = 1";

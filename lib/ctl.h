@@ -131,9 +131,10 @@ json_t *ctl_audit_report(struct db *db, const char *bot, int limit,
  */
 #define CTL_JOB_OF_CONTACT(ID, BOT, PID) \
 	"((type IN ('respond', 'initiate', 'followup', 'summarize')" \
-	"  AND json_extract(payload, '$.contact') = " ID ")" \
-	" OR (type IN ('send', 'approve') AND json_extract(payload," \
-	"  '$.message') IN (SELECT id FROM messages WHERE contact = " ID "))" \
+	"  AND CAST(json_extract(payload, '$.contact') AS INTEGER) = " ID ")" \
+	" OR (type IN ('send', 'approve') AND CAST(json_extract(payload," \
+	"  '$.message') AS INTEGER) IN" \
+	"  (SELECT id FROM messages WHERE contact = " ID "))" \
 	" OR (type IN ('inbound', 'contact')" \
 	"  AND json_extract(payload, '$.bot') = " BOT \
 	"  AND CAST(json_extract(payload, '$.platform_id') AS TEXT) = " PID "))"

@@ -64,6 +64,7 @@ struct db {
 	int pg_err;			/* DB_ERROR... of the last failure */
 	char pg_msg[512];		/* and its message */
 	char pg_state[6];		/* and its SQLSTATE, "" if none */
+	int pg_pos;			/* and where in the SQL (1-based), or 0 */
 	unsigned int pg_seq;		/* names of prepared statements */
 	int ncache;
 	struct {

@@ -128,10 +128,11 @@ static const char sql_lease_take[] =
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
     " ON CONFLICT (bot) DO UPDATE SET holder = excluded.holder,"
     " host = excluded.host, pid = excluded.pid,"
-    " since = CASE WHEN holder = excluded.holder THEN since"
-    "  ELSE excluded.since END,"
-    " lease_until = max(lease_until, excluded.lease_until)"
-    " WHERE holder = excluded.holder OR lease_until <= excluded.since";
+    " since = CASE WHEN listeners.holder = excluded.holder"
+    "  THEN listeners.since ELSE excluded.since END,"
+    " lease_until = max(listeners.lease_until, excluded.lease_until)"
+    " WHERE listeners.holder = excluded.holder"
+    " OR listeners.lease_until <= excluded.since";
 
 int
 listener_lease_take(struct db *db, const char *bot, const char *holder,

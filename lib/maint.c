@@ -711,7 +711,7 @@ static const char sql_rollup[] =
     "  AND bot IS NOT NULL AND bot <> '' GROUP BY bot),"
     " bots (bot) AS (SELECT bot FROM src UNION SELECT bot FROM fail"
     "  UNION SELECT bot FROM metrics_daily WHERE day = ?3)"
-    " INSERT INTO metrics_daily (bot, day, received, sent, initiations,"
+    " INSERT INTO metrics_daily AS m (bot, day, received, sent, initiations,"
     "  initiation_replies, job_failures)"
     " SELECT b.bot, ?3, coalesce(s.received, 0), coalesce(s.sent, 0),"
     "  coalesce(s.initiations, 0), coalesce(s.replies, 0),"
@@ -720,14 +720,14 @@ static const char sql_rollup[] =
     "  LEFT JOIN fail f ON f.bot = b.bot"
     " WHERE true"
     " ON CONFLICT (bot, day) DO UPDATE SET"
-    " received = CASE WHEN ?4 THEN excluded.received ELSE received END,"
-    " sent = CASE WHEN ?4 THEN excluded.sent ELSE sent END,"
-    " initiations = CASE WHEN ?4 THEN excluded.initiations"
-    "  ELSE initiations END,"
-    " initiation_replies = CASE WHEN ?5 THEN excluded.initiation_replies"
-    "  ELSE initiation_replies END,"
-    " job_failures = CASE WHEN ?6 THEN excluded.job_failures"
-    "  ELSE job_failures END";
+    " received = CASE WHEN ?4 <> 0 THEN excluded.received ELSE m.received END,"
+    " sent = CASE WHEN ?4 <> 0 THEN excluded.sent ELSE m.sent END,"
+    " initiations = CASE WHEN ?4 <> 0 THEN excluded.initiations"
+    "  ELSE m.initiations END,"
+    " initiation_replies = CASE WHEN ?5 <> 0 THEN excluded.initiation_replies"
+    "  ELSE m.initiation_replies END,"
+    " job_failures = CASE WHEN ?6 <> 0 THEN excluded.job_failures"
+    "  ELSE m.job_failures END";
 
 int
 maint_rollup(struct db *db, const char *day, int64_t messages_kept_since,

@@ -187,7 +187,8 @@ const char *const schema_migrations[] = {
  * pg_translate renames json_extract to dater_json_extract and so on):
  * paths are "$", ".key", "[N]" and "[#-N]" (N from the end); "$[#]" in
  * json_insert appends; a string comes back unquoted, true and false as
- * 1 and 0, anything else as JSON text. Installed (replaced) by every
+ * 1 and 0, anything else as JSON text; total() as SQLite's (a sum that
+ * is 0.0 over no rows; a boolean counts 1). Installed (replaced) by every
  * dater-migrate up, before the migrations.
  */
 const char schema_pg_compat[] =
@@ -243,6 +244,13 @@ const char schema_pg_compat[] =
 	" RETURNS bigint LANGUAGE sql IMMUTABLE AS $f$"
 	" SELECT CASE WHEN jsonb_typeof(doc::jsonb) = 'array'"
 	"  THEN jsonb_array_length(doc::jsonb) ELSE 0 END $f$;"
+	"CREATE OR REPLACE FUNCTION dater_total_b(s float8, b boolean)"
+	" RETURNS float8 LANGUAGE sql IMMUTABLE STRICT AS $f$"
+	" SELECT s + CASE WHEN b THEN 1 ELSE 0 END $f$;"
+	"CREATE OR REPLACE AGGREGATE dater_total(float8)"
+	" (SFUNC = float8pl, STYPE = float8, INITCOND = '0');"
+	"CREATE OR REPLACE AGGREGATE dater_total(boolean)"
+	" (SFUNC = dater_total_b, STYPE = float8, INITCOND = '0');"
 	"CREATE OR REPLACE FUNCTION dater_json_each(doc text)"
 	" RETURNS TABLE (value text) LANGUAGE sql IMMUTABLE AS $f$"
 	" SELECT jsonb_array_elements_text(doc::jsonb) $f$;";

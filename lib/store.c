@@ -91,9 +91,11 @@ static const char sql_contact_upsert[] =
     " timezone, consent, created_at, updated_at)"
     " VALUES (?1, ?2, ?3, ?4, coalesce(?5, '{}'), ?6, max(?7, 0), ?8, ?8)"
     " ON CONFLICT (bot, platform_id) DO UPDATE SET"
-    " handle = coalesce(?3, handle), name = coalesce(?4, name),"
-    " profile = coalesce(?5, profile), timezone = coalesce(?6, timezone),"
-    " consent = CASE WHEN ?7 < 0 THEN consent ELSE ?7 END,"
+    " handle = coalesce(?3, contacts.handle),"
+    " name = coalesce(?4, contacts.name),"
+    " profile = coalesce(?5, contacts.profile),"
+    " timezone = coalesce(?6, contacts.timezone),"
+    " consent = CASE WHEN ?7 < 0 THEN contacts.consent ELSE ?7 END,"
     " updated_at = ?8"
     " RETURNING id";
 static const char sql_contact_find[] =
@@ -474,21 +476,36 @@ store_msg_by_job(struct db *db, int64_t job_id, struct store_msg *m)
  * platform id, numeric where it is one: Telegram's dates are whole
  * seconds), whatever order the workers stored them in. g numbers the
  * runs: the outbound messages up to and including each row. */
-#define HISTORY_ORDER(dir) \
+#define HISTORY_ORDER_(dir, num) \
 	" g " dir ", d = 'in' " dir ", created_at " dir ", CASE WHEN d = 'in'" \
-	" THEN CAST(p AS INTEGER) END " dir ", id " dir
+	" THEN " num " END " dir ", id " dir
+/* SQLite's CAST makes a text that is no number 0; PostgreSQL's fails. */
+#define HISTORY_ORDER(dir) HISTORY_ORDER_(dir, "CAST(p AS INTEGER)")
+#define HISTORY_ORDER_PG(dir) HISTORY_ORDER_(dir, \
+	"CASE WHEN p ~ '^[0-9]{1,18}$' THEN CAST(p AS INTEGER) ELSE 0 END")
 
 static const char sql_history[] =
     "SELECT * FROM (SELECT * FROM (SELECT " MSG_COLUMNS ", direction AS d,"
-    " platform_msg_id AS p, sum(direction = 'out') OVER (ORDER BY id) AS g"
+    " platform_msg_id AS p,"
+    " sum(CASE WHEN direction = 'out' THEN 1 ELSE 0 END)"
+    " OVER (ORDER BY id) AS g"
     " FROM messages WHERE contact = ?1 AND id > ?2 AND" IN_CONVERSATION
-    ") ORDER BY" HISTORY_ORDER("DESC") " LIMIT ?3) ORDER BY" HISTORY_ORDER("");
+    ") AS h ORDER BY" HISTORY_ORDER("DESC") " LIMIT ?3) AS h"
+    " ORDER BY" HISTORY_ORDER("");
+static const char pg_history[] =
+    "SELECT * FROM (SELECT * FROM (SELECT " MSG_COLUMNS ", direction AS d,"
+    " platform_msg_id AS p,"
+    " sum(CASE WHEN direction = 'out' THEN 1 ELSE 0 END)"
+    " OVER (ORDER BY id) AS g"
+    " FROM messages WHERE contact = ?1 AND id > ?2 AND" IN_CONVERSATION
+    ") AS h ORDER BY" HISTORY_ORDER_PG("DESC") " LIMIT ?3) AS h"
+    " ORDER BY" HISTORY_ORDER_PG("");
 
 int
 store_history(struct db *db, int64_t contact, int64_t after, int limit,
     struct store_msg **out, size_t *n)
 {
-	struct dbst *st = db_stmt(db, sql_history);
+	struct dbst *st = db_stmt2(db, sql_history, pg_history);
 	struct store_msg *m;
 	size_t got = 0;
 	int rc;
@@ -574,7 +591,7 @@ static const char sql_msg_sent[] =
     " RETURNING contact, bot, kind";
 static const char sql_sent_contact[] =
     "UPDATE contacts SET unanswered = unanswered + 1, last_outbound_at = ?2,"
-    " initiated_at = CASE WHEN ?3 AND initiated_at IS NULL THEN ?2"
+    " initiated_at = CASE WHEN ?3 <> 0 AND initiated_at IS NULL THEN ?2"
     "  ELSE initiated_at END,"
     " status = CASE WHEN status = 'new' THEN 'active' ELSE status END,"
     " updated_at = ?2 WHERE id = ?1";
@@ -780,16 +797,16 @@ store_sent_since(struct db *db, const char *bot, int64_t contact,
 /* ---- metrics and state ----------------------------------------------- */
 
 static const char sql_metrics_add[] =
-    "INSERT INTO metrics_daily (bot, day, received, sent, initiations,"
+    "INSERT INTO metrics_daily AS m (bot, day, received, sent, initiations,"
     " initiation_replies, llm_calls, tokens_in, tokens_out, cost_usd,"
     " job_failures) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
     " ON CONFLICT (bot, day) DO UPDATE SET"
-    " received = received + ?3, sent = sent + ?4,"
-    " initiations = initiations + ?5,"
-    " initiation_replies = initiation_replies + ?6,"
-    " llm_calls = llm_calls + ?7, tokens_in = tokens_in + ?8,"
-    " tokens_out = tokens_out + ?9, cost_usd = cost_usd + ?10,"
-    " job_failures = job_failures + ?11";
+    " received = m.received + ?3, sent = m.sent + ?4,"
+    " initiations = m.initiations + ?5,"
+    " initiation_replies = m.initiation_replies + ?6,"
+    " llm_calls = m.llm_calls + ?7, tokens_in = m.tokens_in + ?8,"
+    " tokens_out = m.tokens_out + ?9, cost_usd = m.cost_usd + ?10,"
+    " job_failures = m.job_failures + ?11";
 
 int
 store_metrics_add(struct db *db, const char *bot, const char *day,
@@ -901,7 +918,8 @@ store_kv_set(struct db *db, const char *key, const char *value)
 static const char sql_kv_add[] =
     "INSERT INTO kv (key, value, updated_at) VALUES (?1, ?2, ?3)"
     " ON CONFLICT (key) DO UPDATE SET"
-    " value = CAST(CAST(value AS INTEGER) + ?2 AS TEXT), updated_at = ?3";
+    " value = CAST(CAST(kv.value AS INTEGER) + ?2 AS TEXT),"
+    " updated_at = ?3";
 
 int
 store_kv_add(struct db *db, const char *key, int64_t delta)
