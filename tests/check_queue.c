@@ -126,17 +126,6 @@ is_null(int64_t id, const char *column)
 	    column, (long long)id);
 }
 
-static void
-state_is(int64_t id, const char *want)
-{
-	char state[32];
-
-	t_sql_text(DB, state, sizeof(state),
-	    "SELECT state FROM jobs WHERE id = %lld", (long long)id);
-	ck_assert_msg(strcmp(state, want) == 0, "job %lld is %s, not %s",
-	    (long long)id, state, want);
-}
-
 static int64_t
 nerrors(int64_t id)
 {
@@ -332,7 +321,7 @@ START_TEST(unique_after_finished)
 	d = add_unique("k", &existed);
 	ck_assert_int_eq(existed, 0);
 	ck_assert(d != a && d != b && d != c);
-	state_is(d, "queued");
+	t_job_state_is(DB, d, "queued");
 }
 END_TEST
 
@@ -471,12 +460,12 @@ START_TEST(claim_several_ordered)
 		ck_assert_int_eq(jobs[i].id, id[i]);
 		ck_assert_int_eq(jobs[i].attempts, 1);
 		ck_assert_str_eq(jobs[i].worker, "w1");
-		state_is(id[i], "running");
+		t_job_state_is(DB, id[i], "running");
 		queue_job_release(&jobs[i]);
 	}
 	/* max was respected: the rest stay queued */
-	state_is(id[3], "queued");
-	state_is(id[4], "queued");
+	t_job_state_is(DB, id[3], "queued");
+	t_job_state_is(DB, id[4], "queued");
 	ck_assert_int_eq(queue_claim(DB, "w2", NULL, LEASE, jobs, 10, &n),
 	    QUEUE_CLAIMED);
 	ck_assert_int_eq(n, 2);
@@ -498,7 +487,7 @@ START_TEST(claim_future_not_due)
 	claim_id("w1", due, &job);	/* less urgent, but due */
 	queue_job_release(&job);
 	claim_none("w1", NULL);
-	state_is(later, "queued");
+	t_job_state_is(DB, later, "queued");
 	/* once due it is claimed */
 	t_exec(DB, "UPDATE jobs SET run_at = %lld WHERE id = %lld",
 	    (long long)(now - 1), (long long)later);
@@ -526,8 +515,8 @@ START_TEST(claim_queue_filter)
 	ck_assert_str_eq(jobs[1].queue, "b");
 	queue_job_release(&jobs[0]);
 	queue_job_release(&jobs[1]);
-	state_is(c, "queued");
-	state_is(d, "queued");
+	t_job_state_is(DB, c, "queued");
+	t_job_state_is(DB, d, "queued");
 	claim_none("w1", "a,b");
 	claim_none("w1", "nosuch");
 	ck_assert_int_eq(queue_claim(DB, "w1", "default", LEASE, jobs, 10,
@@ -563,7 +552,7 @@ START_TEST(claim_sets_lease)
 	ck_assert_str_eq(job.type, "noop");
 	ck_assert_str_eq(job.payload, "{}");
 	/* and the row says the same */
-	state_is(id, "running");
+	t_job_state_is(DB, id, "running");
 	ck_assert_int_eq(col(id, "attempts"), 1);
 	ck_assert_int_eq(col(id, "lease_until"), job.lease_until);
 	ck_assert_int_ge(col(id, "started_at"), before);
@@ -594,7 +583,7 @@ START_TEST(claim_in_caller_transaction)
 	claim_id("w1", id, &job);
 	db_rollback(DB);
 	queue_job_release(&job);
-	state_is(id, "queued");
+	t_job_state_is(DB, id, "queued");
 	ck_assert_int_eq(col(id, "attempts"), 0);
 	claim_id("w2", id, &job);
 	queue_job_release(&job);
@@ -639,8 +628,8 @@ START_TEST(complete_and_claim_in_one_transaction)
 	ck_assert_int_eq(queue_complete(DB, &a), QUEUE_DONE);
 	claim_id("w1", idb, &b);
 	ck_assert_int_eq(db_commit(DB), 0);
-	state_is(ida, "succeeded");
-	state_is(idb, "running");
+	t_job_state_is(DB, ida, "succeeded");
+	t_job_state_is(DB, idb, "running");
 	queue_job_release(&a);
 	queue_job_release(&b);
 }
@@ -664,9 +653,9 @@ START_TEST(fence_after_reap)
 	claim_id("w2", id, &cur);
 	ck_assert_int_eq(cur.attempts, 2);
 	assert_lost(&old);
-	state_is(id, "running");
+	t_job_state_is(DB, id, "running");
 	ck_assert_int_eq(queue_complete(DB, &cur), QUEUE_DONE);
-	state_is(id, "succeeded");
+	t_job_state_is(DB, id, "succeeded");
 	/* and the old worker still can't touch the finished job */
 	assert_lost(&old);
 	queue_job_release(&old);
@@ -688,7 +677,7 @@ START_TEST(fence_after_release)
 	ck_assert_int_eq(n, 1);
 	/* queued again: the old worker can't run it from there either */
 	assert_lost(&old);
-	state_is(id, "queued");
+	t_job_state_is(DB, id, "queued");
 	claim_id("w2", id, &cur);
 	assert_lost(&old);
 	ck_assert_int_eq(queue_fail(DB, &cur, "real", 0, 0, NULL),
@@ -728,7 +717,7 @@ START_TEST(fence_after_cancel)
 	claim_id("w1", id, &job);
 	ck_assert_int_eq(queue_cancel(DB, &id, 1), 0);
 	assert_lost(&job);
-	state_is(id, "cancelled");
+	t_job_state_is(DB, id, "cancelled");
 	queue_job_release(&job);
 }
 END_TEST
@@ -741,11 +730,11 @@ START_TEST(fence_after_finish)
 	claim_id("w1", ida, &a);
 	ck_assert_int_eq(queue_complete(DB, &a), QUEUE_DONE);
 	assert_lost(&a);
-	state_is(ida, "succeeded");
+	t_job_state_is(DB, ida, "succeeded");
 	claim_id("w1", idb, &b);
 	ck_assert_int_eq(queue_fail(DB, &b, "x", 1, 0, NULL), QUEUE_DONE);
 	assert_lost(&b);
-	state_is(idb, "dead");
+	t_job_state_is(DB, idb, "dead");
 	ck_assert_int_eq(nerrors(idb), 1);
 	queue_job_release(&a);
 	queue_job_release(&b);
@@ -769,7 +758,7 @@ START_TEST(fail_retry_at)
 	    QUEUE_DONE);
 	after = clock_now_ms();
 	ck_assert_int_eq(dead, 0);
-	state_is(id, "queued");
+	t_job_state_is(DB, id, "queued");
 	ck_assert_int_eq(col(id, "run_at"), at);
 	ck_assert_int_eq(col(id, "attempts"), 1);
 	ck_assert(is_null(id, "worker") && is_null(id, "lease_until") &&
@@ -831,7 +820,7 @@ START_TEST(fail_until_dead)
 		    QUEUE_DONE);
 		after = clock_now_ms();
 		ck_assert_int_eq(dead, i == 3);
-		state_is(id, i == 3 ? "dead" : "queued");
+		t_job_state_is(DB, id, i == 3 ? "dead" : "queued");
 		queue_job_release(&job);
 	}
 	claim_none("w1", NULL);
@@ -863,7 +852,7 @@ START_TEST(fail_permanent)
 	ck_assert_int_eq(queue_fail(DB, &job, "400 bad request", 1,
 	    clock_now_ms() + HOUR, &dead), QUEUE_DONE);
 	ck_assert_int_eq(dead, 1);
-	state_is(id, "dead");
+	t_job_state_is(DB, id, "dead");
 	ck_assert(!is_null(id, "finished_at"));
 	ck_assert(is_null(id, "lease_until"));
 	ck_assert_int_eq(nerrors(id), 1);
@@ -903,7 +892,7 @@ START_TEST(defer_keeps_attempt)
 	at = clock_now_ms() + HOUR;
 	ck_assert_int_eq(queue_defer(DB, &job, at), QUEUE_DONE);
 	queue_job_release(&job);
-	state_is(id, "queued");
+	t_job_state_is(DB, id, "queued");
 	ck_assert_int_eq(col(id, "run_at"), at);
 	ck_assert_int_eq(col(id, "attempts"), 0);
 	ck_assert_int_eq(nerrors(id), 0);
@@ -933,7 +922,7 @@ START_TEST(defer_never_kills)
 	ck_assert_int_eq(queue_fail(DB, &job, "first real failure", 0, 0,
 	    &dead), QUEUE_DONE);
 	ck_assert_int_eq(dead, 0);
-	state_is(id, "queued");
+	t_job_state_is(DB, id, "queued");
 	queue_job_release(&job);
 }
 END_TEST
@@ -950,11 +939,11 @@ START_TEST(extend_moves_lease)
 	after = clock_now_ms();
 	ck_assert_int_ge(col(id, "lease_until"), before + 10 * HOUR);
 	ck_assert_int_le(col(id, "lease_until"), after + 10 * HOUR);
-	state_is(id, "running");
+	t_job_state_is(DB, id, "running");
 	ck_assert_int_eq(col(id, "attempts"), 1);
 	/* an extended lease is not reaped */
 	ck_assert_int_eq(queue_reap(DB, HOUR), 0);
-	state_is(id, "running");
+	t_job_state_is(DB, id, "running");
 	queue_job_release(&job);
 }
 END_TEST
@@ -1119,7 +1108,7 @@ START_TEST(release_requeues)
 	ck_assert_ptr_nonnull(strstr(err, "w1"));
 	free(err);
 	for (i = 0; i < 2; i++) {
-		state_is(a[i].id, "queued");
+		t_job_state_is(DB, a[i].id, "queued");
 		ck_assert_int_ge(col(a[i].id, "run_at"), before);
 		ck_assert_int_le(col(a[i].id, "run_at"), after);
 		ck_assert_int_eq(col(a[i].id, "attempts"), 1);
@@ -1132,7 +1121,7 @@ START_TEST(release_requeues)
 		ck_assert_str_eq(text, "w1");
 	}
 	/* the other worker's job and row are untouched */
-	state_is(b.id, "running");
+	t_job_state_is(DB, b.id, "running");
 	ck_assert_int_eq(col(b.id, "lease_until"), lease_b);
 	ck_assert_int_eq(t_sql_int(DB, "SELECT count(*) FROM workers"
 	    " WHERE id = 'w1'"), 0);
@@ -1162,7 +1151,7 @@ START_TEST(release_out_of_attempts)
 	t_stderr_begin(&cap);
 	ck_assert_int_eq(queue_release_worker(DB, "w1", "killed"), 1);
 	free(t_stderr_end(&cap));
-	state_is(id, "dead");
+	t_job_state_is(DB, id, "dead");
 	ck_assert(!is_null(id, "finished_at"));
 	ck_assert_int_eq(nerrors(id), 1);
 	error_field(id, 0, "error", text, sizeof(text));
@@ -1187,12 +1176,12 @@ START_TEST(reap_expired_only)
 	t_stderr_begin(&cap);
 	ck_assert_int_eq(queue_reap(DB, HOUR), 1);
 	free(t_stderr_end(&cap));
-	state_is(ida, "queued");
+	t_job_state_is(DB, ida, "queued");
 	ck_assert(is_null(ida, "worker") && is_null(ida, "lease_until"));
 	ck_assert_int_eq(nerrors(ida), 1);
 	error_field(ida, 0, "error", text, sizeof(text));
 	ck_assert_ptr_nonnull(strstr(text, "lease"));
-	state_is(idb, "running");
+	t_job_state_is(DB, idb, "running");
 	ck_assert_int_eq(nerrors(idb), 0);
 	/* nothing more to reap */
 	ck_assert_int_eq(queue_reap(DB, HOUR), 0);
@@ -1212,7 +1201,7 @@ START_TEST(reap_out_of_attempts)
 	t_stderr_begin(&cap);
 	ck_assert_int_eq(queue_reap(DB, HOUR), 1);
 	free(t_stderr_end(&cap));
-	state_is(id, "dead");
+	t_job_state_is(DB, id, "dead");
 	ck_assert_int_eq(nerrors(id), 1);
 	queue_job_release(&job);
 }
@@ -1250,7 +1239,7 @@ START_TEST(cancel_queued_and_running)
 	ck_assert_int_eq(queue_cancel(DB, ids, 2), 0);
 	after = clock_now_ms();
 	for (i = 0; i < 2; i++) {
-		state_is(ids[i], "cancelled");
+		t_job_state_is(DB, ids[i], "cancelled");
 		ck_assert_int_ge(col(ids[i], "finished_at"), before);
 		ck_assert_int_le(col(ids[i], "finished_at"), after);
 		ck_assert(is_null(ids[i], "lease_until"));
@@ -1260,7 +1249,7 @@ START_TEST(cancel_queued_and_running)
 	/* a cancelled running job is not reaped back to life */
 	expire_lease(ids[0]);
 	ck_assert_int_eq(queue_reap(DB, HOUR), 0);
-	state_is(ids[0], "cancelled");
+	t_job_state_is(DB, ids[0], "cancelled");
 	queue_job_release(&job);
 }
 END_TEST
@@ -1309,9 +1298,9 @@ START_TEST(cancel_refuses_all_or_nothing)
 		ck_assert_ptr_nonnull(strstr(err, finished[i]));
 		free(err);
 		/* the first one was not cancelled either */
-		state_is(ids[0], "queued");
-		state_is(ids[2], "queued");
-		state_is(fin, finished[i]);
+		t_job_state_is(DB, ids[0], "queued");
+		t_job_state_is(DB, ids[2], "queued");
+		t_job_state_is(DB, fin, finished[i]);
 		ck_assert_int_eq(sqlite3_get_autocommit(DB->sql), 1);
 	}
 }
@@ -1330,7 +1319,7 @@ START_TEST(cancel_unknown_id)
 	err = t_stderr_end(&cap);
 	ck_assert_ptr_nonnull(strstr(err, "999999"));
 	free(err);
-	state_is(ids[0], "queued");
+	t_job_state_is(DB, ids[0], "queued");
 }
 END_TEST
 
@@ -1343,11 +1332,11 @@ START_TEST(retry_dead)
 	claim_id("w1", id, &job);
 	ck_assert_int_eq(queue_fail(DB, &job, "e1", 1, 0, NULL), QUEUE_DONE);
 	queue_job_release(&job);
-	state_is(id, "dead");
+	t_job_state_is(DB, id, "dead");
 	before = clock_now_ms();
 	ck_assert_int_eq(queue_retry(DB, &id, 1), 0);
 	after = clock_now_ms();
-	state_is(id, "queued");
+	t_job_state_is(DB, id, "queued");
 	ck_assert_int_eq(col(id, "attempts"), 0);
 	ck_assert_int_ge(col(id, "run_at"), before);
 	ck_assert_int_le(col(id, "run_at"), after);
@@ -1358,7 +1347,7 @@ START_TEST(retry_dead)
 	claim_id("w1", id, &job);
 	ck_assert_int_eq(job.attempts, 1);
 	ck_assert_int_eq(queue_fail(DB, &job, "e2", 0, 0, NULL), QUEUE_DONE);
-	state_is(id, "queued");
+	t_job_state_is(DB, id, "queued");
 	queue_job_release(&job);
 }
 END_TEST
@@ -1370,7 +1359,7 @@ START_TEST(retry_cancelled)
 
 	ck_assert_int_eq(queue_cancel(DB, &id, 1), 0);
 	ck_assert_int_eq(queue_retry(DB, &id, 1), 0);
-	state_is(id, "queued");
+	t_job_state_is(DB, id, "queued");
 	/* queued now, not at its old time */
 	claim_id("w1", id, &job);
 	queue_job_release(&job);
@@ -1425,12 +1414,12 @@ START_TEST(retry_unique_conflict)
 	err = t_stderr_end(&cap);
 	ck_assert_ptr_nonnull(strstr(err, "unique key"));
 	free(err);
-	state_is(old, "cancelled");
-	state_is(live, "queued");
+	t_job_state_is(DB, old, "cancelled");
+	t_job_state_is(DB, live, "queued");
 	/* once the live one is gone, the retry goes through */
 	ck_assert_int_eq(queue_cancel(DB, &live, 1), 0);
 	ck_assert_int_eq(queue_retry(DB, &old, 1), 0);
-	state_is(old, "queued");
+	t_job_state_is(DB, old, "queued");
 }
 END_TEST
 
@@ -1445,10 +1434,10 @@ START_TEST(retry_all_or_nothing)
 	t_stderr_begin(&cap);
 	ck_assert_int_eq(queue_retry(DB, ids, 2), -1);
 	free(t_stderr_end(&cap));
-	state_is(ids[0], "cancelled");
-	state_is(ids[1], "queued");
+	t_job_state_is(DB, ids[0], "cancelled");
+	t_job_state_is(DB, ids[1], "queued");
 	ck_assert_int_eq(queue_retry(DB, ids, 1), 0);
-	state_is(ids[0], "queued");
+	t_job_state_is(DB, ids[0], "queued");
 }
 END_TEST
 
@@ -1616,18 +1605,18 @@ START_TEST(batch_claim_order_and_max)
 		ck_assert_int_eq(jobs[i].id, id[i]);
 		ck_assert_int_eq(jobs[i].attempts, 1);
 		ck_assert_str_eq(jobs[i].worker, "w1");
-		state_is(id[i], "running");
+		t_job_state_is(DB, id[i], "running");
 		queue_job_release(&jobs[i]);
 	}
 	/* at most K: the rest wait for the next batch; not due: not taken */
-	state_is(id[4], "queued");
-	state_is(id[5], "queued");
+	t_job_state_is(DB, id[4], "queued");
+	t_job_state_is(DB, id[5], "queued");
 	claim_batch("w1", "noop", jobs, 8, 2);
 	ck_assert_int_eq(jobs[0].id, id[4]);
 	ck_assert_int_eq(jobs[1].id, id[5]);
 	queue_job_release(&jobs[0]);
 	queue_job_release(&jobs[1]);
-	state_is(later, "queued");
+	t_job_state_is(DB, later, "queued");
 }
 END_TEST
 
@@ -1650,8 +1639,8 @@ START_TEST(batch_claim_skips_other_types)
 	queue_job_release(&jobs[0]);
 	queue_job_release(&jobs[1]);
 	queue_job_release(&jobs[2]);
-	state_is(send, "queued");
-	state_is(respond, "queued");
+	t_job_state_is(DB, send, "queued");
+	t_job_state_is(DB, respond, "queued");
 	ck_assert_int_eq(col(send, "attempts"), 0);
 	/* no type named: nothing is claimed */
 	claim_batch("w1", "", jobs, 8, 0);
@@ -1707,9 +1696,9 @@ START_TEST(batch_fence_stale_member)
 	ck_assert_int_eq(db_commit(DB), 0);
 	snapshot(jobs[1].id, after, sizeof(after));
 	ck_assert_str_eq(before, after);
-	state_is(jobs[0].id, "succeeded");
-	state_is(jobs[2].id, "succeeded");
-	state_is(jobs[1].id, "running");
+	t_job_state_is(DB, jobs[0].id, "succeeded");
+	t_job_state_is(DB, jobs[2].id, "succeeded");
+	t_job_state_is(DB, jobs[1].id, "running");
 	ck_assert_int_eq(queue_complete(DB, &other), QUEUE_DONE);
 	for (i = 0; i < 3; i++)
 		queue_job_release(&jobs[i]);
@@ -1736,7 +1725,7 @@ START_TEST(batch_dead_worker_returns_all)
 		expire_lease(jobs[i].id);
 	ck_assert_int_eq(queue_reap(DB, HOUR), 4);
 	for (i = 0; i < 4; i++) {
-		state_is(jobs[i].id, "queued");
+		t_job_state_is(DB, jobs[i].id, "queued");
 		ck_assert_int_eq(col(jobs[i].id, "attempts"), 1);
 		ck_assert(is_null(jobs[i].id, "finished_at"));
 		/* the dead worker's results are refused */
@@ -1765,7 +1754,7 @@ START_TEST(batch_released_worker_returns_all)
 	claim_batch("w1", "noop", jobs, 3, 3);
 	ck_assert_int_eq(queue_release_worker(DB, "w1", "killed"), 3);
 	for (i = 0; i < 3; i++) {
-		state_is(jobs[i].id, "queued");
+		t_job_state_is(DB, jobs[i].id, "queued");
 		ck_assert_int_eq(queue_complete(DB, &jobs[i]), QUEUE_LOST);
 		queue_job_release(&jobs[i]);
 	}
@@ -1796,9 +1785,9 @@ START_TEST(batch_failure_retries_only_that_job)
 	ck_assert_int_eq(queue_defer(DB, &jobs[3], jobs[3].run_at),
 	    QUEUE_DONE);
 	ck_assert_int_eq(db_commit(DB), 0);
-	state_is(jobs[0].id, "succeeded");
-	state_is(jobs[2].id, "succeeded");
-	state_is(jobs[1].id, "queued");
+	t_job_state_is(DB, jobs[0].id, "succeeded");
+	t_job_state_is(DB, jobs[2].id, "succeeded");
+	t_job_state_is(DB, jobs[1].id, "queued");
 	ck_assert_int_eq(col(jobs[1].id, "attempts"), 1);
 	ck_assert_int_ge(col(jobs[1].id, "run_at"), now + HOUR);
 	error_field(jobs[1].id, 0, "error", text, sizeof(text));
@@ -1807,7 +1796,7 @@ START_TEST(batch_failure_retries_only_that_job)
 	    " FROM jobs WHERE id IN (%lld, %lld, %lld)",
 	    (long long)jobs[0].id, (long long)jobs[2].id,
 	    (long long)jobs[3].id), 0);
-	state_is(jobs[3].id, "queued");
+	t_job_state_is(DB, jobs[3].id, "queued");
 	ck_assert_int_eq(col(jobs[3].id, "attempts"), 0);
 	ck_assert_int_eq(col(jobs[3].id, "run_at"), run_at);
 	claim_id("w1", jobs[3].id, &next);
