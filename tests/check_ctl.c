@@ -351,8 +351,8 @@ START_TEST(forget_leaves_nothing)
 	(void)t_job_add(DB, "respond", "anna", payload, 0);
 	(void)t_job_add(DB, "inbound", "anna", "{\"bot\":\"anna\","
 	    "\"platform_id\":4242,\"text\":\"secret\"}", 0);
-	fin = t_job_add(DB, "inbound", "anna", "{\"bot\":\"anna\",\"platform_id\":"
-	    "\"4242\",\"text\":\"my secret\"}", 0);
+	fin = t_job_add(DB, "inbound", "anna", "{\"bot\":\"anna\","
+	    "\"platform_id\":\"4242\",\"text\":\"my secret\"}", 0);
 	t_exec(DB, "UPDATE jobs SET state = 'succeeded', unique_key ="
 	    " 'inbound:anna:4242:1' WHERE id = %lld", (long long)fin);
 	(void)t_job_add(DB, "inbound", "anna", "{\"bot\":\"anna\","

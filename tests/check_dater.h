@@ -76,6 +76,10 @@ void t_exec(struct db *db, const char *fmt, ...)
 int64_t t_job_add(struct db *db, const char *type, const char *bot,
     const char *payload, int64_t run_at);
 
+/* Column (an SQL expression over the jobs row) of job id, as an
+ * integer. */
+int64_t t_job_col(struct db *db, int64_t id, const char *column);
+
 /* Fail the test unless job id is in state want. */
 void t_job_state_is(struct db *db, int64_t id, const char *want);
 

@@ -112,13 +112,6 @@ claim_none(const char *worker, const char *queues)
 	ck_assert_int_eq(n, 0);
 }
 
-static int64_t
-col(int64_t id, const char *column)
-{
-	return t_sql_int(DB, "SELECT %s FROM jobs WHERE id = %lld", column,
-	    (long long)id);
-}
-
 static int
 is_null(int64_t id, const char *column)
 {
@@ -129,7 +122,7 @@ is_null(int64_t id, const char *column)
 static int64_t
 nerrors(int64_t id)
 {
-	return col(id, "json_array_length(errors)");
+	return t_job_col(DB, id, "json_array_length(errors)");
 }
 
 /* Field of errors[i] as text. */
@@ -553,10 +546,10 @@ START_TEST(claim_sets_lease)
 	ck_assert_str_eq(job.payload, "{}");
 	/* and the row says the same */
 	t_job_state_is(DB, id, "running");
-	ck_assert_int_eq(col(id, "attempts"), 1);
-	ck_assert_int_eq(col(id, "lease_until"), job.lease_until);
-	ck_assert_int_ge(col(id, "started_at"), before);
-	ck_assert_int_le(col(id, "started_at"), after);
+	ck_assert_int_eq(t_job_col(DB, id, "attempts"), 1);
+	ck_assert_int_eq(t_job_col(DB, id, "lease_until"), job.lease_until);
+	ck_assert_int_ge(t_job_col(DB, id, "started_at"), before);
+	ck_assert_int_le(t_job_col(DB, id, "started_at"), after);
 	queue_job_release(&job);
 }
 END_TEST
@@ -569,7 +562,7 @@ START_TEST(claim_only_once)
 	claim_id("w1", id, &job);
 	claim_none("w2", NULL);
 	claim_none("w1", NULL);
-	ck_assert_int_eq(col(id, "attempts"), 1);
+	ck_assert_int_eq(t_job_col(DB, id, "attempts"), 1);
 	queue_job_release(&job);
 }
 END_TEST
@@ -584,7 +577,7 @@ START_TEST(claim_in_caller_transaction)
 	db_rollback(DB);
 	queue_job_release(&job);
 	t_job_state_is(DB, id, "queued");
-	ck_assert_int_eq(col(id, "attempts"), 0);
+	ck_assert_int_eq(t_job_col(DB, id, "attempts"), 0);
 	claim_id("w2", id, &job);
 	queue_job_release(&job);
 }
@@ -607,8 +600,8 @@ START_TEST(complete_succeeds)
 	ck_assert_int_eq(queue_get(DB, id, &job, state, sizeof(state)), 1);
 	ck_assert_str_eq(state, "succeeded");
 	ck_assert_int_eq(job.attempts, 1);
-	ck_assert_int_ge(col(id, "finished_at"), before);
-	ck_assert_int_le(col(id, "finished_at"), after);
+	ck_assert_int_ge(t_job_col(DB, id, "finished_at"), before);
+	ck_assert_int_le(t_job_col(DB, id, "finished_at"), after);
 	ck_assert(is_null(id, "lease_until"));
 	ck_assert_int_eq(nerrors(id), 0);
 	queue_job_release(&job);
@@ -759,8 +752,8 @@ START_TEST(fail_retry_at)
 	after = clock_now_ms();
 	ck_assert_int_eq(dead, 0);
 	t_job_state_is(DB, id, "queued");
-	ck_assert_int_eq(col(id, "run_at"), at);
-	ck_assert_int_eq(col(id, "attempts"), 1);
+	ck_assert_int_eq(t_job_col(DB, id, "run_at"), at);
+	ck_assert_int_eq(t_job_col(DB, id, "attempts"), 1);
 	ck_assert(is_null(id, "worker") && is_null(id, "lease_until") &&
 	    is_null(id, "finished_at"));
 	ck_assert_int_eq(nerrors(id), 1);
@@ -793,8 +786,8 @@ START_TEST(fail_retry_now)
 	    QUEUE_DONE);
 	after = clock_now_ms();
 	ck_assert_int_eq(dead, 0);
-	ck_assert_int_ge(col(id, "run_at"), before);
-	ck_assert_int_le(col(id, "run_at"), after);
+	ck_assert_int_ge(t_job_col(DB, id, "run_at"), before);
+	ck_assert_int_le(t_job_col(DB, id, "run_at"), after);
 	queue_job_release(&job);
 	claim_id("w2", id, &job);
 	ck_assert_int_eq(job.attempts, 2);
@@ -824,9 +817,9 @@ START_TEST(fail_until_dead)
 		queue_job_release(&job);
 	}
 	claim_none("w1", NULL);
-	ck_assert_int_ge(col(id, "finished_at"), before);
-	ck_assert_int_le(col(id, "finished_at"), after);
-	ck_assert_int_eq(col(id, "attempts"), 3);
+	ck_assert_int_ge(t_job_col(DB, id, "finished_at"), before);
+	ck_assert_int_le(t_job_col(DB, id, "finished_at"), after);
+	ck_assert_int_eq(t_job_col(DB, id, "attempts"), 3);
 	/* every attempt's error is kept, in order */
 	ck_assert_int_eq(nerrors(id), 3);
 	for (i = 0; i < 3; i++) {
@@ -875,7 +868,7 @@ START_TEST(fail_error_text_verbatim)
 	ck_assert_int_eq(queue_fail(DB, &job, msg, 0, 0, NULL), QUEUE_DONE);
 	error_field(id, 0, "error", text, sizeof(text));
 	ck_assert_str_eq(text, msg);
-	ck_assert_int_eq(col(id, "json_valid(errors)"), 1);
+	ck_assert_int_eq(t_job_col(DB, id, "json_valid(errors)"), 1);
 	queue_job_release(&job);
 }
 END_TEST
@@ -893,8 +886,8 @@ START_TEST(defer_keeps_attempt)
 	ck_assert_int_eq(queue_defer(DB, &job, at), QUEUE_DONE);
 	queue_job_release(&job);
 	t_job_state_is(DB, id, "queued");
-	ck_assert_int_eq(col(id, "run_at"), at);
-	ck_assert_int_eq(col(id, "attempts"), 0);
+	ck_assert_int_eq(t_job_col(DB, id, "run_at"), at);
+	ck_assert_int_eq(t_job_col(DB, id, "attempts"), 0);
 	ck_assert_int_eq(nerrors(id), 0);
 	ck_assert(is_null(id, "worker") && is_null(id, "lease_until"));
 	claim_none("w1", NULL);
@@ -937,10 +930,10 @@ START_TEST(extend_moves_lease)
 	before = clock_now_ms();
 	ck_assert_int_eq(queue_extend(DB, &job, 10 * HOUR), QUEUE_DONE);
 	after = clock_now_ms();
-	ck_assert_int_ge(col(id, "lease_until"), before + 10 * HOUR);
-	ck_assert_int_le(col(id, "lease_until"), after + 10 * HOUR);
+	ck_assert_int_ge(t_job_col(DB, id, "lease_until"), before + 10 * HOUR);
+	ck_assert_int_le(t_job_col(DB, id, "lease_until"), after + 10 * HOUR);
 	t_job_state_is(DB, id, "running");
-	ck_assert_int_eq(col(id, "attempts"), 1);
+	ck_assert_int_eq(t_job_col(DB, id, "attempts"), 1);
 	/* an extended lease is not reaped */
 	ck_assert_int_eq(queue_reap(DB, HOUR), 0);
 	t_job_state_is(DB, id, "running");
@@ -1026,18 +1019,18 @@ START_TEST(heartbeat_own_leases)
 	    QUEUE_CLAIMED);
 	ck_assert_int_eq(n, 2);
 	claim_one("w2", &b);
-	lease_b = col(b.id, "lease_until");
+	lease_b = t_job_col(DB, b.id, "lease_until");
 	before = clock_now_ms();
 	ck_assert_int_eq(queue_heartbeat(DB, "w1", 5 * HOUR), 2);
 	after = clock_now_ms();
 	for (i = 0; i < 2; i++) {
-		ck_assert_int_ge(col(a[i].id, "lease_until"),
+		ck_assert_int_ge(t_job_col(DB, a[i].id, "lease_until"),
 		    before + 5 * HOUR);
-		ck_assert_int_le(col(a[i].id, "lease_until"),
+		ck_assert_int_le(t_job_col(DB, a[i].id, "lease_until"),
 		    after + 5 * HOUR);
 		queue_job_release(&a[i]);
 	}
-	ck_assert_int_eq(col(b.id, "lease_until"), lease_b);
+	ck_assert_int_eq(t_job_col(DB, b.id, "lease_until"), lease_b);
 	ck_assert_int_ge(t_sql_int(DB, "SELECT heartbeat_at FROM workers"
 	    " WHERE id = 'w1'"), before);
 	ck_assert_int_eq(t_sql_int(DB, "SELECT heartbeat_at FROM workers"
@@ -1098,7 +1091,7 @@ START_TEST(release_requeues)
 	ck_assert_int_eq(queue_claim(DB, "w1", NULL, LEASE, a, 2, &n),
 	    QUEUE_CLAIMED);
 	claim_one("w2", &b);
-	lease_b = col(b.id, "lease_until");
+	lease_b = t_job_col(DB, b.id, "lease_until");
 	before = clock_now_ms();
 	t_stderr_begin(&cap);
 	n = queue_release_worker(DB, "w1", "worker exited on signal 9");
@@ -1109,9 +1102,9 @@ START_TEST(release_requeues)
 	free(err);
 	for (i = 0; i < 2; i++) {
 		t_job_state_is(DB, a[i].id, "queued");
-		ck_assert_int_ge(col(a[i].id, "run_at"), before);
-		ck_assert_int_le(col(a[i].id, "run_at"), after);
-		ck_assert_int_eq(col(a[i].id, "attempts"), 1);
+		ck_assert_int_ge(t_job_col(DB, a[i].id, "run_at"), before);
+		ck_assert_int_le(t_job_col(DB, a[i].id, "run_at"), after);
+		ck_assert_int_eq(t_job_col(DB, a[i].id, "attempts"), 1);
 		ck_assert(is_null(a[i].id, "worker") &&
 		    is_null(a[i].id, "lease_until"));
 		ck_assert_int_eq(nerrors(a[i].id), 1);
@@ -1122,7 +1115,7 @@ START_TEST(release_requeues)
 	}
 	/* the other worker's job and row are untouched */
 	t_job_state_is(DB, b.id, "running");
-	ck_assert_int_eq(col(b.id, "lease_until"), lease_b);
+	ck_assert_int_eq(t_job_col(DB, b.id, "lease_until"), lease_b);
 	ck_assert_int_eq(t_sql_int(DB, "SELECT count(*) FROM workers"
 	    " WHERE id = 'w1'"), 0);
 	ck_assert_int_eq(t_sql_int(DB, "SELECT count(*) FROM workers"
@@ -1240,8 +1233,8 @@ START_TEST(cancel_queued_and_running)
 	after = clock_now_ms();
 	for (i = 0; i < 2; i++) {
 		t_job_state_is(DB, ids[i], "cancelled");
-		ck_assert_int_ge(col(ids[i], "finished_at"), before);
-		ck_assert_int_le(col(ids[i], "finished_at"), after);
+		ck_assert_int_ge(t_job_col(DB, ids[i], "finished_at"), before);
+		ck_assert_int_le(t_job_col(DB, ids[i], "finished_at"), after);
 		ck_assert(is_null(ids[i], "lease_until"));
 	}
 	ck_assert_int_eq(t_sql_int(DB, "SELECT count(*) FROM jobs"
@@ -1337,9 +1330,9 @@ START_TEST(retry_dead)
 	ck_assert_int_eq(queue_retry(DB, &id, 1), 0);
 	after = clock_now_ms();
 	t_job_state_is(DB, id, "queued");
-	ck_assert_int_eq(col(id, "attempts"), 0);
-	ck_assert_int_ge(col(id, "run_at"), before);
-	ck_assert_int_le(col(id, "run_at"), after);
+	ck_assert_int_eq(t_job_col(DB, id, "attempts"), 0);
+	ck_assert_int_ge(t_job_col(DB, id, "run_at"), before);
+	ck_assert_int_le(t_job_col(DB, id, "run_at"), after);
 	ck_assert(is_null(id, "finished_at") && is_null(id, "worker"));
 	/* the history stays for the operator */
 	ck_assert_int_eq(nerrors(id), 1);
@@ -1641,7 +1634,7 @@ START_TEST(batch_claim_skips_other_types)
 	queue_job_release(&jobs[2]);
 	t_job_state_is(DB, send, "queued");
 	t_job_state_is(DB, respond, "queued");
-	ck_assert_int_eq(col(send, "attempts"), 0);
+	ck_assert_int_eq(t_job_col(DB, send, "attempts"), 0);
 	/* no type named: nothing is claimed */
 	claim_batch("w1", "", jobs, 8, 0);
 	claim_batch("w1", "noop", jobs, 8, 0);
@@ -1726,7 +1719,7 @@ START_TEST(batch_dead_worker_returns_all)
 	ck_assert_int_eq(queue_reap(DB, HOUR), 4);
 	for (i = 0; i < 4; i++) {
 		t_job_state_is(DB, jobs[i].id, "queued");
-		ck_assert_int_eq(col(jobs[i].id, "attempts"), 1);
+		ck_assert_int_eq(t_job_col(DB, jobs[i].id, "attempts"), 1);
 		ck_assert(is_null(jobs[i].id, "finished_at"));
 		/* the dead worker's results are refused */
 		ck_assert_int_eq(queue_complete(DB, &jobs[i]), QUEUE_LOST);
@@ -1788,8 +1781,8 @@ START_TEST(batch_failure_retries_only_that_job)
 	t_job_state_is(DB, jobs[0].id, "succeeded");
 	t_job_state_is(DB, jobs[2].id, "succeeded");
 	t_job_state_is(DB, jobs[1].id, "queued");
-	ck_assert_int_eq(col(jobs[1].id, "attempts"), 1);
-	ck_assert_int_ge(col(jobs[1].id, "run_at"), now + HOUR);
+	ck_assert_int_eq(t_job_col(DB, jobs[1].id, "attempts"), 1);
+	ck_assert_int_ge(t_job_col(DB, jobs[1].id, "run_at"), now + HOUR);
 	error_field(jobs[1].id, 0, "error", text, sizeof(text));
 	ck_assert_str_eq(text, "boom");
 	ck_assert_int_eq(t_sql_int(DB, "SELECT sum(json_array_length(errors))"
@@ -1797,8 +1790,8 @@ START_TEST(batch_failure_retries_only_that_job)
 	    (long long)jobs[0].id, (long long)jobs[2].id,
 	    (long long)jobs[3].id), 0);
 	t_job_state_is(DB, jobs[3].id, "queued");
-	ck_assert_int_eq(col(jobs[3].id, "attempts"), 0);
-	ck_assert_int_eq(col(jobs[3].id, "run_at"), run_at);
+	ck_assert_int_eq(t_job_col(DB, jobs[3].id, "attempts"), 0);
+	ck_assert_int_eq(t_job_col(DB, jobs[3].id, "run_at"), run_at);
 	claim_id("w1", jobs[3].id, &next);
 	ck_assert_int_eq(next.attempts, 1);
 	queue_job_release(&next);

@@ -204,7 +204,8 @@ START_TEST(stop_cancels_pending)
 	t_job_state_is(DB, f, "cancelled");
 	t_job_state_is(DB, sendj, "cancelled");
 	t_job_state_is(DB, other, "queued");
-	t_job_state_is(DB, optj, "queued");	/* the confirmation still goes */
+	/* The confirmation still goes. */
+	t_job_state_is(DB, optj, "queued");
 	ck_assert_int_eq(store_msg_transition(DB, draft, "queued", "sending",
 	    NULL), 0);
 	ck_assert_int_eq(store_contact_get(DB, contact, &c), 1);

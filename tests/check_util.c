@@ -244,6 +244,13 @@ t_job_add(struct db *db, const char *type, const char *bot,
 	return id;
 }
 
+int64_t
+t_job_col(struct db *db, int64_t id, const char *column)
+{
+	return t_sql_int(db, "SELECT %s FROM jobs WHERE id = %lld", column,
+	    (long long)id);
+}
+
 void
 t_job_state_is(struct db *db, int64_t id, const char *want)
 {

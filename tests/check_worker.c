@@ -294,13 +294,6 @@ running_seen(int64_t id)
 }
 
 static int64_t
-col(int64_t id, const char *column)
-{
-	return t_sql_int(DB, "SELECT %s FROM jobs WHERE id = %lld", column,
-	    (long long)id);
-}
-
-static int64_t
 add_tries(const char *type, int max_attempts)
 {
 	struct queue_new q;
@@ -325,8 +318,8 @@ START_TEST(ok_recorded_once)
 	t_job_state_is(DB, b, "succeeded");
 	ck_assert_int_eq(runs(a, 0), 1);
 	ck_assert_int_eq(runs(b, 0), 1);
-	ck_assert_int_eq(col(a, "attempts"), 1);
-	ck_assert_int_eq(col(a, "finished_at IS NOT NULL"), 1);
+	ck_assert_int_eq(t_job_col(DB, a, "attempts"), 1);
+	ck_assert_int_eq(t_job_col(DB, a, "finished_at IS NOT NULL"), 1);
 	/* The workers leave no row behind after a clean exit. */
 	ck_assert_int_eq(t_sql_int(DB, "SELECT count(*) FROM workers"), 0);
 }
@@ -341,8 +334,8 @@ START_TEST(retry_backs_off_then_succeeds)
 	ck_assert_int_eq(drain(1), EX_OK);
 	/* Not due again yet: the drain ends with the job queued. */
 	t_job_state_is(DB, id, "queued");
-	ck_assert_int_eq(col(id, "attempts"), 1);
-	ck_assert_int_ge(col(id, "run_at"), before + 1000);
+	ck_assert_int_eq(t_job_col(DB, id, "attempts"), 1);
+	ck_assert_int_ge(t_job_col(DB, id, "run_at"), before + 1000);
 	t_sql_text(DB, err, sizeof(err), "SELECT json_extract(errors,"
 	    " '$[0].error') FROM jobs WHERE id = %lld", (long long)id);
 	ck_assert_str_eq(err, "first try fails");
@@ -350,7 +343,7 @@ START_TEST(retry_backs_off_then_succeeds)
 	    (long long)id);
 	ck_assert_int_eq(drain(1), EX_OK);
 	t_job_state_is(DB, id, "succeeded");
-	ck_assert_int_eq(col(id, "attempts"), 2);
+	ck_assert_int_eq(t_job_col(DB, id, "attempts"), 2);
 	ck_assert_int_eq(runs(id, 0), 2);
 }
 END_TEST
@@ -372,7 +365,7 @@ START_TEST(fail_is_dead_and_counted)
 
 	ck_assert_int_eq(drain(1), EX_OK);
 	t_job_state_is(DB, id, "dead");
-	ck_assert_int_eq(col(id, "attempts"), 1);
+	ck_assert_int_eq(t_job_col(DB, id, "attempts"), 1);
 	t_sql_text(DB, err, sizeof(err), "SELECT json_extract(errors,"
 	    " '$[0].error') FROM jobs WHERE id = %lld", (long long)id);
 	ck_assert_str_eq(err, "broken for good");
@@ -389,8 +382,8 @@ START_TEST(defer_spends_no_attempt)
 
 	ck_assert_int_eq(drain(1), EX_OK);
 	t_job_state_is(DB, id, "queued");
-	ck_assert_int_eq(col(id, "attempts"), 0);
-	ck_assert_int_ge(col(id, "run_at"), before + HOUR);
+	ck_assert_int_eq(t_job_col(DB, id, "attempts"), 0);
+	ck_assert_int_ge(t_job_col(DB, id, "run_at"), before + HOUR);
 	ck_assert_int_eq(runs(id, 0), 1);
 }
 END_TEST
@@ -422,7 +415,7 @@ START_TEST(dead_worker_job_comes_back)
 	/* Given back at once (waitpid), one attempt spent, run again by
 	 * the restarted worker. */
 	t_job_state_is(DB, id, "succeeded");
-	ck_assert_int_eq(col(id, "attempts"), 2);
+	ck_assert_int_eq(t_job_col(DB, id, "attempts"), 2);
 	ck_assert_int_eq(runs(id, 1), 1);
 	ck_assert_int_eq(runs(id, 2), 1);
 	t_sql_text(DB, err, sizeof(err), "SELECT json_extract(errors,"
@@ -445,7 +438,7 @@ START_TEST(expired_lease_released_at_start)
 	    (long long)(clock_now_ms() - 1000), (long long)id);
 	ck_assert_int_eq(drain(1), EX_OK);
 	t_job_state_is(DB, id, "succeeded");
-	ck_assert_int_eq(col(id, "attempts"), 2);
+	ck_assert_int_eq(t_job_col(DB, id, "attempts"), 2);
 	ck_assert_int_eq(runs(id, 2), 1);
 }
 END_TEST
@@ -481,9 +474,9 @@ START_TEST(taken_over_job_not_recorded)
 	/* The first worker's success is fenced off: the row is the other
 	 * worker's, untouched. */
 	t_job_state_is(DB, id, "running");
-	ck_assert_int_eq(col(id, "attempts"), 2);
-	ck_assert_int_eq(col(id, "worker = 'other:1'"), 1);
-	ck_assert_int_eq(col(id, "finished_at IS NULL"), 1);
+	ck_assert_int_eq(t_job_col(DB, id, "attempts"), 2);
+	ck_assert_int_eq(t_job_col(DB, id, "worker = 'other:1'"), 1);
+	ck_assert_int_eq(t_job_col(DB, id, "finished_at IS NULL"), 1);
 }
 END_TEST
 
@@ -578,7 +571,7 @@ START_TEST(sigterm_finishes_the_running_job)
 	t_job_state_is(DB, held, "succeeded");
 	/* Nothing claimed after the stop. */
 	t_job_state_is(DB, next, "queued");
-	ck_assert_int_eq(col(next, "attempts"), 0);
+	ck_assert_int_eq(t_job_col(DB, next, "attempts"), 0);
 	ck_assert_int_eq(t_sql_int(DB, "SELECT count(*) FROM workers"), 0);
 }
 END_TEST
@@ -603,8 +596,8 @@ START_TEST(sigterm_gives_back_unstarted_batch)
 	 * spent. */
 	t_job_state_is(DB, rest[0], "queued");
 	t_job_state_is(DB, rest[1], "queued");
-	ck_assert_int_eq(col(rest[0], "attempts"), 0);
-	ck_assert_int_eq(col(rest[1], "attempts"), 0);
+	ck_assert_int_eq(t_job_col(DB, rest[0], "attempts"), 0);
+	ck_assert_int_eq(t_job_col(DB, rest[1], "attempts"), 0);
 	ck_assert_int_eq(runs(rest[0], 0), 0);
 }
 END_TEST
