@@ -108,6 +108,30 @@ conv_load(struct job_ctx *ctx, int64_t id, struct store_contact *c,
 }
 
 enum job_result
+conv_load_writer(struct job_ctx *ctx, struct store_contact *c,
+    const struct cfg_bot **bot, int *done, struct job_outcome *out)
+{
+	struct store_msg prev;
+	enum job_result r;
+	int rc;
+
+	*done = 0;
+	memset(&prev, 0, sizeof(prev));
+	r = conv_load(ctx, conv_id(ctx->payload, "contact"), c, bot, out);
+	if (r != JOB_OK)
+		return r;
+	/* messages_job: at most one message per job, so a message of this
+	 * job means a re-run, after a crash or a result that was lost. */
+	rc = store_msg_by_job(ctx->db, ctx->job->id, &prev);
+	store_msg_release(&prev);
+	if (rc == 0)
+		return JOB_OK;
+	*done = 1;
+	store_contact_release(c);
+	return rc < 0 ? job_retry(out, 0, "database error") : JOB_OK;
+}
+
+enum job_result
 conv_no_bot(struct job_outcome *out, const char *name)
 {
 	return job_defer(out, clock_now_ms() + CTL_HOLD_MS, "bot '%s' is not "

@@ -39,6 +39,20 @@ enum job_result conv_load(struct job_ctx *ctx, int64_t id,
     struct store_contact *c, const struct cfg_bot **bot,
     struct job_outcome *out);
 
+/*
+ * conv_load for a job that writes one message to the payload's
+ * "contact" (respond, initiate, followup), with the re-run guard: a
+ * job that has already stored its message (a re-run after a crash or a
+ * lost result) finds it and writes no second one. On JOB_OK, *done is
+ * 1 when the job has nothing left to do (nothing to release), else 0
+ * with *c filled (release it) and *bot set. Any other result (as
+ * conv_load's, or JOB_RETRY on a database error in the guard): nothing
+ * to release.
+ */
+enum job_result conv_load_writer(struct job_ctx *ctx,
+    struct store_contact *c, const struct cfg_bot **bot, int *done,
+    struct job_outcome *out);
+
 /* A job of a bot that is not in the configuration (removed): it waits,
  * like a paused bot's, and looks again after CTL_HOLD_MS. JOB_DEFER. */
 enum job_result conv_no_bot(struct job_outcome *out, const char *name);

@@ -52,21 +52,14 @@ static enum job_result
 followup_run(struct job_ctx *ctx, struct job_outcome *out)
 {
 	struct store_contact c;
-	struct store_msg prev;
 	struct conv_text t;
 	const struct cfg_bot *bot;
 	enum job_result r;
-	int held = 0, rc;
+	int held = 0, done;
 
-	r = conv_load(ctx, conv_id(ctx->payload, "contact"), &c, &bot, out);
-	if (r != JOB_OK)
+	r = conv_load_writer(ctx, &c, &bot, &done, out);
+	if (r != JOB_OK || done)
 		return r;
-	rc = store_msg_by_job(ctx->db, ctx->job->id, &prev);
-	if (rc != 0) {
-		store_msg_release(&prev);
-		store_contact_release(&c);
-		return rc < 0 ? job_retry(out, 0, "database error") : JOB_OK;
-	}
 	if ((r = conv_hold(ctx, &c, 0, &held, out)) == JOB_OK && !held &&
 	    due(ctx, bot, &c)) {
 		r = conv_write(ctx, bot, &c, FOLLOWUP_TASK, &t, out);

@@ -69,21 +69,14 @@ static enum job_result
 initiate_run(struct job_ctx *ctx, struct job_outcome *out)
 {
 	struct store_contact c;
-	struct store_msg prev;
 	struct conv_text t;
 	const struct cfg_bot *bot;
 	enum job_result r;
-	int skip = 0, rc;
+	int skip = 0, done;
 
-	r = conv_load(ctx, conv_id(ctx->payload, "contact"), &c, &bot, out);
-	if (r != JOB_OK)
+	r = conv_load_writer(ctx, &c, &bot, &done, out);
+	if (r != JOB_OK || done)
 		return r;
-	rc = store_msg_by_job(ctx->db, ctx->job->id, &prev);
-	if (rc != 0) {
-		store_msg_release(&prev);
-		store_contact_release(&c);
-		return rc < 0 ? job_retry(out, 0, "database error") : JOB_OK;
-	}
 	/* Held: nothing now; the scheduler asks again after a resume. */
 	if ((r = conv_hold(ctx, &c, 0, &skip, out)) == JOB_OK && !skip)
 		r = may_open(ctx, bot, &c, &skip, out);

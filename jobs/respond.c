@@ -67,22 +67,14 @@ static enum job_result
 respond_run(struct job_ctx *ctx, struct job_outcome *out)
 {
 	struct store_contact c;
-	struct store_msg prev;
 	struct conv_text t;
 	const struct cfg_bot *bot;
 	enum job_result r;
-	int yes = 0, held = 0, rc;
+	int yes = 0, held = 0, done;
 
-	r = conv_load(ctx, conv_id(ctx->payload, "contact"), &c, &bot, out);
-	if (r != JOB_OK)
+	r = conv_load_writer(ctx, &c, &bot, &done, out);
+	if (r != JOB_OK || done)
 		return r;
-	/* A re-run of this job: the reply is written already. */
-	rc = store_msg_by_job(ctx->db, ctx->job->id, &prev);
-	if (rc != 0) {
-		store_msg_release(&prev);
-		store_contact_release(&c);
-		return rc < 0 ? job_retry(out, 0, "database error") : JOB_OK;
-	}
 	/* Held: nothing now; resume or release enqueues the reply. */
 	if ((r = conv_hold(ctx, &c, 0, &held, out)) != JOB_OK || held) {
 		store_contact_release(&c);

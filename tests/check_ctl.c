@@ -82,21 +82,6 @@ outbound(int64_t contact, const char *status)
 }
 
 static int64_t
-job(const char *type, const char *bot, const char *payload, int64_t run_at)
-{
-	struct queue_new q;
-	int64_t id;
-
-	queue_new_init(&q);
-	q.type = type;
-	q.bot = bot;
-	q.payload = payload;
-	q.run_at = run_at;
-	ck_assert_int_eq(queue_add(DB, &q, &id, NULL), 0);
-	return id;
-}
-
-static int64_t
 audits(void)
 {
 	return t_sql_int(DB, "SELECT count(*) FROM audit");
@@ -188,8 +173,8 @@ START_TEST(resume_wakes_the_held_sends)
 
 	snprintf(payload, sizeof(payload), "{\"message\":%lld}",
 	    (long long)m);
-	j = job("send", "anna", payload, later);
-	other = job("send", "bob", "{\"message\":999}", later);
+	j = t_job_add(DB, "send", "anna", payload, later);
+	other = t_job_add(DB, "send", "bob", "{\"message\":999}", later);
 	ck_assert_int_eq(ctl_resume(&ctl, "anna", 0, &res), 0);
 	json_decref(res);
 	ck_assert_int_le(t_sql_int(DB, "SELECT run_at FROM jobs WHERE id ="
@@ -235,9 +220,9 @@ START_TEST(takeover_drops_the_bots_output)
 	draft = outbound(c, "draft");
 	snprintf(payload, sizeof(payload), "{\"message\":%lld}",
 	    (long long)bot_msg);
-	s = job("send", "anna", payload, 0);
+	s = t_job_add(DB, "send", "anna", payload, 0);
 	snprintf(payload, sizeof(payload), "{\"contact\":%lld}", (long long)c);
-	r = job("respond", "anna", payload, 0);
+	r = t_job_add(DB, "respond", "anna", payload, 0);
 	ck_assert_int_eq(ctl_takeover(&ctl, "anna", c, &res), 0);
 	ck_assert_int_eq(json_integer_value(json_object_get(res,
 	    "dropped_messages")), 2);
@@ -355,23 +340,23 @@ START_TEST(forget_leaves_nothing)
 	(void)inbound("anna", "4242", "2");
 	m = outbound(c, "queued");
 	snprintf(payload, sizeof(payload), "{\"message\":%lld}", (long long)m);
-	(void)job("send", "anna", payload, 0);
+	(void)t_job_add(DB, "send", "anna", payload, 0);
 	snprintf(payload, sizeof(payload), "{\"message\":%lld}",
 	    (long long)outbound(c, "failed"));
-	dead = job("send", "anna", payload, 0);
+	dead = t_job_add(DB, "send", "anna", payload, 0);
 	t_exec(DB, "UPDATE jobs SET state = 'dead', errors = json_array("
 	    "json_object('error', 'telegram sendMessage to chat ''4242'':"
 	    " HTTP 400')) WHERE id = %lld", (long long)dead);
 	snprintf(payload, sizeof(payload), "{\"contact\":%lld}", (long long)c);
-	(void)job("respond", "anna", payload, 0);
-	(void)job("inbound", "anna", "{\"bot\":\"anna\",\"platform_id\":4242,"
-	    "\"text\":\"secret\"}", 0);
-	fin = job("inbound", "anna", "{\"bot\":\"anna\",\"platform_id\":"
-	    "\"4242\",\"text\":\"my secret\"}", 0);
+	(void)t_job_add(DB, "respond", "anna", payload, 0);
+	(void)t_job_add(DB, "inbound", "anna", "{\"bot\":\"anna\","
+	    "\"platform_id\":4242,\"text\":\"secret\"}", 0);
+	fin = t_job_add(DB, "inbound", "anna", "{\"bot\":\"anna\","
+	    "\"platform_id\":\"4242\",\"text\":\"my secret\"}", 0);
 	t_exec(DB, "UPDATE jobs SET state = 'succeeded', unique_key ="
 	    " 'inbound:anna:4242:1' WHERE id = %lld", (long long)fin);
-	(void)job("inbound", "anna", "{\"bot\":\"anna\",\"platform_id\":\"7\","
-	    "\"text\":\"other\"}", 0);
+	(void)t_job_add(DB, "inbound", "anna", "{\"bot\":\"anna\","
+	    "\"platform_id\":\"7\",\"text\":\"other\"}", 0);
 	ck_assert_int_eq(ctl_pause(&ctl, "anna", c, "asked to stop", &res), 0);
 	json_decref(res);
 	ck_assert_int_eq(ctl_forget(&ctl, "anna", c, &res), 0);
@@ -435,7 +420,7 @@ START_TEST(bot_state_says_why)
 	int64_t j;
 
 	ck_assert_str_eq(state_of(anna, "anna", why, sizeof(why)), "active");
-	j = job("send", "anna", "{\"message\":1}", 0);
+	j = t_job_add(DB, "send", "anna", "{\"message\":1}", 0);
 	t_exec(DB, "UPDATE jobs SET state = 'dead', finished_at = %lld,"
 	    " errors = json_array(json_object('error', 'telegram: 401"
 	    " Unauthorized')) WHERE id = %lld", (long long)clock_now_ms(),
@@ -454,7 +439,7 @@ START_TEST(bot_state_says_why)
 	ck_assert_str_eq(state_of(bob, "bob", why, sizeof(why)),
 	    "over_budget");
 	ck_assert_str_eq(why, "spent $1.5000 of $1.00 today");
-	(void)job("respond", "gone", "{\"contact\":5}", 0);
+	(void)t_job_add(DB, "respond", "gone", "{\"contact\":5}", 0);
 	ck_assert_str_eq(state_of(NULL, "gone", why, sizeof(why)), "removed");
 	ck_assert_str_eq(why, "not in the configuration; 1 queued jobs wait");
 }

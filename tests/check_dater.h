@@ -72,6 +72,18 @@ void t_sql_text(struct db *db, char *buf, size_t len, const char *fmt, ...)
 void t_exec(struct db *db, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Add a due job (queue_add defaults but run_at; bot and payload may be
+ * NULL) and return its id. */
+int64_t t_job_add(struct db *db, const char *type, const char *bot,
+    const char *payload, int64_t run_at);
+
+/* Column (an SQL expression over the jobs row) of job id, as an
+ * integer. */
+int64_t t_job_col(struct db *db, int64_t id, const char *column);
+
+/* Fail the test unless job id is in state want. */
+void t_job_state_is(struct db *db, int64_t id, const char *want);
+
 /*
  * Capture what is written to fd 2 between begin and end (the library
  * logs there), so expected errors do not clutter the run and their text

@@ -112,13 +112,6 @@ claim_none(const char *worker, const char *queues)
 	ck_assert_int_eq(n, 0);
 }
 
-static int64_t
-col(int64_t id, const char *column)
-{
-	return t_sql_int(DB, "SELECT %s FROM jobs WHERE id = %lld", column,
-	    (long long)id);
-}
-
 static int
 is_null(int64_t id, const char *column)
 {
@@ -126,21 +119,10 @@ is_null(int64_t id, const char *column)
 	    column, (long long)id);
 }
 
-static void
-state_is(int64_t id, const char *want)
-{
-	char state[32];
-
-	t_sql_text(DB, state, sizeof(state),
-	    "SELECT state FROM jobs WHERE id = %lld", (long long)id);
-	ck_assert_msg(strcmp(state, want) == 0, "job %lld is %s, not %s",
-	    (long long)id, state, want);
-}
-
 static int64_t
 nerrors(int64_t id)
 {
-	return col(id, "json_array_length(errors)");
+	return t_job_col(DB, id, "json_array_length(errors)");
 }
 
 /* Field of errors[i] as text. */
@@ -332,7 +314,7 @@ START_TEST(unique_after_finished)
 	d = add_unique("k", &existed);
 	ck_assert_int_eq(existed, 0);
 	ck_assert(d != a && d != b && d != c);
-	state_is(d, "queued");
+	t_job_state_is(DB, d, "queued");
 }
 END_TEST
 
@@ -471,12 +453,12 @@ START_TEST(claim_several_ordered)
 		ck_assert_int_eq(jobs[i].id, id[i]);
 		ck_assert_int_eq(jobs[i].attempts, 1);
 		ck_assert_str_eq(jobs[i].worker, "w1");
-		state_is(id[i], "running");
+		t_job_state_is(DB, id[i], "running");
 		queue_job_release(&jobs[i]);
 	}
 	/* max was respected: the rest stay queued */
-	state_is(id[3], "queued");
-	state_is(id[4], "queued");
+	t_job_state_is(DB, id[3], "queued");
+	t_job_state_is(DB, id[4], "queued");
 	ck_assert_int_eq(queue_claim(DB, "w2", NULL, LEASE, jobs, 10, &n),
 	    QUEUE_CLAIMED);
 	ck_assert_int_eq(n, 2);
@@ -498,7 +480,7 @@ START_TEST(claim_future_not_due)
 	claim_id("w1", due, &job);	/* less urgent, but due */
 	queue_job_release(&job);
 	claim_none("w1", NULL);
-	state_is(later, "queued");
+	t_job_state_is(DB, later, "queued");
 	/* once due it is claimed */
 	t_exec(DB, "UPDATE jobs SET run_at = %lld WHERE id = %lld",
 	    (long long)(now - 1), (long long)later);
@@ -526,8 +508,8 @@ START_TEST(claim_queue_filter)
 	ck_assert_str_eq(jobs[1].queue, "b");
 	queue_job_release(&jobs[0]);
 	queue_job_release(&jobs[1]);
-	state_is(c, "queued");
-	state_is(d, "queued");
+	t_job_state_is(DB, c, "queued");
+	t_job_state_is(DB, d, "queued");
 	claim_none("w1", "a,b");
 	claim_none("w1", "nosuch");
 	ck_assert_int_eq(queue_claim(DB, "w1", "default", LEASE, jobs, 10,
@@ -563,11 +545,11 @@ START_TEST(claim_sets_lease)
 	ck_assert_str_eq(job.type, "noop");
 	ck_assert_str_eq(job.payload, "{}");
 	/* and the row says the same */
-	state_is(id, "running");
-	ck_assert_int_eq(col(id, "attempts"), 1);
-	ck_assert_int_eq(col(id, "lease_until"), job.lease_until);
-	ck_assert_int_ge(col(id, "started_at"), before);
-	ck_assert_int_le(col(id, "started_at"), after);
+	t_job_state_is(DB, id, "running");
+	ck_assert_int_eq(t_job_col(DB, id, "attempts"), 1);
+	ck_assert_int_eq(t_job_col(DB, id, "lease_until"), job.lease_until);
+	ck_assert_int_ge(t_job_col(DB, id, "started_at"), before);
+	ck_assert_int_le(t_job_col(DB, id, "started_at"), after);
 	queue_job_release(&job);
 }
 END_TEST
@@ -580,7 +562,7 @@ START_TEST(claim_only_once)
 	claim_id("w1", id, &job);
 	claim_none("w2", NULL);
 	claim_none("w1", NULL);
-	ck_assert_int_eq(col(id, "attempts"), 1);
+	ck_assert_int_eq(t_job_col(DB, id, "attempts"), 1);
 	queue_job_release(&job);
 }
 END_TEST
@@ -594,8 +576,8 @@ START_TEST(claim_in_caller_transaction)
 	claim_id("w1", id, &job);
 	db_rollback(DB);
 	queue_job_release(&job);
-	state_is(id, "queued");
-	ck_assert_int_eq(col(id, "attempts"), 0);
+	t_job_state_is(DB, id, "queued");
+	ck_assert_int_eq(t_job_col(DB, id, "attempts"), 0);
 	claim_id("w2", id, &job);
 	queue_job_release(&job);
 }
@@ -618,8 +600,8 @@ START_TEST(complete_succeeds)
 	ck_assert_int_eq(queue_get(DB, id, &job, state, sizeof(state)), 1);
 	ck_assert_str_eq(state, "succeeded");
 	ck_assert_int_eq(job.attempts, 1);
-	ck_assert_int_ge(col(id, "finished_at"), before);
-	ck_assert_int_le(col(id, "finished_at"), after);
+	ck_assert_int_ge(t_job_col(DB, id, "finished_at"), before);
+	ck_assert_int_le(t_job_col(DB, id, "finished_at"), after);
 	ck_assert(is_null(id, "lease_until"));
 	ck_assert_int_eq(nerrors(id), 0);
 	queue_job_release(&job);
@@ -639,8 +621,8 @@ START_TEST(complete_and_claim_in_one_transaction)
 	ck_assert_int_eq(queue_complete(DB, &a), QUEUE_DONE);
 	claim_id("w1", idb, &b);
 	ck_assert_int_eq(db_commit(DB), 0);
-	state_is(ida, "succeeded");
-	state_is(idb, "running");
+	t_job_state_is(DB, ida, "succeeded");
+	t_job_state_is(DB, idb, "running");
 	queue_job_release(&a);
 	queue_job_release(&b);
 }
@@ -664,9 +646,9 @@ START_TEST(fence_after_reap)
 	claim_id("w2", id, &cur);
 	ck_assert_int_eq(cur.attempts, 2);
 	assert_lost(&old);
-	state_is(id, "running");
+	t_job_state_is(DB, id, "running");
 	ck_assert_int_eq(queue_complete(DB, &cur), QUEUE_DONE);
-	state_is(id, "succeeded");
+	t_job_state_is(DB, id, "succeeded");
 	/* and the old worker still can't touch the finished job */
 	assert_lost(&old);
 	queue_job_release(&old);
@@ -688,7 +670,7 @@ START_TEST(fence_after_release)
 	ck_assert_int_eq(n, 1);
 	/* queued again: the old worker can't run it from there either */
 	assert_lost(&old);
-	state_is(id, "queued");
+	t_job_state_is(DB, id, "queued");
 	claim_id("w2", id, &cur);
 	assert_lost(&old);
 	ck_assert_int_eq(queue_fail(DB, &cur, "real", 0, 0, NULL),
@@ -728,7 +710,7 @@ START_TEST(fence_after_cancel)
 	claim_id("w1", id, &job);
 	ck_assert_int_eq(queue_cancel(DB, &id, 1), 0);
 	assert_lost(&job);
-	state_is(id, "cancelled");
+	t_job_state_is(DB, id, "cancelled");
 	queue_job_release(&job);
 }
 END_TEST
@@ -741,11 +723,11 @@ START_TEST(fence_after_finish)
 	claim_id("w1", ida, &a);
 	ck_assert_int_eq(queue_complete(DB, &a), QUEUE_DONE);
 	assert_lost(&a);
-	state_is(ida, "succeeded");
+	t_job_state_is(DB, ida, "succeeded");
 	claim_id("w1", idb, &b);
 	ck_assert_int_eq(queue_fail(DB, &b, "x", 1, 0, NULL), QUEUE_DONE);
 	assert_lost(&b);
-	state_is(idb, "dead");
+	t_job_state_is(DB, idb, "dead");
 	ck_assert_int_eq(nerrors(idb), 1);
 	queue_job_release(&a);
 	queue_job_release(&b);
@@ -769,9 +751,9 @@ START_TEST(fail_retry_at)
 	    QUEUE_DONE);
 	after = clock_now_ms();
 	ck_assert_int_eq(dead, 0);
-	state_is(id, "queued");
-	ck_assert_int_eq(col(id, "run_at"), at);
-	ck_assert_int_eq(col(id, "attempts"), 1);
+	t_job_state_is(DB, id, "queued");
+	ck_assert_int_eq(t_job_col(DB, id, "run_at"), at);
+	ck_assert_int_eq(t_job_col(DB, id, "attempts"), 1);
 	ck_assert(is_null(id, "worker") && is_null(id, "lease_until") &&
 	    is_null(id, "finished_at"));
 	ck_assert_int_eq(nerrors(id), 1);
@@ -804,8 +786,8 @@ START_TEST(fail_retry_now)
 	    QUEUE_DONE);
 	after = clock_now_ms();
 	ck_assert_int_eq(dead, 0);
-	ck_assert_int_ge(col(id, "run_at"), before);
-	ck_assert_int_le(col(id, "run_at"), after);
+	ck_assert_int_ge(t_job_col(DB, id, "run_at"), before);
+	ck_assert_int_le(t_job_col(DB, id, "run_at"), after);
 	queue_job_release(&job);
 	claim_id("w2", id, &job);
 	ck_assert_int_eq(job.attempts, 2);
@@ -831,13 +813,13 @@ START_TEST(fail_until_dead)
 		    QUEUE_DONE);
 		after = clock_now_ms();
 		ck_assert_int_eq(dead, i == 3);
-		state_is(id, i == 3 ? "dead" : "queued");
+		t_job_state_is(DB, id, i == 3 ? "dead" : "queued");
 		queue_job_release(&job);
 	}
 	claim_none("w1", NULL);
-	ck_assert_int_ge(col(id, "finished_at"), before);
-	ck_assert_int_le(col(id, "finished_at"), after);
-	ck_assert_int_eq(col(id, "attempts"), 3);
+	ck_assert_int_ge(t_job_col(DB, id, "finished_at"), before);
+	ck_assert_int_le(t_job_col(DB, id, "finished_at"), after);
+	ck_assert_int_eq(t_job_col(DB, id, "attempts"), 3);
 	/* every attempt's error is kept, in order */
 	ck_assert_int_eq(nerrors(id), 3);
 	for (i = 0; i < 3; i++) {
@@ -863,7 +845,7 @@ START_TEST(fail_permanent)
 	ck_assert_int_eq(queue_fail(DB, &job, "400 bad request", 1,
 	    clock_now_ms() + HOUR, &dead), QUEUE_DONE);
 	ck_assert_int_eq(dead, 1);
-	state_is(id, "dead");
+	t_job_state_is(DB, id, "dead");
 	ck_assert(!is_null(id, "finished_at"));
 	ck_assert(is_null(id, "lease_until"));
 	ck_assert_int_eq(nerrors(id), 1);
@@ -886,7 +868,7 @@ START_TEST(fail_error_text_verbatim)
 	ck_assert_int_eq(queue_fail(DB, &job, msg, 0, 0, NULL), QUEUE_DONE);
 	error_field(id, 0, "error", text, sizeof(text));
 	ck_assert_str_eq(text, msg);
-	ck_assert_int_eq(col(id, "json_valid(errors)"), 1);
+	ck_assert_int_eq(t_job_col(DB, id, "json_valid(errors)"), 1);
 	queue_job_release(&job);
 }
 END_TEST
@@ -903,9 +885,9 @@ START_TEST(defer_keeps_attempt)
 	at = clock_now_ms() + HOUR;
 	ck_assert_int_eq(queue_defer(DB, &job, at), QUEUE_DONE);
 	queue_job_release(&job);
-	state_is(id, "queued");
-	ck_assert_int_eq(col(id, "run_at"), at);
-	ck_assert_int_eq(col(id, "attempts"), 0);
+	t_job_state_is(DB, id, "queued");
+	ck_assert_int_eq(t_job_col(DB, id, "run_at"), at);
+	ck_assert_int_eq(t_job_col(DB, id, "attempts"), 0);
 	ck_assert_int_eq(nerrors(id), 0);
 	ck_assert(is_null(id, "worker") && is_null(id, "lease_until"));
 	claim_none("w1", NULL);
@@ -933,7 +915,7 @@ START_TEST(defer_never_kills)
 	ck_assert_int_eq(queue_fail(DB, &job, "first real failure", 0, 0,
 	    &dead), QUEUE_DONE);
 	ck_assert_int_eq(dead, 0);
-	state_is(id, "queued");
+	t_job_state_is(DB, id, "queued");
 	queue_job_release(&job);
 }
 END_TEST
@@ -948,13 +930,13 @@ START_TEST(extend_moves_lease)
 	before = clock_now_ms();
 	ck_assert_int_eq(queue_extend(DB, &job, 10 * HOUR), QUEUE_DONE);
 	after = clock_now_ms();
-	ck_assert_int_ge(col(id, "lease_until"), before + 10 * HOUR);
-	ck_assert_int_le(col(id, "lease_until"), after + 10 * HOUR);
-	state_is(id, "running");
-	ck_assert_int_eq(col(id, "attempts"), 1);
+	ck_assert_int_ge(t_job_col(DB, id, "lease_until"), before + 10 * HOUR);
+	ck_assert_int_le(t_job_col(DB, id, "lease_until"), after + 10 * HOUR);
+	t_job_state_is(DB, id, "running");
+	ck_assert_int_eq(t_job_col(DB, id, "attempts"), 1);
 	/* an extended lease is not reaped */
 	ck_assert_int_eq(queue_reap(DB, HOUR), 0);
-	state_is(id, "running");
+	t_job_state_is(DB, id, "running");
 	queue_job_release(&job);
 }
 END_TEST
@@ -1037,18 +1019,18 @@ START_TEST(heartbeat_own_leases)
 	    QUEUE_CLAIMED);
 	ck_assert_int_eq(n, 2);
 	claim_one("w2", &b);
-	lease_b = col(b.id, "lease_until");
+	lease_b = t_job_col(DB, b.id, "lease_until");
 	before = clock_now_ms();
 	ck_assert_int_eq(queue_heartbeat(DB, "w1", 5 * HOUR), 2);
 	after = clock_now_ms();
 	for (i = 0; i < 2; i++) {
-		ck_assert_int_ge(col(a[i].id, "lease_until"),
+		ck_assert_int_ge(t_job_col(DB, a[i].id, "lease_until"),
 		    before + 5 * HOUR);
-		ck_assert_int_le(col(a[i].id, "lease_until"),
+		ck_assert_int_le(t_job_col(DB, a[i].id, "lease_until"),
 		    after + 5 * HOUR);
 		queue_job_release(&a[i]);
 	}
-	ck_assert_int_eq(col(b.id, "lease_until"), lease_b);
+	ck_assert_int_eq(t_job_col(DB, b.id, "lease_until"), lease_b);
 	ck_assert_int_ge(t_sql_int(DB, "SELECT heartbeat_at FROM workers"
 	    " WHERE id = 'w1'"), before);
 	ck_assert_int_eq(t_sql_int(DB, "SELECT heartbeat_at FROM workers"
@@ -1109,7 +1091,7 @@ START_TEST(release_requeues)
 	ck_assert_int_eq(queue_claim(DB, "w1", NULL, LEASE, a, 2, &n),
 	    QUEUE_CLAIMED);
 	claim_one("w2", &b);
-	lease_b = col(b.id, "lease_until");
+	lease_b = t_job_col(DB, b.id, "lease_until");
 	before = clock_now_ms();
 	t_stderr_begin(&cap);
 	n = queue_release_worker(DB, "w1", "worker exited on signal 9");
@@ -1119,10 +1101,10 @@ START_TEST(release_requeues)
 	ck_assert_ptr_nonnull(strstr(err, "w1"));
 	free(err);
 	for (i = 0; i < 2; i++) {
-		state_is(a[i].id, "queued");
-		ck_assert_int_ge(col(a[i].id, "run_at"), before);
-		ck_assert_int_le(col(a[i].id, "run_at"), after);
-		ck_assert_int_eq(col(a[i].id, "attempts"), 1);
+		t_job_state_is(DB, a[i].id, "queued");
+		ck_assert_int_ge(t_job_col(DB, a[i].id, "run_at"), before);
+		ck_assert_int_le(t_job_col(DB, a[i].id, "run_at"), after);
+		ck_assert_int_eq(t_job_col(DB, a[i].id, "attempts"), 1);
 		ck_assert(is_null(a[i].id, "worker") &&
 		    is_null(a[i].id, "lease_until"));
 		ck_assert_int_eq(nerrors(a[i].id), 1);
@@ -1132,8 +1114,8 @@ START_TEST(release_requeues)
 		ck_assert_str_eq(text, "w1");
 	}
 	/* the other worker's job and row are untouched */
-	state_is(b.id, "running");
-	ck_assert_int_eq(col(b.id, "lease_until"), lease_b);
+	t_job_state_is(DB, b.id, "running");
+	ck_assert_int_eq(t_job_col(DB, b.id, "lease_until"), lease_b);
 	ck_assert_int_eq(t_sql_int(DB, "SELECT count(*) FROM workers"
 	    " WHERE id = 'w1'"), 0);
 	ck_assert_int_eq(t_sql_int(DB, "SELECT count(*) FROM workers"
@@ -1162,7 +1144,7 @@ START_TEST(release_out_of_attempts)
 	t_stderr_begin(&cap);
 	ck_assert_int_eq(queue_release_worker(DB, "w1", "killed"), 1);
 	free(t_stderr_end(&cap));
-	state_is(id, "dead");
+	t_job_state_is(DB, id, "dead");
 	ck_assert(!is_null(id, "finished_at"));
 	ck_assert_int_eq(nerrors(id), 1);
 	error_field(id, 0, "error", text, sizeof(text));
@@ -1187,12 +1169,12 @@ START_TEST(reap_expired_only)
 	t_stderr_begin(&cap);
 	ck_assert_int_eq(queue_reap(DB, HOUR), 1);
 	free(t_stderr_end(&cap));
-	state_is(ida, "queued");
+	t_job_state_is(DB, ida, "queued");
 	ck_assert(is_null(ida, "worker") && is_null(ida, "lease_until"));
 	ck_assert_int_eq(nerrors(ida), 1);
 	error_field(ida, 0, "error", text, sizeof(text));
 	ck_assert_ptr_nonnull(strstr(text, "lease"));
-	state_is(idb, "running");
+	t_job_state_is(DB, idb, "running");
 	ck_assert_int_eq(nerrors(idb), 0);
 	/* nothing more to reap */
 	ck_assert_int_eq(queue_reap(DB, HOUR), 0);
@@ -1212,7 +1194,7 @@ START_TEST(reap_out_of_attempts)
 	t_stderr_begin(&cap);
 	ck_assert_int_eq(queue_reap(DB, HOUR), 1);
 	free(t_stderr_end(&cap));
-	state_is(id, "dead");
+	t_job_state_is(DB, id, "dead");
 	ck_assert_int_eq(nerrors(id), 1);
 	queue_job_release(&job);
 }
@@ -1250,9 +1232,9 @@ START_TEST(cancel_queued_and_running)
 	ck_assert_int_eq(queue_cancel(DB, ids, 2), 0);
 	after = clock_now_ms();
 	for (i = 0; i < 2; i++) {
-		state_is(ids[i], "cancelled");
-		ck_assert_int_ge(col(ids[i], "finished_at"), before);
-		ck_assert_int_le(col(ids[i], "finished_at"), after);
+		t_job_state_is(DB, ids[i], "cancelled");
+		ck_assert_int_ge(t_job_col(DB, ids[i], "finished_at"), before);
+		ck_assert_int_le(t_job_col(DB, ids[i], "finished_at"), after);
 		ck_assert(is_null(ids[i], "lease_until"));
 	}
 	ck_assert_int_eq(t_sql_int(DB, "SELECT count(*) FROM jobs"
@@ -1260,7 +1242,7 @@ START_TEST(cancel_queued_and_running)
 	/* a cancelled running job is not reaped back to life */
 	expire_lease(ids[0]);
 	ck_assert_int_eq(queue_reap(DB, HOUR), 0);
-	state_is(ids[0], "cancelled");
+	t_job_state_is(DB, ids[0], "cancelled");
 	queue_job_release(&job);
 }
 END_TEST
@@ -1309,9 +1291,9 @@ START_TEST(cancel_refuses_all_or_nothing)
 		ck_assert_ptr_nonnull(strstr(err, finished[i]));
 		free(err);
 		/* the first one was not cancelled either */
-		state_is(ids[0], "queued");
-		state_is(ids[2], "queued");
-		state_is(fin, finished[i]);
+		t_job_state_is(DB, ids[0], "queued");
+		t_job_state_is(DB, ids[2], "queued");
+		t_job_state_is(DB, fin, finished[i]);
 		ck_assert_int_eq(!db_in_tx(DB), 1);
 	}
 }
@@ -1330,7 +1312,7 @@ START_TEST(cancel_unknown_id)
 	err = t_stderr_end(&cap);
 	ck_assert_ptr_nonnull(strstr(err, "999999"));
 	free(err);
-	state_is(ids[0], "queued");
+	t_job_state_is(DB, ids[0], "queued");
 }
 END_TEST
 
@@ -1343,14 +1325,14 @@ START_TEST(retry_dead)
 	claim_id("w1", id, &job);
 	ck_assert_int_eq(queue_fail(DB, &job, "e1", 1, 0, NULL), QUEUE_DONE);
 	queue_job_release(&job);
-	state_is(id, "dead");
+	t_job_state_is(DB, id, "dead");
 	before = clock_now_ms();
 	ck_assert_int_eq(queue_retry(DB, &id, 1), 0);
 	after = clock_now_ms();
-	state_is(id, "queued");
-	ck_assert_int_eq(col(id, "attempts"), 0);
-	ck_assert_int_ge(col(id, "run_at"), before);
-	ck_assert_int_le(col(id, "run_at"), after);
+	t_job_state_is(DB, id, "queued");
+	ck_assert_int_eq(t_job_col(DB, id, "attempts"), 0);
+	ck_assert_int_ge(t_job_col(DB, id, "run_at"), before);
+	ck_assert_int_le(t_job_col(DB, id, "run_at"), after);
 	ck_assert(is_null(id, "finished_at") && is_null(id, "worker"));
 	/* the history stays for the operator */
 	ck_assert_int_eq(nerrors(id), 1);
@@ -1358,7 +1340,7 @@ START_TEST(retry_dead)
 	claim_id("w1", id, &job);
 	ck_assert_int_eq(job.attempts, 1);
 	ck_assert_int_eq(queue_fail(DB, &job, "e2", 0, 0, NULL), QUEUE_DONE);
-	state_is(id, "queued");
+	t_job_state_is(DB, id, "queued");
 	queue_job_release(&job);
 }
 END_TEST
@@ -1370,7 +1352,7 @@ START_TEST(retry_cancelled)
 
 	ck_assert_int_eq(queue_cancel(DB, &id, 1), 0);
 	ck_assert_int_eq(queue_retry(DB, &id, 1), 0);
-	state_is(id, "queued");
+	t_job_state_is(DB, id, "queued");
 	/* queued now, not at its old time */
 	claim_id("w1", id, &job);
 	queue_job_release(&job);
@@ -1425,12 +1407,12 @@ START_TEST(retry_unique_conflict)
 	err = t_stderr_end(&cap);
 	ck_assert_ptr_nonnull(strstr(err, "unique key"));
 	free(err);
-	state_is(old, "cancelled");
-	state_is(live, "queued");
+	t_job_state_is(DB, old, "cancelled");
+	t_job_state_is(DB, live, "queued");
 	/* once the live one is gone, the retry goes through */
 	ck_assert_int_eq(queue_cancel(DB, &live, 1), 0);
 	ck_assert_int_eq(queue_retry(DB, &old, 1), 0);
-	state_is(old, "queued");
+	t_job_state_is(DB, old, "queued");
 }
 END_TEST
 
@@ -1445,10 +1427,10 @@ START_TEST(retry_all_or_nothing)
 	t_stderr_begin(&cap);
 	ck_assert_int_eq(queue_retry(DB, ids, 2), -1);
 	free(t_stderr_end(&cap));
-	state_is(ids[0], "cancelled");
-	state_is(ids[1], "queued");
+	t_job_state_is(DB, ids[0], "cancelled");
+	t_job_state_is(DB, ids[1], "queued");
 	ck_assert_int_eq(queue_retry(DB, ids, 1), 0);
-	state_is(ids[0], "queued");
+	t_job_state_is(DB, ids[0], "queued");
 }
 END_TEST
 
@@ -1616,18 +1598,18 @@ START_TEST(batch_claim_order_and_max)
 		ck_assert_int_eq(jobs[i].id, id[i]);
 		ck_assert_int_eq(jobs[i].attempts, 1);
 		ck_assert_str_eq(jobs[i].worker, "w1");
-		state_is(id[i], "running");
+		t_job_state_is(DB, id[i], "running");
 		queue_job_release(&jobs[i]);
 	}
 	/* at most K: the rest wait for the next batch; not due: not taken */
-	state_is(id[4], "queued");
-	state_is(id[5], "queued");
+	t_job_state_is(DB, id[4], "queued");
+	t_job_state_is(DB, id[5], "queued");
 	claim_batch("w1", "noop", jobs, 8, 2);
 	ck_assert_int_eq(jobs[0].id, id[4]);
 	ck_assert_int_eq(jobs[1].id, id[5]);
 	queue_job_release(&jobs[0]);
 	queue_job_release(&jobs[1]);
-	state_is(later, "queued");
+	t_job_state_is(DB, later, "queued");
 }
 END_TEST
 
@@ -1650,9 +1632,9 @@ START_TEST(batch_claim_skips_other_types)
 	queue_job_release(&jobs[0]);
 	queue_job_release(&jobs[1]);
 	queue_job_release(&jobs[2]);
-	state_is(send, "queued");
-	state_is(respond, "queued");
-	ck_assert_int_eq(col(send, "attempts"), 0);
+	t_job_state_is(DB, send, "queued");
+	t_job_state_is(DB, respond, "queued");
+	ck_assert_int_eq(t_job_col(DB, send, "attempts"), 0);
 	/* no type named: nothing is claimed */
 	claim_batch("w1", "", jobs, 8, 0);
 	claim_batch("w1", "noop", jobs, 8, 0);
@@ -1707,9 +1689,9 @@ START_TEST(batch_fence_stale_member)
 	ck_assert_int_eq(db_commit(DB), 0);
 	snapshot(jobs[1].id, after, sizeof(after));
 	ck_assert_str_eq(before, after);
-	state_is(jobs[0].id, "succeeded");
-	state_is(jobs[2].id, "succeeded");
-	state_is(jobs[1].id, "running");
+	t_job_state_is(DB, jobs[0].id, "succeeded");
+	t_job_state_is(DB, jobs[2].id, "succeeded");
+	t_job_state_is(DB, jobs[1].id, "running");
 	ck_assert_int_eq(queue_complete(DB, &other), QUEUE_DONE);
 	for (i = 0; i < 3; i++)
 		queue_job_release(&jobs[i]);
@@ -1736,8 +1718,8 @@ START_TEST(batch_dead_worker_returns_all)
 		expire_lease(jobs[i].id);
 	ck_assert_int_eq(queue_reap(DB, HOUR), 4);
 	for (i = 0; i < 4; i++) {
-		state_is(jobs[i].id, "queued");
-		ck_assert_int_eq(col(jobs[i].id, "attempts"), 1);
+		t_job_state_is(DB, jobs[i].id, "queued");
+		ck_assert_int_eq(t_job_col(DB, jobs[i].id, "attempts"), 1);
 		ck_assert(is_null(jobs[i].id, "finished_at"));
 		/* the dead worker's results are refused */
 		ck_assert_int_eq(queue_complete(DB, &jobs[i]), QUEUE_LOST);
@@ -1765,7 +1747,7 @@ START_TEST(batch_released_worker_returns_all)
 	claim_batch("w1", "noop", jobs, 3, 3);
 	ck_assert_int_eq(queue_release_worker(DB, "w1", "killed"), 3);
 	for (i = 0; i < 3; i++) {
-		state_is(jobs[i].id, "queued");
+		t_job_state_is(DB, jobs[i].id, "queued");
 		ck_assert_int_eq(queue_complete(DB, &jobs[i]), QUEUE_LOST);
 		queue_job_release(&jobs[i]);
 	}
@@ -1796,20 +1778,20 @@ START_TEST(batch_failure_retries_only_that_job)
 	ck_assert_int_eq(queue_defer(DB, &jobs[3], jobs[3].run_at),
 	    QUEUE_DONE);
 	ck_assert_int_eq(db_commit(DB), 0);
-	state_is(jobs[0].id, "succeeded");
-	state_is(jobs[2].id, "succeeded");
-	state_is(jobs[1].id, "queued");
-	ck_assert_int_eq(col(jobs[1].id, "attempts"), 1);
-	ck_assert_int_ge(col(jobs[1].id, "run_at"), now + HOUR);
+	t_job_state_is(DB, jobs[0].id, "succeeded");
+	t_job_state_is(DB, jobs[2].id, "succeeded");
+	t_job_state_is(DB, jobs[1].id, "queued");
+	ck_assert_int_eq(t_job_col(DB, jobs[1].id, "attempts"), 1);
+	ck_assert_int_ge(t_job_col(DB, jobs[1].id, "run_at"), now + HOUR);
 	error_field(jobs[1].id, 0, "error", text, sizeof(text));
 	ck_assert_str_eq(text, "boom");
 	ck_assert_int_eq(t_sql_int(DB, "SELECT sum(json_array_length(errors))"
 	    " FROM jobs WHERE id IN (%lld, %lld, %lld)",
 	    (long long)jobs[0].id, (long long)jobs[2].id,
 	    (long long)jobs[3].id), 0);
-	state_is(jobs[3].id, "queued");
-	ck_assert_int_eq(col(jobs[3].id, "attempts"), 0);
-	ck_assert_int_eq(col(jobs[3].id, "run_at"), run_at);
+	t_job_state_is(DB, jobs[3].id, "queued");
+	ck_assert_int_eq(t_job_col(DB, jobs[3].id, "attempts"), 0);
+	ck_assert_int_eq(t_job_col(DB, jobs[3].id, "run_at"), run_at);
 	claim_id("w1", jobs[3].id, &next);
 	ck_assert_int_eq(next.attempts, 1);
 	queue_job_release(&next);

@@ -74,29 +74,6 @@ outbound(int64_t contact, const char *kind, const char *status,
 	return id;
 }
 
-static int64_t
-job(const char *type, const char *payload)
-{
-	struct queue_new q;
-	int64_t id;
-
-	queue_new_init(&q);
-	q.type = type;
-	q.payload = payload;
-	ck_assert_int_eq(queue_add(DB, &q, &id, NULL), 0);
-	return id;
-}
-
-static void
-state_is(int64_t id, const char *want)
-{
-	char got[32];
-
-	t_sql_text(DB, got, sizeof(got), "SELECT state FROM jobs WHERE id = "
-	    "%lld", (long long)id);
-	ck_assert_str_eq(got, want);
-}
-
 START_TEST(contact_upsert_keeps_unset_fields)
 {
 	struct store_contact_in in;
@@ -213,21 +190,22 @@ START_TEST(stop_cancels_pending)
 
 	contact = inbound("42", "m1", "hi", &dup);
 	snprintf(p, sizeof(p), "{\"contact\":%lld}", (long long)contact);
-	r = job("respond", p);
-	f = job("followup", p);
-	other = job("respond", "{\"contact\":999}");
+	r = t_job_add(DB, "respond", NULL, p, 0);
+	f = t_job_add(DB, "followup", NULL, p, 0);
+	other = t_job_add(DB, "respond", NULL, "{\"contact\":999}", 0);
 	draft = outbound(contact, "reply", "queued", 0);
 	snprintf(p, sizeof(p), "{\"message\":%lld}", (long long)draft);
-	sendj = job("send", p);
+	sendj = t_job_add(DB, "send", NULL, p, 0);
 	optm = outbound(contact, "optout", "queued", 0);
 	snprintf(p, sizeof(p), "{\"message\":%lld}", (long long)optm);
-	optj = job("send", p);
+	optj = t_job_add(DB, "send", NULL, p, 0);
 	ck_assert_int_eq(store_contact_stop(DB, contact, "opted_out"), 1);
-	state_is(r, "cancelled");
-	state_is(f, "cancelled");
-	state_is(sendj, "cancelled");
-	state_is(other, "queued");
-	state_is(optj, "queued");	/* the confirmation still goes */
+	t_job_state_is(DB, r, "cancelled");
+	t_job_state_is(DB, f, "cancelled");
+	t_job_state_is(DB, sendj, "cancelled");
+	t_job_state_is(DB, other, "queued");
+	/* The confirmation still goes. */
+	t_job_state_is(DB, optj, "queued");
 	ck_assert_int_eq(store_msg_transition(DB, draft, "queued", "sending",
 	    NULL), 0);
 	ck_assert_int_eq(store_contact_get(DB, contact, &c), 1);

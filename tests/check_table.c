@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check_dater.h"
+#include "../lib/log.h"
 #include "../lib/report/report.h"
 #include "../lib/report/table.h"
 #include "../lib/banned.h"
@@ -128,6 +129,46 @@ START_TEST(numbers_are_never_cut)
 }
 END_TEST
 
+/* The table, and what the log says, for rows through
+ * table_print_or_none. */
+static void
+print_or_none(const char *rows, char **table, char **said)
+{
+	struct t_capture cap;
+	json_t *r = json_loads(rows, 0, NULL);
+	size_t len = 0;
+	FILE *f = open_memstream(table, &len);
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_nonnull(f);
+	log_set_level(LOG_LEVEL_INFO);
+	t_stderr_begin(&cap);
+	ck_assert_int_eq(table_print_or_none(f, r, cols, 0, "no rows match"),
+	    0);
+	*said = t_stderr_end(&cap);
+	fclose(f);
+	json_decref(r);
+}
+
+START_TEST(empty_says_none_once)
+{
+	char *t, *said;
+
+	print_or_none("[]", &t, &said);
+	ck_assert_ptr_nonnull(strstr(t, "ID"));
+	ck_assert_ptr_null(strstr(t, "no rows"));
+	ck_assert_ptr_nonnull(strstr(said, "no rows match"));
+	free(t);
+	free(said);
+	print_or_none("[{\"id\": 7, \"name\": \"a\", \"note\": \"b\"}]",
+	    &t, &said);
+	ck_assert_ptr_nonnull(strstr(t, "7"));
+	ck_assert_ptr_null(strstr(said, "no rows"));
+	free(t);
+	free(said);
+}
+END_TEST
+
 START_TEST(csv_quotes_and_defuses)
 {
 	static const char *const keys[] = { "a", "b", NULL };
@@ -156,6 +197,7 @@ suite_table(void)
 	tcase_add_test(tc, fits_hiding_optional_and_wrapping_last);
 	tcase_add_test(tc, cuts_wide_text_columns);
 	tcase_add_test(tc, numbers_are_never_cut);
+	tcase_add_test(tc, empty_says_none_once);
 	suite_add_tcase(s, tc);
 	tc = t_tcase("csv");
 	tcase_add_test(tc, csv_quotes_and_defuses);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "check_dater.h"
+#include "../lib/queue.h"
 #include "../lib/banned.h"
 
 TCase *
@@ -269,4 +270,39 @@ t_stderr_end(struct t_capture *c)
 	fclose(c->file);
 	memset(c, 0, sizeof(*c));
 	return s;
+}
+
+int64_t
+t_job_add(struct db *db, const char *type, const char *bot,
+    const char *payload, int64_t run_at)
+{
+	struct queue_new q;
+	int64_t id = 0;
+
+	queue_new_init(&q);
+	q.type = type;
+	q.bot = bot;
+	q.payload = payload;
+	q.run_at = run_at;
+	ck_assert_int_eq(queue_add(db, &q, &id, NULL), 0);
+	ck_assert_int_gt(id, 0);
+	return id;
+}
+
+int64_t
+t_job_col(struct db *db, int64_t id, const char *column)
+{
+	return t_sql_int(db, "SELECT %s FROM jobs WHERE id = %lld", column,
+	    (long long)id);
+}
+
+void
+t_job_state_is(struct db *db, int64_t id, const char *want)
+{
+	char state[32];
+
+	t_sql_text(db, state, sizeof(state),
+	    "SELECT state FROM jobs WHERE id = %lld", (long long)id);
+	ck_assert_msg(strcmp(state, want) == 0, "job %lld is %s, not %s",
+	    (long long)id, state, want);
 }

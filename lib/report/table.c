@@ -400,6 +400,17 @@ out:
 	return rc;
 }
 
+int
+table_print_or_none(FILE *out, const json_t *rows, const struct column *cols,
+    int64_t now, const char *none)
+{
+	if (table_print(out, rows, cols, now) < 0)
+		return -1;
+	if (json_array_size(rows) == 0)
+		log_info("%s", none);
+	return 0;
+}
+
 /* Print "label   value" lines, one per field of obj. */
 void
 table_kv_print(FILE *out, const json_t *obj, const struct column *fields,

@@ -55,6 +55,11 @@ void table_set_width(int cols);
 /* rows as a table with a header line: 0 or -1 (out of memory, logged). */
 int table_print(FILE *out, const json_t *rows, const struct column *cols,
     int64_t now);
+/* table_print, then, when rows is empty, none as an info line on stderr
+ * (the header alone on out): a view's empty result said once. 0 or -1
+ * as table_print (nothing said). */
+int table_print_or_none(FILE *out, const json_t *rows,
+    const struct column *cols, int64_t now, const char *none);
 /* "label text" on a line, text folded at blanks to the width tables fit
  * in, its lines indented under the text's start. */
 void table_para(FILE *out, const char *label, const char *text);

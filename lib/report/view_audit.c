@@ -72,9 +72,8 @@ audit_print(FILE *out, const json_t *doc)
 		log_err("out of memory printing the report");
 		return -1;
 	}
-	rc = table_print(out, rows, cols, table_generated_at(doc));
-	if (rc == 0 && json_array_size(rows) == 0)
-		log_info("no dater-ctl command recorded");
+	rc = table_print_or_none(out, rows, cols, table_generated_at(doc),
+	    "no dater-ctl command recorded");
 	json_decref(rows);
 	return rc;
 }

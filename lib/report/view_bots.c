@@ -414,9 +414,8 @@ bots_print(FILE *out, const json_t *doc)
 		log_err("out of memory printing the report");
 		return -1;
 	}
-	rc = table_print(out, rows, cols, table_generated_at(doc));
-	if (rc == 0 && json_array_size(rows) == 0)
-		log_info("no bots configured or found in the data");
+	rc = table_print_or_none(out, rows, cols, table_generated_at(doc),
+	    "no bots configured or found in the data");
 	json_decref(rows);
 	return rc;
 }

@@ -148,11 +148,11 @@ contacts_print(FILE *out, const json_t *doc)
 	};
 	const json_t *rows = json_object_get(doc, "contacts");
 
-	if (table_print(out, rows, cols, table_generated_at(doc)) < 0)
+	if (table_print_or_none(out, rows, cols, table_generated_at(doc),
+	    "no contacts match") < 0)
 		return -1;
-	if (json_array_size(rows) == 0)
-		log_info("no contacts match");
-	else if (json_is_true(json_object_get(doc, "truncated")))
+	if (json_array_size(rows) > 0 &&
+	    json_is_true(json_object_get(doc, "truncated")))
 		log_info("showing the first %zu contacts; more match (--limit)",
 		    json_array_size(rows));
 	return 0;

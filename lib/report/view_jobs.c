@@ -331,11 +331,11 @@ jobs_print(FILE *out, const json_t *doc)
 	};
 	const json_t *rows = json_object_get(doc, "jobs");
 
-	if (table_print(out, rows, cols, table_generated_at(doc)) < 0)
+	if (table_print_or_none(out, rows, cols, table_generated_at(doc),
+	    "no jobs match") < 0)
 		return -1;
-	if (json_array_size(rows) == 0)
-		log_info("no jobs match");
-	else if (json_is_true(json_object_get(doc, "truncated")))
+	if (json_array_size(rows) > 0 &&
+	    json_is_true(json_object_get(doc, "truncated")))
 		log_info("showing the newest %zu jobs; more match (--limit)",
 		    json_array_size(rows));
 	return 0;

@@ -111,11 +111,8 @@ metrics_print(FILE *out, const json_t *doc)
 	};
 	const json_t *rows = json_object_get(doc, "days");
 
-	if (table_print(out, rows, cols, table_generated_at(doc)) < 0)
-		return -1;
-	if (json_array_size(rows) == 0)
-		log_info("no metrics match");
-	return 0;
+	return table_print_or_none(out, rows, cols, table_generated_at(doc),
+	    "no metrics match");
 }
 
 const struct report_text report_text_metrics = {

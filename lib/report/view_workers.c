@@ -180,10 +180,9 @@ workers_print(FILE *out, const json_t *doc)
 	const json_t *orphaned = json_object_get(doc, "orphaned");
 	int64_t now = table_generated_at(doc);
 
-	if (table_print(out, workers, cols, now) < 0)
+	if (table_print_or_none(out, workers, cols, now,
+	    "no workers registered") < 0)
 		return -1;
-	if (json_array_size(workers) == 0)
-		log_info("no workers registered");
 	if (json_array_size(orphaned) == 0)
 		return 0;
 	fprintf(out, "\nrunning jobs whose worker is gone:\n");

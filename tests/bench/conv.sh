@@ -43,9 +43,8 @@
 set -u
 export LC_ALL=C
 
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-bin=$top/bin
+# shellcheck source=bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh" || exit 1
 
 REPS=${BENCH_CONV_REPS:-${BENCH_REPS:-3}}
 MSGS=${BENCH_CONV_MSGS:-400}
@@ -54,40 +53,13 @@ RSS_SMALL=${BENCH_CONV_RSS_SMALL:-200}
 RSS_BIG=${BENCH_CONV_RSS_BIG:-800}
 LIMIT_SECS=120		# a run taking longer is hung
 WORKERS="4 16"
-BASE_ID=100000		# contact i has platform id BASE_ID + i
 
-fail=0
-tmp=
-
-for p in "$bin/dater-migrate" "$bin/dater-enqueue" "$bin/dater-worker" \
-    "$here/jobstat" "$here/cpurun" "$here/llm_load"; do
-	if [[ ! -x $p ]]; then
-		echo "bench: $p missing: run 'make bench' from the top" >&2
-		exit 1
-	fi
-done
+bench_need
 if ! command -v node >/dev/null; then
 	echo "bench: conversations: skipped, no node for the test peers" >&2
 	exit 0
 fi
-
-# shellcheck source=../peers/peers.sh
-. "$top/tests/peers/peers.sh" || exit 1
-
-cleanup() {
-	peers_stop_all
-	[[ -n $tmp ]] && rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/dater-bench-conv.XXXXXX") || exit 1
-unset DATER_DB DATER_CONFIG
-
-broke() {
-	echo "bench: BROKEN: $*" >&2
-	fail=1
-}
+bench_start conv
 
 ratio() {	# a b -> a/b
 	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
@@ -127,41 +99,10 @@ copydb() {
 	cp "$1" "$2"
 }
 
-rmdb() {
-	rm -f "$1" "$1-wal" "$1-shm"
-}
-
-# config NAME URL: $tmp/NAME.conf, the bot "bench" answering through the
-# chat completions server at URL (base_url, ending in /v1).
+# config NAME URL: $tmp/NAME.conf, the bench bot answering through the
+# chat completions server at URL.
 config() {
-	cat >"$tmp/$1.conf" <<EOF
-synchronous = "normal";
-busy_timeout = "5s";
-log_level = "warn";
-fields = "$top/etc/fields.json";
-llm = {
-	provider = "openai";
-	base_url = "$2";
-	model = "bench-model";
-	api_key_env = "";
-	timeout = "30s";
-	max_completion_tokens = 400;
-};
-defaults = {
-	reply_delay = [0, 0];
-	quiet_hours = "off";
-	max_per_hour = 100000;
-	max_per_chat_hour = 100000;
-	daily_budget_usd = 0.0;
-};
-bots = (
-	{
-		name = "bench";
-		transport = { driver = "console"; path = "$tmp/outbox.jsonl"; };
-		persona = "You are Kim, 31, a baker in Leipzig who likes hiking, old films and long breakfasts.";
-	}
-);
-EOF
+	bench_config "$tmp/$1.conf" "$2"
 }
 
 # template N: $tmp/tmplN.db, N inbound messages from N new contacts.
@@ -170,13 +111,7 @@ template() {
 	[[ -f $db ]] && return 0
 	"$bin/dater-migrate" -q -c "$tmp/fault.conf" -d "$db" up ||
 	    { broke "dater-migrate $db"; return 1; }
-	awk -v n="$1" -v base="$BASE_ID" 'BEGIN {
-		for (i = 1; i <= n; i++)
-			printf "{\"type\":\"inbound\",\"payload\":{\"bot\":" \
-			    "\"bench\",\"platform_id\":\"%d\",\"message_id\":" \
-			    "\"m%d\",\"name\":\"Contact %d\",\"text\":\"Hi! " \
-			    "I saw you like hiking too. Where do you usually " \
-			    "go on weekends?\"}}\n", base + i, i, i }' |
+	bench_inbound "$1" |
 	    "$bin/dater-enqueue" -q -c "$tmp/fault.conf" -d "$db" - \
 	    >/dev/null || { broke "enqueue $1 inbound messages"; return 1; }
 }

@@ -24,27 +24,16 @@
 set -u
 export LC_ALL=C
 
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-bin=$top/bin
+# shellcheck source=bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh" || exit 1
 
 NOOPS=${BENCH_MIXED_NOOPS:-10000}
 CONVS=${BENCH_MIXED_CONVS:-400}
 W=${BENCH_MIXED_WORKERS:-4}
 REPS=${BENCH_MIXED_REPS:-${BENCH_REPS:-1}}
 LIMIT_SECS=300		# a run taking longer is hung
-BASE_ID=100000		# contact i has platform id BASE_ID + i
 
-fail=0
-tmp=
-
-for p in "$bin/dater-migrate" "$bin/dater-enqueue" "$bin/dater-worker" \
-    "$here/jobstat" "$here/cpurun" "$here/llm_load"; do
-	if [[ ! -x $p ]]; then
-		echo "bench: $p missing: run 'make bench' from the top" >&2
-		exit 1
-	fi
-done
+bench_need
 if ! command -v node >/dev/null || ! command -v sqlite3 >/dev/null; then
 	echo "bench: mixed load: skipped, needs node (the peers) and sqlite3" >&2
 	exit 0
@@ -53,58 +42,10 @@ if [[ ! -x $top/tests/node_modules/.bin/mock-llm ]]; then
 	echo "bench: mixed load: skipped, no mock-llm (run ./.ci/deps.sh)" >&2
 	exit 0
 fi
-
-# shellcheck source=../peers/peers.sh
-. "$top/tests/peers/peers.sh" || exit 1
-
-cleanup() {
-	peers_stop_all
-	[[ -n $tmp ]] && rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/dater-bench-mixed.XXXXXX") || exit 1
-unset DATER_DB DATER_CONFIG
-
-broke() {
-	echo "bench: BROKEN: $*" >&2
-	fail=1
-}
-
-rmdb() {
-	rm -f "$1" "$1-wal" "$1-shm"
-}
+bench_start mixed
 
 peers_mock_llm_start || { broke "mock-llm did not start"; exit 1; }
-cat >"$tmp/mixed.conf" <<EOF
-synchronous = "normal";
-busy_timeout = "5s";
-log_level = "warn";
-fields = "$top/etc/fields.json";
-llm = {
-	provider = "openai";
-	base_url = "$MOCK_LLM_URL";
-	model = "bench-model";
-	api_key_env = "";
-	timeout = "30s";
-	max_completion_tokens = 400;
-};
-defaults = {
-	reply_delay = [0, 0];
-	quiet_hours = "off";
-	max_per_hour = 100000;
-	max_per_chat_hour = 100000;
-	daily_budget_usd = 0.0;
-};
-bots = (
-	{
-		name = "bench";
-		transport = { driver = "console"; path = "$tmp/outbox.jsonl"; };
-		persona = "You are Kim, 31, a baker in Leipzig who likes hiking, old films and long breakfasts.";
-	}
-);
-EOF
+bench_config "$tmp/mixed.conf" "$MOCK_LLM_URL"
 
 # enqueue DB: one batch from stdin.
 enqueue() {
@@ -112,13 +53,7 @@ enqueue() {
 }
 
 conversations() {
-	awk -v n="$CONVS" -v base="$BASE_ID" 'BEGIN {
-		for (i = 1; i <= n; i++)
-			printf "{\"type\":\"inbound\",\"payload\":{\"bot\":" \
-			    "\"bench\",\"platform_id\":\"%d\",\"message_id\":" \
-			    "\"m%d\",\"name\":\"Contact %d\",\"text\":\"Hi! " \
-			    "I saw you like hiking too. Where do you usually " \
-			    "go on weekends?\"}}\n", base + i, i, i }'
+	bench_inbound "$CONVS"
 }
 
 # The templates: the conversations alone, and after the flood.
