@@ -5,9 +5,20 @@
 # failures and go on, bounded waits, and background workers started in
 # their own process group so that cleanup kills the whole tree.
 #
-# Reads the database with the sqlite3 CLI (Debian package `sqlite3`).
-# Never depends on the repository's etc/dater.conf: every command gets
-# -c "$CONF" explicitly.
+# Reads the database with the sqlite3 CLI (Debian package `sqlite3`), or
+# with psql on the PostgreSQL pass. Never depends on the repository's
+# etc/dater.conf: every command gets -c "$CONF" explicitly.
+#
+# Two backends (issue 12). By default $DB is a SQLite file in $TMP. With
+# DATER_TEST_PG set to the URI of a PostgreSQL database whose role may
+# CREATE DATABASE (what `tests/pg-cluster.sh start DIR` prints; `make
+# check-pg` sets it), each test gets a fresh empty database of its own
+# instead, dropped at exit, and $DB and $DATER_DB are its URI. Tests
+# query it through q (dbq), whose SQL must then work on both: standard
+# SQL, with the helpers jx, jxn, jlen, jeach and agg for what the two
+# spell differently (JSON, string aggregation). A test (or a part) that
+# is about the SQLite file itself starts with sqlite_only (or tests
+# is_pg), so the PostgreSQL pass skips it.
 
 set -u
 
@@ -32,6 +43,7 @@ bb_cleanup() {
 		kill -KILL "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
+	is_pg && pg_drop_all
 	rm -rf "$TMP"
 }
 trap bb_cleanup EXIT
@@ -43,6 +55,164 @@ for _p in dater-migrate dater-enqueue dater-worker; do
 		exit 1
 	fi
 done
+
+# ---- the database: SQLite file or PostgreSQL URI ------------------------
+
+is_pg() { [ -n "${DATER_TEST_PG:-}" ]; }
+
+# pg_uri NAME: $DATER_TEST_PG with its database name replaced by NAME
+# (scheme://[authority]/NAME[?query]).
+pg_uri() {
+	local base=${DATER_TEST_PG%%\?*} query= rest
+	[ "$base" != "$DATER_TEST_PG" ] && query=?${DATER_TEST_PG#*\?}
+	rest=${base#*://}
+	printf '%s://%s/%s%s\n' "${base%%://*}" "${rest%%/*}" "$1" "$query"
+}
+
+# pg_admin SQL: run SQL in the database $DATER_TEST_PG names.
+# (PGOPTIONS: no NOTICE lines, as for DROP ... IF EXISTS, on stderr.)
+pg_admin() {
+	PGOPTIONS='-c client_min_messages=warning' \
+	    psql -X -q -v ON_ERROR_STOP=1 -d "$DATER_TEST_PG" -c "$1" >/dev/null
+}
+
+# This test's databases are PG_BASE and PG_BASE_NAME (new_db), so that
+# bb_cleanup finds them all, also those a subshell made.
+PG_BASE=$(printf 't_%s_%s' "${TEST_NAME#t_}" $$ | tr -c 'a-z0-9_\n' _)
+
+# pg_drop_all: drop the databases of this test (at exit).
+pg_drop_all() {
+	local d
+	for d in $(psql -X -A -t -q -d "$DATER_TEST_PG" -c "SELECT datname
+	    FROM pg_database WHERE datname = '$PG_BASE'
+	    OR datname LIKE '$PG_BASE\\_%'" 2>/dev/null); do
+		pg_admin "DROP DATABASE IF EXISTS $d WITH (FORCE)" 2>/dev/null
+	done
+}
+
+# new_db NAME: print the location of a fresh, empty database for the
+# test's own use besides $DB: $TMP/NAME.db, or a new PostgreSQL database
+# (PG_BASE_NAME) on the PostgreSQL pass. Again for the same NAME: empty
+# again.
+new_db() {
+	if is_pg; then
+		pg_admin "DROP DATABASE IF EXISTS ${PG_BASE}_$1 WITH (FORCE)" &&
+		    pg_admin "CREATE DATABASE ${PG_BASE}_$1" || return 1
+		pg_uri "${PG_BASE}_$1"
+	else
+		rm -f "$TMP/$1.db" "$TMP/$1.db-wal" "$TMP/$1.db-shm"
+		printf '%s\n' "$TMP/$1.db"
+	fi
+}
+
+# sqlite_only WHY: the rest of the test is about SQLite itself (its file,
+# its locks, its shell): on the PostgreSQL pass, stop here, passed with
+# a SKIP line. At the top of a test, the whole test is skipped.
+sqlite_only() {
+	is_pg || return 0
+	echo "ok - # SKIP on PostgreSQL: $*"
+	echo "# $TEST_NAME: skipped the rest (SQLite only)"
+	exit 0
+}
+
+# $DATER_DB stays unset: every helper passes -d "$DB", and a command a
+# test runs without -d must not find the test's database by accident.
+if is_pg; then
+	command -v psql >/dev/null ||
+		{ echo "Bail out! DATER_TEST_PG is set but psql is not here" >&2
+		  exit 1; }
+	pg_admin "CREATE DATABASE $PG_BASE" ||
+		{ echo "Bail out! cannot create the database $PG_BASE" \
+		    "(DATER_TEST_PG=$DATER_TEST_PG)" >&2; exit 1; }
+	DB=$(pg_uri "$PG_BASE")
+fi
+
+# q SQL (also dbq): query the test database; prints rows as the sqlite3
+# shell's list mode does: one line each, '|' between columns, NULL as
+# an empty string; no header. SQL that must run on both backends keeps
+# to standard SQL and the helpers below. A shell dot-command (.dump) is
+# SQLite only.
+q() {
+	if is_pg; then
+		PGOPTIONS='-c client_min_messages=warning' \
+		    psql -X -A -t -q -v ON_ERROR_STOP=1 -F '|' -P null= \
+		    -d "$DB" -c "$*"
+	else
+		sqlite3 -batch -cmd '.timeout 10000' "$DB" "$@"
+	fi
+}
+dbq() { q "$@"; }
+
+# dbdump: the database's schema and rows as text, to compare two states
+# (the same text for the same content). Without PostgreSQL's sequence
+# values: an INSERT ... ON CONFLICT DO NOTHING that adds no row still
+# takes one.
+dbdump() {
+	if is_pg; then
+		pg_dump --no-owner --no-privileges -d "$DB" |
+		    grep -v '^SELECT pg_catalog.setval('
+	else
+		sqlite3 -batch "$DB" .dump
+	fi
+}
+
+# SQL fragments for what SQLite and PostgreSQL spell differently, for use
+# inside q's SQL: "SELECT $(jx payload sleep_ms) FROM jobs".
+#
+#   jx COL KEY...   the JSON value at KEY... in the text column COL, as
+#                   the SQL value json_extract gives (text on PostgreSQL:
+#                   prints the same); KEY an object key or an array index
+#                   (-1 the last element)
+#   jxn COL KEY...  the same as a number (to compare with one)
+#   jlen COL        json_array_length
+#   jeach COL       a FROM item: the elements of the JSON array COL, each
+#                   as the column "value" (json_each)
+#   agg EXPR [SEP]  group_concat(EXPR, SEP), SEP ',' by default
+jx() {
+	local col=$1 k path='$' pgpath=
+	shift
+	for k in "$@"; do
+		case $k in
+		-[0-9]*) path="$path[#$k]" ;;
+		[0-9]*) path="$path[$k]" ;;
+		*) path="$path.$k" ;;
+		esac
+		pgpath="$pgpath${pgpath:+,}$k"
+	done
+	if is_pg; then
+		printf "((%s)::jsonb #>> '{%s}')" "$col" "$pgpath"
+	else
+		printf "json_extract(%s, '%s')" "$col" "$path"
+	fi
+}
+jxn() {
+	if is_pg; then
+		printf '(%s)::numeric' "$(jx "$@")"
+	else
+		jx "$@"
+	fi
+}
+jlen() {
+	if is_pg; then
+		printf 'jsonb_array_length((%s)::jsonb)' "$1"
+	else
+		printf 'json_array_length(%s)' "$1"
+	fi
+}
+jeach() {
+	if is_pg; then
+		printf 'jsonb_array_elements((%s)::jsonb) AS je(value)' "$1"
+	else
+		printf 'json_each(%s)' "$1"
+	fi
+}
+agg() {
+	if is_pg; then
+		printf "string_agg((%s)::text, '%s')" "$1" "${2:-,}"
+	else
+		printf "group_concat(%s, '%s')" "$1" "${2:-,}"
+	fi
+}
 
 # ---- assertions --------------------------------------------------------
 
@@ -156,17 +326,16 @@ drain() { "$BIN/dater-worker" -c "$CONF" -d "$DB" --drain "$@"; }
 # into a scratch database: the jobs dater made itself must pass the
 # checks a user's job gets. Sets OUT, ERR and RC as run does.
 replay_jobs() {
-	local db=$TMP/replay.db
-	rm -f "$db" "$db-wal" "$db-shm"
+	local db obj
+	db=$(new_db replay) || return 1
 	"$BIN/dater-migrate" -q -c "$CONF" -d "$db" up >/dev/null || return 1
-	q "SELECT json_object('type', type, 'payload', json(payload))
-	   FROM jobs ORDER BY id" >"$TMP/replay.jsonl"
+	if is_pg; then
+		obj="json_build_object('type', type, 'payload', payload::jsonb)"
+	else
+		obj="json_object('type', type, 'payload', json(payload))"
+	fi
+	q "SELECT $obj FROM jobs ORDER BY id" >"$TMP/replay.jsonl"
 	run_in "$TMP/replay.jsonl" "$BIN/dater-enqueue" -q -c "$CONF" -d "$db" -
-}
-
-# q SQL: query the test database (prints rows, '|' between columns).
-q() {
-	sqlite3 -batch -cmd '.timeout 10000' "$DB" "$@"
 }
 
 state_of() { q "SELECT state FROM jobs WHERE id = $1"; }

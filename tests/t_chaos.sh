@@ -76,7 +76,7 @@ is "$RC" 0 "the supervisor exits 0 on SIGTERM after the chaos"
 is "$(count_jobs "state = 'succeeded'")" "$JOBS" "every job succeeded"
 is "$(count_jobs "state = 'running'")" 0 "no job is left running"
 q "SELECT state, count(*) FROM jobs GROUP BY state" | note
-released=$(count_jobs "json_array_length(errors) > 0")
+released=$(count_jobs "$(jlen errors) > 0")
 echo "# $released jobs lost an attempt to a kill and ran again;" \
     "max attempts $(q 'SELECT max(attempts) FROM jobs')"
 check "kills hit running jobs (some job was released and re-run)" test "$released" -gt 0
@@ -84,18 +84,18 @@ check "kills hit running jobs (some job was released and re-run)" test "$release
 # Every attempt but the last ended with an error (the kill), numbered
 # 1..attempts-1: a job claimed again after it succeeded would break this
 # or the count below.
-bad=$(q "SELECT id, attempts, json_array_length(errors) FROM jobs
-         WHERE json_array_length(errors) != attempts - 1
-            OR (SELECT count(DISTINCT json_extract(value, '\$.attempt'))
-                FROM json_each(jobs.errors)
-                WHERE json_extract(value, '\$.attempt') BETWEEN 1 AND jobs.attempts - 1)
+bad=$(q "SELECT id, attempts, $(jlen errors) FROM jobs
+         WHERE $(jlen errors) != attempts - 1
+            OR (SELECT count(DISTINCT $(jxn value attempt))
+                FROM $(jeach jobs.errors)
+                WHERE $(jxn value attempt) BETWEEN 1 AND jobs.attempts - 1)
                != attempts - 1 LIMIT 10")
 is "$bad" "" "every job has one error per lost attempt (1..attempts-1) and none for its success"
-nerr=$(q "SELECT count(*) FROM jobs, json_each(jobs.errors)")
+nerr=$(q "SELECT count(*) FROM jobs, $(jeach jobs.errors)")
 check "no more lost attempts ($nerr) than kills delivered ($kills) times the batch ($BATCH): each kill ends at most one batch" \
     test "$nerr" -le "$((kills * BATCH))"
-nother=$(q "SELECT count(*) FROM jobs, json_each(jobs.errors)
-            WHERE json_extract(value, '\$.error') NOT LIKE '%killed by signal 9%'")
+nother=$(q "SELECT count(*) FROM jobs, $(jeach jobs.errors)
+            WHERE $(jx value error) NOT LIKE '%killed by signal 9%'")
 is "$nother" 0 "every lost attempt was lost to a SIGKILL"
 
 q "SELECT id, attempts FROM jobs" | tr '|' ' ' >"$TMP/attempts"

@@ -209,7 +209,8 @@ is "$RC" 64 "an extra argument is a usage error"
 # bad_zone DESC SED ZONE: the config edited by SED is refused by every
 # program (exit 78, on a database that is ready) with file:line of the
 # zone, and the zone named.
-"$BIN/dater-migrate" -q -c "$CONF" -d "$TMP/zone.db" up >/dev/null ||
+ZONE_DB=$(new_db zone) || die "no database for the zone tests"
+"$BIN/dater-migrate" -q -c "$CONF" -d "$ZONE_DB" up >/dev/null ||
     die "dater-migrate up failed"
 bad_zone() {
 	local desc=$1 line prog
@@ -220,7 +221,7 @@ bad_zone() {
 	for prog in "dater-report config" "dater-enqueue noop" \
 	    "dater-scheduler --once --dry-run" "dater-worker --drain"; do
 		run env -u TZDIR "$BIN/${prog%% *}" -c "$TMP/zone.conf" \
-		    -d "$TMP/zone.db" ${prog#* }
+		    -d "$ZONE_DB" ${prog#* }
 		is "$RC" 78 "$desc: ${prog%% *} exits 78"
 	done
 	like "$ERR" "zone\.conf:$line: 'timezone': unknown time zone '$3'" \
@@ -241,7 +242,7 @@ bad_zone "a file path as a time zone" \
 bad_zone "a zoneinfo file that is not a zone" \
     's|^\ttimezone = "Europe/Berlin";|\ttimezone = "zone1970.tab"; # BADZONE|' \
     'zone1970\.tab'
-is "$(sqlite3 "$TMP/zone.db" 'SELECT count(*) FROM jobs')" 0 \
+is "$(DB=$ZONE_DB q 'SELECT count(*) FROM jobs')" 0 \
     "nothing was enqueued with a refused config"
 
 # A zone only $TZDIR has (the C library reads it there too).

@@ -151,7 +151,7 @@ is "$(count_jobs "state IN ('dead', 'queued', 'running')")" 0 "no job failed or 
 peers_fault_start "[$(completion "Orchids mostly, and a few ferns."),
                    $(completion "Probably the ghost orchid, it is so rare.")]" "$TMP/fault-llm.log" ||
     die "fault.js did not start"
-DB=$TMP/prompt.db
+DB=$(new_db prompt)
 CONF=$TMP/prompt.conf
 write_conv "$FAULT_URL/v1" "$TELEGRAM_URL"
 migrate || die "dater-migrate up failed (prompt.db)"
@@ -199,7 +199,7 @@ is "$(freq "[0, 1].some((i) => JSON.parse(R[i].body).messages.filter((m) => m.ro
         .some((m) => /WORDS-(ONE|TWO)|Ignore all previous/.test(m.content)))")" false \
     "the contact's words never appear in a system message"
 is "$(freq "$M2.messages.filter((m) => m.role === 'system').length")" 1 "there is one system message"
-is "$(q "SELECT group_concat(tokens_in || '/' || tokens_out) FROM messages WHERE direction = 'out'")" \
+is "$(q "SELECT $(agg "tokens_in || '/' || tokens_out") FROM messages WHERE direction = 'out'")" \
     "50/8,50/8" "the server's usage is recorded on each reply"
 peers_stop "$FAULT_PID"
 
@@ -218,7 +218,7 @@ peers_fault_start "{\"routes\": [
     {\"path\": \"/sendMessage\$\", \"steps\": [{\"json\": $SENT}]},
     {\"path\": \"/sendChatAction\$\", \"steps\": [{\"json\": {\"ok\": true, \"result\": true}}]}]}" \
     "$TMP/fault-tg.log" || die "fault.js did not start"
-DB=$TMP/redeliver.db
+DB=$(new_db redeliver)
 CONF=$TMP/redeliver.conf
 write_conv "$MOCK_LLM_URL" "$FAULT_URL"
 migrate || die "dater-migrate up failed (redeliver.db)"

@@ -188,7 +188,7 @@ is "$RC" 0 "forget"
 like "$OUT" "contact $CF of bot 'anna' forgotten" "forget says whom"
 like "$OUT" 'messages +2' "... and counts the messages"
 like "$OUT" 'contacts +1' "... and the contact"
-dump=$(sqlite3 "$DB" .dump)
+dump=$(dbdump)
 is "$(printf '%s\n' "$dump" | grep -c -e "$PID" -e zebra-orchid -e "P$PID")" 0 \
     "no table holds the platform id, the name or the words"
 is "$(q "SELECT count(*) FROM messages WHERE contact = $CF")" 0 "no message of the contact is left"

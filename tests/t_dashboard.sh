@@ -224,10 +224,17 @@ isnt "$sent" 0 "the offline LLM's replies were sent ($sent)"
 now=$(now_ms)
 t3=$(( now / 86400000 * 86400000 - 3 * 86400000 + 36000000 ))
 t2=$(( t3 + 86400000 ))
+# The UTC day (YYYY-MM-DD) n.d days ago.
+if is_pg; then
+	day_ago="to_char(to_timestamp($now / 1000 - n.d * 86400) AT TIME ZONE 'UTC',
+	    'YYYY-MM-DD')"
+else
+	day_ago="date($now / 1000 - n.d * 86400, 'unixepoch')"
+fi
 q "
 INSERT INTO metrics_daily (bot, day, received, sent, llm_calls, tokens_in,
     tokens_out, cost_usd)
-SELECT b.bot, date($now / 1000 - n.d * 86400, 'unixepoch'), 3 + n.d % 5,
+SELECT b.bot, $day_ago, 3 + n.d % 5,
     2 + n.d % 4, 4, 900 + 40 * n.d, 200 + 10 * n.d, 0.002 * n.d
 FROM (SELECT 'demo' AS bot UNION ALL SELECT '$EVIL_BOT') b,
      (WITH RECURSIVE k(d) AS (SELECT 1 UNION ALL SELECT d + 1 FROM k
@@ -254,7 +261,7 @@ SELECT 'noop', CASE WHEN h % 7 = 0 THEN 'dead' ELSE 'succeeded' END,
     $now - h * 3600000, 1, $now - h * 3600000, $now - h * 3600000,
     $now - h * 3600000 + 500
 FROM (WITH RECURSIVE k(h) AS (SELECT 2 UNION ALL SELECT h + 1 FROM k
-      WHERE h < 40) SELECT h FROM k), (SELECT 1 UNION ALL SELECT 2);
+      WHERE h < 40) SELECT h FROM k) hs, (SELECT 1 UNION ALL SELECT 2) two;
 INSERT INTO jobs (type, state, run_at, created_at, finished_at)
 VALUES ('$EVIL_TYPE', 'cancelled', $now - 7200000, $now - 7200000,
     $now - 7100000);
@@ -369,8 +376,9 @@ print([c for c in sorted(full["hits"])
 	is "$(py "$PNG" 'all(b > 0.01 for b in d["bands"][:8])')" true \
 	    "no empty band down the page: $(py "$PNG" 'd["bands"]')"
 	if [ -n "${DASHBOARD_KEEP:-}" ]; then
-		cp "$TMP/dash.png" "$TMP/dash.html" "$TMP/empty.png" "$DB" "$CONF" \
+		cp "$TMP/dash.png" "$TMP/dash.html" "$TMP/empty.png" "$CONF" \
 		    "$DASHBOARD_KEEP/" && echo "# kept in $DASHBOARD_KEEP"
+		is_pg || cp "$DB" "$DASHBOARD_KEEP/"
 	fi
 fi
 

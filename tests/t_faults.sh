@@ -97,13 +97,13 @@ say() {
 }
 contact_of() { q "SELECT id FROM contacts WHERE platform_id = '$1'"; }
 job_of() {	# job_of TYPE PLATFORM_ID: the newest job of the contact
-	q "SELECT max(id) FROM jobs WHERE type = '$1' AND json_extract(payload, '\$.contact') =
+	q "SELECT max(id) FROM jobs WHERE type = '$1' AND $(jxn payload contact) =
 	   (SELECT id FROM contacts WHERE platform_id = '$2')"
 }
 out_of() { q "SELECT max(id) FROM messages WHERE direction = 'out' AND contact = $(contact_of "$1")"; }
 send_of() {	# the send job of the contact's newest outbound message
 	q "SELECT max(id) FROM jobs WHERE type = 'send'
-	   AND json_extract(payload, '\$.message') = $(out_of "$1")"
+	   AND $(jxn payload message) = $(out_of "$1")"
 }
 jstate() { q "SELECT state || '/' || attempts FROM jobs WHERE id = $1"; }
 errors() { q "SELECT errors FROM jobs WHERE id = $1"; }
@@ -177,7 +177,7 @@ say con 1003 "How was your weekend?"
 vdrain
 r=$(job_of respond 1003)
 like "$(jstate "$r")" "^(queued/1|succeeded/2)$" "LLM 500: the respond job is retried, not dead"
-like "$(q "SELECT json_extract(errors, '\$[0].error') FROM jobs WHERE id = $r")" \
+like "$(q "SELECT $(jx errors 0 error) FROM jobs WHERE id = $r")" \
     "HTTP 500.*server had an error" "... its first error names the status and the server's message"
 drain_until 30 'job_is $r succeeded'
 is "$(jstate "$r")" "succeeded/2" "... and it succeeds when the server answers 200"
@@ -209,7 +209,7 @@ say con 1005 "Slow day?"
 vdrain
 r=$(job_of respond 1005)
 like "$(jstate "$r")" "^(queued/1|succeeded/2)$" "LLM timeout (answer after 4 s, llm.timeout 1 s): retried, not dead"
-like "$(q "SELECT json_extract(errors, '\$[0].error') FROM jobs WHERE id = $r")" \
+like "$(q "SELECT $(jx errors 0 error) FROM jobs WHERE id = $r")" \
     "no answer after 1000 ms|timed? ?out" "... the error says it timed out"
 drain_until 30 'job_is $r succeeded'
 is "$(jstate "$r")" "succeeded/2" "... and the retry succeeds"
@@ -223,7 +223,7 @@ fault_script "$(routes "[{\"status\": 200, \"headers\": {\"Content-Type\": \"tex
 say con 1006 "What's new?"
 vdrain
 r=$(job_of respond 1006)
-e=$(q "SELECT json_extract(errors, '\$[0].error') FROM jobs WHERE id = $r")
+e=$(q "SELECT $(jx errors 0 error) FROM jobs WHERE id = $r")
 like "$e" "HTTP 200.*not JSON" "a 200 whose body is not JSON: a clear error ($e)"
 drain_until 30 'job_is $r succeeded'
 is "$(jstate "$r")" "succeeded/2" "... retried, and the next good answer is used"
@@ -242,7 +242,7 @@ fault_script "$(routes "[{\"truncate\": true, \"json\": $(js 'JSON.parse(a[0]).j
 say con 1008 "Cut off?"
 vdrain
 r=$(job_of respond 1008)
-isnt "$(q "SELECT json_extract(errors, '\$[0].error') FROM jobs WHERE id = $r")" "" \
+isnt "$(q "SELECT $(jx errors 0 error) FROM jobs WHERE id = $r")" "" \
     "a truncated answer is an error"
 drain_until 30 'job_is $r succeeded'
 is "$(jstate "$r")" "succeeded/2" "... retried, then succeeds"
@@ -259,9 +259,9 @@ vdrain
 r=$(job_of respond 1009)
 drain_until 30 'job_is $r succeeded'
 is "$(jstate "$r")" "succeeded/3" "drafts the checks refuse are retried (3 attempts)"
-like "$(q "SELECT json_extract(errors, '\$[0].error') FROM jobs WHERE id = $r")" "persona" \
+like "$(q "SELECT $(jx errors 0 error) FROM jobs WHERE id = $r")" "persona" \
     "... a draft quoting the persona is refused, saying so"
-like "$(q "SELECT json_extract(errors, '\$[1].error') FROM jobs WHERE id = $r")" "boilerplate" \
+like "$(q "SELECT $(jx errors 1 error) FROM jobs WHERE id = $r")" "boilerplate" \
     "... and so is 'As an AI language model'"
 is "$(outbox_n 1009)" 1 "only one message went out"
 check "... the acceptable one" grep -q '"chat_id":"1009".*Mostly reading by the sea' "$TMP/outbox.jsonl"
@@ -269,8 +269,8 @@ is "$(q "SELECT count(*) FROM messages WHERE direction = 'out' AND contact = $(c
     "the refused drafts were not stored"
 
 # The errors read once: "llm: HTTP 500: ...", not "llm: llm: HTTP 500: ...".
-is "$(q "SELECT count(*) FROM jobs, json_each(jobs.errors)
-         WHERE json_extract(value, '\$.error') LIKE 'llm: llm:%'")" 0 \
+is "$(q "SELECT count(*) FROM jobs, $(jeach jobs.errors)
+         WHERE $(jx value error) LIKE 'llm: llm:%'")" 0 \
     "LLM errors name the LLM once (no doubled 'llm: llm:' prefix)"
 
 # ---- webhook send times out after the request was sent: uncertain, once -----
@@ -393,14 +393,22 @@ for id in $(q "SELECT id FROM jobs"); do
 done
 "$BIN/dater-report" -c "$CONF" -d "$DB" jobs --limit 1000 >>"$TMP/report.txt" 2>&1
 "$BIN/dater-report" -c "$CONF" -d "$DB" --json jobs --limit 1000 >>"$TMP/report.txt" 2>&1
-q "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+# The database's own bytes: the SQLite file and its -wal, or on
+# PostgreSQL a dump of every row.
+if is_pg; then
+	dbdump >"$TMP/db.dump"
+	DB_FILES=("$TMP/db.dump")
+else
+	q "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+	DB_FILES=("$DB" "$DB-wal")
+fi
 check "the LLM key was sent to the server (the test can see it)" grep -qF "Bearer $KEY" "$FAULT_LOG"
 check "the bot token was in the Telegram URLs (the test can see it)" grep -qF "/bot$TOKEN/" "$FAULT_LOG"
-for f in "$DB" "$DB-wal" "$LOGS" "$TMP/report.txt" "$TMP/outbox.jsonl"; do
+for f in "${DB_FILES[@]}" "$LOGS" "$TMP/report.txt" "$TMP/outbox.jsonl"; do
 	[ -f "$f" ] || continue
 	check "the LLM key is nowhere in $(basename "$f")" eval '! grep -qaF "$KEY" "$f"'
 	check "the bot token is nowhere in $(basename "$f")" eval '! grep -qaF "$TOKEN" "$f"'
 done
-check "the database holds the job errors the search looked at" grep -qa "Incorrect API key" "$DB"
+check "the database holds the job errors the search looked at" grep -qa "Incorrect API key" "${DB_FILES[0]}"
 
 bb_done

@@ -51,10 +51,10 @@ cat >"$L/conversations/5005.json" <<EOF
 EOF
 run "$BIN/dater-migrate" -c "$CONF" -d "$DB" import-legacy "$L"
 is "$RC" 0 "the legacy export is imported"
-is "$(q "SELECT unanswered, last_outbound_at > last_inbound_at FROM contacts
+is "$(q "SELECT unanswered, CAST(last_outbound_at > last_inbound_at AS INTEGER) FROM contacts
          WHERE platform_id = '5005'")" "1|1" \
     "the old conversation ends with the bot's message, unanswered"
-is "$(q "SELECT group_concat(nudge_hold) FROM contacts ORDER BY id")" "1,1" \
+is "$(q "SELECT $(agg nudge_hold) FROM (SELECT nudge_hold FROM contacts ORDER BY id) c")" "1,1" \
     "import-legacy marks the contacts it brought in"
 
 run sched "$now_s"

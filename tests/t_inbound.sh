@@ -69,7 +69,7 @@ bots = ( { name = \"anna\"; persona = \"You are Anna.\";
 migrate || die "dater-migrate up failed"
 llm_calls() { freq 'R.filter((r) => r.path === "/v1/chat/completions").length'; }
 msg_job() {	# the inbound job of the message TEXT
-	q "SELECT id FROM jobs WHERE type = 'inbound' AND json_extract(payload, '\$.text') = '$1'"
+	q "SELECT id FROM jobs WHERE type = 'inbound' AND $(jx payload text) = '$1'"
 }
 
 start_bg "$TMP/tree.log" "$BIN/dater-worker" -c "$CONF" -d "$DB" -n 2
@@ -137,7 +137,7 @@ is "$(q "SELECT status || '|' || parts_sent FROM messages WHERE id = $m")" "send
     "while part 2 is in flight: sending, 1 part delivered"
 kill -KILL -- "-$W"
 wait "$W" 2>/dev/null
-s=$(q "SELECT id FROM jobs WHERE type = 'send' AND json_extract(payload, '\$.message') = $m")
+s=$(q "SELECT id FROM jobs WHERE type = 'send' AND $(jxn payload message) = $m")
 drain_until 60 '[ "$(state_of "$s")" = succeeded ]' || fail "the interrupted send did not finish within 60 s"
 is "$(freq 'R.filter((r) => /sendMessage$/.test(r.path)).length')" 3 \
     "after a SIGKILL during part 2: 3 sendMessage calls in all (parts 1, 2, 3), none twice"

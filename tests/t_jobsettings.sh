@@ -66,8 +66,8 @@ sed -i 's/respond = { priority = 7; };/respond = { priority = 7; };\n\tinbound =
 id3=$(enqueue inbound '{"bot": "anna", "platform_id": "p5", "text": "hi"}')
 id4=$(enqueue --priority 70 inbound '{"bot": "anna", "platform_id": "p6",
     "text": "hi"}')
-is "$(q "SELECT group_concat(priority, ' ') FROM (SELECT priority FROM jobs
-    WHERE id IN (${id:-0}, ${id2:-0}, ${id3:-0}, ${id4:-0}) ORDER BY id)")" \
+is "$(q "SELECT $(agg priority ' ') FROM (SELECT priority FROM jobs
+    WHERE id IN (${id:-0}, ${id2:-0}, ${id3:-0}, ${id4:-0}) ORDER BY id) p")" \
     "60 70 40 70" "inbound: the type's 60, --priority, jobs.inbound's, --priority"
 
 bb_done

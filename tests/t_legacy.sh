@@ -36,7 +36,7 @@ is "$(q "SELECT profile FROM contacts WHERE platform_id = '1001'")" \
 is "$(q "SELECT platform_id || ':' || handle || ':' || name FROM contacts
     WHERE platform_id IN ('2002', '4004') ORDER BY 1")" "2002:maria:Maria
 4004:zoe:Zoe" "telegram_id and user_id, username and handle map too"
-is "$(q "SELECT name, timezone, json_extract(profile, '$.birthday')
+is "$(q "SELECT name, timezone, $(jx profile birthday)
     FROM contacts WHERE platform_id = '3003'")" "Lena|UTC|1995-04-12" \
     "an array of profiles: platform_id, display_name, tz"
 is "$(q "SELECT count(*) FROM contacts WHERE bot <> 'anna'")" 0 \
@@ -87,14 +87,14 @@ anna|2025-03-02|7|9|1|0|0|0|0|0.2|0" "metrics.json rows land in metrics_daily"
 # ---- a second run changes nothing --------------------------------------------
 
 before=$(counts)
-q .dump >"$TMP/dump1"
+dbdump >"$TMP/dump1"
 imp "$FIX/good"
 is "$RC" 0 "a second import exits 0"
 like "$OUT" "^contacts +0 imported +0 updated +4 skipped" "second run: contacts skipped"
 like "$OUT" "^messages +0 imported +0 updated +13 skipped" "second run: messages skipped"
 like "$OUT" "^metrics +0 imported +0 updated +2 skipped" "second run: metrics skipped"
 is "$(counts)" "$before" "a second import keeps the row counts"
-q .dump >"$TMP/dump2"
+dbdump >"$TMP/dump2"
 check "a second import leaves the database byte-for-byte the same (dump)" \
     cmp -s "$TMP/dump1" "$TMP/dump2"
 
@@ -105,7 +105,7 @@ sed -i 's/met at the gym/met at the climbing gym/' "$TMP/changed/girls_data/zoe.
 imp "$TMP/changed"
 is "$RC" 0 "an export with a changed profile imports"
 like "$OUT" "^contacts +0 imported +1 updated +0 skipped" "the changed profile counts as updated"
-is "$(q "SELECT json_extract(profile, '$.notes') FROM contacts WHERE platform_id = '4004'")" \
+is "$(q "SELECT $(jx profile notes) FROM contacts WHERE platform_id = '4004'")" \
     "met at the climbing gym" "the changed profile is stored"
 
 # The object form of metrics.json, aliases, a record's own bot.
@@ -121,15 +121,15 @@ is "$(q "SELECT bot || ':' || name FROM contacts WHERE platform_id = '5005'")" \
 
 # ---- dry run -----------------------------------------------------------------
 
-DB=$TMP/dry.db
+DB=$(new_db dry)
 migrate || die "migrate up (dry)"
-q .dump >"$TMP/dry1"
+dbdump >"$TMP/dry1"
 imp --dry-run "$FIX/good"
 is "$RC" 0 "a dry run of a good export exits 0"
 like "$OUT" "dry run" "a dry run says so"
 like "$OUT" "^contacts +4 imported" "a dry run reports what would be imported"
 is "$(counts)" "0|0|0" "a dry run writes nothing"
-q .dump >"$TMP/dry2"
+dbdump >"$TMP/dry2"
 check "a dry run leaves the dump unchanged" cmp -s "$TMP/dry1" "$TMP/dry2"
 imp --dry-run --json "$FIX/good"
 like "$OUT" '"dry_run":true,"written":false,"contacts":\{"imported":4' \
@@ -141,7 +141,7 @@ MIX=$TMP/mixed
 cp -r "$FIX/good" "$MIX"
 cp -r "$FIX/bad/." "$MIX/"
 
-DB=$TMP/strict.db
+DB=$(new_db strict)
 migrate || die "migrate up (strict)"
 imp --strict "$MIX"
 is "$RC" 65 "--strict with bad files exits 65"
@@ -149,7 +149,7 @@ is "$(counts)" "0|0|0" "--strict with bad files imports nothing"
 like "$OUT" "nothing was imported" "--strict says nothing was imported"
 like "$ERR" "girls_data/truncated.json: line 1 column" "--strict still names every bad file"
 
-DB=$TMP/mixed.db
+DB=$(new_db mixed)
 migrate || die "migrate up (mixed)"
 imp "$MIX"
 is "$RC" 65 "bad files make the run exit 65"
@@ -185,7 +185,7 @@ is "$(q "SELECT name FROM contacts WHERE platform_id = '1001'")" "Anna" \
 # with its JSON path, exit 65, and nothing of it is imported.
 
 long_bot=$(printf 'b%.0s' $(seq 70))	# 70 bytes: longer than a bot name
-DB=$TMP/names.db
+DB=$(new_db names)
 migrate || die "migrate up (names)"
 bad_export() {	# NAME FILE JSON: an export with one file
 	mkdir -p "$TMP/$1/$(dirname "$2")"
@@ -240,7 +240,7 @@ is "$(q "SELECT count(*) FROM contacts")" 0 "... before anything is imported"
 # ---- the progress bar: on a terminal only ------------------------------------
 
 if command -v script >/dev/null; then
-	DB=$TMP/tty.db
+	DB=$(new_db tty)
 	migrate || die "migrate up (tty)"
 	tty_out=$(script -qec "'$BIN/dater-migrate' -c '$CONF' -d '$DB' import-legacy '$FIX/good' 2>&1 >/dev/null" /dev/null)
 	like "$tty_out" "importing \[#+ *\] [0-9]+/9 files" "a progress bar on stderr when it is a terminal"

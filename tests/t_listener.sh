@@ -109,9 +109,9 @@ sent_to() {
 	   WHERE c.bot = '$1' AND c.platform_id = '$2' AND m.direction = 'out' AND m.status = 'sent'"
 }
 texts_of() {
-	q "SELECT group_concat(text, ' / ') FROM (SELECT m.text FROM messages m
+	q "SELECT $(agg text ' / ') FROM (SELECT m.text FROM messages m
 	   JOIN contacts c ON c.id = m.contact WHERE c.bot = '$1' AND c.platform_id = '$2'
-	   AND m.direction = 'in' ORDER BY m.platform_msg_id)"
+	   AND m.direction = 'in' ORDER BY m.platform_msg_id) t"
 }
 
 # ---- one tree: a message is stored and answered without poll jobs -----------
@@ -176,7 +176,7 @@ start_bg "$TMP/tree-b.log" "$BIN/dater-worker" -c "$CONF" -d "$DB" -n 1
 B=$BG
 wait_for 30 eval 'grep -q "bot .anna.: the listener lease is held by dater-worker $HOST:$A" "$TMP/tree-b.log"' ||
     fail "tree B's listener did not find the lease taken"
-is "$(q "SELECT group_concat(bot || '=' || holder, ' ') FROM (SELECT * FROM listeners ORDER BY bot)")" \
+is "$(q "SELECT $(agg "bot || '=' || holder" ' ') FROM (SELECT * FROM listeners ORDER BY bot) l")" \
     "anna=$HOST:$A fz=$HOST:$A" "with two trees running, tree A still holds both listeners"
 unlike "$(cat "$TMP/tree-b.log")" "listening" "tree B never listened"
 
@@ -222,10 +222,10 @@ bots = ( { name = \"anna\"; transport = { driver = \"telegram\"; base_url = \"$T
                                        token_env = \"CY_TG_TOKEN\"; }; } );
 "
 kill -HUP "$B"
-leases() { q "SELECT group_concat(bot || '=' || holder, ' ') FROM (SELECT * FROM listeners ORDER BY bot)"; }
+leases() { q "SELECT $(agg "bot || '=' || holder" ' ') FROM (SELECT * FROM listeners ORDER BY bot) l"; }
 wait_for 30 eval '[ "$(leases)" = "anna=$HOST:$B cy=$HOST:$B" ]' ||
     fail "after SIGHUP the listeners did not follow the configuration"
-is "$(q "SELECT group_concat(bot, ' ') FROM (SELECT bot FROM listeners ORDER BY bot)")" "anna cy" \
+is "$(q "SELECT $(agg bot ' ') FROM (SELECT bot FROM listeners ORDER BY bot) l")" "anna cy" \
     "SIGHUP: the removed bot's listener stopped and freed its lease; the new bot's listener runs"
 peers_telegram_say "$CY_TG_TOKEN" 8181 "Hello new bot" '{"id": 8181, "is_bot": false, "first_name": "Di"}'
 wait_for 60 eval '[ "$(texts_of cy 8181)" = "Hello new bot" ]' ||

@@ -9,6 +9,7 @@
 # wrong metrics row is fixed, the LLM counts kept, a second run changes
 # nothing; the default day is yesterday) and payload checks at enqueue.
 . "$(dirname "$0")/blackbox-lib.sh"
+sqlite_only "the backup job copies the .db file, optimize cuts the -wal file held by a sqlite3 shell, PRAGMA integrity_check"
 
 MAINT='maintenance = { backup_dir = "bk"; backup_keep = 2;
     prune_jobs_after = "7d"; journal_size_limit = "64KB"; };'

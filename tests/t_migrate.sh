@@ -3,6 +3,7 @@
 # `status` reports the version, and the other programs refuse a missing,
 # unmigrated or too new database with a message naming the fix.
 . "$(dirname "$0")/blackbox-lib.sh"
+sqlite_only "the database file (mode 0600, WAL, PRAGMA user_version, sqlite_master, copies of the .db file)"
 
 write_conf
 

@@ -4,6 +4,7 @@
 # worker holds a lease (unless --force) and refuses a bad file; check
 # passes a clean database and names each problem of a broken one.
 . "$(dirname "$0")/blackbox-lib.sh"
+sqlite_only "backup, restore and check of the .db file (PRAGMA integrity_check, user_version, a damaged sqlite_master)"
 
 write_conf '' 'bots = ( { name = "anna"; transport = { driver = "console"; }; } );'
 migrate || die "migrate up"

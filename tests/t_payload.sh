@@ -93,7 +93,7 @@ like "$ERR" 'payload\.profile\.age' "... naming the field"
 run enqueue contact "{$C, \"name\": \"Mia\", \"profile\": {\"age\": 30, \"interests\": [\"jazz\"], \"birthday\": \"1996-02-29\"}}"
 is "$RC" 0 "a profile that fits fields.json is accepted"
 run drain
-is "$(q "SELECT json_extract(profile, '\$.age') FROM contacts WHERE platform_id = '7'")" 30 \
+is "$(q "SELECT $(jx profile age) FROM contacts WHERE platform_id = '7'")" 30 \
     "... and stored when the job runs"
 
 # fields.json is read only when a contact job is in the batch: a broken

@@ -80,9 +80,9 @@ sent_text() {
 }
 last_out() { q "SELECT max(id) FROM messages WHERE direction = 'out' AND contact = $(cid "$1")"; }
 job_for() {	# job_for TYPE PLATFORM_ID: the contact's newest job of TYPE
-	q "SELECT max(id) FROM jobs WHERE type = '$1' AND json_extract(payload, '\$.contact') = $(cid "$2")"
+	q "SELECT max(id) FROM jobs WHERE type = '$1' AND $(jxn payload contact) = $(cid "$2")"
 }
-send_job() { q "SELECT max(id) FROM jobs WHERE type = 'send' AND json_extract(payload, '\$.message') = $1"; }
+send_job() { q "SELECT max(id) FROM jobs WHERE type = 'send' AND $(jxn payload message) = $1"; }
 jstate() { q "SELECT state || '/' || attempts FROM jobs WHERE id = $1"; }
 run_at() { q "SELECT run_at FROM jobs WHERE id = $1"; }
 
@@ -128,7 +128,7 @@ is "$(sent talk 102)" 1 "... and a second one sends nothing"
 say slow 104 "hello, slow bot"
 say slow 104 "are you there?"
 r=$(job_for respond 104)
-is "$(count_jobs "type = 'respond' AND json_extract(payload, '\$.contact') = $(cid 104)")" 1 \
+is "$(count_jobs "type = 'respond' AND $(jxn payload contact) = $(cid 104)")" 1 \
     "two messages within the reply delay wait for one respond job"
 is "$(jstate "$r")" "queued/0" "... which is queued for later"
 say slow 104 "stop"
@@ -229,7 +229,7 @@ is "$(sent guard 400)" 2 "an answer from the contact is still replied to"
 say review 500 "hi reviewer"
 m=$(last_out 500)
 is "$(q "SELECT status FROM messages WHERE id = $m")" draft "review mode: the reply is stored as a draft"
-is "$(count_jobs "type = 'send' AND json_extract(payload, '\$.message') = $m")" 0 "... no send job exists"
+is "$(count_jobs "type = 'send' AND $(jxn payload message) = $m")" 0 "... no send job exists"
 settle
 is "$(sent review 500)" 0 "... and nothing is sent, even after draining again"
 draft=$(q "SELECT text FROM messages WHERE id = $m")
@@ -287,7 +287,7 @@ peers_fault_start '[{"json": {"id": "c1", "object": "chat.completion", "model": 
     "choices": [{"index": 0, "message": {"role": "assistant", "content": "Lovely to hear from you."},
     "finish_reason": "stop"}], "usage": {"prompt_tokens": 100, "completion_tokens": 10}}}]' \
     "$TMP/fault.log" || die "fault.js did not start"
-DB=$TMP/budget.db
+DB=$(new_db budget)
 CONF=$TMP/budget.conf
 write_conf "" "
 fields = \"$ROOT/etc/fields.json\";

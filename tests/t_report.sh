@@ -13,6 +13,13 @@
 # sqlite3 CLI.
 set -u
 
+# SQLite only: rows written and read with python3's sqlite3 module on the
+# .db file (this test does not use blackbox-lib.sh, nor its q).
+if [ -n "${DATER_TEST_PG:-}" ]; then
+	echo "ok - # SKIP on PostgreSQL: python3's sqlite3 module on the .db file"
+	exit 0
+fi
+
 BIN=$(cd "$(dirname "$0")/../bin" && pwd)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/dater-t_report.XXXXXX") || exit 70
 DB=$TMP/dater.db

@@ -45,7 +45,7 @@ is "$(per quarterly)" 2 "... and one more quarter-hour job (13:00)"
 
 run sched --now 2026-11-26T03:15:30Z
 is "$(per nightly)" 1 "the nightly one fires at 03:15"
-is "$(q "SELECT priority || ' ' || json_extract(payload, '\$.sleep_ms')
+is "$(q "SELECT priority || ' ' || $(jx payload sleep_ms)
          FROM jobs WHERE unique_key LIKE 'schedule:nightly:%'")" "7 1" \
     "with its priority and payload"
 
@@ -55,10 +55,10 @@ for i in 1 2 3 4 5 6 7 8; do
 done
 wait
 is "$(q "SELECT count(*) FROM jobs WHERE unique_key =
-         'schedule:every-minute:' || strftime('%s', '2026-11-26T04:00:00')")" 1 \
+         'schedule:every-minute:$(date -u -d 2026-11-26T04:00:00Z +%s)'")" 1 \
     "eight racing schedulers enqueue the every-minute slot once"
 is "$(q "SELECT count(*) FROM jobs WHERE unique_key LIKE 'schedule:quarterly:%'
-         AND unique_key = 'schedule:quarterly:' || strftime('%s', '2026-11-26T04:00:00')")" 1 \
+         AND unique_key = 'schedule:quarterly:$(date -u -d 2026-11-26T04:00:00Z +%s)'")" 1 \
     "... and the quarter-hour slot once"
 
 # A dry run lists and writes nothing.
@@ -89,7 +89,7 @@ enqueue contact '{"bot":"anna","platform_id":"nope","consent":false}' >/dev/null
 drain -q || die "drain contacts"
 run sched
 is "$(count_jobs "type = 'initiate'")" 2 "openers for consenting contacts, within the daily cap of 2"
-is "$(count_jobs "type = 'initiate' AND json_extract(payload, '\$.contact') = 4")" 0 \
+is "$(count_jobs "type = 'initiate' AND $(jxn payload contact) = 4")" 0 \
     "none for a contact without consent"
 run sched
 is "$(count_jobs "type = 'initiate'")" 2 "a second run adds none while they are queued"

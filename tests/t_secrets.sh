@@ -103,7 +103,7 @@ errs=$(q "SELECT errors FROM jobs WHERE id IN ($sh, $sf)")
 like "$errs" 'HTTP 404: Cannot POST /hook\?<redacted>' "the 404's error keeps the path, its query redacted"
 like "$errs" 'HTTP 500: Cannot POST /flaky\?<redacted>' "the 500's errors too"
 like "$errs" 'credentials <redacted>' "the echoed user info is redacted"
-like "$(q "SELECT group_concat(error, ' ') FROM messages WHERE error IS NOT NULL")" \
+like "$(q "SELECT $(agg error ' ') FROM messages WHERE error IS NOT NULL")" \
     'Cannot POST /hook\?<redacted>' "messages.error keeps the path, its query redacted"
 like "$(cat "$LOGS")" 'dead after attempt 1/[0-9]+: webhook: HTTP 404: Cannot POST /hook\?<redacted>' \
     "the worker logs the 404, redacted"
@@ -119,7 +119,15 @@ done
 like "$(cat "$TMP/report.txt")" 'Cannot POST /hook\?<redacted>' "the reports show the redacted error"
 q "SELECT errors FROM jobs" >"$TMP/jobs.errors"
 q "SELECT error FROM messages WHERE error IS NOT NULL" >"$TMP/messages.error"
-for f in "$LOGS" "$TMP/jobs.errors" "$TMP/messages.error" "$TMP/report.txt" "$DB" "$DB-wal"; do
+# The database's own bytes: the SQLite file and its -wal, or on
+# PostgreSQL a dump of every row.
+if is_pg; then
+	dbdump >"$TMP/db.dump"
+	DB_FILES=("$TMP/db.dump")
+else
+	DB_FILES=("$DB" "$DB-wal")
+fi
+for f in "$LOGS" "$TMP/jobs.errors" "$TMP/messages.error" "$TMP/report.txt" "${DB_FILES[@]}"; do
 	[ -f "$f" ] || continue
 	for s in "$HOOK_TOKEN" "$HOOK_USER" "$HOOK_PASS" "$TG_TOKEN"; do
 		check "'$s' is nowhere in $(basename "$f")" eval '! grep -qaF "$s" "$f"'
@@ -128,8 +136,8 @@ done
 
 # Rows stored before the redaction existed (an upgraded database): the
 # reports redact them as they read them.
-q "UPDATE jobs SET errors = json_array(json_object('attempt', 1, 'error',
-   'webhook: HTTP 404: Cannot POST /hook?token=$HOOK_TOKEN')) WHERE id = $sh;
+q "UPDATE jobs SET errors = '[{\"attempt\": 1, \"error\":
+   \"webhook: HTTP 404: Cannot POST /hook?token=$HOOK_TOKEN\"}]' WHERE id = $sh;
    UPDATE messages SET error = 'old: /hook?token=$HOOK_TOKEN' WHERE error IS NOT NULL;"
 c=$(q "SELECT contact FROM messages WHERE error IS NOT NULL LIMIT 1")
 {

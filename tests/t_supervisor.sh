@@ -40,57 +40,61 @@ unlock_db() {
 	wait_exit "$LOCKER" 30
 }
 
-# ---- --drain gives up when no worker can write ---------------------------------
+# SQLite only, the two parts below: a sqlite3 shell holds the database's
+# write lock (a PostgreSQL database has no such lock to hold).
+if ! is_pg; then
+	# ---- --drain gives up when no worker can write ---------------------------------
 
-j=$(enqueue noop)
-lock_db || die "could not take the database's write lock"
-start_bg "$TMP/drain.log" "$BIN/dater-worker" -c "$CONF" -d "$DB" -n 2 --drain 7>&-
-D=$BG
-# 120 s only guards against a hang: the drain must end by itself.
-wait_exit "$D" 120
-is "$RC" 69 "--drain exits 69 by itself when workers cannot write"
-DLOG=$(cat "$TMP/drain.log")
-is "$(grep -c 'giving up' "$TMP/drain.log")" 1 "it says once that it gives up"
-like "$DLOG" "giving up after [0-9]+ failed starts.*database is locked" \
-    "... after how many failed starts, with the database's error"
-n=$(wc -l <"$TMP/drain.log")
-check "the drain's log is short ($n lines)" test "$n" -le 20
-is "$(state_of "$j")" queued "the job is still queued"
-unlock_db
-run drain
-is "$RC/$(state_of "$j")" "0/succeeded" "once the lock is gone a drain runs the job"
+	j=$(enqueue noop)
+	lock_db || die "could not take the database's write lock"
+	start_bg "$TMP/drain.log" "$BIN/dater-worker" -c "$CONF" -d "$DB" -n 2 --drain 7>&-
+	D=$BG
+	# 120 s only guards against a hang: the drain must end by itself.
+	wait_exit "$D" 120
+	is "$RC" 69 "--drain exits 69 by itself when workers cannot write"
+	DLOG=$(cat "$TMP/drain.log")
+	is "$(grep -c 'giving up' "$TMP/drain.log")" 1 "it says once that it gives up"
+	like "$DLOG" "giving up after [0-9]+ failed starts.*database is locked" \
+	    "... after how many failed starts, with the database's error"
+	n=$(wc -l <"$TMP/drain.log")
+	check "the drain's log is short ($n lines)" test "$n" -le 20
+	is "$(state_of "$j")" queued "the job is still queued"
+	unlock_db
+	run drain
+	is "$RC/$(state_of "$j")" "0/succeeded" "once the lock is gone a drain runs the job"
 
-# ---- the service keeps trying, one line per restart, and recovers ---------------
+	# ---- the service keeps trying, one line per restart, and recovers ---------------
 
-WLOG=$TMP/worker.log
-lock_db || die "could not take the database's write lock"
-start_bg "$WLOG" "$BIN/dater-worker" -c "$CONF" -d "$DB" -n 1 7>&-
-W=$BG
-restarts() { grep -c 'exited 69 (.*); restarting' "$WLOG"; }
-wait_for 120 eval '[ "$(restarts)" -ge 8 ]' ||
-    fail "the service did not restart its worker 8 times within 120 s"
-# Lines first, then restarts: more restarts can only loosen the bound.
-lines=$(wc -l <"$WLOG")
-steps=$(restarts)
-check "one line per restart: $lines lines for $steps restarts (at most $((steps + 6)))" \
-    test "$lines" -le $((steps + 6))
-like "$(grep 'restarting' "$WLOG" | tail -1)" \
-    "worker [^ ]+ exited 69 \(register worker in .*database is locked\); restarting (in [0-9]|now)" \
-    "each restart line names the exit status, the reason and the delay"
-check "the service is still running" alive "$W"
-unlock_db
-back() { grep -q 'takes writes again' "$WLOG"; }
-wait_for 60 back
-check "it says when the database takes writes again" back
-k=$(enqueue noop)
-wait_for 60 job_is "$k" succeeded
-is "$(state_of "$k")" succeeded "after recovery its worker runs jobs"
-hb() { grep -q 'heartbeat works again' "$WLOG"; }
-wait_for 30 hb
-check "the heartbeat says it works again" hb
-kill -TERM "$W"
-wait_exit "$W" 30
-is "$RC" 0 "the service exits 0 on SIGTERM after recovering"
+	WLOG=$TMP/worker.log
+	lock_db || die "could not take the database's write lock"
+	start_bg "$WLOG" "$BIN/dater-worker" -c "$CONF" -d "$DB" -n 1 7>&-
+	W=$BG
+	restarts() { grep -c 'exited 69 (.*); restarting' "$WLOG"; }
+	wait_for 120 eval '[ "$(restarts)" -ge 8 ]' ||
+	    fail "the service did not restart its worker 8 times within 120 s"
+	# Lines first, then restarts: more restarts can only loosen the bound.
+	lines=$(wc -l <"$WLOG")
+	steps=$(restarts)
+	check "one line per restart: $lines lines for $steps restarts (at most $((steps + 6)))" \
+	    test "$lines" -le $((steps + 6))
+	like "$(grep 'restarting' "$WLOG" | tail -1)" \
+	    "worker [^ ]+ exited 69 \(register worker in .*database is locked\); restarting (in [0-9]|now)" \
+	    "each restart line names the exit status, the reason and the delay"
+	check "the service is still running" alive "$W"
+	unlock_db
+	back() { grep -q 'takes writes again' "$WLOG"; }
+	wait_for 60 back
+	check "it says when the database takes writes again" back
+	k=$(enqueue noop)
+	wait_for 60 job_is "$k" succeeded
+	is "$(state_of "$k")" succeeded "after recovery its worker runs jobs"
+	hb() { grep -q 'heartbeat works again' "$WLOG"; }
+	wait_for 30 hb
+	check "the heartbeat says it works again" hb
+	kill -TERM "$W"
+	wait_exit "$W" 30
+	is "$RC" 0 "the service exits 0 on SIGTERM after recovering"
+fi
 
 # ---- a stopped worker's job timeout is enforced by the supervisor ---------------
 #

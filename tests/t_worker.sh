@@ -74,23 +74,30 @@ drain_until 60 'job_is $r dead' || fail "the retrying job did not end dead withi
 is "$(state_of "$r")" dead "a job that keeps failing ends dead"
 is "$(q "SELECT attempts, max_attempts FROM jobs WHERE id = $r")" "3|3" \
     "it used exactly max_attempts attempts"
-is "$(q "SELECT json_array_length(errors) FROM jobs WHERE id = $r")" 3 \
+is "$(q "SELECT $(jlen errors) FROM jobs WHERE id = $r")" 3 \
     "all 3 attempts' errors are kept"
-is "$(q "SELECT group_concat(json_extract(value, '\$.attempt')) FROM jobs, json_each(jobs.errors) WHERE jobs.id = $r")" \
+is "$(q "SELECT $(agg "$(jx value attempt)") FROM jobs, $(jeach jobs.errors) WHERE jobs.id = $r")" \
     "1,2,3" "the errors are numbered by attempt"
 like "$(errors_of "$r")" "failed as asked \(attempt 3\)" "the errors hold the handler's message"
-gaps=$(q "SELECT group_concat(CAST((julianday(json_extract(errors, '\$[' || (k+1) || '].at'))
-           - julianday(json_extract(errors, '\$[' || k || '].at'))) * 86400000 AS INTEGER))
-          FROM jobs, (SELECT 0 AS k UNION ALL SELECT 1) WHERE id = $r")
+# The ms between attempts k and k+1 (errors[].at is an ISO 8601 time).
+if is_pg; then
+	gap="extract(epoch FROM (errors::jsonb #>> ARRAY[(k+1)::text, 'at'])::timestamptz
+	     - (errors::jsonb #>> ARRAY[k::text, 'at'])::timestamptz) * 1000"
+else
+	gap="(julianday(json_extract(errors, '\$[' || (k+1) || '].at'))
+	     - julianday(json_extract(errors, '\$[' || k || '].at'))) * 86400000"
+fi
+gaps=$(q "SELECT $(agg "CAST($gap AS INTEGER)") FROM (SELECT errors, k
+          FROM jobs, (SELECT 0 AS k UNION ALL SELECT 1) ks WHERE id = $r ORDER BY k) g")
 g1=${gaps%,*}
 g2=${gaps#*,}
 check "attempt 2 waited for the first backoff (${g1}ms >= 40)" test "$g1" -ge 40
 check "attempt 3 waited for a doubled backoff (${g2}ms >= 80)" test "$g2" -ge 80
-is "$(q "SELECT finished_at IS NOT NULL FROM jobs WHERE id = $r")" 1 "a dead job has finished_at"
+is "$(q "SELECT CAST(finished_at IS NOT NULL AS INTEGER) FROM jobs WHERE id = $r")" 1 "a dead job has finished_at"
 
 p=$(enqueue noop '{"fail": "permanent"}')
 run drain
-is "$(q "SELECT state || '/' || attempts || '/' || json_array_length(errors) FROM jobs WHERE id = $p")" \
+is "$(q "SELECT state || '/' || attempts || '/' || $(jlen errors) FROM jobs WHERE id = $p")" \
     "dead/1/1" "a permanent failure is dead after 1 attempt with its error"
 like "$(errors_of "$p")" "permanently" "the permanent error is kept"
 
@@ -105,8 +112,8 @@ run "$BIN/dater-worker" -c "$WCONF" -d "$DB" -n 1 --drain
 is "$RC" 0 "--drain exits 0 after timeouts"
 is "$(q "SELECT state || '/' || attempts FROM jobs WHERE id = $hung")" "dead/2" \
     "a job past its timeout is killed each time and ends dead (no attempt ran 5 s to success)"
-is "$(q "SELECT count(*) FROM jobs, json_each(jobs.errors) WHERE jobs.id = $hung
-         AND json_extract(value, '\$.error') LIKE '%timed out%'")" 2 \
+is "$(q "SELECT count(*) FROM jobs, $(jeach jobs.errors) WHERE jobs.id = $hung
+         AND $(jx value error) LIKE '%timed out%'")" 2 \
     "each timed-out attempt is recorded with a 'timed out' error"
 is "$(state_of "$after")" succeeded "the pool keeps working after a timeout (next job ran)"
 unset WCONF
