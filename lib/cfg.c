@@ -949,6 +949,13 @@ transport_defaults(struct cfg_transport *t)
 		t->path_default = 1;
 }
 
+int
+cfg_is_pg_uri(const char *name)
+{
+	return strncmp(name, "postgresql://", 13) == 0 ||
+	    strncmp(name, "postgres://", 11) == 0;
+}
+
 void
 cfg_use_database(struct cfg *c, const char *path)
 {
@@ -964,11 +971,12 @@ cfg_use_database(struct cfg *c, const char *path)
 		struct cfg_transport *t = &c->bots[i].transport;
 
 		/* beside the database: var/outbox.jsonl; "" (the console's
-		 * own default) if that cannot be had */
+		 * own default, in the working directory) if that cannot be
+		 * had or the database is no file */
 		if (!t->path_default)
 			continue;
 		p = "";
-		if ((size_t)snprintf(out, sizeof(out), "%s/outbox.jsonl",
+		if (!cfg_is_pg_uri(c->database) && (size_t)snprintf(out, sizeof(out), "%s/outbox.jsonl",
 		    dir) < sizeof(out) && (p = cfg_strdup(c, out)) == NULL)
 			p = "";
 		t->path = p;

@@ -199,6 +199,10 @@ struct cfg {
  * and what defaults to living beside it (console outboxes) follow it. */
 void cfg_use_database(struct cfg *cfg, const char *path);
 
+/* Whether a database name is a PostgreSQL URI (postgresql:// or
+ * postgres://); anything else names a SQLite file. */
+int cfg_is_pg_uri(const char *name);
+
 /* The bot named name, or NULL. */
 const struct cfg_bot *cfg_bot(const struct cfg *cfg, const char *name);
 

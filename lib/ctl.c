@@ -262,7 +262,8 @@ revive(struct ctl *c, const char *bot, int64_t contact, int *responds)
 	else
 		db_bind_text(st, 1, bot);
 	db_bind_int64(st, 2, now);
-	if (db_run(c->db, st, "wake jobs in", NULL) < 0)
+	if (db_run(c->db, st, "wake jobs in", NULL) < 0 ||
+	    db_notify(c->db) < 0)
 		return -1;
 	/* In pages, so a bot with many contacts needs no big array: each
 	 * page's contacts get a queued respond and so leave the query. */

@@ -188,13 +188,6 @@ tune_malloc(void)
 	mallopt(M_MMAP_THRESHOLD, 4 << 20);
 }
 
-int
-db_is_pg_uri(const char *name)
-{
-	return strncmp(name, "postgresql://", 13) == 0 ||
-	    strncmp(name, "postgres://", 11) == 0;
-}
-
 /* The end of the value of a URI's password= parameter at p. */
 static const char *
 param_end(const char *p)
@@ -211,7 +204,7 @@ db_printable(const char *name, char *out, size_t len)
 	if (len == 0)
 		return;
 	out[0] = '\0';
-	if (!db_is_pg_uri(name)) {
+	if (!cfg_is_pg_uri(name)) {
 		strlcpy(out, name, len);
 		return;
 	}
@@ -261,7 +254,7 @@ db_open(struct db *db, const char *path, const struct cfg *cfg, int flags)
 
 	tune_malloc();
 	memset(db, 0, sizeof(*db));
-	if (db_is_pg_uri(path)) {
+	if (cfg_is_pg_uri(path)) {
 		db_printable(path, db->path, sizeof(db->path));
 		return open_pg(db, path, cfg, flags);
 	}
@@ -344,6 +337,7 @@ db_close(struct db *db)
 	int i;
 
 	write_stats(db);
+	db_wake_close(db);
 	for (i = 0; i < db->ncache; i++)
 		stmt_free(db->cache[i].st);
 	if (db->sql != NULL)

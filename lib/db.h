@@ -66,6 +66,13 @@ struct db {
 	char pg_state[6];		/* and its SQLSTATE, "" if none */
 	int pg_pos;			/* and where in the SQL (1-based), or 0 */
 	unsigned int pg_seq;		/* names of prepared statements */
+	struct {
+		int on;			/* db_wake_arm ran once */
+		int fd;			/* inotify fd or PG's socket, -1 */
+		int wd;			/* the inotify watch while armed */
+		char dir[PATH_MAX];	/* the database's directory */
+		char name[NAME_MAX + 1];	/* its -wal file's name */
+	} wake;
 	int ncache;
 	struct {
 		const char *text;	/* the SQL string's address is the key */
@@ -84,10 +91,6 @@ enum {
  * command fixes it. */
 #define DB_NOT_READY (-2)
 
-/* Whether name is a PostgreSQL URI (postgresql:// or postgres://);
- * anything else names a SQLite file. */
-int db_is_pg_uri(const char *name);
-
 /*
  * The printable form of a database name: a URI's password (in the
  * authority or a password= parameter) replaced by "***". out has len
@@ -97,7 +100,7 @@ void db_printable(const char *name, char *out, size_t len);
 
 /*
  * Open path with the settings in cfg (synchronous, busy timeout). path is
- * a SQLite file or a PostgreSQL URI (db_is_pg_uri); on PostgreSQL the
+ * a SQLite file or a PostgreSQL URI (cfg_is_pg_uri); on PostgreSQL the
  * database must exist (DB_CREATE creates only files). Unless
  * DB_ANY_VERSION, refuse a database whose schema is not the latest.
  * Returns 0, -1 (logged) or DB_NOT_READY (logged). On failure db is left
@@ -243,6 +246,31 @@ int db_fail(struct db *db, const char *what);
  * knows. */
 int db_version(struct db *db, int *version);
 int db_latest_version(void);
+
+/*
+ * Wake-ups for an idle worker (dbwake.c). db_wake_arm starts watching
+ * for commits by other processes that may have made work: on SQLite an
+ * inotify watch on the database's directory (writes to the -wal file),
+ * on PostgreSQL LISTEN on the channel db_notify sends to. db_wake_fd is
+ * the descriptor to poll (-1: none, wake by time alone); db_wake_drain
+ * reads what came and returns 1 if it may be work; db_wake_disarm stops
+ * watching while busy (SQLite's watch would queue an event per write;
+ * PostgreSQL keeps listening, which costs nothing). Failures are logged
+ * once and leave the time-based poll. db_close ends it all.
+ */
+void db_wake_arm(struct db *db);
+void db_wake_disarm(struct db *db);
+int db_wake_fd(struct db *db);
+int db_wake_drain(struct db *db);
+void db_wake_close(struct db *db);
+
+/*
+ * Say that jobs may be due: on PostgreSQL a NOTIFY that idle workers
+ * get when the open transaction commits (at once outside one); nothing
+ * on SQLite, where the commit's write to the -wal file says it. 0 or -1
+ * (logged).
+ */
+int db_notify(struct db *db);
 
 /*
  * Apply every migration newer than the database's version, each in its

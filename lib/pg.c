@@ -50,6 +50,10 @@ static struct {
 	PQnoticeProcessor (*set_notice_processor)(PGconn *,
 	    PQnoticeProcessor, void *);
 	PGTransactionStatusType (*transaction_status)(const PGconn *);
+	int (*socket)(const PGconn *);
+	int (*consume_input)(PGconn *);
+	PGnotify *(*notifies)(PGconn *);
+	void (*freemem)(void *);
 } pq;
 
 struct pgst {
@@ -106,6 +110,10 @@ pq_load(void)
 		{ "PQcmdTuples", &pq.cmd_tuples },
 		{ "PQsetNoticeProcessor", &pq.set_notice_processor },
 		{ "PQtransactionStatus", &pq.transaction_status },
+		{ "PQsocket", &pq.socket },
+		{ "PQconsumeInput", &pq.consume_input },
+		{ "PQnotifies", &pq.notifies },
+		{ "PQfreemem", &pq.freemem },
 	};
 	void *lib;
 	const char *why;
@@ -243,6 +251,38 @@ pg_close(struct db *db)
 	if (db->pg != NULL)
 		pq.finish(db->pg);
 	db->pg = NULL;
+}
+
+int
+pg_listen(struct db *db, const char *channel)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "LISTEN %s", channel);
+	return pg_exec(db, sql);
+}
+
+int
+pg_socket(struct db *db)
+{
+	return db->pg != NULL ? pq.socket(db->pg) : -1;
+}
+
+int
+pg_notified(struct db *db)
+{
+	PGnotify *n;
+	int any = 0;
+
+	if (pq.consume_input(db->pg) == 0) {
+		fail(db, NULL, pq.error_message(db->pg));
+		return -1;
+	}
+	while ((n = pq.notifies(db->pg)) != NULL) {
+		pq.freemem(n);
+		any = 1;
+	}
+	return any;
 }
 
 int
@@ -629,7 +669,9 @@ nargs(const char *s)
 	return any ? n : 0;
 }
 
-/* A word of SQL (an identifier or keyword) and its replacement. */
+/* A word of SQL (an identifier or keyword) and its replacement. Note:
+ * greatest and least skip NULLs where SQLite's max and min of several
+ * return NULL; the SQL keeps NULLs out of them. */
 static const char *
 rename_word(const char *w, size_t n, const char *after, int ddl)
 {

@@ -1,6 +1,6 @@
 /*
  * pg: the PostgreSQL side of db.c. db.c calls these when the database
- * is a libpq URI (db_is_pg_uri); nothing else includes this header.
+ * is a libpq URI (cfg_is_pg_uri); nothing else includes this header.
  * libpq is loaded with dlopen on the first connection, so programs on
  * SQLite never load it.
  *
@@ -24,6 +24,12 @@ void pg_close(struct db *db);
 /* Run SQL without parameters or results (several statements allowed).
  * 0 or -1 (the error is recorded, not logged). */
 int pg_exec(struct db *db, const char *sql);
+
+/* LISTEN on channel; the connection's socket; the notifications that
+ * came (1 if any, 0 if none, -1 on a broken connection). */
+int pg_listen(struct db *db, const char *channel);
+int pg_socket(struct db *db);
+int pg_notified(struct db *db);
 
 /* Whether a transaction is open (or failed and not yet rolled back). */
 int pg_in_tx(struct db *db);

@@ -137,7 +137,9 @@ insert(struct db *db, const struct queue_new *q, int64_t now, int64_t *id)
 	if (q->unique_key != NULL)
 		db_bind_text(st, 8, q->unique_key);
 	db_bind_int64(st, 9, now);
-	return db_insert_id(db, st, "enqueue into", id);
+	if (db_insert_id(db, st, "enqueue into", id) < 0)
+		return -1;
+	return db_notify(db);
 }
 
 int
@@ -261,7 +263,7 @@ insert_run(struct db *db, const struct queue_new *items, size_t n,
 			return -1;
 		done += (size_t)chunk;
 	}
-	return 0;
+	return db_notify(db);
 }
 
 int
@@ -518,6 +520,8 @@ queue_fail(struct db *db, const struct queue_job *job, const char *error,
 	db_bind_int64(st, 7, now);
 	db_bind_int64(st, 8, retry_at > now ? retry_at : now);
 	rc = fenced(db, st, job, "record failure in");
+	if (rc == QUEUE_DONE && db_notify(db) < 0)
+		rc = -1;
 	if (rc == QUEUE_DONE && dead != NULL)
 		*dead = permanent || job->attempts >= job->max_attempts;
 	return rc;
@@ -531,12 +535,16 @@ int
 queue_defer(struct db *db, const struct queue_job *job, int64_t run_at)
 {
 	struct dbst *st = db_stmt(db, sql_defer);
+	int rc;
 
 	if (st == NULL)
 		return -1;
 	bind_fence(st, job);
 	db_bind_int64(st, 4, run_at);
-	return fenced(db, st, job, "defer job in");
+	rc = fenced(db, st, job, "defer job in");
+	if (rc == QUEUE_DONE && db_notify(db) < 0)
+		rc = -1;
+	return rc;
 }
 
 static const char sql_extend[] =
@@ -639,7 +647,9 @@ release(struct db *db, const char *worker, const char *reason, int64_t now,
 	(void)redact_str(clean, sizeof(clean), reason, NULL);
 	db_bind_text(st, 4, clean);
 	db_bind_text(st, 5, clock_format(now, at, sizeof(at)));
-	return db_run(db, st, "release jobs in", n);
+	if (db_run(db, st, "release jobs in", n) < 0)
+		return -1;
+	return *n > 0 ? db_notify(db) : 0;
 }
 
 int
@@ -743,6 +753,8 @@ admin(struct db *db, const char *sql, const int64_t *ids, int n,
 		db_reset(st);
 		goto fail;
 	}
+	if (db_notify(db) < 0)
+		goto fail;
 	return db_tx_close(db, own, 1);
 fail:
 	db_tx_close(db, own, 0);
@@ -843,6 +855,8 @@ queue_retry_where(struct db *db, const char *state, const char *type,
 		db_fail(db, "retry jobs in");
 		goto fail;
 	}
+	if (db_notify(db) < 0)
+		goto fail;
 	if (db_tx_close(db, own, 1) < 0)
 		goto fail_closed;
 	*ids = v;

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -142,10 +141,6 @@ struct wk {
 	sigset_t wait_mask;
 	char id[QUEUE_NAME_MAX];
 	char queues[256];
-	char wal_name[NAME_MAX + 1];	/* basename of the -wal file */
-	int ino;			/* inotify fd, -1 without */
-	int wd;				/* its watch while idle, else -1 */
-	char wdir[PATH_MAX];		/* the database's directory */
 	int status_fd;			/* to the supervisor; -1 without */
 	int fails;			/* failed looks or claims in a row */
 	int quiet;			/* errors not printed (log_capture) */
@@ -195,85 +190,6 @@ tell(const struct wk *w, char what, const char *text)
 		buf[n - 1] = '\n';
 	}
 	(void)!write(w->status_fd, buf, (size_t)n);
-}
-
-/*
- * Watch the database's directory for writes to its -wal file, while
- * idle only: every write to any file there (each WAL frame, each
- * checkpoint) queues an event for every watching worker, and a busy
- * worker has no use for them (measured: at -n 16, about a tenth of the
- * CPU and a longer hold of the write lock). The watch is armed when a
- * worker goes idle and removed when it finds work. Without inotify the
- * worker still runs, on the slow poll.
- */
-static void
-wake_setup(struct wk *w)
-{
-	char dir[PATH_MAX], base[PATH_MAX];
-
-	w->ino = w->wd = -1;
-	strlcpy(dir, w->db.path, sizeof(dir));
-	strlcpy(base, w->db.path, sizeof(base));
-	if (snprintf(w->wal_name, sizeof(w->wal_name), "%s-wal",
-	    basename(base)) >= (int)sizeof(w->wal_name))
-		return;
-	strlcpy(w->wdir, dirname(dir), sizeof(w->wdir));
-	w->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (w->ino < 0)
-		log_warn("inotify: %s; polling every %lld ms instead",
-		    strerror(errno), (long long)w->cfg->worker.poll_ms);
-}
-
-/* Arm the watch (idle); on failure say so once and poll from then on. */
-static void
-wake_arm(struct wk *w)
-{
-	if (w->ino < 0 || w->wd >= 0)
-		return;
-	w->wd = inotify_add_watch(w->ino, w->wdir, IN_MODIFY | IN_CREATE |
-	    IN_MOVED_TO);
-	if (w->wd < 0) {
-		log_warn("inotify watch '%s': %s; polling instead", w->wdir,
-		    strerror(errno));
-		close(w->ino);
-		w->ino = -1;
-	}
-}
-
-static int wake_drain(struct wk *);
-
-/* Remove the watch (work found) and drop what it queued. */
-static void
-wake_disarm(struct wk *w)
-{
-	if (w->ino < 0 || w->wd < 0)
-		return;
-	(void)inotify_rm_watch(w->ino, w->wd);
-	w->wd = -1;
-	(void)wake_drain(w);
-}
-
-/* Read every pending event; returns 1 if any touched the -wal file. */
-static int
-wake_drain(struct wk *w)
-{
-	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
-	const struct inotify_event *ev;
-	ssize_t n;
-	char *p;
-	int hit = 0;
-
-	if (w->ino < 0)
-		return 0;
-	while ((n = read(w->ino, buf, sizeof(buf))) > 0) {
-		for (p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
-			ev = (const struct inotify_event *)p;
-			if ((ev->mask & IN_Q_OVERFLOW) || (ev->len > 0 &&
-			    strcmp(ev->name, w->wal_name) == 0))
-				hit = 1;
-		}
-	}
-	return hit;
 }
 
 static void
@@ -543,8 +459,8 @@ idle(struct wk *w, int *reprobe)
 	/* Armed before the look, so that a commit after it wakes us. Any
 	 * write since may be a commit not yet visible: look again shortly
 	 * if this look finds nothing. */
-	wake_arm(w);
-	if (wake_drain(w))
+	db_wake_arm(&w->db);
+	if (db_wake_drain(&w->db))
 		*reprobe = 1;
 	if ((found = queue_next_due(&w->db, w->queues, &next)) < 0) {
 		failed_once_more(w);
@@ -553,7 +469,7 @@ idle(struct wk *w, int *reprobe)
 	}
 	now = clock_now_ms();
 	if (found && next <= now) {
-		wake_disarm(w);
+		db_wake_disarm(&w->db);
 		return 1;
 	}
 	failures_over(w);
@@ -567,8 +483,8 @@ idle(struct wk *w, int *reprobe)
 	ms = w->cfg->worker.poll_ms;
 	if (found && next - now < ms)
 		ms = next - now;
-	if (sleep_on(w->ino, ms, &w->wait_mask))
-		*reprobe = wake_drain(w);
+	if (sleep_on(db_wake_fd(&w->db), ms, &w->wait_mask))
+		*reprobe = db_wake_drain(&w->db);
 	return 0;
 }
 
@@ -734,7 +650,6 @@ worker_main(const struct worker_opts *opts, const struct cfg *cfg,
 	snprintf(w->id, sizeof(w->id), "%s:%ld", host, (long)getpid());
 	if (db_open(&w->db, opts->db_path, w->cfg, 0) != 0)
 		worker_fail(w, EX_UNAVAILABLE);
-	wake_setup(w);
 	if (queue_worker_register(&w->db, w->id, host, (long)getpid(),
 	    w->queues) < 0) {
 		db_close(&w->db);
@@ -745,8 +660,6 @@ worker_main(const struct worker_opts *opts, const struct cfg *cfg,
 	if (rc == EX_OK)
 		(void)queue_worker_unregister(&w->db, w->id);
 	db_close(&w->db);
-	if (w->ino >= 0)
-		close(w->ino);
 	cfg_release(&w->own);
 	free(w->cur);
 	free(w->next);

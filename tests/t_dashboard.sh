@@ -240,7 +240,7 @@ FROM (SELECT 'demo' AS bot UNION ALL SELECT '$EVIL_BOT') b,
      (WITH RECURSIVE k(d) AS (SELECT 1 UNION ALL SELECT d + 1 FROM k
       WHERE d < 20) SELECT d FROM k) n;
 INSERT INTO contacts (bot, platform_id, name, created_at, updated_at)
-VALUES ('demo', 'hist', 'History', $now - 40 * 86400000, $now);
+VALUES ('demo', 'hist', 'History', $((now - 40 * 86400000)), $now);
 INSERT INTO messages (contact, bot, direction, kind, text, status,
     created_at, sent_at)
 SELECT c.id, 'demo', m.dir, m.kind, 'x', m.status, m.at,

@@ -114,8 +114,16 @@ is "$RC/$OUT" "0/" "an empty batch exits 0 and prints nothing"
 
 # A failure while writing (an insert the database refuses) rolls the
 # whole batch back: the jobs are added in one transaction.
-q "CREATE TRIGGER t_boom BEFORE INSERT ON jobs WHEN NEW.payload LIKE '%boom%'
-   BEGIN SELECT RAISE(ABORT, 'boom'); END;"
+if is_pg; then
+	q "CREATE FUNCTION t_boom() RETURNS trigger LANGUAGE plpgsql AS \$\$
+	   BEGIN IF NEW.payload LIKE '%boom%' THEN RAISE EXCEPTION 'boom';
+	   END IF; RETURN NEW; END \$\$;
+	   CREATE TRIGGER t_boom BEFORE INSERT ON jobs FOR EACH ROW
+	   EXECUTE FUNCTION t_boom();"
+else
+	q "CREATE TRIGGER t_boom BEFORE INSERT ON jobs WHEN NEW.payload LIKE '%boom%'
+	   BEGIN SELECT RAISE(ABORT, 'boom'); END;"
+fi
 n=$(count_jobs)
 printf '%s\n' '{"type":"noop"}' '{"type":"noop"}' \
     '{"type":"noop","payload":{"trace":"boom"}}' '{"type":"noop"}' >"$TMP/boom.jsonl"
@@ -123,7 +131,11 @@ run_in "$TMP/boom.jsonl" enqueue -
 isnt "$RC" 0 "a batch whose third insert fails exits nonzero"
 is "$OUT" "" "... and prints no id"
 is "$(count_jobs)" "$n" "a batch whose third insert fails enqueues nothing (one transaction)"
-q "DROP TRIGGER t_boom"
+if is_pg; then
+	q "DROP TRIGGER t_boom ON jobs; DROP FUNCTION t_boom()"
+else
+	q "DROP TRIGGER t_boom"
+fi
 
 # ---- --at and --in -------------------------------------------------------
 

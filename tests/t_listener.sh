@@ -120,8 +120,10 @@ start_bg "$TMP/tree-a.log" "$BIN/dater-worker" -c "$CONF" -d "$DB" -n 2
 A=$BG
 wait_for 30 eval '[ "$(holder anna)" = "$HOST:$A" ]' ||
     fail "tree A did not take the listener lease of anna"
-is "$(q "SELECT host || '|' || (pid IN ($(children "$A" | paste -sd,))) || '|' ||
-         (since <= lease_until) FROM listeners WHERE bot = 'anna'")" "$HOST|1|1" \
+is "$(q "SELECT host || '|' ||
+         CAST(pid IN ($(children "$A" | paste -sd,)) AS INTEGER) || '|' ||
+         CAST(since <= lease_until AS INTEGER) FROM listeners
+         WHERE bot = 'anna'")" "$HOST|1|1" \
     "the lease names the host, one of the tree's processes, since and until"
 
 peers_telegram_say "$ANNA_TG_TOKEN" 4242 "Are you there?" \

@@ -208,8 +208,9 @@ is "$(q "SELECT count(*) FROM (SELECT contact, platform_msg_id FROM messages
          WHERE direction = 'in' GROUP BY 1, 2 HAVING count(*) > 1) d")" 0 \
     "... each exactly once (no message id twice for a contact)"
 is "$(q "SELECT count(*) FROM messages m JOIN contacts c ON c.id = m.contact
-         WHERE m.direction = 'in' AND (m.platform_msg_id = 'in' || (c.platform_id - 5000)
-         OR m.platform_msg_id = (c.platform_id - 7000 + 10))")" "$NCONV" \
+         WHERE m.direction = 'in'
+         AND (m.platform_msg_id = 'in' || (CAST(c.platform_id AS INTEGER) - 5000)
+         OR m.platform_msg_id = CAST(CAST(c.platform_id AS INTEGER) - 7000 + 10 AS TEXT))")" "$NCONV" \
     "... each one's own message in its own conversation"
 is "$(q "SELECT count(*) FROM messages WHERE direction = 'in' AND text IN ('beep', 'edit')")" 0 \
     "... and none of the updates a poll must skip"
@@ -222,7 +223,7 @@ is "$(count_jobs "state = 'dead' AND coalesce($(jlen errors), 0) = 0")" 0 \
 q "SELECT type, $(jx errors -1 error) FROM jobs WHERE state = 'dead' LIMIT 5" | note
 
 # sendMessage POSTs by reply text, against the messages.
-q "SELECT id || char(9) || status || char(9) || text FROM messages WHERE direction = 'out'" \
+q "SELECT id || '	' || status || '	' || text FROM messages WHERE direction = 'out'" \
     >"$TMP/out.tsv"
 python3 - "$TMP/script.json" "$TMP/fault.log" "$TMP/out.tsv" >"$TMP/sends.txt" <<'EOF'
 import collections, json, sys

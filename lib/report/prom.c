@@ -372,7 +372,7 @@ static const double dur_le[] = { 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300,
 /* Reply latency (REPORT_SQL_REPLY_LATENCY, all time) per bot, and job
  * run time per type, of the jobs still in the table. */
 static const char sql_p_latency[] =
-    "SELECT bot, lat FROM (" REPORT_SQL_REPLY_LATENCY ") ORDER BY bot";
+    "SELECT bot, lat FROM (" REPORT_SQL_REPLY_LATENCY ") AS l ORDER BY bot";
 static const char sql_p_duration[] =
     "SELECT type, finished_at - started_at FROM jobs"
     " WHERE state IN ('succeeded', 'dead') AND started_at IS NOT NULL"

@@ -342,17 +342,18 @@ void csv_print(FILE *out, const json_t *rows, const char *const *keys);
  * and latency. Messages still unanswered are left out.
  */
 #define REPORT_SQL_REPLY_LATENCY \
-	"SELECT d, lat, bot FROM (SELECT (m.created_at - ?1) / 86400000 AS d," \
-	"  max(0, (SELECT min(o.sent_at) FROM messages o" \
+	"SELECT d, max(0, raw) AS lat, bot FROM" \
+	" (SELECT (m.created_at - ?1) / 86400000 AS d," \
+	"  (SELECT min(o.sent_at) FROM messages o" \
 	"   WHERE o.contact = m.contact AND o.id > m.id" \
 	"   AND o.direction = 'out' AND o.sent_at IS NOT NULL)" \
-	"   - m.created_at) AS lat, m.bot AS bot" \
+	"   - m.created_at AS raw, m.bot AS bot" \
 	" FROM messages m WHERE m.direction = 'in'" \
 	" AND m.created_at >= ?1 AND m.created_at < ?2" \
 	" AND coalesce((SELECT p.direction FROM messages p" \
 	"  WHERE p.contact = m.contact AND p.id < m.id" \
-	"  ORDER BY p.id DESC LIMIT 1), 'out') <> 'in')" \
-	" WHERE lat IS NOT NULL ORDER BY d, lat"
+	"  ORDER BY p.id DESC LIMIT 1), 'out') <> 'in') AS r" \
+	" WHERE raw IS NOT NULL ORDER BY d, lat"
 
 /* Open a read snapshot unless a transaction is open; *own says whether
  * one was opened (pass it to report_snap_end). 0 or -1 (logged). */

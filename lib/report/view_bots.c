@@ -40,15 +40,15 @@ static const char sql_bot_contacts[] =
  * contact's message before it is not inbound), the time to our next
  * sent message to that contact. */
 static const char sql_bot_latency[] =
-    "SELECT (SELECT min(o.sent_at) FROM messages o"
+    "SELECT lat FROM (SELECT (SELECT min(o.sent_at) FROM messages o"
     "  WHERE o.contact = i.contact AND o.direction = 'out'"
     "  AND o.sent_at IS NOT NULL AND o.sent_at >= i.created_at)"
     "  - i.created_at AS lat"
     " FROM messages i WHERE i.bot = ?1 AND i.direction = 'in'"
     " AND i.created_at >= ?2"
     " AND (SELECT p.direction FROM messages p WHERE p.contact = i.contact"
-    "  AND p.id < i.id ORDER BY p.id DESC LIMIT 1) IS NOT 'in'"
-    " AND lat IS NOT NULL ORDER BY lat";
+    "  AND p.id < i.id ORDER BY p.id DESC LIMIT 1) IS DISTINCT FROM 'in')"
+    " AS l WHERE lat IS NOT NULL ORDER BY lat";
 
 /* The median of the latencies sql_bot_latency returns (sorted), or NULL
  * (json null) when none; *err set on a failure (logged). */
