@@ -311,7 +311,7 @@ midnight() { local t; t=$(now_ms); echo $(( (t / 86400000 + 1) * 86400000 )); }
 
 say money 700 "hi"
 is "$(sent money 700)" 1 "the first reply is written and sent (nothing spent yet)"
-is "$(q "SELECT round(sum(cost_usd), 2) FROM metrics_daily WHERE bot = 'money'")" 0.11 \
+is "$(q "SELECT round(CAST(sum(cost_usd) AS NUMERIC), 2) FROM metrics_daily WHERE bot = 'money'")" 0.11 \
     "... and its cost is counted from the server's usage and the prices"
 before=$(midnight)
 say money 701 "hello?"
