@@ -6,6 +6,12 @@
  * max_unanswered of ours are unanswered (the loop guard), and the contact
  * is not held from nudges (imported, silent since); otherwise the job
  * succeeds doing nothing.
+ *
+ * "The last message is ours" is unanswered > 0: every inbound message
+ * sets it to 0 and every message sent adds 1, in commit order. The two
+ * timestamps cannot say it: a reply stored in the millisecond its
+ * message came in ties, and last_inbound_at is the platform's date, on
+ * a clock that may run ahead of ours.
  */
 #include <stdio.h>
 #include <string.h>
@@ -43,7 +49,7 @@ due(struct job_ctx *ctx, const struct cfg_bot *bot,
 	    now - c->last_outbound_at > p->followup_horizon_ms)
 		return 0;
 	return conv_reachable(c) && strcmp(c->status, "paused") != 0 &&
-	    c->last_outbound_at > c->last_inbound_at &&
+	    c->last_outbound_at > 0 &&
 	    now - c->last_outbound_at >= p->followup_after_ms &&
 	    c->unanswered > 0 && c->unanswered < p->max_unanswered;
 }

@@ -33,6 +33,18 @@ idle() {
 }
 settle() { drain -q >>"$TMP/drain.log" 2>&1; drain_until 30 idle || fail "the queue did not settle"; }
 cid() { q "SELECT id FROM contacts WHERE platform_id = '$1'"; }
+# quiet_since PLATFORM_ID AGO_MS: the conversation, a message in and our
+# reply, happened AGO_MS before $now. The times are set, not moved: a
+# reply stored in the millisecond its message came in would keep the tie
+# (and the scheduler's query wants the reply strictly after it).
+quiet_since() {
+	q "UPDATE messages SET created_at = CASE direction WHEN 'in'
+	     THEN $now - $2 - 60000 ELSE $now - $2 END,
+	     sent_at = CASE WHEN sent_at IS NULL THEN NULL ELSE $now - $2 END
+	     WHERE contact = $(cid "$1") AND created_at >= $now"
+	q "UPDATE contacts SET last_inbound_at = $now - $2 - 60000,
+	     last_outbound_at = $now - $2 WHERE platform_id = '$1'"
+}
 # The scheduler's jobs for a contact (they carry a unique key; one enqueued
 # by hand does not).
 followups() { count_jobs "type = 'followup' AND unique_key = 'followup:$(cid "$1")'"; }
@@ -79,14 +91,8 @@ settle
 is "$(q "SELECT count(*) FROM messages WHERE direction = 'out' AND status = 'sent'
          AND contact IN ($(cid 7007), $(cid 8008))")" 2 "two live conversations got replies"
 # 7007 went quiet 20 days ago, 8008 3 days ago (default horizon: 14 days)
-q "UPDATE messages SET created_at = created_at - 20 * $DAY,
-     sent_at = sent_at - 20 * $DAY WHERE contact = $(cid 7007)"
-q "UPDATE contacts SET last_inbound_at = last_inbound_at - 20 * $DAY,
-     last_outbound_at = last_outbound_at - 20 * $DAY WHERE platform_id = '7007'"
-q "UPDATE messages SET created_at = created_at - 3 * $DAY,
-     sent_at = sent_at - 3 * $DAY WHERE contact = $(cid 8008)"
-q "UPDATE contacts SET last_inbound_at = last_inbound_at - 3 * $DAY,
-     last_outbound_at = last_outbound_at - 3 * $DAY WHERE platform_id = '8008'"
+quiet_since 7007 $((20 * DAY))
+quiet_since 8008 $((3 * DAY))
 run sched "$now_s"
 is "$(followups 7007)" 0 "no follow-up past the 14-day horizon"
 is "$(followups 8008)" 1 "a conversation quiet for 3 days gets its follow-up"
@@ -103,10 +109,7 @@ is "$(q "SELECT count(*) FROM messages WHERE contact = $(cid 5005)
 run sched "$now_s"
 is "$(followups 5005)" 0 "no follow-up before followup_after has passed"
 # two hours pass (for the scheduler and for the follow-up job itself)
-q "UPDATE messages SET created_at = created_at - 7200000,
-     sent_at = sent_at - 7200000 WHERE contact = $(cid 5005)"
-q "UPDATE contacts SET last_inbound_at = last_inbound_at - 7200000,
-     last_outbound_at = last_outbound_at - 7200000 WHERE platform_id = '5005'"
+quiet_since 5005 7200000
 run sched "$now_s"
 is "$(followups 5005)" 1 "two hours later: the usual follow-up is enqueued"
 settle

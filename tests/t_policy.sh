@@ -213,6 +213,15 @@ enqueue -q followup "{\"contact\": $(cid 410)}" >/dev/null
 settle
 is "$(sent nudge 410)" 2 "... but not a second follow-up (2 unanswered)"
 
+# Our reply stored in the millisecond the message came in (or the
+# platform's clock ahead of ours): the last message is still ours.
+say nudge 420 "hey"
+age 420
+q "UPDATE contacts SET last_inbound_at = last_outbound_at WHERE id = $(cid 420)"
+enqueue -q followup "{\"contact\": $(cid 420)}" >/dev/null
+settle
+is "$(sent nudge 420)" 2 "a reply stamped with its message's millisecond still gets its follow-up"
+
 say guard 400 "hey"
 age 400
 f=$(enqueue followup "{\"contact\": $(cid 400)}")
@@ -302,7 +311,7 @@ midnight() { local t; t=$(now_ms); echo $(( (t / 86400000 + 1) * 86400000 )); }
 
 say money 700 "hi"
 is "$(sent money 700)" 1 "the first reply is written and sent (nothing spent yet)"
-is "$(q "SELECT round(sum(cost_usd), 2) FROM metrics_daily WHERE bot = 'money'")" 0.11 \
+is "$(q "SELECT round(CAST(sum(cost_usd) AS NUMERIC), 2) FROM metrics_daily WHERE bot = 'money'")" 0.11 \
     "... and its cost is counted from the server's usage and the prices"
 before=$(midnight)
 say money 701 "hello?"

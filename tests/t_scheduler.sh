@@ -78,7 +78,8 @@ cp "$TMP/good.conf" "$CONF"
 # ---- the domain's due work ----
 write_conf "" '
 scheduler = { initiate = true; followup = true; };
-bots = ( { name = "anna"; transport = { driver = "console"; };
+bots = ( { name = "anna"; transport = { driver = "console";
+	   path = "'"$TMP"'/outbox.jsonl"; };
 	   quiet_hours = "off"; reply_delay = [0, 0];
 	   max_initiations_per_day = 2; max_unanswered = 3;
 	   followup_after = "1h"; } );'
