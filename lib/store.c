@@ -710,7 +710,6 @@ static const char sql_due_followups[] =
     "SELECT id FROM contacts c WHERE bot = ?1 AND status = 'active'"
     NOT_HELD
     " AND last_outbound_at IS NOT NULL"
-    " AND last_outbound_at > coalesce(last_inbound_at, 0)"
     " AND last_outbound_at <= ?2 AND unanswered > 0 AND unanswered < ?3"
     " AND last_outbound_at >= ?5 AND nudge_hold = 0"
     " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.contact = c.id"

@@ -479,6 +479,25 @@ START_TEST(followups_for_quiet_conversations)
 }
 END_TEST
 
+/* A reply stored in the same millisecond as the message it answers
+ * (an instant LLM), or a platform clock ahead of ours: the dates tie or
+ * cross, but unanswered says the last word was ours. */
+START_TEST(followups_when_dates_tie)
+{
+	struct sched_report r;
+	int64_t now = S_MS(T_1000_20), tie;
+
+	one_bot();
+	env.cfg.sched_followup = 1;
+	tie = quiet_contact("tie", 1, now, 2 * HOUR_MS);
+	t_exec(&env.db, "UPDATE contacts SET last_inbound_at ="
+	    " last_outbound_at WHERE id = %lld", (long long)tie);
+	r = run_at(T_1000_20);
+	ck_assert_int_eq(r.followups, 1);
+	ck_assert_int_eq(jobs_for("followup", tie), 1);
+}
+END_TEST
+
 START_TEST(followups_off_by_config_or_guard)
 {
 	struct sched_report r;
@@ -576,6 +595,7 @@ suite_sched(void)
 	tcase_add_test(tc, openers_within_daily_cap);
 	tcase_add_test(tc, openers_off_by_config);
 	tcase_add_test(tc, followups_for_quiet_conversations);
+	tcase_add_test(tc, followups_when_dates_tie);
 	tcase_add_test(tc, followups_off_by_config_or_guard);
 	tcase_add_test(tc, followup_horizon_and_cap_zero);
 	tcase_add_test(tc, dry_run_lists_domain_work);
