@@ -173,11 +173,12 @@ check: all tests/check_all $(PEERS) fuzz-regress
 # While the backend is being built, only the suites and tests that pass
 # on it run here (PG_SUITES, PG_TESTS; T="t_a t_b" picks others); .ci/run
 # runs it after make check.
-PG_SUITES = db queue store report job llm transport worker
+PG_SUITES = db queue store report job llm transport worker sched policy
 PG_TESTS = t_botllm t_chaos t_completion t_config t_conversation \
 	t_diskfull t_faults t_inbound t_install t_jobsettings t_link t_maint \
 	t_migrate t_migrate_admin t_payload t_report t_secrets t_supervisor \
-	t_txn t_worker
+	t_txn t_worker t_scheduler t_policy t_dashboard t_ctl t_listener \
+	t_enqueue t_soak
 T ?= $(PG_TESTS)
 check-pg: all tests/check_all $(PEERS)
 	@dir=$$(mktemp -d "$${TMPDIR:-/tmp}/dater-pg.XXXXXX") || exit 1; \
