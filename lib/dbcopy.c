@@ -9,7 +9,10 @@
  * text with 15 digits, which would lose the last), text as text.
  *
  * Rows are inserted DBCOPY_BATCH to a statement: on PostgreSQL every
- * statement is a round trip to the server.
+ * statement is a round trip to the server. A table with integer ids is
+ * read DBCOPY_PAGE rows at a time in the order of its ids (PostgreSQL's
+ * statements hold their whole result in memory); the snapshot makes the
+ * pages one reading.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +26,7 @@
 #define DBCOPY_COLS 64		/* columns of a table, at most */
 #define DBCOPY_BATCH 64		/* rows per INSERT */
 #define DBCOPY_NAME 64
+#define DBCOPY_PAGE 10000	/* rows per SELECT of a table with ids */
 
 /* In the order copied: referenced tables first. */
 static const char *const dbcopy_tables[] = {
@@ -268,7 +272,20 @@ cat(char *out, size_t len, const char *s)
 	return strlcat(out, s, len) < len ? 0 : -1;
 }
 
-/* "SELECT "a", "b" FROM "t"" into out. */
+/* The index of t's integer id column, or -1. */
+static int
+id_col(const struct tab *t)
+{
+	int i;
+
+	for (i = 0; i < t->n; i++)
+		if (strcmp(t->c[i].name, "id") == 0 && t->c[i].kind == COL_INT)
+			return i;
+	return -1;
+}
+
+/* "SELECT "a", "b" FROM "t"" into out, by pages of ids when it has
+ * them ("WHERE id > ?1 ORDER BY id LIMIT n"). */
 static int
 select_sql(const struct tab *t, char *out, size_t len)
 {
@@ -285,6 +302,12 @@ select_sql(const struct tab *t, char *out, size_t len)
 			return -1;
 	}
 	snprintf(q, sizeof(q), " FROM \"%s\"", t->name);
+	if (cat(out, len, q) < 0)
+		return -1;
+	if (id_col(t) < 0)
+		return 0;
+	snprintf(q, sizeof(q), " WHERE id > ?1 ORDER BY id LIMIT %d",
+	    DBCOPY_PAGE);
 	return cat(out, len, q);
 }
 
@@ -384,53 +407,91 @@ flush(struct db *dst, struct dbst *st, const struct tab *t,
 	return 0;
 }
 
+/* A table being copied: its statements and the rows not yet inserted. */
+struct copying {
+	const struct tab *t;
+	struct db *src, *dst;
+	struct dbst *sel, *ins;
+	struct val *vals;	/* DBCOPY_BATCH rows */
+	int n;			/* rows in vals */
+	int idc;		/* the id column, or -1 */
+	int64_t last;		/* the last id read */
+	int64_t rows;		/* rows read */
+};
+
+/* Read one page (or the whole table) into dst; *got its rows. */
+static int
+copy_page(struct copying *c, int *got)
+{
+	const struct tab *t = c->t;
+	struct val *row;
+	int i, step;
+
+	*got = 0;
+	if (c->idc >= 0)
+		db_bind_int64(c->sel, 1, c->last);
+	while ((step = db_step(c->sel)) == DB_ROW) {
+		row = &c->vals[c->n * t->n];
+		for (i = 0; i < t->n; i++)
+			if (read_val(c->sel, i, t->c[i].kind, &row[i]) < 0) {
+				db_reset(c->sel);
+				log_err("out of memory");
+				return -1;
+			}
+		if (c->idc >= 0)
+			c->last = row[c->idc].i;
+		(*got)++;
+		c->rows++;
+		if (++c->n == DBCOPY_BATCH) {
+			c->n = 0;
+			if (flush(c->dst, c->ins, t, c->vals, DBCOPY_BATCH) < 0) {
+				db_reset(c->sel);
+				return -1;
+			}
+		}
+	}
+	db_reset(c->sel);
+	return step == DB_DONE ? 0 : db_fail(c->src, "read rows from");
+}
+
 /* Copy table t from src into dst; *rows gets the rows copied. */
 static int
 copy_table(struct db *src, struct db *dst, const struct tab *t,
     int64_t *rows)
 {
-	struct dbst *sel = NULL, *ins = NULL;
-	struct val *vals;
+	struct copying c;
 	char sql[DBCOPY_COLS * (DBCOPY_NAME + 4) + 128], *isql = NULL;
-	int i, n = 0, rc = -1, step;
+	int i, got, rc = -1;
 	size_t nv = (size_t)DBCOPY_BATCH * (size_t)t->n;
 
-	*rows = 0;
-	if ((vals = calloc(nv, sizeof(*vals))) == NULL) {
+	memset(&c, 0, sizeof(c));
+	c.t = t;
+	c.src = src;
+	c.dst = dst;
+	c.idc = id_col(t);
+	c.last = INT64_MIN;
+	if ((c.vals = calloc(nv, sizeof(*c.vals))) == NULL) {
 		log_err("out of memory");
 		return -1;
 	}
 	if (select_sql(t, sql, sizeof(sql)) < 0 ||
-	    (sel = db_prepare(src, sql)) == NULL ||
+	    (c.sel = db_prepare(src, sql)) == NULL ||
 	    (isql = insert_sql(t, DBCOPY_BATCH)) == NULL ||
-	    (ins = db_prepare(dst, isql)) == NULL)
+	    (c.ins = db_prepare(dst, isql)) == NULL)
 		goto out;
-	while ((step = db_step(sel)) == DB_ROW) {
-		for (i = 0; i < t->n; i++)
-			if (read_val(sel, i, t->c[i].kind,
-			    &vals[n * t->n + i]) < 0) {
-				log_err("out of memory");
-				goto out;
-			}
-		(*rows)++;
-		if (++n == DBCOPY_BATCH) {
-			if (flush(dst, ins, t, vals, n) < 0)
-				goto out;
-			n = 0;
-		}
-	}
-	if (step != DB_DONE) {
-		db_fail(src, "read rows from");
-		goto out;
-	}
-	rc = flush(dst, NULL, t, vals, n);
+	do {
+		if (copy_page(&c, &got) < 0)
+			goto out;
+	} while (c.idc >= 0 && got == DBCOPY_PAGE);
+	rc = flush(dst, NULL, t, c.vals, c.n);
+	*rows = c.rows;
 out:
 	for (i = 0; (size_t)i < nv; i++)
-		free(vals[i].s);
-	free(vals);
+		free(c.vals[i].s);
+	free(c.vals);
 	free(isql);
-	db_finalize(sel);
-	db_finalize(ins);
+	db_finalize(c.sel);
+	db_finalize(c.ins);
 	return rc;
 }
 
@@ -441,12 +502,9 @@ move_sequence(struct db *dst, const struct tab *t)
 {
 	char sql[256];
 	struct dbst *st;
-	int i, rc;
+	int rc;
 
-	for (i = 0; i < t->n; i++)
-		if (strcmp(t->c[i].name, "id") == 0 && t->c[i].kind == COL_INT)
-			break;
-	if (dst->pg == NULL || i == t->n)
+	if (dst->pg == NULL || id_col(t) < 0)
 		return 0;
 	/* no sequence: pg_get_serial_sequence is NULL, setval does nothing */
 	snprintf(sql, sizeof(sql), "SELECT setval(pg_get_serial_sequence(?1,"

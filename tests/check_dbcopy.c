@@ -123,15 +123,23 @@ copy(struct db *from, struct db *to, int force, struct dbcopy_report *r,
 	return rc;
 }
 
+struct text {
+	char *s;
+	size_t len, cap;
+};
+
 static void
-append(char **out, size_t *len, const char *s)
+append(struct text *t, const char *s)
 {
 	size_t n = strlen(s);
 
-	*out = realloc(*out, *len + n + 1);
-	ck_assert_ptr_nonnull(*out);
-	memcpy(*out + *len, s, n + 1);
-	*len += n;
+	if (t->len + n + 1 > t->cap) {
+		t->cap = (t->len + n + 1) * 2;
+		t->s = realloc(t->s, t->cap);
+		ck_assert_ptr_nonnull(t->s);
+	}
+	memcpy(t->s + t->len, s, n + 1);
+	t->len += n;
 }
 
 /* Every row of a SQLite database as text: each value with its storage
@@ -140,13 +148,12 @@ static char *
 dump(struct db *db)
 {
 	char sql[2048], cols[1024], v[64];
-	char *out = NULL;
-	size_t len = 0;
+	struct text out = { NULL, 0, 0 };
 	struct dbst *st;
 	int i, c, n;
 
 	ck_assert_ptr_null(db->pg);
-	append(&out, &len, "");
+	append(&out, "");
 	for (i = 0; tables[i] != NULL; i++) {
 		t_sql_text(db, cols, sizeof(cols), "SELECT group_concat("
 		    "'typeof(' || name || '), ' || name, ', ') FROM"
@@ -157,26 +164,26 @@ dump(struct db *db)
 		ck_assert_ptr_nonnull(st);
 		n = (int)t_sql_int(db, "SELECT count(*) FROM"
 		    " pragma_table_info('%s')", tables[i]);
-		append(&out, &len, tables[i]);
-		append(&out, &len, ":\n");
+		append(&out, tables[i]);
+		append(&out, ":\n");
 		while (db_step(st) == DB_ROW) {
 			for (c = 0; c < n; c++) {
-				append(&out, &len, db_col_text(st, 2 * c));
-				append(&out, &len, "=");
+				append(&out, db_col_text(st, 2 * c));
+				append(&out, "=");
 				if (strcmp(db_col_text(st, 2 * c), "real") == 0) {
 					snprintf(v, sizeof(v), "%.17g",
 					    db_col_double(st, 2 * c + 1));
-					append(&out, &len, v);
+					append(&out, v);
 				} else if (!db_col_null(st, 2 * c + 1))
-					append(&out, &len,
+					append(&out,
 					    db_col_text(st, 2 * c + 1));
-				append(&out, &len, "|");
+				append(&out, "|");
 			}
-			append(&out, &len, "\n");
+			append(&out, "\n");
 		}
 		db_finalize(st);
 	}
-	return out;
+	return out.s;
 }
 
 static int64_t
@@ -220,6 +227,33 @@ START_TEST(round_trip_keeps_every_value)
 	after = dump(&back);
 	ck_assert_str_eq(after, before);
 	ck_assert_ptr_nonnull(strstr(after, "real=0.30000000000000004|"));
+	free(before);
+	free(after);
+	db_close(&back);
+}
+END_TEST
+
+/* More rows than a page of reading (10000) and a batch of inserting
+ * (64), twice over, and not a multiple of either. */
+START_TEST(many_rows_in_pages)
+{
+	struct dbcopy_report r;
+	struct db back;
+	char path[PATH_MAX], *before, *after;
+
+	t_exec(&src, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1"
+	    " FROM n WHERE i < 25003) INSERT INTO jobs (id, type, payload,"
+	    " run_at, created_at) SELECT 3 * i, 'noop', '{\"n\":' || i || '}',"
+	    " i, i FROM n");
+	ck_assert_int_eq(copy(&src, &env.db, 0, &r, NULL), DBCOPY_OK);
+	ck_assert_int_eq(r.rows, 25003);
+	ck_assert_int_eq(t_sql_int(&env.db, "SELECT count(DISTINCT id) FROM"
+	    " jobs"), 25003);
+	open_file(&back, "back.db", path, sizeof(path));
+	ck_assert_int_eq(copy(&env.db, &back, 0, &r, NULL), DBCOPY_OK);
+	before = dump(&src);
+	after = dump(&back);
+	ck_assert_str_eq(after, before);
 	free(before);
 	free(after);
 	db_close(&back);
@@ -357,6 +391,7 @@ suite_dbcopy(void)
 	tc = t_tcase("copy");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, round_trip_keeps_every_value);
+	tcase_add_test(tc, many_rows_in_pages);
 	tcase_add_test(tc, ids_go_on_past_the_copied);
 	tcase_add_test(tc, empty_source_copies_nothing);
 	tcase_add_test(tc, new_target_migrated);
