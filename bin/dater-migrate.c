@@ -8,6 +8,7 @@
  *   dater-migrate backup FILE                a verified online copy
  *   dater-migrate restore [--force] FILE     replace the database with one
  *   dater-migrate check                      integrity and queue invariants
+ *   dater-migrate copy [--force] --to DB     the whole database into a new one
  *
  * `up` creates the database (0600, WAL) when it does not exist. Every
  * other program refuses a database that is not at the latest version.
@@ -24,6 +25,7 @@
 #include "../lib/app.h"
 #include "../lib/clock.h"
 #include "../lib/fields.h"
+#include "../lib/dbcopy.h"
 #include "../lib/dbfile.h"
 #include "../lib/legacy.h"
 #include "../lib/log.h"
@@ -40,12 +42,15 @@ usage(FILE *f)
 	    "                     [--bot name] [--dry-run] [--strict] dir\n"
 	    "       dater-migrate [-qv] [-c file] [-d db] backup file\n"
 	    "       dater-migrate [-qv] [-c file] [-d db] restore [--force] file\n"
-	    "       dater-migrate [-qv] [-c file] [-d db] check\n");
+	    "       dater-migrate [-qv] [-c file] [-d db] check\n"
+	    "       dater-migrate [-qv] [-c file] [-d db] [--json] copy [--force]\n"
+	    "                     --to db\n");
 }
 
 /* Options of the subcommands. */
 struct opts {
 	const char *bot;
+	const char *to;		/* copy --to */
 	int json, quiet, dry_run, strict, force;
 };
 
@@ -289,6 +294,72 @@ cmd_check(const struct cfg *cfg, const char *dbpath, const struct opts *o,
 	return rc;
 }
 
+static void
+print_copy(const struct dbcopy_report *r, const struct db *src,
+    const struct db *dst, double secs, int json)
+{
+	int i;
+
+	if (json) {
+		printf("{\"tables\":{");
+		for (i = 0; i < r->ntables; i++)
+			printf("%s\"%s\":%lld", i > 0 ? "," : "", r->t[i].name,
+			    (long long)r->t[i].rows);
+		printf("},\"rows\":%lld,\"seconds\":%.3f}\n",
+		    (long long)r->rows, secs);
+		return;
+	}
+	for (i = 0; i < r->ntables; i++)
+		printf("%-14s %10lld rows\n", r->t[i].name,
+		    (long long)r->t[i].rows);
+	printf("%s: copied %lld rows from %s in %.1f s\n", dst->path,
+	    (long long)r->rows, src->path, secs);
+}
+
+static int
+cmd_copy(const struct cfg *cfg, const char *dbpath, const struct opts *o,
+    const char *arg)
+{
+	struct dbcopy_report r;
+	struct db src, dst;
+	int64_t t0;
+	int rc;
+
+	if (o->to == NULL) {
+		log_err("copy: --to is needed");
+		log_usage_hint(NULL);
+		return EX_USAGE;
+	}
+	if ((rc = app_open_db(&src, cfg, dbpath, DB_READONLY)) != EX_OK)
+		return rc;
+	if ((rc = app_open_db(&dst, cfg, o->to, DB_CREATE |
+	    DB_ANY_VERSION)) != EX_OK) {
+		db_close(&src);
+		return rc;
+	}
+	t0 = clock_mono_ms();
+	switch (dbcopy_run(&src, &dst, o->force, clock_now_ms(),
+	    cfg->worker.lease_ms, &r)) {
+	case DBCOPY_OK:
+		if (!o->quiet || o->json)
+			print_copy(&r, &src, &dst,
+			    (double)(clock_mono_ms() - t0) / 1000.0, o->json);
+		rc = EX_OK;
+		break;
+	case DBCOPY_BUSY:
+		rc = EX_TEMPFAIL;
+		break;
+	case DBCOPY_NOT_EMPTY:
+		rc = EX_CANTCREAT;
+		break;
+	default:
+		rc = EX_SOFTWARE;
+	}
+	db_close(&dst);
+	db_close(&src);
+	return rc;
+}
+
 static int
 run_status(const struct cfg *cfg, const char *dbpath, const struct opts *o,
     const char *arg)
@@ -316,6 +387,7 @@ static const struct {
 	{ "backup", 1, cmd_backup },
 	{ "restore", 1, cmd_restore },
 	{ "check", 0, cmd_check },
+	{ "copy", 0, cmd_copy },
 	{ NULL, 0, NULL }
 };
 
@@ -330,6 +402,7 @@ main(int argc, char *argv[])
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "strict", no_argument, NULL, 's' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "to", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -365,6 +438,9 @@ main(int argc, char *argv[])
 			break;
 		case 'f':
 			o.force = 1;
+			break;
+		case 't':
+			o.to = optarg;
 			break;
 		case 'h':
 			usage(stdout);

@@ -468,9 +468,13 @@ fail:
 	return -1;
 }
 
+/* Column by column, in SQL both backends speak (PostgreSQL has no
+ * "a IS b" for values): an optional value (?3, ?4, ?6; never "", see
+ * bind_nz) that is given must equal the column, which NULL never does. */
 static const char sql_contact_same[] =
-    "SELECT id, (?3 IS NULL OR handle IS ?3) AND (?4 IS NULL OR name IS ?4)"
-    " AND profile = ?5 AND (?6 IS NULL OR timezone IS ?6)"
+    "SELECT id, (?3 IS NULL OR coalesce(handle, '') = ?3)"
+    " AND (?4 IS NULL OR coalesce(name, '') = ?4)"
+    " AND profile = ?5 AND (?6 IS NULL OR coalesce(timezone, '') = ?6)"
     " AND (?7 < 0 OR consent = ?7)"
     " FROM contacts WHERE bot = ?1 AND platform_id = ?2";
 

@@ -149,8 +149,12 @@ dbq() { q "$@"; }
 # takes one.
 dbdump() {
 	if is_pg; then
+		# pg_dump since the minor releases of August 2025 (15.14,
+		# 17.6 ...) frames the dump with a random \restrict key:
+		# not the data, and never the same twice
 		pg_dump --no-owner --no-privileges -d "$DB" |
-		    grep -v '^SELECT pg_catalog.setval('
+		    grep -v -e '^SELECT pg_catalog.setval(' \
+		    -e '^\\restrict ' -e '^\\unrestrict '
 	else
 		sqlite3 -batch "$DB" .dump
 	fi

@@ -38,6 +38,7 @@ is "$(offers 'dater-enqueue --retry --state ')" "cancelled dead " "... --state: 
 is "$(offers 'dater-ctl ta')" "takeover " "dater-ctl: commands"
 is "$(offers 'dater-migrate im')" "import-legacy " "dater-migrate: commands"
 is "$(offers 'dater-migrate import-legacy --d')" "--dry-run " "... a command's options"
+is "$(offers 'dater-migrate copy --t')" "--to " "... copy's --to"
 is "$(offers 'dater-worker --dr')" "--drain " "dater-worker: options"
 is "$(offers 'dater-scheduler --dr')" "--dry-run " "dater-scheduler: options"
 : >"$TMP/some.conf"

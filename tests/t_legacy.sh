@@ -45,7 +45,7 @@ is "$(q "SELECT count(*) FROM contacts WHERE bot <> 'anna'")" 0 \
 # conversations: by file name (platform id or username) or a contact key
 anna="(SELECT id FROM contacts WHERE platform_id = '1001')"
 is "$(q "SELECT direction || ':' || kind || ':' || coalesce(status, '-') || ':' ||
-    created_at || ':' || coalesce(sent_at, '-') FROM messages WHERE contact = $anna
+    created_at || ':' || coalesce(CAST(sent_at AS TEXT), '-') FROM messages WHERE contact = $anna
     ORDER BY id")" "out:opener:sent:1740823200000:1740823200000
 in:message:-:1740825015250:-
 out:reply:sent:1740825060000:1740825060000" \
