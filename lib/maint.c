@@ -145,14 +145,14 @@ backup_stem_pg(struct db *db, char *stem, size_t len, char *schema,
 	struct dbst *st;
 	char dbname[128];
 	size_t i;
-	int n;
+	int n, row = 0;
 
 	if ((st = db_prepare(db, "SELECT current_database(),"
-	    " current_schema()")) == NULL || db_step(st) != DB_ROW ||
-	    db_col_null(st, 1)) {
+	    " current_schema()")) == NULL ||
+	    !(row = db_step(st) == DB_ROW) || db_col_null(st, 1)) {
 		log_errf(err, errlen, "backup: the database and schema of '%s': "
-		    "%s", db->path, st != NULL && db_col_null(st, 1) ?
-		    "no schema on the search path" : db_errmsg(db));
+		    "%s", db->path, row ? "no schema on the search path" :
+		    db_errmsg(db));
 		db_finalize(st);
 		return -1;
 	}
