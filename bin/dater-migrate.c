@@ -6,7 +6,9 @@
  *   dater-migrate [-c FILE] [-d DB] status   print current/latest version
  *   dater-migrate import-legacy [--bot NAME] [--dry-run] [--strict] DIR
  *   dater-migrate backup FILE                a verified online copy
+ *                                            (PostgreSQL: a pg_dump archive)
  *   dater-migrate restore [--force] FILE     replace the database with one
+ *                                            (SQLite only)
  *   dater-migrate check                      integrity and queue invariants
  *   dater-migrate copy [--force] --to DB     the whole database into a new one
  *
@@ -221,7 +223,8 @@ cmd_backup(const struct cfg *cfg, const char *dbpath, const struct opts *o,
 
 	if ((rc = app_open_db(&db, cfg, dbpath, 0)) != EX_OK)
 		return rc;
-	if (dbfile_backup(&db, file, err, sizeof(err)) < 0) {
+	if (dbfile_backup(&db, app_db_path(cfg, dbpath), file, err,
+	    sizeof(err)) < 0) {
 		log_err("backup: %s", err);
 		rc = EX_CANTCREAT;
 	} else if (!o->quiet)
@@ -259,6 +262,10 @@ cmd_restore(const struct cfg *cfg, const char *dbpath, const struct opts *o,
 	case DBFILE_BUSY:
 		log_err("restore: %s", err);
 		rc = EX_TEMPFAIL;
+		break;
+	case DBFILE_UNSUPPORTED:
+		log_err("restore: %s", err);
+		rc = EX_UNAVAILABLE;
 		break;
 	default:
 		log_err("restore: %s", err);

@@ -1,9 +1,9 @@
 /*
- * optimize: PRAGMA optimize, PRAGMA journal_size_limit
+ * optimize: on SQLite PRAGMA optimize, PRAGMA journal_size_limit
  * (maintenance.journal_size_limit) and a WAL checkpoint that truncates
- * the -wal file, so it cannot grow without bound. A checkpoint that
- * readers kept from finishing is retried. See maint_optimize() in
- * lib/maint.h.
+ * the -wal file, so it cannot grow without bound; a checkpoint that
+ * readers kept from finishing is retried. On PostgreSQL VACUUM (ANALYZE)
+ * of dater's tables. See maint_optimize() in lib/maint.h.
  *
  * Payload: {}.
  */
@@ -22,6 +22,10 @@ optimize_run(struct job_ctx *ctx, struct job_outcome *out)
 	if (maint_optimize(ctx->db, ctx->cfg->maint.journal_size_limit,
 	    &r) < 0)
 		return job_retry(out, 0, "%s", r.error);
+	if (ctx->db->pg != NULL) {
+		log_info("optimize: VACUUM (ANALYZE) of %d tables", r.tables);
+		return JOB_OK;
+	}
 	if (r.busy)
 		return job_retry(out, 0, "optimize: the WAL checkpoint was "
 		    "kept from finishing by a reader or a writer (busy %d, "
@@ -35,6 +39,7 @@ optimize_run(struct job_ctx *ctx, struct job_outcome *out)
 
 const struct job_type job_optimize = {
 	.name = "optimize",
-	.summary = "PRAGMA optimize and a truncating WAL checkpoint; {}",
+	.summary = "PRAGMA optimize and a truncating WAL checkpoint "
+	    "(PostgreSQL: VACUUM (ANALYZE)); {}",
 	.run = optimize_run,
 };

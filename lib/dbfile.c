@@ -20,7 +20,8 @@
 /* ---- backup and restore -------------------------------------------------- */
 
 int
-dbfile_backup(struct db *db, const char *file, char *err, size_t len)
+dbfile_backup(struct db *db, const char *uri, const char *file, char *err,
+    size_t len)
 {
 	struct maint_backup b;
 	char tmp[PATH_MAX];
@@ -43,7 +44,7 @@ dbfile_backup(struct db *db, const char *file, char *err, size_t len)
 		return log_errf(err, len, "create a folder beside '%s': %s", file,
 		    strerror(errno));
 	memset(&b, 0, sizeof(b));
-	if (maint_backup(db, tmp, 1, &b) < 0) {
+	if (maint_backup(db, uri, tmp, 1, &b) < 0) {
 		log_errf(err, len, "%s", b.error);
 		goto out;
 	}
@@ -297,6 +298,13 @@ dbfile_restore(struct db *db, const char *file, int force, int64_t now,
 	sqlite3 *src = NULL;
 	int jobs = 0, workers = 0, rc;
 
+	if (db->pg != NULL) {
+		log_errf(err, len, "restore into PostgreSQL ('%s') is not "
+		    "supported: stop the workers, run pg_restore --clean "
+		    "--if-exists --no-owner --single-transaction --dbname=URI "
+		    "'%s', then 'dater-migrate check'", db->path, file);
+		return DBFILE_UNSUPPORTED;
+	}
 	if (verify_backup(file, &src, err, len) < 0)
 		return DBFILE_BAD_INPUT;
 	if (leases_held(db, now, live_ms, &jobs, &workers) < 0) {
@@ -317,25 +325,34 @@ dbfile_restore(struct db *db, const char *file, int force, int64_t now,
 
 /* ---- check --------------------------------------------------------------- */
 
-/* Each query's rows are problems: its text is column 0. */
-static const char *const check_sql[] = {
-	"SELECT 'job ' || id || ': running without a lease or a worker'"
+/* Each query's rows are problems: its text is column 0. The second is
+ * PostgreSQL's, where the first will not do (NULL: the same). */
+static const char *const check_sql[][2] = {
+	{ "SELECT 'job ' || id || ': running without a lease or a worker'"
 	" FROM jobs WHERE state = 'running' AND (lease_until IS NULL"
-	" OR worker IS NULL OR worker = '')",
-	"SELECT 'job ' || id || ': queued with a lease'"
-	" FROM jobs WHERE state = 'queued' AND lease_until IS NOT NULL",
-	"SELECT 'job ' || id || ': queued with ' || attempts || ' attempts"
+	" OR worker IS NULL OR worker = '') ORDER BY id", NULL },
+	{ "SELECT 'job ' || id || ': queued with a lease'"
+	" FROM jobs WHERE state = 'queued' AND lease_until IS NOT NULL"
+	" ORDER BY id", NULL },
+	{ "SELECT 'job ' || id || ': queued with ' || attempts || ' attempts"
 	" of at most ' || max_attempts"
-	" FROM jobs WHERE state = 'queued' AND attempts > max_attempts",
-	"SELECT 'unique key ''' || unique_key || ''' held by ' || count(*) ||"
+	" FROM jobs WHERE state = 'queued' AND attempts > max_attempts"
+	" ORDER BY id", NULL },
+	{ "SELECT 'unique key ''' || unique_key || ''' held by ' || count(*) ||"
 	" ' live jobs: ' || group_concat(id, ', ')"
+	" FROM (SELECT unique_key, id FROM jobs WHERE unique_key IS NOT NULL"
+	" AND state IN ('queued', 'running') ORDER BY id)"
+	" GROUP BY unique_key HAVING count(*) > 1",
+	"SELECT 'unique key ''' || unique_key || ''' held by ' || count(*) ||"
+	" ' live jobs: ' || string_agg(id::text, ', ' ORDER BY id)"
 	" FROM jobs WHERE unique_key IS NOT NULL"
 	" AND state IN ('queued', 'running')"
-	" GROUP BY unique_key HAVING count(*) > 1",
-	"SELECT 'message ' || m.id || ': contact ' || m.contact ||"
+	" GROUP BY unique_key HAVING count(*) > 1" },
+	{ "SELECT 'message ' || m.id || ': contact ' || m.contact ||"
 	" ' does not exist' FROM messages m"
-	" WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.id = m.contact)",
-	NULL
+	" WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.id = m.contact)"
+	" ORDER BY m.id", NULL },
+	{ NULL, NULL }
 };
 
 static int
@@ -370,13 +387,16 @@ dbfile_check(struct db *db, void (*problem)(void *arg, const char *what),
 	int i, rc;
 
 	*n = 0;
-	if (pragma_rows(db->sql, "PRAGMA integrity_check", "integrity_check",
-	    problem, arg, n) < 0)
+	/* PostgreSQL checks its pages and foreign keys itself */
+	if (db->sql != NULL && pragma_rows(db->sql, "PRAGMA integrity_check",
+	    "integrity_check", problem, arg, n) < 0)
 		return db_fail(db, "check integrity of");
-	if (check_fk(db, problem, arg, n) < 0)
+	if (db->sql != NULL && check_fk(db, problem, arg, n) < 0)
 		return -1;
-	for (i = 0; check_sql[i] != NULL; i++) {
-		if ((st = db_stmt(db, check_sql[i])) == NULL)
+	for (i = 0; check_sql[i][0] != NULL; i++) {
+		st = check_sql[i][1] != NULL ? db_stmt2(db, check_sql[i][0],
+		    check_sql[i][1]) : db_stmt(db, check_sql[i][0]);
+		if (st == NULL)
 			return -1;
 		while ((rc = db_step(st)) == DB_ROW) {
 			problem(arg, db_col_text(st, 0));

@@ -5,6 +5,7 @@
  * names (fixed width, so their order is the time order), not mtimes that
  * a copy or restore may change.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include "clock.h"
 #include "log.h"
 #include "maint.h"
+#include "pgdump.h"
 #include "banned.h"
 
 #define DAY_MS (86400LL * 1000)
@@ -41,9 +43,9 @@ nap(long ms)
 static int
 outside_tx(struct db *db, char *err, size_t len, const char *what)
 {
-	if (db->sql == NULL)
+	if (db->sql == NULL && db->pg == NULL)
 		return log_errf(err, len, "%s: database not open", what);
-	if (!sqlite3_get_autocommit(db->sql))
+	if (db_in_tx(db))
 		return log_errf(err, len, "%s: called inside a transaction", what);
 	return 0;
 }
@@ -134,6 +136,43 @@ is_backup_name(const char *name, const char *stem, const char *suffix)
 	return strcmp(name + i, suffix) == 0;
 }
 
+/* On PostgreSQL: DATABASE, or DATABASE.SCHEMA when dater's schema is not
+ * "public", other characters than [A-Za-z0-9._-] as '_'. */
+static int
+backup_stem_pg(struct db *db, char *stem, size_t len, char *schema,
+    size_t slen, char *err, size_t errlen)
+{
+	struct dbst *st;
+	char dbname[128];
+	size_t i;
+	int n, row = 0;
+
+	if ((st = db_prepare(db, "SELECT current_database(),"
+	    " current_schema()")) == NULL ||
+	    !(row = db_step(st) == DB_ROW) || db_col_null(st, 1)) {
+		log_errf(err, errlen, "backup: the database and schema of '%s': "
+		    "%s", db->path, row ? "no schema on the search path" :
+		    db_errmsg(db));
+		db_finalize(st);
+		return -1;
+	}
+	db_col_copy(st, 0, dbname, sizeof(dbname));
+	db_col_copy(st, 1, schema, slen);
+	db_finalize(st);
+	if (strcmp(schema, "public") == 0)
+		n = snprintf(stem, len, "%s", dbname);
+	else
+		n = snprintf(stem, len, "%s.%s", dbname, schema);
+	if (n <= 0 || (size_t)n >= len)
+		return log_errf(err, errlen, "backup: cannot name a backup of "
+		    "'%s'", db->path);
+	for (i = 0; stem[i] != '\0'; i++)
+		if (!isalnum((unsigned char)stem[i]) && stem[i] != '.' &&
+		    stem[i] != '-' && stem[i] != '_')
+			stem[i] = '_';
+	return 0;
+}
+
 /* "STEM-YYYYMMDDTHHMMSS.mmmZ" for ms into buf. */
 static int
 backup_name(const char *stem, int64_t ms, char *buf, size_t len)
@@ -200,6 +239,10 @@ backup_dir(const struct db *db, const char *dir, char *out, size_t len,
 
 	if (dir != NULL && *dir != '\0')
 		n = snprintf(out, len, "%s", dir);
+	else if (db->pg != NULL)
+		return log_errf(err, errlen, "backup of '%s': set "
+		    "maintenance.backup_dir (a database on PostgreSQL has no "
+		    "file to put backups beside)", db->path);
 	else if (slash == NULL)
 		n = snprintf(out, len, "backups");
 	else
@@ -211,13 +254,13 @@ backup_dir(const struct db *db, const char *dir, char *out, size_t len,
 }
 
 /*
- * Create dir/NAME.db.part (0600, exclusive) for a NAME whose .db does
- * not exist yet, starting from the time now and moving on by a
+ * Create dir/NAME.SFX.part (0600, exclusive) for a NAME whose SFX (".db",
+ * ".dump") does not exist yet, starting from the time now and moving on by a
  * millisecond while names are taken. part and final get the paths.
  */
 static int
-create_part(const char *dir, const char *stem, int64_t now, char *part,
-    char *final, size_t len, char *err, size_t errlen)
+create_part(const char *dir, const char *stem, const char *sfx, int64_t now,
+    char *part, char *final, size_t len, char *err, size_t errlen)
 {
 	char name[PATH_MAX];
 	struct stat st;
@@ -226,9 +269,9 @@ create_part(const char *dir, const char *stem, int64_t now, char *part,
 	for (i = 0; i < BACKUP_TRIES; i++) {
 		if (backup_name(stem, now + i, name, sizeof(name)) < 0)
 			return log_errf(err, errlen, "backup: name too long");
-		n = snprintf(final, len, "%s/%s.db", dir, name);
+		n = snprintf(final, len, "%s/%s%s", dir, name, sfx);
 		if (n < 0 || (size_t)n >= len ||
-		    snprintf(part, len, "%s/%s.db.part", dir, name) >=
+		    snprintf(part, len, "%s/%s%s.part", dir, name, sfx) >=
 		    (int)len)
 			return log_errf(err, errlen, "backup: path too long");
 		/* anything there, a dangling link too, takes the name */
@@ -411,29 +454,32 @@ remove_file(int dirfd, const char *dir, const char *name, int *removed)
  * are warnings: the new backup is good whatever happens here.
  */
 static void
-rotate(const char *dir, const char *stem, const char *keep_name, int keep,
-    int64_t now, int *removed)
+rotate(const char *dir, const char *stem, const char *sfx,
+    const char *keep_name, int keep, int64_t now, int *removed)
 {
+	char part[16], journal[24];
 	DIR *d;
 	struct dirent *e;
 	char **names = NULL, **grown;
 	size_t n = 0, cap = 0, i;
 	int64_t mtime;
 
+	snprintf(part, sizeof(part), "%s.part", sfx);
+	snprintf(journal, sizeof(journal), "%s.part-journal", sfx);
 	if ((d = opendir(dir)) == NULL) {
 		log_warn("backup rotation: open '%s': %s", dir,
 		    strerror(errno));
 		return;
 	}
 	while ((e = readdir(d)) != NULL) {
-		if (is_backup_name(e->d_name, stem, ".db.part") ||
-		    is_backup_name(e->d_name, stem, ".db.part-journal")) {
+		if (is_backup_name(e->d_name, stem, part) ||
+		    is_backup_name(e->d_name, stem, journal)) {
 			if (regular(dirfd(d), e->d_name, &mtime) &&
 			    mtime < now - PART_STALE_MS)
 				remove_file(dirfd(d), dir, e->d_name, removed);
 			continue;
 		}
-		if (!is_backup_name(e->d_name, stem, ".db") ||
+		if (!is_backup_name(e->d_name, stem, sfx) ||
 		    strcmp(e->d_name, keep_name) == 0 ||
 		    !regular(dirfd(d), e->d_name, &mtime))
 			continue;
@@ -476,11 +522,34 @@ unlink_part(const char *part)
 			(void)unlink(p);
 }
 
-int
-maint_backup(struct db *db, const char *dir, int keep, struct maint_backup *r)
+/* pg_dump of dater's schema into part; then it must start as a custom
+ * format archive does. */
+static int
+dump_into(const char *uri, const char *schema, const char *part, char *err,
+    size_t len)
 {
-	char bdir[PATH_MAX], stem[128], part[PATH_MAX], final[PATH_MAX];
-	const char *base;
+	char magic[5];
+	int fd, rc;
+
+	if ((fd = open(part, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return log_errf(err, len, "open '%s': %s", part,
+		    strerror(errno));
+	rc = pgdump_run(uri, schema, fd, err, len);
+	if (rc == 0 && (pread(fd, magic, sizeof(magic), 0) !=
+	    (ssize_t)sizeof(magic) || memcmp(magic, "PGDMP", 5) != 0))
+		rc = log_errf(err, len, "pg_dump wrote no archive into '%s'",
+		    part);
+	close(fd);
+	return rc;
+}
+
+int
+maint_backup(struct db *db, const char *uri, const char *dir, int keep,
+    struct maint_backup *r)
+{
+	char bdir[PATH_MAX], stem[256], part[PATH_MAX], final[PATH_MAX];
+	char schema[128];
+	const char *base, *sfx = db->pg != NULL ? ".dump" : ".db";
 	struct stat st;
 	int64_t now = clock_now_ms();
 	int made = 0, rc = -1;
@@ -488,17 +557,28 @@ maint_backup(struct db *db, const char *dir, int keep, struct maint_backup *r)
 	memset(r, 0, sizeof(*r));
 	if (outside_tx(db, r->error, sizeof(r->error), "backup") < 0)
 		return -1;
-	if (backup_stem(db->path, stem, sizeof(stem)) < 0)
+	if (db->pg != NULL) {
+		if (backup_stem_pg(db, stem, sizeof(stem), schema,
+		    sizeof(schema), r->error, sizeof(r->error)) < 0)
+			return -1;
+	} else if (backup_stem(db->path, stem, sizeof(stem)) < 0)
 		return log_errf(r->error, sizeof(r->error), "backup: cannot name "
 		    "a backup of '%s'", db->path);
 	if (backup_dir(db, dir, bdir, sizeof(bdir), r->error,
 	    sizeof(r->error)) < 0 ||
 	    make_dir(bdir, r->error, sizeof(r->error)) < 0 ||
-	    create_part(bdir, stem, now, part, final, sizeof(part), r->error,
-	    sizeof(r->error)) < 0)
+	    create_part(bdir, stem, sfx, now, part, final, sizeof(part),
+	    r->error, sizeof(r->error)) < 0)
 		return -1;
 	made = 1;
-	if (copy_into(db, part, r->error, sizeof(r->error)) < 0 ||
+	if (db->pg != NULL) {
+		/* the name opened, with its password, if it is a URI */
+		if (dump_into(uri != NULL && cfg_is_pg_uri(uri) ? uri :
+		    db->path, schema, part,
+		    r->error, sizeof(r->error)) < 0 ||
+		    fsync_path(part, 0, r->error, sizeof(r->error)) < 0)
+			goto out;
+	} else if (copy_into(db, part, r->error, sizeof(r->error)) < 0 ||
 	    fsync_path(part, 0, r->error, sizeof(r->error)) < 0 ||
 	    verify(part, r->error, sizeof(r->error)) < 0)
 		goto out;
@@ -517,7 +597,7 @@ maint_backup(struct db *db, const char *dir, int keep, struct maint_backup *r)
 		r->bytes = (int64_t)st.st_size;
 	strlcpy(r->path, final, sizeof(r->path));
 	base = strrchr(final, '/') + 1;
-	rotate(bdir, stem, base, keep, now, &r->removed);
+	rotate(bdir, stem, sfx, base, keep, now, &r->removed);
 	rc = 0;
 out:
 	if (made)
@@ -642,6 +722,52 @@ exec_err(struct db *db, const char *sql, char *err, size_t len)
 	return -1;
 }
 
+/* dater's tables: those of the schema first on the search path. */
+static const char sql_pg_tables[] =
+    "SELECT string_agg(quote_ident(schemaname) || '.' ||"
+    " quote_ident(tablename), ', ' ORDER BY tablename), count(*)"
+    " FROM pg_tables WHERE schemaname = current_schema()";
+
+/* VACUUM (ANALYZE) of every table of dater's schema, in autocommit. */
+static int
+optimize_pg(struct db *db, struct maint_optimize *r)
+{
+	struct dbst *st;
+	char *list = NULL, *sql = NULL;
+	int rc = -1;
+
+	r->wal_before = r->wal_bytes = -1;
+	if ((st = db_prepare(db, sql_pg_tables)) == NULL ||
+	    db_step(st) != DB_ROW) {
+		log_errf(r->error, sizeof(r->error), "optimize: the tables of "
+		    "'%s': %s", db->path, db_errmsg(db));
+		goto out;
+	}
+	r->tables = db_col_int(st, 1);
+	if (r->tables == 0) {
+		rc = 0;		/* nothing to vacuum */
+		goto out;
+	}
+	if ((list = db_col_dup(st, 0)) == NULL ||
+	    (sql = malloc(strlen(list) + 32)) == NULL) {
+		log_errf(r->error, sizeof(r->error), "optimize: out of memory");
+		goto out;
+	}
+	snprintf(sql, strlen(list) + 32, "VACUUM (ANALYZE) %s", list);
+	/* outside any transaction block, as VACUUM must be */
+	if (db_exec(db, sql) < 0) {
+		log_errf(r->error, sizeof(r->error), "VACUUM (ANALYZE) on '%s': "
+		    "%s", db->path, db_errmsg(db));
+		goto out;
+	}
+	rc = 0;
+out:
+	db_finalize(st);
+	free(list);
+	free(sql);
+	return rc;
+}
+
 int
 maint_optimize(struct db *db, int64_t journal_size_limit,
     struct maint_optimize *r)
@@ -655,6 +781,8 @@ maint_optimize(struct db *db, int64_t journal_size_limit,
 	memset(r, 0, sizeof(*r));
 	if (outside_tx(db, r->error, sizeof(r->error), "optimize") < 0)
 		return -1;
+	if (db->pg != NULL)
+		return optimize_pg(db, r);
 	snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit = %lld",
 	    (long long)journal_size_limit);
 	snprintf(wal, sizeof(wal), "%s-wal", db->path);
@@ -685,28 +813,31 @@ out:
  * recompute the message counts, initiation_replies, job_failures. A
  * column not recomputed keeps its value (and is 0 in a new row). One
  * pass over the messages of the day (no index on created_at: a scan,
- * once a day).
+ * once a day). Counts are sums of CASE, the flags compared with 0:
+ * PostgreSQL neither sums booleans nor takes an integer for one.
  */
 static const char sql_rollup[] =
     "WITH src (bot, received, sent, initiations, replies) AS ("
     " SELECT bot,"
-    "  sum(direction = 'in' AND created_at >= ?1 AND created_at < ?2),"
-    "  sum(direction = 'out' AND sent_at >= ?1 AND sent_at < ?2),"
-    "  sum(direction = 'out' AND kind = 'opener'"
-    "   AND sent_at >= ?1 AND sent_at < ?2),"
-    "  sum(?5 AND direction = 'in' AND created_at >= ?1"
+    "  sum(CASE WHEN direction = 'in' AND created_at >= ?1"
+    "   AND created_at < ?2 THEN 1 ELSE 0 END),"
+    "  sum(CASE WHEN direction = 'out' AND sent_at >= ?1 AND sent_at < ?2"
+    "   THEN 1 ELSE 0 END),"
+    "  sum(CASE WHEN direction = 'out' AND kind = 'opener'"
+    "   AND sent_at >= ?1 AND sent_at < ?2 THEN 1 ELSE 0 END),"
+    "  sum(CASE WHEN ?5 <> 0 AND direction = 'in' AND created_at >= ?1"
     "   AND created_at < ?2"
     "   AND EXISTS (SELECT 1 FROM contacts c WHERE c.id = m.contact"
     "    AND c.initiated_at <= m.created_at)"
     "   AND NOT EXISTS (SELECT 1 FROM messages p WHERE p.contact = m.contact"
-    "    AND p.direction = 'in' AND p.id < m.id))"
+    "    AND p.direction = 'in' AND p.id < m.id) THEN 1 ELSE 0 END)"
     " FROM messages m"
-    " WHERE ?4 AND ((direction = 'in' AND created_at >= ?1"
+    " WHERE ?4 <> 0 AND ((direction = 'in' AND created_at >= ?1"
     "  AND created_at < ?2) OR (direction = 'out' AND sent_at >= ?1"
     "  AND sent_at < ?2))"
     " GROUP BY bot),"
     " fail (bot, n) AS ("
-    " SELECT bot, count(*) FROM jobs WHERE ?6 AND state = 'dead'"
+    " SELECT bot, count(*) FROM jobs WHERE ?6 <> 0 AND state = 'dead'"
     "  AND finished_at >= ?1 AND finished_at < ?2"
     "  AND bot IS NOT NULL AND bot <> '' GROUP BY bot),"
     " bots (bot) AS (SELECT bot FROM src UNION SELECT bot FROM fail"

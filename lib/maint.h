@@ -2,7 +2,9 @@
  * maint: the SQL and file work of the maintenance jobs (jobs/backup.c,
  * prune.c, optimize.c, rollup.c): online backups with rotation, pruning
  * of finished jobs, old messages and stale worker rows, PRAGMA optimize
- * with a truncating WAL checkpoint, and the daily metrics rollup.
+ * with a truncating WAL checkpoint, and the daily metrics rollup. On
+ * PostgreSQL the backup is pg_dump's and optimize is VACUUM (ANALYZE);
+ * prune and rollup are the same SQL on both.
  *
  * Every function here runs its own transactions, so call it with none
  * open on db (the checkpoint and the batched deletes cannot run inside
@@ -58,9 +60,21 @@ struct maint_backup {
  * A file rotation cannot remove is logged as a warning: the new backup
  * is good all the same.
  *
+ * On PostgreSQL: pg_dump (pgdump.h: PG_BINDIR, PATH, then the newest
+ * /usr/lib/postgresql/VERSION/bin; none found is an error that says so)
+ * writes a custom-format archive (for pg_restore) of dater's schema, the
+ * first on the search path, into "STEM-YYYYMMDDTHHMMSS.mmmZ.dump.part"
+ * (0600), which must start as an archive does ("PGDMP") and is fsynced
+ * and renamed to ".dump"; rotation is the same, over ".dump" names.
+ * STEM is the database's name, "DATABASE.SCHEMA" when that schema is not
+ * "public". dir must be given (there is no file to put backups beside).
+ * uri is the database's name as opened (cfg->database: db->path hides
+ * its password); pg_dump gets it without the password, which it gets in
+ * PGPASSWORD. NULL or not a URI: db->path. Not used on SQLite.
+ *
  * Returns 0 with r filled, or -1 with r->error.
  */
-int maint_backup(struct db *db, const char *dir, int keep,
+int maint_backup(struct db *db, const char *uri, const char *dir, int keep,
     struct maint_backup *r);
 
 /* ---- prune ------------------------------------------------------------- */
@@ -114,6 +128,7 @@ struct maint_optimize {
 	int checkpointed;	/* of those, copied into the database */
 	int64_t wal_before;	/* size of the -wal file before; -1: none */
 	int64_t wal_bytes;	/* ... and after */
+	int tables;		/* PostgreSQL: tables vacuumed and analyzed */
 	char error[MAINT_ERROR_MAX];
 };
 
@@ -127,6 +142,13 @@ struct maint_optimize {
  * got); after a full checkpoint the WAL is reset and SQLite reports log
  * and checkpointed as 0. The -wal file's size before and after go to r
  * too. A busy checkpoint is not an error here (the caller decides).
+ *
+ * On PostgreSQL: VACUUM (ANALYZE) of every table of dater's schema (the
+ * first on the search path), outside any transaction (VACUUM runs in
+ * none), which marks dead rows' space for reuse (prune's deletes) and
+ * refreshes the planner's statistics; r->tables says how many tables.
+ * journal_size_limit does not apply; busy, log and checkpointed are 0,
+ * wal_before and wal_bytes -1. A failure is also logged (db_exec).
  * Returns 0 or -1 with r->error.
  */
 int maint_optimize(struct db *db, int64_t journal_size_limit,

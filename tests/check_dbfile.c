@@ -10,6 +10,12 @@
  * running jobs back as a lost lease would (queued to run now with an
  * error entry, dead on the last attempt). The check finds nothing in a
  * clean database and names each broken invariant.
+ *
+ * With DATER_TEST_PG on PostgreSQL: the backup is a pg_dump archive
+ * (read back with pg_restore), a restore is refused (saying how to do
+ * it with pg_restore), and the check names the same problems but
+ * SQLite's foreign_key_check; the restore tests of SQLite files return
+ * early there (sqlite_only).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -20,12 +26,62 @@
 
 #include "check_dater.h"
 #include "../lib/dbfile.h"
+#include "../lib/pgdump.h"
 #include "../lib/banned.h"
 
 #define NOW 1795637700000LL	/* 2026-11-25T20:15:00Z */
 #define LIVE_MS 60000LL
 
 static struct t_env env;
+
+/* Whether the test database is PostgreSQL's; there a test about SQLite
+ * files (why) ends here, as a pass. */
+static int
+sqlite_only(const char *why)
+{
+	(void)why;	/* the reason is for the reader of the test */
+	return env.db.pg != NULL;
+}
+
+/* On PostgreSQL: the rows of table in the pg_dump archive file. */
+static int
+archive_rows(const char *file, const char *table)
+{
+	char prog[PATH_MAX], err[256], cmd[3 * PATH_MAX], line[8192];
+	FILE *p;
+	int n = 0, on = 0;
+
+	ck_assert_msg(pgdump_find("pg_restore", prog, sizeof(prog), err,
+	    sizeof(err)) == 0, "%s", err);
+	snprintf(cmd, sizeof(cmd), "'%s' -f - -a -t '%s' '%s'", prog, table,
+	    file);
+	ck_assert_ptr_nonnull(p = popen(cmd, "r"));
+	while (fgets(line, sizeof(line), p) != NULL) {
+		if (strncmp(line, "COPY ", 5) == 0)
+			on = 1;
+		else if (strcmp(line, "\\.\n") == 0)
+			on = 0;
+		else if (on)
+			n++;
+	}
+	ck_assert_int_eq(pclose(p), 0);
+	return n;
+}
+
+/* The jobs in the backup file, read the way its backend reads it. */
+static int
+backup_jobs(const char *file)
+{
+	struct db b;
+	int n;
+
+	if (env.db.pg != NULL)
+		return archive_rows(file, "jobs");
+	ck_assert_int_eq(db_open(&b, file, &env.cfg, 0), 0);
+	n = (int)t_sql_int(&b, "SELECT count(*) FROM jobs");
+	db_close(&b);
+	return n;
+}
 
 static void
 setup(void)
@@ -67,7 +123,7 @@ backup_quiet(const char *file, char *err, size_t len)
 
 	err[0] = '\0';
 	t_stderr_begin(&cap);
-	rc = dbfile_backup(&env.db, file, err, len);
+	rc = dbfile_backup(&env.db, env.path, file, err, len);
 	free(t_stderr_end(&cap));
 	return rc;
 }
@@ -118,7 +174,6 @@ START_TEST(backup_is_private_and_complete)
 {
 	char file[PATH_MAX], err[256], sql[PATH_MAX];
 	struct stat st;
-	struct db b;
 
 	job("queued", 0, 25, "NULL", "NULL", "'k'");
 	job("succeeded", 1, 25, "NULL", "NULL", "NULL");
@@ -129,11 +184,7 @@ START_TEST(backup_is_private_and_complete)
 	ck_assert_int_eq(entries(env.dir, "dater-backup"), 0);
 	t_path(sql, sizeof(sql), env.dir, "b1.db-wal");
 	ck_assert_int_eq(access(sql, F_OK), -1);	/* one file */
-	ck_assert_int_eq(db_open(&b, file, &env.cfg, 0), 0);
-	ck_assert_int_eq(t_sql_int(&b, "SELECT count(*) FROM jobs"), 2);
-	t_sql_text(&b, sql, sizeof(sql), "PRAGMA integrity_check");
-	ck_assert_str_eq(sql, "ok");
-	db_close(&b);
+	ck_assert_int_eq(backup_jobs(file), 2);
 
 	/* A regular file is replaced. */
 	job("queued", 0, 25, "NULL", "NULL", "NULL");
@@ -141,9 +192,7 @@ START_TEST(backup_is_private_and_complete)
 	ck_assert_int_eq(backup_quiet(file, err, sizeof(err)), 0);
 	ck_assert_int_eq(stat(file, &st), 0);
 	ck_assert_int_eq(st.st_mode & 07777, 0600);
-	ck_assert_int_eq(db_open(&b, file, &env.cfg, 0), 0);
-	ck_assert_int_eq(t_sql_int(&b, "SELECT count(*) FROM jobs"), 3);
-	db_close(&b);
+	ck_assert_int_eq(backup_jobs(file), 3);
 }
 END_TEST
 
@@ -206,6 +255,8 @@ START_TEST(restore_refuses_bad_files)
 	char file[PATH_MAX], err[256];
 	sqlite3 *s;
 
+	if (sqlite_only("restores SQLite files"))
+		return;
 	job("queued", 0, 25, "NULL", "NULL", "NULL");
 	t_path(file, sizeof(file), env.dir, "missing.db");
 	ck_assert_int_eq(restore_quiet(file, 0, err, sizeof(err)),
@@ -252,6 +303,8 @@ START_TEST(restore_refuses_busy_database)
 	char file[PATH_MAX], err[256];
 	int64_t id;
 
+	if (sqlite_only("restores SQLite files"))
+		return;
 	t_path(file, sizeof(file), env.dir, "b.db");
 	ck_assert_int_eq(backup_quiet(file, err, sizeof(err)), 0);
 
@@ -283,6 +336,8 @@ START_TEST(restore_forced_while_busy)
 {
 	char file[PATH_MAX], err[256];
 
+	if (sqlite_only("restores SQLite files"))
+		return;
 	job("queued", 0, 25, "NULL", "NULL", "NULL");
 	t_path(file, sizeof(file), env.dir, "b.db");
 	ck_assert_int_eq(backup_quiet(file, err, sizeof(err)), 0);
@@ -302,6 +357,8 @@ START_TEST(restore_gives_running_jobs_back)
 	struct problems p;
 	int n = -1;
 
+	if (sqlite_only("restores SQLite files"))
+		return;
 	again = job("running", 1, 25, "1795637760000", "'w1'", "'u1'");
 	last = job("running", 3, 3, "1795637760000", "'w1'", "NULL");
 	done = job("succeeded", 1, 25, "NULL", "NULL", "NULL");
@@ -347,6 +404,26 @@ START_TEST(restore_gives_running_jobs_back)
 }
 END_TEST
 
+/* On PostgreSQL a restore is refused, saying how to do it, and nothing
+ * changes. */
+START_TEST(restore_refused_on_postgresql)
+{
+	char file[PATH_MAX], err[512];
+
+	if (env.db.pg == NULL)
+		return;		/* SQLite: the tests above */
+	job("queued", 0, 25, "NULL", "NULL", "NULL");
+	t_path(file, sizeof(file), env.dir, "b.dump");
+	ck_assert_int_eq(backup_quiet(file, err, sizeof(err)), 0);
+	job("queued", 0, 25, "NULL", "NULL", "NULL");
+	ck_assert_int_eq(restore_quiet(file, 1, err, sizeof(err)),
+	    DBFILE_UNSUPPORTED);
+	ck_assert_msg(strstr(err, "not supported") != NULL &&
+	    strstr(err, "pg_restore") != NULL, "%s", err);
+	ck_assert_int_eq(t_sql_int(&env.db, "SELECT count(*) FROM jobs"), 2);
+}
+END_TEST
+
 START_TEST(check_clean_database)
 {
 	struct problems p;
@@ -377,7 +454,11 @@ START_TEST(check_names_each_problem)
 	t_exec(&env.db, "DROP INDEX jobs_unique");
 	u1 = job("queued", 0, 25, "NULL", "NULL", "'dup'");
 	u2 = job("running", 1, 25, "1795637760000", "'w1'", "'dup'");
-	t_exec(&env.db, "PRAGMA foreign_keys = OFF");
+	/* a message whose contact is missing: past the foreign key */
+	if (env.db.pg != NULL)
+		t_exec(&env.db, "SET session_replication_role = replica");
+	else
+		t_exec(&env.db, "PRAGMA foreign_keys = OFF");
 	t_exec(&env.db, "INSERT INTO messages (id, contact, bot, direction,"
 	    " text, created_at) VALUES (7, 99, 'anna', 'in', 'hi', 0)");
 	ck_assert_int_eq(dbfile_check(&env.db, collect, &p, &n), 0);
@@ -396,9 +477,14 @@ START_TEST(check_names_each_problem)
 	HAS("unique key 'dup' held by 2 live jobs: %lld, %lld", (long long)u1,
 	    (long long)u2);
 	HAS("message 7: contact 99 does not exist");
-	HAS("foreign_key_check: messages row 7 refers to a missing contacts"
-	    " row");
 #undef HAS
+	if (env.db.pg != NULL) {
+		/* no foreign_key_check: PostgreSQL enforces them itself */
+		ck_assert_int_eq(n, 6);
+		return;
+	}
+	ck_assert_msg(strstr(p.text, "foreign_key_check: messages row 7"
+	    " refers to a missing contacts row") != NULL, "%s", p.text);
 	ck_assert_int_eq(n, 7);
 }
 END_TEST
@@ -422,6 +508,7 @@ suite_dbfile(void)
 	tcase_add_test(tc, restore_refuses_busy_database);
 	tcase_add_test(tc, restore_forced_while_busy);
 	tcase_add_test(tc, restore_gives_running_jobs_back);
+	tcase_add_test(tc, restore_refused_on_postgresql);
 	suite_add_tcase(s, tc);
 
 	tc = t_tcase("check");

@@ -19,6 +19,7 @@
 #include "../lib/clock.h"
 #include "../lib/job.h"
 #include "../lib/log.h"
+#include "../lib/pgdump.h"
 #include "../lib/queue.h"
 #include "../lib/banned.h"
 
@@ -595,6 +596,32 @@ END_TEST
 
 /* ---- maintenance ------------------------------------------------------ */
 
+/* On PostgreSQL: the rows of table in the pg_dump archive file that
+ * hold text, read back with pg_restore. */
+static int
+archive_rows(const char *file, const char *table, const char *text)
+{
+	char prog[PATH_MAX], err[256], cmd[3 * PATH_MAX], line[8192];
+	FILE *p;
+	int n = 0, on = 0;
+
+	ck_assert_msg(pgdump_find("pg_restore", prog, sizeof(prog), err,
+	    sizeof(err)) == 0, "%s", err);
+	snprintf(cmd, sizeof(cmd), "'%s' -f - -a -t '%s' '%s'", prog, table,
+	    file);
+	ck_assert_ptr_nonnull(p = popen(cmd, "r"));
+	while (fgets(line, sizeof(line), p) != NULL) {
+		if (strncmp(line, "COPY ", 5) == 0)
+			on = 1;
+		else if (strcmp(line, "\\.\n") == 0)
+			on = 0;
+		else if (on && strstr(line, text) != NULL)
+			n++;
+	}
+	ck_assert_int_eq(pclose(p), 0);
+	return n;
+}
+
 START_TEST(prune_deletes_old_finished_jobs)
 {
 	struct job_outcome out;
@@ -635,6 +662,11 @@ START_TEST(backup_writes_a_copy)
 		}
 	closedir(d);
 	ck_assert_int_eq(n, 1);
+	if (env.db.pg != NULL) {
+		/* a pg_dump archive, holding the message */
+		ck_assert_int_eq(archive_rows(path, "messages", "Hi!"), 1);
+		return;
+	}
 	/* A database of its own, holding the message. */
 	ck_assert_int_eq(db_open(&copy, path, &env.cfg, 0), 0);
 	ck_assert_int_eq(t_sql_int(&copy, "SELECT count(*) FROM messages"),

@@ -7,7 +7,13 @@
  * to the journal size limit after a starved checkpoint; a busy one is
  * reported and retried), rollup (fixes a wrong metrics row, keeps the
  * LLM counts, is idempotent) and the payload checks.
+ *
+ * With DATER_TEST_PG the same run on PostgreSQL, where the backup is a
+ * pg_dump archive (read back with pg_restore) and optimize is VACUUM
+ * (ANALYZE); the tests about the SQLite file itself (its WAL, its query
+ * plans) return early there, saying why (sqlite_only).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -20,12 +26,64 @@
 #include "../jobs/jobs.h"
 #include "../lib/clock.h"
 #include "../lib/maint.h"
+#include "../lib/pgdump.h"
 #include "../lib/queue.h"
 #include "../lib/banned.h"
 
 #define DAY_MS (86400LL * 1000)
 
 static struct t_env env;
+
+/* Whether the test database is PostgreSQL's; there a test about the
+ * SQLite file itself (why) ends here, as a pass. */
+static int
+sqlite_only(const char *why)
+{
+	(void)why;	/* the reason is for the reader of the test */
+	return env.db.pg != NULL;
+}
+
+/* On PostgreSQL: the rows of table in the pg_dump archive file (its
+ * COPY data, as pg_restore prints it); with text, only the rows that
+ * hold it. */
+static int
+archive_rows(const char *file, const char *table, const char *text)
+{
+	char prog[PATH_MAX], err[256], cmd[3 * PATH_MAX], line[8192];
+	FILE *p;
+	int n = 0, on = 0;
+
+	ck_assert_msg(pgdump_find("pg_restore", prog, sizeof(prog), err,
+	    sizeof(err)) == 0, "%s", err);
+	snprintf(cmd, sizeof(cmd), "'%s' -f - -a -t '%s' '%s'", prog, table,
+	    file);
+	ck_assert_ptr_nonnull(p = popen(cmd, "r"));
+	while (fgets(line, sizeof(line), p) != NULL) {
+		if (strncmp(line, "COPY ", 5) == 0)
+			on = 1;
+		else if (strcmp(line, "\\.\n") == 0)
+			on = 0;
+		else if (on && (text == NULL || strstr(line, text) != NULL))
+			n++;
+	}
+	ck_assert_int_eq(pclose(p), 0);
+	return n;
+}
+
+/* What backups of the test database are named: STEM-...Z.SFX. */
+static void
+backup_form(char *stem, size_t len, const char **sfx)
+{
+	if (env.db.pg != NULL) {
+		/* DATABASE.SCHEMA: each test has a schema of its own */
+		t_sql_text(&env.db, stem, len, "SELECT current_database() ||"
+		    " '.' || current_schema()");
+		*sfx = ".dump";
+	} else {
+		strlcpy(stem, "test", len);
+		*sfx = ".db";
+	}
+}
 
 static void
 setup(void)
@@ -131,6 +189,22 @@ digest(sqlite3 *conn)
 	return s;
 }
 
+/* Entries of dir besides . and .. */
+static int
+entries_in(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
 static void
 add_conversation(void)
 {
@@ -148,24 +222,38 @@ START_TEST(backup_copy_is_verified_and_private)
 {
 	struct maint_backup r;
 	struct stat st;
-	char dir[PATH_MAX], path[PATH_MAX + 16], *a, *b;
-	const char *base;
+	char dir[PATH_MAX], path[PATH_MAX + 16], stem[128], *a, *b;
+	const char *base, *sfx;
 	sqlite3 *copy = NULL;
 
 	umask(0);	/* a file made with SQLite's 0644 would show */
 	add_jobs(50, "{\"k\": \"backup me\"}");
 	add_conversation();
-	ck_assert_int_eq(maint_backup(&env.db, NULL, 3, &r), 0);
+	backup_form(stem, sizeof(stem), &sfx);
+	t_path(dir, sizeof(dir), env.dir, "backups");
+	if (env.db.pg != NULL) {
+		/* no file to put backups beside: the dir must be set */
+		ck_assert_int_eq(maint_backup(&env.db, env.path, NULL, 3, &r),
+		    -1);
+		ck_assert_msg(strstr(r.error, "maintenance.backup_dir") !=
+		    NULL, "error '%s'", r.error);
+		ck_assert_int_eq(maint_backup(&env.db, env.path, dir, 3, &r),
+		    0);
+	} else
+		ck_assert_int_eq(maint_backup(&env.db, env.path, NULL, 3, &r),
+		    0);
 	ck_assert_str_eq(r.error, "");
 
-	/* backups/ beside the database, 0700 */
-	t_path(dir, sizeof(dir), env.dir, "backups");
+	/* backups/ beside the database (or as set), 0700 */
 	ck_assert_int_eq(stat(dir, &st), 0);
 	ck_assert_int_eq(st.st_mode & 07777, 0700);
 	ck_assert_int_eq(strncmp(r.path, dir, strlen(dir)), 0);
 	base = strrchr(r.path, '/') + 1;
-	ck_assert_msg(strncmp(base, "test-", 5) == 0 && strlen(base) ==
-	    strlen("test-20260101T000000.000Z.db"), "name '%s'", base);
+	ck_assert_msg(strncmp(base, stem, strlen(stem)) == 0 &&
+	    base[strlen(stem)] == '-' && strlen(base) == strlen(stem) +
+	    strlen("-20260101T000000.000Z") + strlen(sfx) &&
+	    strcmp(base + strlen(base) - strlen(sfx), sfx) == 0,
+	    "name '%s'", base);
 
 	ck_assert_int_eq(stat(r.path, &st), 0);
 	ck_assert_int_eq(st.st_mode & 07777, 0600);
@@ -180,6 +268,15 @@ START_TEST(backup_copy_is_verified_and_private)
 	snprintf(path, sizeof(path), "%s-journal", r.path);
 	ck_assert_int_eq(access(path, F_OK), -1);
 
+	if (env.db.pg != NULL) {
+		/* pg_restore reads it back: every job, the message */
+		ck_assert_int_eq(archive_rows(r.path, "jobs", NULL), 50);
+		ck_assert_int_eq(archive_rows(r.path, "jobs", "backup me"),
+		    50);
+		ck_assert_int_eq(archive_rows(r.path, "messages",
+		    "hello there"), 1);
+		return;
+	}
 	/* it opens read-only, passes integrity_check, same rows */
 	ck_assert_int_eq(sqlite3_open_v2(r.path, &copy, SQLITE_OPEN_READONLY,
 	    NULL), SQLITE_OK);
@@ -203,16 +300,18 @@ START_TEST(backup_copy_is_verified_and_private)
 }
 END_TEST
 
-/* How many regular files in dir are named "STEM-...Z.db" (STEM test). */
+/* How many regular files in dir are named "STEM-...Z.SFX" (backup_form). */
 static int
 count_backups(const char *dir)
 {
-	char cmd[PATH_MAX + 128];
+	char cmd[PATH_MAX + 256], stem[128];
+	const char *sfx;
 	FILE *p;
 	int n = -1;
 
+	backup_form(stem, sizeof(stem), &sfx);
 	snprintf(cmd, sizeof(cmd), "find '%s' -maxdepth 1 -type f -name"
-	    " 'test-*Z.db' | wc -l", dir);
+	    " '%s-*Z%s' | wc -l", dir, stem, sfx);
 	p = popen(cmd, "r");
 	ck_assert_ptr_nonnull(p);
 	ck_assert_int_eq(fscanf(p, "%d", &n), 1);
@@ -220,14 +319,36 @@ count_backups(const char *dir)
 	return n;
 }
 
+/* dir/PRE[STEM]MID[SFX]POST: a name shaped like (or unlike) a backup of
+ * the test database. */
+static void
+bk_name(char *path, size_t len, const char *dir, const char *pre, int stem,
+    const char *mid, int sfx, const char *post)
+{
+	char st[128];
+	const char *x;
+	int n;
+
+	backup_form(st, sizeof(st), &x);
+	n = snprintf(path, len, "%s/%s%s%s%s%s", dir, pre, stem ? st : "",
+	    mid, sfx ? x : "", post);
+	ck_assert(n > 0 && (size_t)n < len);
+}
+
 START_TEST(backup_rotation_keeps_newest)
 {
-	static const char *other[] = {
-		"notes.txt",				/* unrelated */
-		"test-manual.db",			/* not our form */
-		"other-20000101T000000.000Z.db",	/* another database's */
-		"test-20000101T000000.000Z.db.bak",	/* a suffix after */
-		"xtest-20000101T000000.000Z.db",
+	static const struct {
+		const char *pre;
+		int stem;
+		const char *mid;
+		int sfx;
+		const char *post;
+	} other[] = {
+		{ "notes.txt", 0, "", 0, "" },		/* unrelated */
+		{ "", 1, "-manual", 1, "" },		/* not our form */
+		{ "other", 0, "-20000101T000000.000Z", 1, "" },	/* another's */
+		{ "", 1, "-20000101T000000.000Z", 1, ".bak" },	/* a suffix after */
+		{ "x", 1, "-20000101T000000.000Z", 1, "" },
 	};
 	char dir[PATH_MAX], path[PATH_MAX], made[5][PATH_MAX];
 	struct maint_backup r;
@@ -237,28 +358,32 @@ START_TEST(backup_rotation_keeps_newest)
 	t_path(dir, sizeof(dir), env.dir, "bk");
 	ck_assert_int_eq(mkdir(dir, 0755), 0);
 	for (i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
-		t_path(path, sizeof(path), dir, other[i]);
+		bk_name(path, sizeof(path), dir, other[i].pre, other[i].stem,
+		    other[i].mid, other[i].sfx, other[i].post);
 		t_write_file(path, "keep me");
 	}
 	/* a directory and a symlink shaped like old backups stay too */
-	t_path(path, sizeof(path), dir, "test-20000101T000000.001Z.db");
+	bk_name(path, sizeof(path), dir, "", 1, "-20000101T000000.001Z", 1, "");
 	ck_assert_int_eq(mkdir(path, 0700), 0);
-	t_path(path, sizeof(path), dir, "test-20000101T000000.002Z.db");
+	bk_name(path, sizeof(path), dir, "", 1, "-20000101T000000.002Z", 1, "");
 	ck_assert_int_eq(symlink("notes.txt", path), 0);
 	/* a .part left by a killed backup an hour ago goes; a fresh one
 	 * (a backup running now) stays */
-	t_path(path, sizeof(path), dir, "test-20000101T000000.003Z.db.part");
+	bk_name(path, sizeof(path), dir, "", 1, "-20000101T000000.003Z", 1,
+	    ".part");
 	t_write_file(path, "half");
 	old[0].tv_sec = old[1].tv_sec = time(NULL) - 7200;
 	old[0].tv_nsec = old[1].tv_nsec = 0;
 	ck_assert_int_eq(utimensat(AT_FDCWD, path, old, 0), 0);
-	t_path(path, sizeof(path), dir, "test-20000101T000000.004Z.db.part");
+	bk_name(path, sizeof(path), dir, "", 1, "-20000101T000000.004Z", 1,
+	    ".part");
 	t_write_file(path, "in progress");
 
 	add_jobs(10, NULL);
 	/* keep + 2 backups: the two oldest go */
 	for (i = 0; i < 5; i++) {
-		ck_assert_int_eq(maint_backup(&env.db, dir, 3, &r), 0);
+		ck_assert_int_eq(maint_backup(&env.db, env.path, dir, 3, &r),
+		    0);
 		strlcpy(made[i], r.path, sizeof(made[i]));
 		ck_assert_int_eq(r.removed, i < 3 ? (i == 0 ? 1 : 0) : 1);
 		if (i > 0)
@@ -272,22 +397,24 @@ START_TEST(backup_rotation_keeps_newest)
 		    made[i]);
 	ck_assert_int_eq(count_backups(dir), 3);
 	for (i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
-		t_path(path, sizeof(path), dir, other[i]);
-		ck_assert_msg(access(path, F_OK) == 0, "'%s' removed",
-		    other[i]);
+		bk_name(path, sizeof(path), dir, other[i].pre, other[i].stem,
+		    other[i].mid, other[i].sfx, other[i].post);
+		ck_assert_msg(access(path, F_OK) == 0, "'%s' removed", path);
 	}
-	t_path(path, sizeof(path), dir, "test-20000101T000000.001Z.db");
+	bk_name(path, sizeof(path), dir, "", 1, "-20000101T000000.001Z", 1, "");
 	ck_assert_int_eq(access(path, F_OK), 0);
-	t_path(path, sizeof(path), dir, "test-20000101T000000.002Z.db");
+	bk_name(path, sizeof(path), dir, "", 1, "-20000101T000000.002Z", 1, "");
 	ck_assert_int_eq(faccessat(AT_FDCWD, path, F_OK, AT_SYMLINK_NOFOLLOW),
 	    0);
-	t_path(path, sizeof(path), dir, "test-20000101T000000.003Z.db.part");
+	bk_name(path, sizeof(path), dir, "", 1, "-20000101T000000.003Z", 1,
+	    ".part");
 	ck_assert_int_eq(access(path, F_OK), -1);
-	t_path(path, sizeof(path), dir, "test-20000101T000000.004Z.db.part");
+	bk_name(path, sizeof(path), dir, "", 1, "-20000101T000000.004Z", 1,
+	    ".part");
 	ck_assert_int_eq(access(path, F_OK), 0);
 
 	/* keep 1: only the new one */
-	ck_assert_int_eq(maint_backup(&env.db, dir, 1, &r), 0);
+	ck_assert_int_eq(maint_backup(&env.db, env.path, dir, 1, &r), 0);
 	ck_assert_int_eq(r.removed, 3);
 	ck_assert_int_eq(count_backups(dir), 1);
 	ck_assert_int_eq(access(r.path, F_OK), 0);
@@ -302,7 +429,7 @@ START_TEST(backup_dir_created_and_errors)
 
 	umask(022);
 	t_path(dir, sizeof(dir), env.dir, "deep/er/backups");
-	ck_assert_int_eq(maint_backup(&env.db, dir, 2, &r), 0);
+	ck_assert_int_eq(maint_backup(&env.db, env.path, dir, 2, &r), 0);
 	ck_assert_int_eq(stat(dir, &st), 0);
 	ck_assert_int_eq(st.st_mode & 07777, 0700);
 	t_path(dir, sizeof(dir), env.dir, "deep");
@@ -312,16 +439,41 @@ START_TEST(backup_dir_created_and_errors)
 	/* the dir is a file: a clear error naming it, nothing left */
 	t_path(file, sizeof(file), env.dir, "plainfile");
 	t_write_file(file, "x");
-	ck_assert_int_eq(maint_backup(&env.db, file, 2, &r), -1);
+	ck_assert_int_eq(maint_backup(&env.db, env.path, file, 2, &r), -1);
 	ck_assert_msg(strstr(r.error, "plainfile") != NULL &&
 	    strstr(r.error, "not a directory") != NULL, "error '%s'",
 	    r.error);
 
 	/* refused inside a transaction */
 	ck_assert_int_eq(db_begin(&env.db), 0);
-	ck_assert_int_eq(maint_backup(&env.db, NULL, 2, &r), -1);
+	ck_assert_int_eq(maint_backup(&env.db, env.path, dir, 2, &r), -1);
 	ck_assert_ptr_nonnull(strstr(r.error, "transaction"));
 	db_rollback(&env.db);
+}
+END_TEST
+
+/* No pg_dump to be found: a clear error naming what is missing, no
+ * file left behind. */
+START_TEST(backup_without_pg_dump)
+{
+	char dir[PATH_MAX], empty[PATH_MAX];
+	struct maint_backup r;
+
+	t_path(empty, sizeof(empty), env.dir, "nobin");
+	ck_assert_int_eq(mkdir(empty, 0700), 0);
+	ck_assert_int_eq(setenv("PG_BINDIR", empty, 1), 0);
+	t_path(dir, sizeof(dir), env.dir, "bk");
+	if (env.db.pg == NULL) {
+		/* SQLite needs no pg_dump */
+		ck_assert_int_eq(maint_backup(&env.db, env.path, dir, 2, &r),
+		    0);
+		return;
+	}
+	ck_assert_int_eq(maint_backup(&env.db, env.path, dir, 2, &r), -1);
+	ck_assert_msg(strstr(r.error, "pg_dump not found") != NULL &&
+	    strstr(r.error, empty) != NULL, "error '%s'", r.error);
+	ck_assert_int_eq(count_backups(dir), 0);
+	ck_assert_int_eq(entries_in(dir), 0);
 }
 END_TEST
 
@@ -361,7 +513,7 @@ job_at(const char *state, int64_t finished_at)
 	    " nullif(%lld, 0), CASE WHEN '%s' = 'running' THEN 'w1' END)",
 	    state, (long long)(now - 90 * DAY_MS),
 	    (long long)(now - 90 * DAY_MS), (long long)finished_at, state);
-	return sqlite3_last_insert_rowid(env.db.sql);
+	return t_sql_int(&env.db, "SELECT max(id) FROM jobs");
 }
 
 static int
@@ -433,6 +585,8 @@ START_TEST(prune_in_batches)
 	ck_assert_int_eq(p.jobs, 2500);
 	ck_assert_int_eq(t_sql_int(&env.db, "SELECT count(*) FROM jobs"), 1);
 	ck_assert_int_eq(job_exists(i), 1);
+	if (sqlite_only("EXPLAIN QUERY PLAN is SQLite's"))
+		return;
 	/* the batches find the old rows by the jobs_finished index */
 	{
 		sqlite3_stmt *st = NULL;
@@ -460,7 +614,7 @@ msg_at(const char *dir, const char *status, int64_t created)
 	t_exec(&env.db, "INSERT INTO messages (contact, bot, direction, text,"
 	    " status, created_at) VALUES (1, 'anna', '%s', 'm', nullif('%s',"
 	    " ''), %lld)", dir, status, (long long)created);
-	return sqlite3_last_insert_rowid(env.db.sql);
+	return t_sql_int(&env.db, "SELECT max(id) FROM messages");
 }
 
 static int
@@ -598,6 +752,8 @@ START_TEST(optimize_bounds_wal)
 	struct maint_optimize r;
 	sqlite3 *reader;
 
+	if (sqlite_only("about the -wal file"))
+		return;
 	reader = open_reader();
 	write_many();
 	ck_assert_msg(wal_size() > 4 * limit, "-wal only %lld bytes",
@@ -638,6 +794,8 @@ START_TEST(optimize_busy_is_retried)
 	struct maint_optimize r;
 	sqlite3 *reader;
 
+	if (sqlite_only("about SQLite's WAL checkpoint"))
+		return;
 	env.db.busy_timeout_ms = 50;
 	reader = open_reader();
 	write_many();
@@ -653,6 +811,37 @@ START_TEST(optimize_busy_is_retried)
 	ck_assert_int_eq(run_type(&job_optimize, "{}", &out), JOB_OK);
 	ck_assert_int_le(wal_size(), env.cfg.maint.journal_size_limit);
 	integrity_ok();
+}
+END_TEST
+
+/* On PostgreSQL: VACUUM (ANALYZE) of every table of the schema, which
+ * the statistics views show; not inside a transaction. */
+START_TEST(optimize_vacuums_on_postgresql)
+{
+	struct job_outcome out;
+	struct maint_optimize r;
+
+	if (env.db.pg == NULL)
+		return;		/* SQLite: optimize_bounds_wal */
+	add_jobs(20, NULL);
+	t_exec(&env.db, "DELETE FROM jobs");
+	ck_assert_int_eq(maint_optimize(&env.db, 0, &r), 0);
+	ck_assert_str_eq(r.error, "");
+	ck_assert_int_eq(r.tables, t_sql_int(&env.db, "SELECT count(*) FROM"
+	    " pg_tables WHERE schemaname = current_schema()"));
+	ck_assert_int_ge(r.tables, 9);
+	ck_assert_int_eq(r.busy, 0);
+	ck_assert_int_eq(r.wal_bytes, -1);
+	ck_assert_int_eq(t_sql_int(&env.db, "SELECT count(*) FROM"
+	    " pg_stat_user_tables WHERE schemaname = current_schema()"
+	    " AND last_vacuum IS NOT NULL AND last_analyze IS NOT NULL"),
+	    r.tables);
+	ck_assert_int_eq(run_type(&job_optimize, "{}", &out), JOB_OK);
+
+	ck_assert_int_eq(db_begin(&env.db), 0);
+	ck_assert_int_eq(maint_optimize(&env.db, 0, &r), -1);
+	ck_assert_ptr_nonnull(strstr(r.error, "transaction"));
+	db_rollback(&env.db);
 }
 END_TEST
 
@@ -695,15 +884,61 @@ dead_job(const char *bot, const char *state, int64_t at)
 	    " 0, 0, %lld)", bot, state, (long long)at);
 }
 
+static const char sql_metrics[] =
+    "SELECT received, sent, initiations, initiation_replies, llm_calls,"
+    " tokens_in, tokens_out, cost_usd, job_failures, bot, day"
+    " FROM metrics_daily WHERE (?1 IS NULL OR (bot = ?1 AND day = ?2))"
+    " ORDER BY bot, day";
+
+/* The row at st as "received sent ... 0.25 job_failures". */
+static void
+format_metrics(struct dbst *st, char *buf, size_t len)
+{
+	snprintf(buf, len, "%lld %lld %lld %lld %lld %lld %lld %.2f %lld",
+	    (long long)db_col_int64(st, 0), (long long)db_col_int64(st, 1),
+	    (long long)db_col_int64(st, 2), (long long)db_col_int64(st, 3),
+	    (long long)db_col_int64(st, 4), (long long)db_col_int64(st, 5),
+	    (long long)db_col_int64(st, 6), db_col_double(st, 7),
+	    (long long)db_col_int64(st, 8));
+}
+
+/* A day's metrics row of bot, formatted in C (printf() is SQLite's). */
 static void
 metrics_row(char *buf, size_t len, const char *bot, const char *day)
 {
-	t_sql_text(&env.db, buf, len, "SELECT coalesce((SELECT received ||"
-	    " ' ' || sent || ' ' || initiations || ' ' || initiation_replies"
-	    " || ' ' || llm_calls || ' ' || tokens_in || ' ' || tokens_out ||"
-	    " ' ' || printf('%%.2f', cost_usd) || ' ' || job_failures FROM"
-	    " metrics_daily WHERE bot = '%s' AND day = '%s'), 'none')", bot,
-	    day);
+	struct dbst *st = db_stmt(&env.db, sql_metrics);
+
+	ck_assert_ptr_nonnull(st);
+	db_bind_text(st, 1, bot);
+	db_bind_text(st, 2, day);
+	if (db_step(st) == DB_ROW)
+		format_metrics(st, buf, len);
+	else
+		strlcpy(buf, "none", len);
+	db_reset(st);
+}
+
+/* Every metrics row, each "bot day counts", in order. */
+static void
+metrics_all(char *buf, size_t len)
+{
+	struct dbst *st = db_stmt(&env.db, sql_metrics);
+	char row[256];
+
+	ck_assert_ptr_nonnull(st);
+	db_bind_null(st, 1);
+	db_bind_null(st, 2);
+	buf[0] = '\0';
+	while (db_step(st) == DB_ROW) {
+		format_metrics(st, row, sizeof(row));
+		strlcat(buf, db_col_text(st, 9), len);
+		strlcat(buf, " ", len);
+		strlcat(buf, db_col_text(st, 10), len);
+		strlcat(buf, " ", len);
+		strlcat(buf, row, len);
+		strlcat(buf, ",", len);
+	}
+	db_reset(st);
 }
 
 /* The source rows of 2026-03-10 and around it. */
@@ -768,17 +1003,13 @@ START_TEST(rollup_fixes_and_is_idempotent)
 	metrics_row(row, sizeof(row), "anna", "2026-03-09");
 	ck_assert_str_eq(row, "42 0 0 0 0 0 0 0.00 0");
 
-	t_sql_text(&env.db, all1, sizeof(all1), "SELECT group_concat(bot ||"
-	    " day || received || sent || initiations || initiation_replies"
-	    " || llm_calls || tokens_in || tokens_out || cost_usd ||"
-	    " job_failures, ',') FROM metrics_daily");
+	metrics_all(all1, sizeof(all1));
 	ck_assert_int_eq(maint_rollup(&env.db, "2026-03-10", 0, 0, &r), 0);
 	ck_assert_int_eq(r.rows, 3);
-	t_sql_text(&env.db, all2, sizeof(all2), "SELECT group_concat(bot ||"
-	    " day || received || sent || initiations || initiation_replies"
-	    " || llm_calls || tokens_in || tokens_out || cost_usd ||"
-	    " job_failures, ',') FROM metrics_daily");
+	metrics_all(all2, sizeof(all2));
 	ck_assert_str_eq(all1, all2);
+	ck_assert_ptr_nonnull(strstr(all1, "anna 2026-03-10 4 2 1 2 3 100 50"
+	    " 0.25 0,"));
 
 	/* a day with nothing at all: no rows made */
 	ck_assert_int_eq(maint_rollup(&env.db, "2026-01-01", 0, 0, &r), 0);
@@ -917,6 +1148,81 @@ START_TEST(payloads)
 }
 END_TEST
 
+/* The password of a URI goes nowhere but the child's PGPASSWORD. */
+START_TEST(pgdump_hides_the_password)
+{
+	static const struct {
+		const char *uri, *bare, *pw;
+	} cases[] = {
+		{ "postgresql://u:p%40ss@h/db?sslmode=require",
+		  "postgresql://u@h/db?sslmode=require", "p@ss" },
+		{ "postgresql:///d?host=/tmp/x&password=s3cret&user=root",
+		  "postgresql:///d?host=/tmp/x&user=root", "s3cret" },
+		{ "postgresql:///d?password=a", "postgresql:///d", "a" },
+		{ "postgres://h/db", "postgres://h/db", "" },
+		{ "postgresql://u@h:5433/db", "postgresql://u@h:5433/db", "" },
+	};
+	char dir[PATH_MAX], path[PATH_MAX], bare[256], pw[64], err[512];
+	char script[3 * PATH_MAX];
+	char *t;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_eq(pgdump_split_uri(cases[i].uri, bare,
+		    sizeof(bare), pw, sizeof(pw)), 0);
+		ck_assert_str_eq(bare, cases[i].bare);
+		ck_assert_str_eq(pw, cases[i].pw);
+	}
+
+	/* a pg_dump that tells what it got */
+	t_tmpdir(dir, sizeof(dir));
+	t_path(path, sizeof(path), dir, "pg_dump");
+	snprintf(script, sizeof(script), "#!/bin/sh\nprintf '%%s\\n' \"$@\" >"
+	    " '%s/args'\nprintf '%%s' \"${PGPASSWORD-unset}\" > '%s/pw'\n"
+	    "printf PGDMP\n", dir, dir);
+	t_write_file(path, script);
+	ck_assert_int_eq(chmod(path, 0700), 0);
+	ck_assert_int_eq(setenv("PG_BINDIR", dir, 1), 0);
+	ck_assert_int_eq(unsetenv("PGPASSWORD"), 0);
+	t_path(path, sizeof(path), dir, "out");
+	ck_assert_int_ge(fd = open(path, O_WRONLY | O_CREAT, 0600), 0);
+	ck_assert_int_eq(pgdump_run("postgresql://u:s3cret@h/db?x=1",
+	    "my\"schema", fd, err, sizeof(err)), 0);
+	close(fd);
+	t = t_read_file(path);
+	ck_assert_str_eq(t, "PGDMP");
+	free(t);
+	t_path(path, sizeof(path), dir, "args");
+	t = t_read_file(path);
+	ck_assert_str_eq(t, "--format=custom\n--no-password\n"
+	    "--schema=\"my\"\"schema\"\n--dbname=postgresql://u@h/db?x=1\n");
+	free(t);
+	t_path(path, sizeof(path), dir, "pw");
+	t = t_read_file(path);
+	ck_assert_str_eq(t, "s3cret");
+	free(t);
+	/* no password in the URI: the environment's own, if any */
+	ck_assert_int_ge(fd = open("/dev/null", O_WRONLY), 0);
+	ck_assert_int_eq(pgdump_run("postgresql://u@h/db", "public", fd, err,
+	    sizeof(err)), 0);
+	t = t_read_file(path);
+	ck_assert_str_eq(t, "unset");
+	free(t);
+
+	/* a pg_dump that fails: its message, its status */
+	t_path(path, sizeof(path), dir, "pg_dump");
+	t_write_file(path, "#!/bin/sh\necho 'pg_dump: error: boom' >&2\n"
+	    "echo 'DETAIL: more' >&2\nexit 1\n");
+	ck_assert_int_eq(pgdump_run("postgresql://u@h/db", "public", fd, err,
+	    sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "exited 1: pg_dump: error: boom; DETAIL:"
+	    " more") != NULL, "%s", err);
+	close(fd);
+	t_rmtree(dir);
+}
+END_TEST
+
 Suite *
 suite_maint(void)
 {
@@ -926,6 +1232,7 @@ suite_maint(void)
 	tc = t_tcase("check");
 	tcase_add_test(tc, days);
 	tcase_add_test(tc, payloads);
+	tcase_add_test(tc, pgdump_hides_the_password);
 	suite_add_tcase(s, tc);
 
 	tc = t_tcase("backup");
@@ -934,6 +1241,7 @@ suite_maint(void)
 	tcase_add_test(tc, backup_rotation_keeps_newest);
 	tcase_add_test(tc, backup_dir_created_and_errors);
 	tcase_add_test(tc, backup_job_uses_config);
+	tcase_add_test(tc, backup_without_pg_dump);
 	suite_add_tcase(s, tc);
 
 	tc = t_tcase("prune");
@@ -947,6 +1255,7 @@ suite_maint(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, optimize_bounds_wal);
 	tcase_add_test(tc, optimize_busy_is_retried);
+	tcase_add_test(tc, optimize_vacuums_on_postgresql);
 	suite_add_tcase(s, tc);
 
 	tc = t_tcase("rollup");

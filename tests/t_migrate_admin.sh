@@ -3,12 +3,27 @@
 # verified copy that restores to equal data; restore refuses while a
 # worker holds a lease (unless --force) and refuses a bad file; check
 # passes a clean database and names each problem of a broken one.
+#
+# On PostgreSQL (DATER_TEST_PG): backup writes a pg_dump archive (0600,
+# the same refusals of odd targets, exit 73 without pg_dump), restore is
+# refused (69) and the pg_restore command its message gives brings the
+# data back, check names the same problems but SQLite's
+# foreign_key_check; the rest (restore itself, integrity_check of a
+# damaged file) is SQLite's.
 . "$(dirname "$0")/blackbox-lib.sh"
-sqlite_only "backup, restore and check of the .db file (PRAGMA integrity_check, user_version, a damaged sqlite_master)"
 
 write_conf '' 'bots = ( { name = "anna"; transport = { driver = "console"; }; } );'
 migrate || die "migrate up"
 mig() { run "$BIN/dater-migrate" -c "$CONF" -d "$DB" "$@"; }
+# good_backup FILE: the file is a good backup (a SQLite file passing
+# integrity_check, or an archive pg_restore can list)
+good_backup() {
+	if is_pg; then
+		pg_restore -l "$1" >/dev/null 2>&1 && echo ok
+	else
+		sqlite3 "$1" 'PRAGMA integrity_check'
+	fi
+}
 snapshot() {
 	q "SELECT 'c', id, platform_id, profile FROM contacts ORDER BY id;
 	   SELECT 'm', id, contact, direction, text, created_at FROM messages ORDER BY id;
@@ -16,8 +31,20 @@ snapshot() {
 	   SELECT 'j', id, type, state, payload FROM jobs ORDER BY id"
 }
 
-mig import-legacy "$ROOT/tests/fixtures/legacy/good"
-is "$RC" 0 "the legacy fixtures import (data to back up)"
+if is_pg; then
+	# (import-legacy does not run on PostgreSQL yet: rows by hand)
+	q "INSERT INTO contacts (id, bot, platform_id, profile, created_at, updated_at)
+	       VALUES (1, 'anna', 'p1', '{\"name\": \"Eva\"}', 1, 1),
+	       (2, 'anna', 'p2', '{}', 2, 2);
+	   INSERT INTO messages (contact, bot, direction, text, created_at)
+	       VALUES (1, 'anna', 'in', 'hello', 10), (2, 'anna', 'in', 'hi', 20);
+	   INSERT INTO metrics_daily (bot, day, received, cost_usd)
+	       VALUES ('anna', '2026-01-02', 2, 0.5)"
+	is "$?" 0 "contacts, messages and metrics (data to back up)"
+else
+	mig import-legacy "$ROOT/tests/fixtures/legacy/good"
+	is "$RC" 0 "the legacy fixtures import (data to back up)"
+fi
 for i in 1 2 3; do enqueue noop >/dev/null; done
 before=$(snapshot)
 
@@ -33,7 +60,7 @@ mig backup "$TMP/b1.db"
 is "$RC" 0 "backup exits 0"
 check "backup writes the file" test -f "$TMP/b1.db"
 is "$(stat -c %a "$TMP/b1.db")" 600 "the backup is mode 0600"
-is "$(sqlite3 "$TMP/b1.db" 'PRAGMA integrity_check')" ok "the backup passes integrity_check"
+is "$(good_backup "$TMP/b1.db")" ok "the backup is good (integrity_check, pg_restore -l)"
 is "$(ls -A "$TMP" | grep -c dater-backup)" 0 "backup leaves no temporary folder behind"
 check "the backup is one file (no -wal beside it)" test ! -e "$TMP/b1.db-wal"
 mig backup "$TMP/nodir/b.db"
@@ -68,8 +95,76 @@ is "$(ls -A "$TMP" | grep -c dater-backup)" 0 "a refused backup leaves no tempor
 echo "old" >"$TMP/b2.db"
 mig backup "$TMP/b2.db"
 is "$RC" 0 "backup over an existing regular file exits 0"
-is "$(sqlite3 "$TMP/b2.db" 'PRAGMA integrity_check')" ok "... and replaces it with the copy"
+is "$(good_backup "$TMP/b2.db")" ok "... and replaces it with the copy"
 is "$(stat -c %a "$TMP/b2.db")" 600 "... mode 0600"
+
+if is_pg; then
+	# without pg_dump (PG_BINDIR names where it is: here nowhere)
+	mkdir "$TMP/nobin"
+	PG_BINDIR=$TMP/nobin mig backup "$TMP/b3.db"
+	is "$RC" 73 "backup without pg_dump exits 73"
+	like "$ERR" "pg_dump not found in PG_BINDIR" "... and says what is missing"
+	check "... and writes nothing" test ! -e "$TMP/b3.db"
+	is "$(ls -A "$TMP" | grep -c dater-backup)" 0 "... nor leaves a temporary folder"
+
+	# restore is refused; the way its message gives brings the data back
+	q "DELETE FROM messages; DELETE FROM contacts; DELETE FROM jobs; DELETE FROM metrics_daily"
+	mig restore "$TMP/b1.db"
+	is "$RC" 69 "restore on PostgreSQL exits 69"
+	like "$ERR" "not supported.*pg_restore --clean --if-exists --no-owner --single-transaction" \
+	    "... and says how to restore with pg_restore"
+	is "$(q 'SELECT count(*) FROM contacts')" 0 "... changing nothing"
+	pg_restore --clean --if-exists --no-owner --single-transaction \
+	    --dbname="$DB" "$TMP/b1.db" 2>"$TMP/restore.err"
+	is "$?" 0 "pg_restore as the message says exits 0"
+	is "$(snapshot)" "$before" "... and brings back equal data"
+	mig check
+	is "$RC" 0 "the restored database checks clean"
+	id=$(enqueue noop)
+	check "a job enqueued after it gets a new id ($id)" test "${id:-0}" -gt 3
+fi
+
+# ---- check on a broken database ------------------------------------------------------
+
+# (on PostgreSQL past the foreign key, as a broken database would be)
+nofk=
+is_pg && nofk="SET session_replication_role = replica;"
+q "$nofk
+   INSERT INTO jobs (type, state, run_at, created_at) VALUES ('noop', 'running', 0, 0);
+   INSERT INTO jobs (type, state, run_at, created_at, lease_until)
+       VALUES ('noop', 'queued', 0, 0, 5);
+   INSERT INTO jobs (type, state, run_at, created_at, attempts, max_attempts)
+       VALUES ('noop', 'queued', 0, 0, 9, 3);
+   INSERT INTO messages (contact, bot, direction, text, created_at)
+       VALUES (9999, 'anna', 'in', 'orphan', 0);"
+r1=$(q "SELECT id FROM jobs WHERE state = 'running' AND lease_until IS NULL")
+q1=$(q "SELECT id FROM jobs WHERE state = 'queued' AND lease_until IS NOT NULL")
+a1=$(q "SELECT id FROM jobs WHERE attempts > max_attempts")
+m1=$(q "SELECT id FROM messages WHERE text = 'orphan'")
+# live jobs with the same unique key: only possible without the index
+q "DROP INDEX jobs_unique;
+   INSERT INTO jobs (type, run_at, created_at, unique_key) VALUES ('noop', 0, 0, 'k1');
+   INSERT INTO jobs (type, run_at, created_at, unique_key) VALUES ('noop', 0, 0, 'k1');"
+mig check
+is "$RC" 65 "check on a broken database exits 65"
+like "$OUT" "^job $r1: running without a lease or a worker$" "a running job without a lease"
+like "$OUT" "^job $q1: queued with a lease$" "a queued job with a lease"
+like "$OUT" "^job $a1: queued with 9 attempts of at most 3$" "attempts above max_attempts"
+like "$OUT" "^message $m1: contact 9999 does not exist$" "a message without its contact"
+like "$OUT" "^unique key 'k1' held by 2 live jobs" "a unique key held twice"
+if is_pg; then
+	# PostgreSQL enforces foreign keys itself: no foreign_key_check
+	like "$ERR" "5 problems" "the count of problems goes to stderr"
+else
+	like "$OUT" "^foreign_key_check: messages row $m1" "foreign_key_check's finding"
+	like "$ERR" "6 problems" "the count of problems goes to stderr"
+fi
+
+mig check extra
+is "$RC" 64 "check with an argument exits 64"
+
+sqlite_only "restore of .db files (user_version, a running worker's leases, the backup job's copy) and integrity_check of a damaged file"
+
 
 # ---- restore: round trip ------------------------------------------------------
 
@@ -181,33 +276,6 @@ is "$RC" 0 "the restored database checks clean"
 DB=$MAINDB
 write_conf '' 'bots = ( { name = "anna"; transport = { driver = "console"; }; } );'
 
-# ---- check on a broken database ------------------------------------------------------
-
-q "INSERT INTO jobs (type, state, run_at, created_at) VALUES ('noop', 'running', 0, 0);
-   INSERT INTO jobs (type, state, run_at, created_at, lease_until)
-       VALUES ('noop', 'queued', 0, 0, 5);
-   INSERT INTO jobs (type, state, run_at, created_at, attempts, max_attempts)
-       VALUES ('noop', 'queued', 0, 0, 9, 3);
-   INSERT INTO messages (contact, bot, direction, text, created_at)
-       VALUES (9999, 'anna', 'in', 'orphan', 0);"
-r1=$(q "SELECT id FROM jobs WHERE state = 'running' AND lease_until IS NULL")
-q1=$(q "SELECT id FROM jobs WHERE state = 'queued' AND lease_until IS NOT NULL")
-a1=$(q "SELECT id FROM jobs WHERE attempts > max_attempts")
-m1=$(q "SELECT id FROM messages WHERE text = 'orphan'")
-# live jobs with the same unique key: only possible without the index
-q "DROP INDEX jobs_unique;
-   INSERT INTO jobs (type, run_at, created_at, unique_key) VALUES ('noop', 0, 0, 'k1');
-   INSERT INTO jobs (type, run_at, created_at, unique_key) VALUES ('noop', 0, 0, 'k1');"
-mig check
-is "$RC" 65 "check on a broken database exits 65"
-like "$OUT" "^job $r1: running without a lease or a worker$" "a running job without a lease"
-like "$OUT" "^job $q1: queued with a lease$" "a queued job with a lease"
-like "$OUT" "^job $a1: queued with 9 attempts of at most 3$" "attempts above max_attempts"
-like "$OUT" "^message $m1: contact 9999 does not exist$" "a message without its contact"
-like "$OUT" "^foreign_key_check: messages row $m1" "foreign_key_check's finding"
-like "$OUT" "^unique key 'k1' held by 2 live jobs" "a unique key held twice"
-like "$ERR" "6 problems" "the count of problems goes to stderr"
-
 # integrity_check: a damaged index
 cp "$TMP/b1.db" "$TMP/damaged.db"
 sqlite3 "$TMP/damaged.db" "PRAGMA writable_schema = ON;
@@ -216,8 +284,5 @@ sqlite3 "$TMP/damaged.db" "PRAGMA writable_schema = ON;
 run "$BIN/dater-migrate" -c "$CONF" -d "$TMP/damaged.db" check
 is "$RC" 65 "check on a database with a damaged index exits 65"
 like "$OUT" "^integrity_check: " "integrity_check's finding is named"
-
-mig check extra
-is "$RC" 64 "check with an argument exits 64"
 
 bb_done
