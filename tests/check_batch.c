@@ -311,9 +311,17 @@ START_TEST(failed_enqueue_changes_nothing)
 	int rc;
 
 	/* The third insert fails in the database. */
-	t_exec(&env.db, "CREATE TRIGGER boom BEFORE INSERT ON jobs WHEN"
-	    " NEW.payload LIKE '%%boom%%' BEGIN SELECT RAISE(ABORT, 'boom');"
-	    " END");
+	if (env.db.pg != NULL) {
+		t_exec(&env.db, "CREATE FUNCTION boom() RETURNS trigger"
+		    " LANGUAGE plpgsql AS $f$ BEGIN IF NEW.payload LIKE"
+		    " '%%boom%%' THEN RAISE EXCEPTION 'boom'; END IF;"
+		    " RETURN NEW; END $f$");
+		t_exec(&env.db, "CREATE TRIGGER boom BEFORE INSERT ON jobs"
+		    " FOR EACH ROW EXECUTE FUNCTION boom()");
+	} else
+		t_exec(&env.db, "CREATE TRIGGER boom BEFORE INSERT ON jobs"
+		    " WHEN NEW.payload LIKE '%%boom%%' BEGIN SELECT"
+		    " RAISE(ABORT, 'boom'); END");
 	add_ok("{\"type\": \"noop\", \"unique\": \"a\"}");
 	add_ok("{\"type\": \"noop\"}");
 	add_ok("{\"type\": \"noop\", \"payload\": {\"trace\": \"boom\"}}");
@@ -323,7 +331,8 @@ START_TEST(failed_enqueue_changes_nothing)
 	ck_assert_int_eq(rc, -1);
 	ck_assert_int_eq(t_sql_int(&env.db, "SELECT count(*) FROM jobs"), 0);
 	/* ... and the database is usable after. */
-	t_exec(&env.db, "DROP TRIGGER boom");
+	t_exec(&env.db, env.db.pg != NULL ? "DROP TRIGGER boom ON jobs" :
+	    "DROP TRIGGER boom");
 	ck_assert_int_eq(batch_enqueue(&b, &env.db, ids), 0);
 	ck_assert_int_eq(t_sql_int(&env.db, "SELECT count(*) FROM jobs"), 3);
 }

@@ -288,7 +288,7 @@ START_TEST(inbound_unknown_bot_waits)
 
 	ck_assert_int_eq(run_job(id, &out), JOB_DEFER);
 	ck_assert_int_gt(out.at, clock_now_ms());
-	ck_assert_int_eq(count("messages", "1"), 0);
+	ck_assert_int_eq(count("messages", "1 = 1"), 0);
 }
 END_TEST
 
@@ -504,7 +504,7 @@ START_TEST(initiate_needs_consent)
 	contact_payload(payload, sizeof(payload), new_contact(0));
 	ck_assert_int_eq(run("initiate", payload, NULL, &out), JOB_OK);
 	ck_assert_int_eq(requests("/chat/completions"), 0);
-	ck_assert_int_eq(count("messages", "1"), 0);
+	ck_assert_int_eq(count("messages", "1 = 1"), 0);
 }
 END_TEST
 

@@ -14,6 +14,8 @@
 #   tests/pg-cluster.sh dropdb DIR NAME drop it (no error if it is gone)
 #   tests/pg-cluster.sh uri DIR [NAME] print the URI of NAME (dater)
 #   tests/pg-cluster.sh stop DIR       stop the cluster, remove DIR
+#   tests/pg-cluster.sh available      exit 0 if initdb and pg_ctl are
+#                                      here (make check's PostgreSQL pass)
 #
 # The URI is postgresql:///NAME?host=DIR&user=USER: libpq takes the
 # socket directory from host= and the role from user=; the role is the
@@ -177,6 +179,10 @@ stop() {
 	rm -rf "$dir"
 }
 
+if [ "${1:-}" = available ] && [ $# -eq 1 ]; then
+	find_bindir 2>/dev/null
+	exit 0
+fi
 [ $# -ge 2 ] || usage
 cmd=$1
 dir=${2%/}
