@@ -3,6 +3,11 @@
  *
  *   latency [-n count] [-w warmup] DB FIFO
  *
+ * DB is a SQLite file, or a postgresql:// URI (issue 12): then each
+ * enqueue also sends the NOTIFY that dater's enqueue sends in the same
+ * transaction (SELECT pg_notify('dater_jobs', '')), the wake-up an idle
+ * worker on PostgreSQL waits for.
+ *
  * Enqueues one noop job at a time, after a random 5..20 ms gap, with the
  * payload {"trace": FIFO}: the job writes a line starting with its id to
  * FIFO when it starts (dater's noop does; so does 'raw_loop -t'). The
@@ -25,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "bench.h"
 
 #define MISS_US 5000000
@@ -34,6 +41,22 @@ static const char sql_insert[] =
     "INSERT INTO jobs (type, queue, bot, payload, priority, run_at,"
     " max_attempts, unique_key, created_at)"
     " VALUES ('noop', 'default', NULL, ?1, 100, ?2, 25, NULL, ?2)";
+
+/* The same on PostgreSQL, with the wake-up of the idle workers. */
+static const char pg_insert[] =
+    "INSERT INTO jobs (type, queue, bot, payload, priority, run_at,"
+    " max_attempts, unique_key, created_at)"
+    " VALUES ('noop', 'default', NULL, $1, 100, $2, 25, NULL, $2)"
+    " RETURNING id";
+static const char pg_notify[] = "SELECT pg_notify('dater_jobs', '')";
+
+/* Where the jobs go: a SQLite database or a PostgreSQL connection. */
+struct enq {
+	sqlite3 *db;
+	sqlite3_stmt *begin, *insert, *commit;
+	PGconn *pg;
+	const char *payload;
+};
 
 struct fifo {
 	int fd;
@@ -103,6 +126,85 @@ fifo_wait(struct fifo *f, long long id, int64_t since)
 }
 
 static void
+enq_open(struct enq *e, const char *target, const char *payload)
+{
+	memset(e, 0, sizeof(*e));
+	e->payload = payload;
+	if (strncmp(target, "postgresql://", 13) == 0 ||
+	    strncmp(target, "postgres://", 11) == 0) {
+		e->pg = PQconnectdb(target);
+		if (PQstatus(e->pg) != CONNECTION_OK)
+			errx(69, "connect: %s", PQerrorMessage(e->pg));
+		return;
+	}
+	e->db = bench_open(target);
+	e->begin = bench_prepare(e->db, "BEGIN IMMEDIATE");
+	e->insert = bench_prepare(e->db, sql_insert);
+	e->commit = bench_prepare(e->db, "COMMIT");
+	sqlite3_bind_text(e->insert, 1, payload, -1, SQLITE_STATIC);
+}
+
+static void
+enq_close(struct enq *e)
+{
+	if (e->pg != NULL) {
+		PQfinish(e->pg);
+		return;
+	}
+	sqlite3_finalize(e->begin);
+	sqlite3_finalize(e->insert);
+	sqlite3_finalize(e->commit);
+	sqlite3_close(e->db);
+}
+
+static PGresult *
+pg_run(PGconn *pg, const char *sql, int nv, const char *const *v, int want)
+{
+	PGresult *r = PQexecParams(pg, sql, nv, NULL, v, NULL, NULL, 0);
+
+	if ((int)PQresultStatus(r) != want)
+		errx(70, "%s: %s", sql, PQerrorMessage(pg));
+	return r;
+}
+
+/* PostgreSQL: enqueue one job, *t0 set just before the COMMIT. */
+static long long
+enq_pg(struct enq *e, int64_t *t0)
+{
+	char now[24];
+	const char *v[2] = { e->payload, now };
+	long long id;
+	PGresult *r;
+
+	snprintf(now, sizeof(now), "%lld", (long long)bench_wall_ms());
+	PQclear(pg_run(e->pg, "BEGIN", 0, NULL, PGRES_COMMAND_OK));
+	r = pg_run(e->pg, pg_insert, 2, v, PGRES_TUPLES_OK);
+	id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	PQclear(pg_run(e->pg, pg_notify, 0, NULL, PGRES_TUPLES_OK));
+	*t0 = bench_mono_us();
+	PQclear(pg_run(e->pg, "COMMIT", 0, NULL, PGRES_COMMAND_OK));
+	return id;
+}
+
+/* Enqueue one job; returns its id, *t0 set just before the COMMIT. */
+static long long
+enq_one(struct enq *e, int64_t *t0)
+{
+	long long id;
+
+	if (e->pg != NULL)
+		return enq_pg(e, t0);
+	bench_done(e->db, e->begin, "begin");
+	sqlite3_bind_int64(e->insert, 2, bench_wall_ms());
+	bench_done(e->db, e->insert, "insert");
+	id = sqlite3_last_insert_rowid(e->db);
+	*t0 = bench_mono_us();
+	bench_done(e->db, e->commit, "commit");
+	return id;
+}
+
+static void
 nap_us(long us)
 {
 	struct timespec ts = { us / 1000000, (us % 1000000) * 1000L };
@@ -131,9 +233,8 @@ pct(const int64_t *v, long n, int p)
 int
 main(int argc, char *argv[])
 {
-	sqlite3_stmt *st_begin, *st_insert, *st_commit;
+	struct enq e;
 	struct fifo f;
-	sqlite3 *db;
 	char payload[4200];
 	int64_t *lat, t0, t1, sum = 0;
 	long count = 300, warm = 5, i, k = 0, missed = 0;
@@ -168,20 +269,11 @@ main(int argc, char *argv[])
 	if ((lat = calloc((size_t)count, sizeof(*lat))) == NULL)
 		err(71, "calloc");
 	srandom((unsigned)(getpid() ^ bench_mono_us()));
-	db = bench_open(argv[optind]);
-	st_begin = bench_prepare(db, "BEGIN IMMEDIATE");
-	st_insert = bench_prepare(db, sql_insert);
-	st_commit = bench_prepare(db, "COMMIT");
-	sqlite3_bind_text(st_insert, 1, payload, -1, SQLITE_STATIC);
+	enq_open(&e, argv[optind], payload);
 	for (i = 0; i < warm + count; i++) {
 		nap_us(5000 + random() % 15001);
 		fifo_flush(&f);
-		bench_done(db, st_begin, "begin");
-		sqlite3_bind_int64(st_insert, 2, bench_wall_ms());
-		bench_done(db, st_insert, "insert");
-		id = sqlite3_last_insert_rowid(db);
-		t0 = bench_mono_us();
-		bench_done(db, st_commit, "commit");
+		id = enq_one(&e, &t0);
 		t1 = fifo_wait(&f, id, t0);
 		if (i < warm)
 			continue;
@@ -192,10 +284,7 @@ main(int argc, char *argv[])
 		lat[k++] = t1 - t0;
 		sum += t1 - t0;
 	}
-	sqlite3_finalize(st_begin);
-	sqlite3_finalize(st_insert);
-	sqlite3_finalize(st_commit);
-	sqlite3_close(db);
+	enq_close(&e);
 	if (k == 0) {
 		printf("0 -1 -1 -1 -1 %ld\n", missed);
 		return 1;
