@@ -11,8 +11,22 @@
  * transaction per job, as 'raw_loop -1' does on SQLite, until nothing is
  * due. Prints "jobs elapsed_us" at the end: the jobs of all processes
  * and the wall time from the fork to the last exit.
+ *
+ *   raw_pg_loop -l FIFO URI
+ *
+ * An idle worker that wakes only on a NOTIFY on dater_jobs (the channel
+ * dater's enqueue notifies): LISTEN, then claim and complete (autocommit)
+ * until nothing is due, write "id\n" to FIFO as each job starts (as
+ * dater's noop does for a payload {"trace": FIFO}), and sleep on the
+ * connection's socket until a notification comes; SIGTERM ends it. The
+ * baseline of the pickup latency on PostgreSQL (latency URI FIFO).
  */
+#define _GNU_SOURCE	/* ppoll */
 #include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +50,15 @@ static const char sql_complete[] =
     " lease_until = NULL"
     " WHERE id = $1 AND state = 'running' AND worker = $2"
     " AND attempts = $3";
+
+static volatile sig_atomic_t stop;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
 
 static void
 exec(PGconn *pg, const char *sql)
@@ -97,6 +120,86 @@ complete(PGconn *pg, const char *me, const char *id, const char *attempts)
 	PQclear(r);
 }
 
+static PGconn *
+connect_prepared(const char *uri)
+{
+	PGconn *pg = PQconnectdb(uri);
+
+	if (PQstatus(pg) != CONNECTION_OK)
+		errx(69, "connect: %s", PQerrorMessage(pg));
+	prepare(pg, "claim", sql_claim);
+	prepare(pg, "complete", sql_complete);
+	return pg;
+}
+
+static void
+trace(const char *path, const char *id)
+{
+	int fd;
+
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)) < 0)
+		err(66, "open '%s'", path);
+	if (dprintf(fd, "%s\n", id) < 0)
+		err(74, "write '%s'", path);
+	close(fd);
+}
+
+/* Take the notifications that have come; returns 1 if there were any. */
+static int
+notified(PGconn *pg)
+{
+	PGnotify *n;
+	int any = 0;
+
+	if (!PQconsumeInput(pg))
+		errx(70, "connection: %s", PQerrorMessage(pg));
+	while ((n = PQnotifies(pg)) != NULL) {
+		PQfreemem(n);
+		any = 1;
+	}
+	return any;
+}
+
+/* -l: SIGTERM is blocked but while the process sleeps on the socket. */
+static int
+listen_loop(const char *uri, const char *fifo)
+{
+	char me[32], id[24], attempts[12];
+	struct sigaction sa;
+	struct pollfd pfd;
+	sigset_t block, old;
+	PGconn *pg;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	snprintf(me, sizeof(me), "rawpg:%ld", (long)getpid());
+	pg = connect_prepared(uri);
+	exec(pg, "LISTEN dater_jobs");
+	pfd.fd = PQsocket(pg);
+	pfd.events = POLLIN;
+	while (!stop) {
+		while (claim(pg, me, id, sizeof(id), attempts,
+		    sizeof(attempts))) {
+			trace(fifo, id);
+			complete(pg, me, id, attempts);
+		}
+		if (notified(pg))
+			continue;
+		if (ppoll(&pfd, 1, NULL, &old) < 0 && errno != EINTR)
+			err(71, "ppoll");
+		if (!stop)
+			notified(pg);
+	}
+	PQfinish(pg);
+	return 0;
+}
+
 /* One process: drain until nothing is due; returns the jobs done. */
 static long
 drain(const char *uri)
@@ -107,11 +210,7 @@ drain(const char *uri)
 	int have = 0;
 
 	snprintf(me, sizeof(me), "rawpg:%ld", (long)getpid());
-	pg = PQconnectdb(uri);
-	if (PQstatus(pg) != CONNECTION_OK)
-		errx(69, "connect: %s", PQerrorMessage(pg));
-	prepare(pg, "claim", sql_claim);
-	prepare(pg, "complete", sql_complete);
+	pg = connect_prepared(uri);
 	do {
 		exec(pg, "BEGIN");
 		if (have) {
@@ -129,16 +228,20 @@ drain(const char *uri)
 int
 main(int argc, char *argv[])
 {
+	const char *fifo = NULL;
 	int fds[2], ch, st, bad = 0;
 	long procs = 1, i, jobs = 0, n;
 	int64_t t0;
 	FILE *in;
 	pid_t pid;
 
-	while ((ch = getopt(argc, argv, "c:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:l:")) != -1) {
 		switch (ch) {
 		case 'c':
 			procs = bench_count(optarg, "-c");
+			break;
+		case 'l':
+			fifo = optarg;
 			break;
 		default:
 			goto usage;
@@ -146,6 +249,8 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc - 1)
 		goto usage;
+	if (fifo != NULL)
+		return listen_loop(argv[optind], fifo);
 	if (pipe(fds) < 0)
 		err(71, "pipe");
 	t0 = bench_mono_us();
@@ -170,6 +275,7 @@ main(int argc, char *argv[])
 	printf("%ld %lld\n", jobs, (long long)(bench_mono_us() - t0));
 	return bad ? 70 : 0;
 usage:
-	fprintf(stderr, "usage: raw_pg_loop [-c procs] uri\n");
+	fprintf(stderr, "usage: raw_pg_loop [-c procs] uri\n"
+	    "       raw_pg_loop -l fifo uri\n");
 	return 64;
 }
