@@ -20,7 +20,8 @@
 # BENCH_CLAIM_JOBS (10000), BENCH_IDLE_SECS (5), TMPDIR, and
 # BENCH_PARTS (all): the parts to run, comma-separated, of drain (1, 2,
 # the group commit drains and 6), queue (3, 4, 5), conv, mixed, botmem,
-# startup, live.
+# startup, live, and the PostgreSQL parts pg-drain, pg-pickup, pg-conv
+# (10); BENCH_PG_DRAIN_JOBS (10000).
 #
 # Then conv.sh: the conversation pipeline (inbound -> respond -> send)
 # against LLM peers on loopback; see the BENCH_CONV_* settings there;
@@ -29,6 +30,18 @@
 # bots configured (the BENCH_BOT_* settings there); and live.sh:
 # message-to-stored and message-to-reply latency through the listener
 # against telegram-test-api (BENCH_LIVE_MSGS).
+#
+# Last, on PostgreSQL (issue 12), when 'tests/pg-cluster.sh available'
+# says it is here (else one line says the parts are skipped), on one
+# throw-away cluster (fsync off) started for the run, each beside a
+# baseline on the same server: pg-drain, 'dater-worker --drain' -n 2 and
+# -n 4 on BENCH_PG_DRAIN_JOBS noop jobs vs raw_pg_loop -c 2 and -c 4 (a
+# bare libpq loop, the same SKIP LOCKED claim, one job per transaction),
+# also with worker.batch = 1;
+# pg-pickup, an idle 'dater-worker -n 1' woken only by NOTIFY (a 10 s
+# poll_interval) vs 'raw_pg_loop -l' (a bare LISTEN loop), measured by
+# latency with a URI; pg-conv, pgconv.sh: the conversation pipeline
+# against mock-llm at -n 4 on PostgreSQL and on SQLite, alternately.
 
 set -u
 export LC_ALL=C
@@ -55,6 +68,7 @@ tmp=
 
 for p in "$bin/dater-migrate" "$bin/dater-enqueue" "$bin/dater-worker" \
     "$here/raw_loop" "$here/raw_insert" "$here/latency" "$here/jobstat" \
+    "$here/raw_pg_loop" "$here/pgconv.sh" \
     "$here/conv.sh" "$here/mixed.sh" "$here/botmem.sh" "$here/startup.sh"; do
 	if [[ ! -x $p ]]; then
 		echo "bench: $p missing: run 'make bench' from the top" >&2
@@ -62,6 +76,7 @@ for p in "$bin/dater-migrate" "$bin/dater-enqueue" "$bin/dater-worker" \
 	fi
 done
 
+pgdir=
 cleanup() {
 	local p
 	for p in "${bg_pids[@]}"; do
@@ -70,6 +85,7 @@ cleanup() {
 	for p in "${bg_pids[@]}"; do
 		wait "$p" 2>/dev/null
 	done
+	[[ -n $pgdir ]] && "$top/tests/pg-cluster.sh" stop "$pgdir"
 	[[ -n $tmp ]] && rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -157,11 +173,27 @@ rmdb() {
 	rm -f "$1" "$1-wal" "$1-shm"
 }
 
+# jobstat DB: the jobstat line of DB, a file or a postgresql:// URI.
+jobstat() {
+	if [[ $1 == postgresql://* ]]; then
+		psql -X -q -A -t -F ' ' -v ON_ERROR_STOP=1 "$1" -c "SELECT
+		    (SELECT count(*) FROM jobs WHERE state = 'queued'),
+		    (SELECT count(*) FROM jobs WHERE state = 'running'),
+		    (SELECT count(*) FROM jobs WHERE state = 'succeeded'),
+		    (SELECT count(*) FROM jobs WHERE state = 'dead'),
+		    (SELECT count(*) FROM jobs WHERE state = 'cancelled'),
+		    (SELECT count(*) FROM jobs WHERE state = 'succeeded'
+		     AND attempts <> 1)"
+	else
+		"$here/jobstat" "$1"
+	fi
+}
+
 # expect DB WHAT QUEUED RUNNING SUCCEEDED: check the outcome of a run
 # (SUCCEEDED "-" for any); no job may be dead, cancelled or run twice.
 expect() {
 	local db=$1 what=$2 q r s d c again
-	read -r q r s d c again < <("$here/jobstat" "$db") ||
+	read -r q r s d c again < <(jobstat "$db") ||
 	    { broke "$what: jobstat failed"; return 1; }
 	if [[ $q != "$3" || $r != "$4" || ($5 != - && $s != "$5") ||
 	    $d != 0 || $c != 0 || $again != 0 ]]; then
@@ -170,6 +202,25 @@ expect() {
 		    "running=$4 succeeded=$5)"
 		return 1
 	fi
+}
+
+# latency_run WHAT DB CMD...: start the worker CMD on DB (in a directory
+# of its own, so nothing else wakes it), let it go idle, enqueue
+# LAT_JOBS jobs one at a time; LAT = "count p50 p99 max mean missed".
+latency_run() {
+	local what=$1 db=$2
+	shift 2
+	LAT=
+	start_bg "$@"
+	sleep 0.5
+	if ! "$here/latency" -n "$LAT_JOBS" "$db" "$tmp/fifo/trace" \
+	    >"$tmp/lat.out"; then
+		broke "$what: latency run failed or missed jobs:" \
+		    "$(cat "$tmp/lat.out")"
+	fi
+	stop_bg "$BG_PID" "$what"
+	read -r LAT <"$tmp/lat.out"
+	expect "$db" "$what" 0 0 -
 }
 
 # noop_lines N PAYLOAD: N JSON lines for 'dater-enqueue -'.
@@ -446,25 +497,6 @@ printf "batch enqueue (dater-enqueue -, %d lines): %d jobs/s  (raw multi-row ins
 
 # ---- 4: pickup latency of an idle worker, and idle CPU ----------------
 
-# latency_run WHAT DB CMD...: start the worker CMD on DB (in a directory
-# of its own, so nothing else wakes it), let it go idle, enqueue
-# LAT_JOBS jobs one at a time; LAT = "count p50 p99 max mean missed".
-latency_run() {
-	local what=$1 db=$2
-	shift 2
-	LAT=
-	start_bg "$@"
-	sleep 0.5
-	if ! "$here/latency" -n "$LAT_JOBS" "$db" "$tmp/fifo/trace" \
-	    >"$tmp/lat.out"; then
-		broke "$what: latency run failed or missed jobs:" \
-		    "$(cat "$tmp/lat.out")"
-	fi
-	stop_bg "$BG_PID" "$what"
-	read -r LAT <"$tmp/lat.out"
-	expect "$db" "$what" 0 0 -
-}
-
 mkdir -p "$tmp/fifo"
 copydb "$tmp/empty.db" "$tmp/lat/dater.db"
 latency_run "latency: dater-worker -n 1" "$tmp/lat/dater.db" \
@@ -603,6 +635,145 @@ want startup && { "$here/startup.sh" || fail=1; }
 # ---- 9: real-time inbound: the listener against telegram-test-api ------
 
 want live && { "$here/live.sh" || fail=1; }
+
+# ---- 10: PostgreSQL (issue 12) -------------------------------------------
+#
+# On a throw-away cluster (tests/pg-cluster.sh: Unix socket only, fsync
+# and synchronous_commit off), every baseline on the same server in the
+# same run. Fresh databases are copies of a template database (CREATE
+# DATABASE ... TEMPLATE), as the SQLite parts copy a file.
+
+# pg_sql SQL: run SQL in the cluster's maintenance database.
+pg_sql() {
+	PGOPTIONS='-c client_min_messages=warning' \
+	    psql -X -q -v ON_ERROR_STOP=1 "$pg_admin" -c "$1" >/dev/null ||
+	    { broke "psql: $1"; return 1; }
+}
+
+# pg_copy FROM TO: REPLY = the URI of database TO, a new copy of FROM.
+pg_copy() {
+	pg_sql "DROP DATABASE IF EXISTS $2 WITH (FORCE)" &&
+	    pg_sql "CREATE DATABASE $2 TEMPLATE $1" &&
+	    REPLY=$("$top/tests/pg-cluster.sh" uri "$pgdir" "$2")
+}
+
+# pg_start: start the cluster; PG_URI = its database "dater".
+pg_start() {
+	pgdir=$(mktemp -d "${TMPDIR:-/tmp}/dater-pgbench.XXXXXX") ||
+	    { pgdir=; return 1; }
+	if ! PG_URI=$("$top/tests/pg-cluster.sh" start "$pgdir"); then
+		broke "tests/pg-cluster.sh start failed"
+		rmdir "$pgdir" 2>/dev/null
+		pgdir=
+		return 1
+	fi
+	pg_admin=$("$top/tests/pg-cluster.sh" uri "$pgdir" postgres)
+	echo "PostgreSQL $(psql -X -A -t "$PG_URI" -c 'SHOW server_version')" \
+	    "(throw-away cluster: fsync off, synchronous_commit off)"
+}
+
+# pg_template NAME N: database NAME with dater's schema and N noop jobs.
+pg_template() {
+	local uri
+	uri=$("$top/tests/pg-cluster.sh" newdb "$pgdir" "$1") ||
+	    { broke "create the database $1"; return 1; }
+	"$bin/dater-migrate" -q -d "$uri" up ||
+	    { broke "dater-migrate $uri"; return 1; }
+	if (($2 > 0)); then
+		noop_lines "$2" "" | "$bin/dater-enqueue" -q -d "$uri" - \
+		    >/dev/null || { broke "enqueue $2 jobs on PostgreSQL"; return 1; }
+	fi
+	expect "$uri" "template $1" "$2" 0 0
+}
+
+PG_DRAIN_JOBS=${BENCH_PG_DRAIN_JOBS:-10000}
+
+# pg_drain: dater-worker --drain -n 2, -n 4 vs raw_pg_loop -c 2, -c 4;
+# and, as on SQLite, the workers with worker.batch = 1 (no batches: one
+# claim per job, as the baseline does).
+pg_drain() {
+	local rep kind db k
+	local raw2=0 raw2_runs= raw4=0 raw4_runs= n2=0 n2_runs= n4=0 n4_runs=
+	local one2=0 one2_runs= one4=0 one4_runs=
+	printf 'log_level = "warn";\nworker = { batch = 1; };\n' \
+	    >"$tmp/pgbatch1.conf"
+	pg_template drain_tmpl "$PG_DRAIN_JOBS" || return 1
+	for ((rep = 0; rep < REPS; rep++)); do
+		for kind in raw2 n2 one2 raw4 n4 one4; do
+			pg_copy drain_tmpl drain_run || return 1
+			db=$REPLY k=${kind: -1}
+			case $kind in
+			raw*)
+				timed /dev/null "$here/raw_pg_loop" -c "$k" \
+				    "$db" || broke "raw_pg_loop -c $k failed" ;;
+			n*)
+				timed /dev/null "$bin/dater-worker" -q -d "$db" \
+				    -n "$k" --drain || broke "dater-worker" \
+				    "-n $k --drain on PostgreSQL failed" ;;
+			one*)
+				timed /dev/null env \
+				    DATER_CONFIG="$tmp/pgbatch1.conf" \
+				    "$bin/dater-worker" -q -d "$db" -n "$k" \
+				    --drain || broke "dater-worker -n $k" \
+				    "--drain on PostgreSQL (batch 1) failed" ;;
+			esac
+			if expect "$db" "pg drain $kind" 0 0 "$PG_DRAIN_JOBS"
+			then
+				best "$kind" "$(rate "$PG_DRAIN_JOBS" "$ELAPSED_US")"
+			fi
+		done
+	done
+	pg_sql "DROP DATABASE IF EXISTS drain_run WITH (FORCE)"
+	for k in 2 4; do
+		declare -n v=n$k vr=n${k}_runs r=raw$k rr=raw${k}_runs \
+		    o=one$k or=one${k}_runs
+		printf "PostgreSQL drain -n %s (%d jobs): %d jobs/s  (raw libpq loop x%s, SKIP LOCKED claim + complete, 1 tx/job: %d jobs/s, ratio %s, target >= 0.7)  [runs %s | raw %s]\n" \
+		    "$k" "$PG_DRAIN_JOBS" "$v" "$k" "$r" "$(ratio "$v" "$r")" \
+		    "$vr" "$rr"
+		printf "PostgreSQL drain -n %s, worker.batch = 1: %d jobs/s  (raw libpq loop x%s %d jobs/s, ratio %s; batches of 16: x%s)  [runs %s]\n" \
+		    "$k" "$o" "$k" "$r" "$(ratio "$o" "$r")" "$(ratio "$v" "$o")" \
+		    "$or"
+		unset -n v vr r rr o or
+	done
+}
+
+# pg_pickup: an idle dater-worker -n 1 woken only by NOTIFY (a 10 s
+# poll_interval) vs raw_pg_loop -l, a bare LISTEN loop.
+pg_pickup() {
+	local db
+	printf 'log_level = "warn";\nworker = { poll_interval = "10s"; };\n' \
+	    >"$tmp/pgpickup.conf"
+	pg_template pickup_tmpl 0 || return 1
+	mkdir -p "$tmp/fifo"
+	pg_copy pickup_tmpl pickup_dater || return 1
+	db=$REPLY
+	latency_run "PostgreSQL latency: dater-worker -n 1" "$db" \
+	    env DATER_CONFIG="$tmp/pgpickup.conf" "$bin/dater-worker" -q \
+	    -d "$db" -n 1
+	read -r _ d50 d99 dmax _ _ <<<"$LAT"
+	pg_copy pickup_tmpl pickup_raw || return 1
+	db=$REPLY
+	latency_run "PostgreSQL latency: raw LISTEN loop" "$db" \
+	    "$here/raw_pg_loop" -l "$tmp/fifo/trace" "$db"
+	read -r _ p50 p99 pmax _ _ <<<"$LAT"
+	if [[ -n ${d50:-} && -n ${p50:-} ]]; then
+		printf "PostgreSQL pickup latency (idle dater-worker -n 1, poll_interval 10 s: NOTIFY only, %d jobs): p50 %s ms, p99 %s ms, max %s ms  (raw libpq LISTEN loop p50 %s ms, p99 %s ms, max %s ms; ratio p50 %s, p99 %s; target p50 < 5 ms)\n" \
+		    "$LAT_JOBS" "$(ms "$d50")" "$(ms "$d99")" "$(ms "$dmax")" \
+		    "$(ms "$p50")" "$(ms "$p99")" "$(ms "$pmax")" \
+		    "$(ratio "$d50" "$p50")" "$(ratio "$d99" "$p99")"
+	fi
+}
+
+if want pg-drain || want pg-pickup || want pg-conv; then
+	if ! "$top/tests/pg-cluster.sh" available; then
+		echo "bench: PostgreSQL parts (pg-drain, pg-pickup, pg-conv)" \
+		    "skipped: no PostgreSQL here (apt-get install postgresql)"
+	elif pg_start; then
+		want pg-drain && pg_drain
+		want pg-pickup && pg_pickup
+		want pg-conv && { "$here/pgconv.sh" "$pgdir" || fail=1; }
+	fi
+fi
 
 if ((fail)); then
 	echo "bench: something broke (see above)" >&2
