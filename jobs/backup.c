@@ -25,8 +25,7 @@ backup_run(struct job_ctx *ctx, struct job_outcome *out)
 	    m->backup_keep, &r) < 0)
 		return job_retry(out, 0, "%s", r.error);
 	log_info("backup: wrote '%s' (%lld bytes, %s), removed %d old",
-	    r.path, (long long)r.bytes, ctx->db->pg != NULL ? "pg_dump" :
-	    "integrity ok", r.removed);
+	    r.path, (long long)r.bytes, r.how, r.removed);
 	return JOB_OK;
 }
 

@@ -22,18 +22,12 @@ optimize_run(struct job_ctx *ctx, struct job_outcome *out)
 	if (maint_optimize(ctx->db, ctx->cfg->maint.journal_size_limit,
 	    &r) < 0)
 		return job_retry(out, 0, "%s", r.error);
-	if (ctx->db->pg != NULL) {
-		log_info("optimize: VACUUM (ANALYZE) of %d tables", r.tables);
-		return JOB_OK;
-	}
 	if (r.busy)
 		return job_retry(out, 0, "optimize: the WAL checkpoint was "
 		    "kept from finishing by a reader or a writer (busy %d, "
 		    "log %d, checkpointed %d; -wal %lld bytes)", r.busy,
 		    r.log, r.checkpointed, (long long)r.wal_bytes);
-	log_info("optimize: checkpoint busy %d, log %d, checkpointed %d; "
-	    "-wal %lld -> %lld bytes", r.busy, r.log, r.checkpointed,
-	    (long long)r.wal_before, (long long)r.wal_bytes);
+	log_info("optimize: %s", r.done);
 	return JOB_OK;
 }
 

@@ -578,10 +578,13 @@ maint_backup(struct db *db, const char *uri, const char *dir, int keep,
 		    r->error, sizeof(r->error)) < 0 ||
 		    fsync_path(part, 0, r->error, sizeof(r->error)) < 0)
 			goto out;
+		strlcpy(r->how, "pg_dump", sizeof(r->how));
 	} else if (copy_into(db, part, r->error, sizeof(r->error)) < 0 ||
 	    fsync_path(part, 0, r->error, sizeof(r->error)) < 0 ||
 	    verify(part, r->error, sizeof(r->error)) < 0)
 		goto out;
+	else
+		strlcpy(r->how, "integrity ok", sizeof(r->how));
 	/* a link or a device put at final meanwhile is refused */
 	switch (atomic_replace(part, final, r->error, sizeof(r->error))) {
 	case ATOMIC_OK:
@@ -744,6 +747,8 @@ optimize_pg(struct db *db, struct maint_optimize *r)
 		goto out;
 	}
 	r->tables = db_col_int(st, 1);
+	snprintf(r->done, sizeof(r->done), "VACUUM (ANALYZE) of %d tables",
+	    r->tables);
 	if (r->tables == 0) {
 		rc = 0;		/* nothing to vacuum */
 		goto out;
@@ -800,6 +805,10 @@ maint_optimize(struct db *db, int64_t journal_size_limit,
 	r->log = sqlite3_column_int(st, 1);
 	r->checkpointed = sqlite3_column_int(st, 2);
 	r->wal_bytes = stat(wal, &sb) == 0 ? (int64_t)sb.st_size : -1;
+	snprintf(r->done, sizeof(r->done), "checkpoint busy %d, log %d, "
+	    "checkpointed %d; -wal %lld -> %lld bytes", r->busy, r->log,
+	    r->checkpointed, (long long)r->wal_before,
+	    (long long)r->wal_bytes);
 	rc = 0;
 out:
 	sqlite3_finalize(st);

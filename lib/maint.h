@@ -36,6 +36,7 @@ struct maint_backup {
 	char path[PATH_MAX];		/* the new backup */
 	int64_t bytes;			/* its size */
 	int removed;			/* files rotation deleted */
+	char how[32];			/* how it was made or checked */
 	char error[MAINT_ERROR_MAX];
 };
 
@@ -129,6 +130,7 @@ struct maint_optimize {
 	int64_t wal_before;	/* size of the -wal file before; -1: none */
 	int64_t wal_bytes;	/* ... and after */
 	int tables;		/* PostgreSQL: tables vacuumed and analyzed */
+	char done[256];		/* what was done, for the log */
 	char error[MAINT_ERROR_MAX];
 };
 
