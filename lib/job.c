@@ -5,6 +5,9 @@
 #include "job.h"
 #include "banned.h"
 
+static void outcome(struct job_outcome *, int64_t, const char *, va_list)
+    __attribute__((format(printf, 3, 0)));
+
 static void
 outcome(struct job_outcome *out, int64_t at, const char *fmt, va_list ap)
 {

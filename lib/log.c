@@ -144,6 +144,9 @@ log_escape(char *dst, size_t cap, const char *src)
 	return n;
 }
 
+static void log_emit(enum log_level, const char *, va_list)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 log_emit(enum log_level level, const char *fmt, va_list ap)
 {

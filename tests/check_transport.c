@@ -1454,8 +1454,8 @@ START_TEST(test_split)
 	ck_assert_uint_eq(p[0].len, 6);
 	ck_assert_uint_eq(p[1].len, 4);
 	for (k = 0; k < n; k++)
-		ck_assert_uint_le(units16("\xc3\xa9\xc3\xa9\xc3\xa9"
-		    "\xf0\x9f\x98\x80" + p[k].off, p[k].len), 3);
+		ck_assert_uint_le(units16(&("\xc3\xa9\xc3\xa9\xc3\xa9"
+		    "\xf0\x9f\x98\x80")[p[k].off], p[k].len), 3);
 	free(p);
 }
 END_TEST

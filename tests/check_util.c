@@ -177,6 +177,9 @@ t_read_file(const char *path)
 }
 
 /* Prepare a formatted query; fails the test on error. */
+static struct dbst *prepare(struct db *, const char *, va_list)
+    __attribute__((format(printf, 2, 0)));
+
 static struct dbst *
 prepare(struct db *db, const char *fmt, va_list ap)
 {
