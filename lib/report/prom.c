@@ -261,7 +261,10 @@ prom_bots(struct db *db, const struct cfg *cfg, int64_t now, FILE *out)
 	json_decref(names);
 	if (text == NULL)
 		return -1;
-	db_bind_text(st, 2, text);
+	rc = db_bind_text_copy(st, 2, text);
+	free(text);
+	if (rc < 0)
+		return -1;
 	for (c = 0; c < NCOUNTERS; c++)
 		if (prom_bot_metric(db, st, out, (int)c) < 0)
 			return -1;
